@@ -1,0 +1,1 @@
+"""seal_gym: SEAL as Gymnasium environments."""

@@ -1,0 +1,147 @@
+"""The reference engine: one peft LoRA adapter at a time, trained with a plain PyTorch loop."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import time
+from typing import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from seal_gym.adapt.common import (
+    IGNORE_INDEX,
+    batch_order,
+    collate,
+    greedy_answers,
+    lora_a_init,
+    lr_multiplier,
+    pad_token_id,
+    target_linear_names,
+    tokenize_request,
+)
+from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, LoraSpec, Query
+
+
+def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Mean next-token cross-entropy over the labelled positions, and how many there were."""
+    targets = labels[:, 1:]
+    count = int((targets != IGNORE_INDEX).sum())
+    loss_sum = F.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+        targets.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
+    return loss_sum / max(count, 1), count
+
+
+@contextlib.contextmanager
+def temporary_lora(model: torch.nn.Module, lora: LoraSpec, seed: int) -> Iterator[torch.nn.Module]:
+    """Inject a fresh, seeded peft LoRA adapter into ``model``; remove it (unmerged) on exit.
+
+    The base weights are never written to: ``unload()`` puts the original linear layers back, so the
+    model is bit-identical afterwards, and an agent sharing the same model object sees no adapter.
+    """
+    from peft import LoraConfig, get_peft_model
+
+    requires_grad = {name: p.requires_grad for name, p in model.named_parameters()}
+    was_training = model.training
+    names = target_linear_names(model, lora)
+    config = LoraConfig(
+        r=lora.rank,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=sorted(set(n.rsplit(".", 1)[-1] for n in names)),
+        bias="none",
+    )
+    peft_model = get_peft_model(model, config)
+    try:
+        with torch.no_grad():
+            for index, name in enumerate(names):
+                layer = peft_model.base_model.model.get_submodule(name)
+                a, b = layer.lora_A["default"].weight, layer.lora_B["default"].weight
+                a.copy_(lora_a_init(seed, index, lora.rank, a.shape[1]))
+                b.zero_()
+        yield peft_model
+    finally:
+        peft_model.base_model.unload()
+        for attr in ("peft_config", "_hf_peft_config_loaded"):
+            if attr in model.__dict__:
+                delattr(model, attr)
+        for name, p in model.named_parameters():
+            p.requires_grad_(requires_grad.get(name, p.requires_grad))
+        model.train(was_training)
+
+
+class SequentialAdapter:
+    """Trains and evaluates requests one after another with peft; the reference for other engines.
+
+    Args:
+        model: a Hugging Face causal LM (shared: it is never modified).
+        tokenizer: its tokenizer.
+        answer_batch_size: queries answered per ``generate`` call.
+    """
+
+    def __init__(self, model: torch.nn.Module, tokenizer, answer_batch_size: int = 32) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.answer_batch_size = answer_batch_size
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def answer(self, queries: Sequence[Query]) -> list[str]:
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return greedy_answers(self.model, self.tokenizer, list(queries), self.answer_batch_size)
+        finally:
+            self.model.train(was_training)
+
+    def adapt(self, requests: Sequence[AdaptRequest]) -> list[AdaptOutcome]:
+        return [self._adapt_one(request) for request in requests]
+
+    def _adapt_one(self, request: AdaptRequest) -> AdaptOutcome:
+        spec = request.train
+        start = time.perf_counter()
+        tokenized = tokenize_request(self.tokenizer, request)
+        steps = batch_order(len(tokenized), spec) if tokenized else []
+        pad_id = pad_token_id(self.tokenizer)
+        losses: list[float] = []
+        num_tokens = 0
+        with temporary_lora(self.model, request.lora, spec.seed) as lora_model:
+            params = [p for p in lora_model.parameters() if p.requires_grad]
+            optimizer = torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=spec.weight_decay)
+            schedule = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda step: lr_multiplier(step, len(steps), spec)
+            )
+            lora_model.train()
+            for indices in steps:
+                batch = {k: v.to(self.device) for k, v in collate([tokenized[i] for i in indices], pad_id).items()}
+                logits = lora_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                loss, count = causal_lm_loss(logits, batch["labels"])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if spec.max_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(params, spec.max_grad_norm)
+                optimizer.step()
+                schedule.step()
+                losses.append(float(loss.detach()))
+                num_tokens += count
+            del optimizer, schedule, params
+            trained = time.perf_counter()
+            lora_model.eval()
+            answers = greedy_answers(lora_model, self.tokenizer, list(request.queries), self.answer_batch_size)
+        answered = time.perf_counter()
+        gc.collect()
+        return AdaptOutcome(
+            answers=answers,
+            losses=losses,
+            num_train_tokens=num_tokens,
+            num_optimizer_steps=len(steps),
+            train_seconds=trained - start,
+            answer_seconds=answered - trained,
+        )
