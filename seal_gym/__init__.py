@@ -1,1 +1,11 @@
-"""seal_gym: SEAL as Gymnasium environments."""
+"""seal_gym: SEAL (Self-Adapting Language Models) as Gymnasium environments.
+
+Importing the package registers ``SealSquad-v0`` and ``SealARC-v0`` with Gymnasium (lazy entry points:
+nothing heavy is imported until ``gym.make``).
+"""
+
+from seal_gym.registration import register_envs
+
+__version__ = "0.1.0"
+
+register_envs()

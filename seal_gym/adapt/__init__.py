@@ -11,7 +11,22 @@ from seal_gym.adapt.types import (
     TrainSpec,
 )
 
+
+
+def make_adapter(model, tokenizer, engine: str = "auto", **kwargs) -> Adapter:
+    """The adaptation engine for ``model``.
+
+    Args:
+        engine: ``"sequential"`` (the peft reference), or ``"auto"`` (the fastest correct engine for the
+            device; today the sequential one).
+    """
+    if engine in ("auto", "sequential"):
+        return SequentialAdapter(model, tokenizer, **kwargs)
+    raise ValueError(f"unknown engine {engine!r}; choose 'auto' or 'sequential'")
+
+
 __all__ = [
+    "make_adapter",
     "Adapter",
     "AdaptOutcome",
     "AdaptRequest",

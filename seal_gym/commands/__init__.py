@@ -1,0 +1,1 @@
+"""Subcommands of the seal-gym command line."""

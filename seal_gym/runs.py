@@ -1,0 +1,43 @@
+"""Run folders: every run writes into a new folder of its own and never overwrites an earlier one."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+
+def new_run_dir(root: str | Path, name: str) -> Path:
+    """Create and return ``root/{name}__{YYYYmmdd-HHMMSS}`` (with a ``-N`` suffix if that exists already).
+
+    Creation uses ``mkdir(exist_ok=False)``, so two runs started in the same second still get two folders.
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1000):
+        path = root / (f"{safe}__{stamp}" + (f"-{attempt}" if attempt else ""))
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a new run folder under {root}")
+
+
+def _jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Write ``payload`` (dataclasses allowed) as indented JSON; refuse to overwrite an existing file."""
+    with open(path, "x", encoding="utf-8") as f:
+        json.dump(payload, f, indent=2, default=_jsonable, ensure_ascii=False)
