@@ -1,0 +1,1 @@
+"""The seal_gym environments (installed as ``seal_gym.envs``)."""

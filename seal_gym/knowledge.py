@@ -1,0 +1,184 @@
+"""The knowledge-incorporation inner loop: self-edit -> LoRA update -> answers without the passage -> grades.
+
+:class:`KnowledgeInnerLoop` takes a *list* of :class:`KnowledgeItem` and returns one
+:class:`KnowledgeResult` each. It turns items into :class:`~seal_gym.adapt.AdaptRequest` objects for the
+adaptation engine (the only code that trains adapters), so swapping the sequential engine for the batched
+one changes nothing here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+from seal_gym.adapt import AdaptRequest, LoraSpec, Query, TrainSequence, TrainSpec, make_adapter
+from seal_gym.grading import GradeItem, Grader, first_line, make_grader, token_f1
+from seal_gym.models import ModelBundle, load_model
+from seal_gym.passages import Passage
+from seal_gym.prompts import PromptStyle, get_prompt_style
+
+
+@dataclass(frozen=True)
+class KnowledgeItem:
+    """One self-edit to apply to one passage."""
+
+    self_edit: str
+    passage: Passage
+    seed: int = 0
+    """Inner-loop seed (LoRA initialisation and data order)."""
+
+
+@dataclass
+class QuestionResult:
+    question: str
+    gold: str
+    answer: str
+    correct: bool
+    f1: float
+    """Token F1 of the answer's first line against the gold answer (lenient view)."""
+    baseline_answer: str
+    baseline_correct: bool
+    grader_error: str | None = None
+
+
+@dataclass
+class KnowledgeResult:
+    """Outcome of one self-edit."""
+
+    baseline_accuracy: float
+    """Accuracy of the base model, no adapter, no passage."""
+    adapter_accuracy: float
+    """Accuracy after training the adapter on the self-edit (+ passage), no passage in context."""
+    questions: list[QuestionResult]
+    final_loss: float
+    num_sequences: int
+    num_train_tokens: int
+    num_optimizer_steps: int
+    train_seconds: float
+    answer_seconds: float
+    seconds: float
+
+    @property
+    def gain(self) -> float:
+        return self.adapter_accuracy - self.baseline_accuracy
+
+    def lenient_accuracy(self, threshold: float = 0.5) -> float:
+        return sum(q.f1 >= threshold for q in self.questions) / max(1, len(self.questions))
+
+
+@dataclass
+class KnowledgeConfig:
+    """Inner-loop settings. Defaults follow SEAL (rank 32, alpha 64, 10 epochs, lr 1e-3, batch 1)."""
+
+    lora: LoraSpec = field(default_factory=LoraSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    max_answer_tokens: int = 64
+    """Greedy answer length limit."""
+    include_passage: bool = True
+    """Append the passage itself as one more training sequence (as SEAL does)."""
+    prompt_style: str | PromptStyle = "implications"
+    """How a self-edit is split into training items."""
+
+
+def question_prompt(bundle: ModelBundle, passage: Passage, question: str) -> str:
+    """The question as asked after training: no passage, prefixed with its topic, in the chat template."""
+    return bundle.chat_prompt(f"Topic: {passage.title}\n{question}")
+
+
+def in_context_prompt(bundle: ModelBundle, passage: Passage, question: str) -> str:
+    """The question with the passage in context: the reference the paper compares against."""
+    return bundle.chat_prompt(f"{passage.title}\n{passage.context}\n\nTopic: {passage.title}\n{question}")
+
+
+class KnowledgeInnerLoop:
+    """Applies self-edits to passages and measures what the model learned.
+
+    Args:
+        model: anything :func:`seal_gym.models.load_model` accepts (a shared ModelBundle included).
+        engine: ``"auto"``, ``"sequential"`` or ``"batched"`` (see :func:`seal_gym.adapt.make_adapter`).
+        grader: a grader name or object (see :func:`seal_gym.grading.make_grader`).
+        config: inner-loop settings.
+    """
+
+    def __init__(self, model=None, engine: str = "auto", grader: str | Grader = "contains",
+                 config: KnowledgeConfig | None = None):
+        self.bundle = load_model(model)
+        self.config = config or KnowledgeConfig()
+        self.style = get_prompt_style(self.config.prompt_style)
+        self.adapter = make_adapter(self.bundle.model, self.bundle.tokenizer, engine)
+        self.grader = make_grader(grader)
+        self._baseline_cache: dict[tuple, list[str]] = {}
+
+    def training_sequences(self, self_edit: str, passage: Passage) -> tuple[TrainSequence, ...]:
+        """Self-edit items prefixed with the title, then the passage itself (truncation is the engine's)."""
+        texts = [f"{passage.title}\n{item}" for item in self.style.split_items(self_edit)]
+        if self.config.include_passage:
+            texts.append(f"{passage.title}\n{passage.context}")
+        return tuple(TrainSequence(text) for text in texts)
+
+    def _queries(self, passage: Passage) -> tuple[Query, ...]:
+        return tuple(
+            Query(question_prompt(self.bundle, passage, qa.question), self.config.max_answer_tokens)
+            for qa in passage.questions
+        )
+
+    def baseline_answers(self, passage: Passage) -> list[str]:
+        """Base-model answers without the passage; computed once per passage and cached."""
+        key = (passage.title, passage.context, passage.questions)
+        if key not in self._baseline_cache:
+            self._baseline_cache[key] = self.adapter.answer(self._queries(passage))
+        return self._baseline_cache[key]
+
+    def in_context_accuracy(self, passage: Passage) -> float:
+        """Accuracy of the base model with the passage in context (no training)."""
+        queries = [Query(in_context_prompt(self.bundle, passage, qa.question), self.config.max_answer_tokens)
+                   for qa in passage.questions]
+        return self._accuracy(passage, self.adapter.answer(queries))[0]
+
+    def _accuracy(self, passage: Passage, answers: list[str]) -> tuple[float, list]:
+        items = [GradeItem(qa.question, qa.answer, a) for qa, a in zip(passage.questions, answers)]
+        verdicts = self.grader.grade(items)
+        return sum(v.correct for v in verdicts) / max(1, len(verdicts)), verdicts
+
+    def run(self, items: Sequence[KnowledgeItem]) -> list[KnowledgeResult]:
+        """Apply every self-edit (one engine call for the whole list) and grade the answers."""
+        start = time.perf_counter()
+        requests = [
+            AdaptRequest(
+                sequences=self.training_sequences(item.self_edit, item.passage),
+                queries=self._queries(item.passage),
+                train=replace(self.config.train, seed=item.seed),
+                lora=self.config.lora,
+            )
+            for item in items
+        ]
+        baselines = [self.baseline_answers(item.passage) for item in items]
+        outcomes = self.adapter.adapt(requests)
+        elapsed = (time.perf_counter() - start) / max(1, len(items))
+        results = []
+        for item, request, outcome, base_answers in zip(items, requests, outcomes, baselines):
+            passage = item.passage
+            accuracy, verdicts = self._accuracy(passage, outcome.answers)
+            base_accuracy, base_verdicts = self._accuracy(passage, base_answers)
+            questions = [
+                QuestionResult(qa.question, qa.answer, answer, v.correct, token_f1(first_line(answer), qa.answer),
+                               base_answer, bv.correct, v.error)
+                for qa, answer, v, base_answer, bv in zip(passage.questions, outcome.answers, verdicts,
+                                                          base_answers, base_verdicts)
+            ]
+            results.append(
+                KnowledgeResult(
+                    baseline_accuracy=base_accuracy,
+                    adapter_accuracy=accuracy,
+                    questions=questions,
+                    final_loss=outcome.final_loss,
+                    num_sequences=len(request.sequences),
+                    num_train_tokens=outcome.num_train_tokens,
+                    num_optimizer_steps=outcome.num_optimizer_steps,
+                    train_seconds=outcome.train_seconds,
+                    answer_seconds=outcome.answer_seconds,
+                    seconds=elapsed,
+                )
+            )
+        return results
