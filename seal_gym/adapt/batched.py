@@ -1,0 +1,235 @@
+"""The batched engine: K adapters trained together over one frozen base model, then answered together.
+
+Each optimizer step runs one forward and one backward over the step's sequences of *all* adapters still
+training (right-padded into one batch, every row routed to its own adapter, see
+:mod:`seal_gym.adapt.stacked_lora`). Each adapter's loss is the mean over its own tokens, so its gradient
+is exactly the one it would get alone; clipping, the learning-rate schedule and AdamW are applied per
+adapter. Requests may differ in sequences, epochs, batch size, learning rate, schedule and LoRA shape:
+an adapter whose steps are over simply has no rows in later steps and is not updated.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from typing import Literal, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from seal_gym.adapt.common import (
+    IGNORE_INDEX,
+    batch_order,
+    collate,
+    generation_batches,
+    greedy_answers,
+    lr_multiplier,
+    pad_token_id,
+    tokenize_request,
+)
+from seal_gym.adapt.stacked_lora import StackedLora
+from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, Query, TrainSpec
+
+GroupBy = Literal["none", "spec"]
+ADAM_BETAS = (0.9, 0.999)  # torch.optim.AdamW defaults, like the sequential engine
+ADAM_EPS = 1e-8
+
+
+class BatchedAdapter:
+    """Trains and answers many requests at once; per adapter, the same result as the sequential engine.
+
+    Args:
+        model: a Hugging Face causal LM (shared: its layers are swapped only during a call, then restored).
+        tokenizer: its tokenizer.
+        answer_batch_size: (adapter, query) rows per ``generate`` call.
+        max_adapters: adapters trained together at most (bounds memory); more requests run in cohorts.
+        group_by: ``"none"`` stacks all requests together (ranks zero-padded to the largest, absent target
+            modules zero); ``"spec"`` trains requests with different :class:`LoraSpec` in separate cohorts.
+        keep_lora_state: keep every adapter's trained weights in ``lora_states`` (for tests).
+    """
+
+    def __init__(self, model: torch.nn.Module, tokenizer, answer_batch_size: int = 256, max_adapters: int = 64,
+                 group_by: GroupBy = "spec", keep_lora_state: bool = False) -> None:
+        if group_by not in ("none", "spec"):
+            raise ValueError(f"group_by must be 'none' or 'spec', got {group_by!r}")
+        if max_adapters < 1 or answer_batch_size < 1:
+            raise ValueError("max_adapters and answer_batch_size must be >= 1")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.answer_batch_size = answer_batch_size
+        self.max_adapters = max_adapters
+        self.group_by = group_by
+        self.keep_lora_state = keep_lora_state
+        self.lora_states: list[dict[str, tuple[torch.Tensor, torch.Tensor]]] = []
+        """Per request of the last ``adapt`` call (if ``keep_lora_state``): ``{module: (A [r, in], B [out, r])}``."""
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def answer(self, queries: Sequence[Query]) -> list[str]:
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return greedy_answers(self.model, self.tokenizer, list(queries), self.answer_batch_size)
+        finally:
+            self.model.train(was_training)
+
+    def adapt(self, requests: Sequence[AdaptRequest]) -> list[AdaptOutcome]:
+        outcomes: list[AdaptOutcome | None] = [None] * len(requests)
+        states: list[dict] = [{} for _ in requests]
+        for cohort in self._cohorts(requests):
+            results = self._adapt_cohort([requests[i] for i in cohort])
+            for i, (outcome, state) in zip(cohort, results):
+                outcomes[i], states[i] = outcome, state
+        self.lora_states = states if self.keep_lora_state else []
+        return outcomes  # type: ignore[return-value]
+
+    def _cohorts(self, requests: Sequence[AdaptRequest]) -> list[list[int]]:
+        """Indices of the requests trained together; within a cohort, longest training first."""
+        groups: dict[object, list[int]] = {}
+        for i, request in enumerate(requests):
+            groups.setdefault(request.lora if self.group_by == "spec" else None, []).append(i)
+        cohorts = []
+        for members in groups.values():
+            # Longest first, so the adapters still training are always a prefix of the stack.
+            members.sort(key=lambda i: -requests[i].num_optimizer_steps())
+            cohorts.extend(members[j : j + self.max_adapters] for j in range(0, len(members), self.max_adapters))
+        return cohorts
+
+    def _adapt_cohort(self, requests: list[AdaptRequest]) -> list[tuple[AdaptOutcome, dict]]:
+        start = time.perf_counter()
+        was_training = self.model.training
+        stack = StackedLora(self.model, [r.lora for r in requests], [r.train.seed for r in requests])
+        try:
+            with stack.installed(self.model):
+                self.model.train()
+                losses, tokens, steps = self._train(stack, requests)
+                trained = time.perf_counter()
+                self.model.eval()
+                answers = self._answer(stack, requests)
+        finally:
+            self.model.train(was_training)
+        answered = time.perf_counter()
+        states = [stack.adapter_state(k) if self.keep_lora_state else {} for k in range(len(requests))]
+        del stack
+        gc.collect()
+        # Wall time is shared by the whole cohort: report each request's equal share.
+        share = 1.0 / len(requests)
+        return [
+            (
+                AdaptOutcome(
+                    answers=answers[k],
+                    losses=losses[k],
+                    num_train_tokens=tokens[k],
+                    num_optimizer_steps=steps[k],
+                    train_seconds=(trained - start) * share,
+                    answer_seconds=(answered - trained) * share,
+                ),
+                states[k],
+            )
+            for k in range(len(requests))
+        ]
+
+    def _train(self, stack: StackedLora, requests: list[AdaptRequest]) -> tuple[list[list[float]], list[int], list[int]]:
+        """Train every adapter of ``stack`` on its request; returns per-adapter losses, tokens and steps."""
+        tokenized = [tokenize_request(self.tokenizer, r) for r in requests]
+        plans = [batch_order(len(t), r.train) if t else [] for t, r in zip(tokenized, requests)]
+        steps = [len(p) for p in plans]
+        device, pad_id, k = self.device, pad_token_id(self.tokenizer), len(requests)
+        max_norm = torch.tensor([_max_norm(r.train) for r in requests], device=device)
+        moments = (torch.zeros_like(stack.weights), torch.zeros_like(stack.weights))
+        losses = torch.zeros(max(steps, default=0), k, device=device)
+        tokens = [0] * k
+        for t in range(max(steps, default=0)):
+            n = sum(s > t for s in steps)  # cohort is sorted longest first: active adapters are a prefix
+            rows, adapter_of_row = [], []
+            for j in range(n):
+                rows += [tokenized[j][i] for i in plans[j][t]]
+                adapter_of_row += [j] * len(plans[j][t])
+            batch = {key: v.to(device) for key, v in collate(rows, pad_id).items()}
+            stack.route(adapter_of_row)
+            logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            row_index = torch.tensor(adapter_of_row, device=device)
+            loss, counts = per_adapter_loss(logits, batch["labels"], row_index, n)
+            for j in range(n):
+                tokens[j] += counts[j]
+            stack.grads.zero_()
+            loss.sum().backward()
+            del logits
+            lrs = [r.train.learning_rate * lr_multiplier(t, s, r.train) for r, s in zip(requests[:n], steps)]
+            decay = [1.0 - lr * r.train.weight_decay for lr, r in zip(lrs, requests)]
+            _clip_and_step(stack, moments, max_norm[:n], lrs, decay, t + 1)
+            losses[t, :n] = loss.detach()
+        table = losses.T.tolist()
+        return [table[j][: steps[j]] for j in range(k)], tokens, steps
+
+    @torch.no_grad()
+    def _answer(self, stack: StackedLora, requests: list[AdaptRequest]) -> list[list[str]]:
+        """Greedy answers of every adapter to its queries, many adapters per ``generate`` call."""
+        answers: list[list[str]] = [[] for _ in requests]
+        chunks, chunk, size = [], [], 0
+        for k, request in enumerate(requests):
+            if chunk and size + len(request.queries) > self.answer_batch_size:
+                chunks.append(chunk)
+                chunk, size = [], 0
+            chunk.append(k)
+            size += len(request.queries)
+        for chunk in chunks + [chunk]:
+            self._answer_chunk(stack, requests, chunk, answers)
+        return answers
+
+    def _answer_chunk(self, stack: StackedLora, requests: list[AdaptRequest], chunk: list[int],
+                      answers: list[list[str]]) -> None:
+        owners = [k for k in chunk for _ in requests[k].queries]
+        if not owners:
+            return
+        queries = [q for k in chunk for q in requests[k].queries]
+        # greedy_answers orders one batch's rows by common.generation_batches; route rows in that order.
+        (order,) = generation_batches(queries, len(queries))
+        stack.route([owners[i] for i in order])
+        texts = greedy_answers(self.model, self.tokenizer, queries, batch_size=len(queries))
+        for owner, text in zip(owners, texts):
+            answers[owner].append(text)
+
+
+def per_adapter_loss(logits: torch.Tensor, labels: torch.Tensor, adapter_of_row: torch.Tensor,
+                     num_adapters: int) -> tuple[torch.Tensor, list[int]]:
+    """Each adapter's mean next-token cross-entropy over its own labelled positions (as
+    ``sequential.causal_lm_loss`` on its rows alone), and how many positions each had."""
+    targets = labels[:, 1:]
+    per_token = F.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+        targets.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="none",
+    ).view(targets.shape)
+    zeros = per_token.new_zeros(num_adapters)
+    sums = zeros.index_add(0, adapter_of_row, per_token.sum(1))
+    counts = zeros.index_add(0, adapter_of_row, (targets != IGNORE_INDEX).sum(1).to(zeros.dtype))
+    return sums / counts.clamp(min=1), [int(c) for c in counts.tolist()]
+
+
+def _max_norm(spec: TrainSpec) -> float:
+    return math.inf if spec.max_grad_norm is None else spec.max_grad_norm
+
+
+@torch.no_grad()
+def _clip_and_step(stack: StackedLora, moments: tuple[torch.Tensor, torch.Tensor], max_norm: torch.Tensor,
+                   lrs: list[float], decay: list[float], step: int) -> None:
+    """Per-adapter gradient clipping (as ``clip_grad_norm_``) and one AdamW step (as ``torch.optim.AdamW``)
+    on the first ``len(lrs)`` rows of the stack; the other adapters are finished and left untouched."""
+    n = len(lrs)
+    weights, grads = stack.weights[:n], stack.grads[:n]
+    exp_avg, exp_avg_sq = moments[0][:n], moments[1][:n]
+    norm = torch.linalg.vector_norm(grads, dim=1)
+    grads.mul_((max_norm / (norm + 1e-6)).clamp(max=1.0)[:, None])
+    beta1, beta2 = ADAM_BETAS
+    # Scalars are computed in double precision, as torch's AdamW does, then rounded once to float32.
+    step_size = torch.tensor([lr / (1 - beta1**step) for lr in lrs], device=weights.device)[:, None]
+    weights.mul_(torch.tensor(decay, device=weights.device)[:, None])
+    exp_avg.lerp_(grads, 1 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(grads, grads, value=1 - beta2)
+    denom = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2**step)).add_(ADAM_EPS)
+    weights.sub_(exp_avg * step_size / denom)
