@@ -130,13 +130,14 @@ class KnowledgeInnerLoop:
             self._baseline_cache[key] = self.adapter.answer(self._queries(passage))
         return self._baseline_cache[key]
 
-    def in_context_accuracy(self, passage: Passage) -> float:
-        """Accuracy of the base model with the passage in context (no training)."""
+    def in_context_answers(self, passage: Passage) -> list[str]:
+        """Base-model answers with the passage in context (no training): the paper's reference condition."""
         queries = [Query(in_context_prompt(self.bundle, passage, qa.question), self.config.max_answer_tokens)
                    for qa in passage.questions]
-        return self._accuracy(passage, self.adapter.answer(queries))[0]
+        return self.adapter.answer(queries)
 
-    def _accuracy(self, passage: Passage, answers: list[str]) -> tuple[float, list]:
+    def grade_answers(self, passage: Passage, answers: list[str]) -> tuple[float, list]:
+        """Accuracy of ``answers`` (one per question of ``passage``) and the grader's verdicts."""
         items = [GradeItem(qa.question, qa.answer, a) for qa, a in zip(passage.questions, answers)]
         verdicts = self.grader.grade(items)
         return sum(v.correct for v in verdicts) / max(1, len(verdicts)), verdicts
@@ -159,8 +160,8 @@ class KnowledgeInnerLoop:
         results = []
         for item, request, outcome, base_answers in zip(items, requests, outcomes, baselines):
             passage = item.passage
-            accuracy, verdicts = self._accuracy(passage, outcome.answers)
-            base_accuracy, base_verdicts = self._accuracy(passage, base_answers)
+            accuracy, verdicts = self.grade_answers(passage, outcome.answers)
+            base_accuracy, base_verdicts = self.grade_answers(passage, base_answers)
             questions = [
                 QuestionResult(qa.question, qa.answer, answer, v.correct, token_f1(first_line(answer), qa.answer),
                                base_answer, bv.correct, v.error)

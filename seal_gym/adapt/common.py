@@ -51,7 +51,9 @@ def tokenize_request(tokenizer, request: AdaptRequest) -> list[TokenizedSequence
         completion_ids = completion_ids + eos
         ids = (prompt_ids + completion_ids)[: spec.max_length]
         if spec.loss_on == "completion":
-            labels = [IGNORE_INDEX] * len(prompt_ids) + completion_ids
+            # A sequence without a completion carries no loss at all (not even on its end token).
+            trained = completion_ids if seq.completion else [IGNORE_INDEX] * len(completion_ids)
+            labels = [IGNORE_INDEX] * len(prompt_ids) + trained
         else:
             labels = prompt_ids + completion_ids
         out.append(TokenizedSequence(ids, labels[: spec.max_length]))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import time
 from typing import Iterator, Sequence
 
@@ -136,7 +135,6 @@ class SequentialAdapter:
             lora_model.eval()
             answers = greedy_answers(lora_model, self.tokenizer, list(request.queries), self.answer_batch_size)
         answered = time.perf_counter()
-        gc.collect()
         return AdaptOutcome(
             answers=answers,
             losses=losses,

@@ -1,0 +1,124 @@
+"""Reproduce the shape of SEAL's knowledge-incorporation table on a few passages.
+
+For each passage: accuracy of (a) the base model, (b) the model trained on the passage only, (c) trained
+on the passage plus self-edits the model writes itself, (d) trained on the passage plus the dataset's
+reference self-edits (when it has any: a stronger writer), and (e) the base model with the passage in
+context. Questions are asked without the passage except in (e). Prints mean +- standard error under the
+strict grader and the lenient one (token F1 >= 0.5), and writes JSON and CSV into a new run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from dataclasses import asdict, replace
+
+from seal_gym.adapt import TrainSpec
+from seal_gym.agents.policy import LMPolicy, SamplingConfig
+from seal_gym.grading import first_line, token_f1
+from seal_gym.knowledge import KnowledgeConfig, KnowledgeInnerLoop, KnowledgeItem
+from seal_gym.models import load_model
+from seal_gym.passages import Passage, load_passages
+from seal_gym.prompts import PROMPT_STYLES, get_prompt_style
+from seal_gym.runs import new_run_dir, write_json
+from seal_gym.stats import format_table, mean_stderr
+
+HELP = "knowledge-incorporation table: base / passage / passage + own self-edits / in context"
+CONDITIONS = {
+    "base": "base model, no passage",
+    "passage": "trained on the passage",
+    "own_self_edit": "passage + its own self-edit",
+    "reference_self_edit": "passage + reference self-edit",
+    "in_context": "passage in context (no training)",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None, help="model name/path; default: embedded SmolLM2-135M-Instruct")
+    parser.add_argument("--dataset", default="demo", help="'demo', a SEAL-format JSON path, or 'hf:squad'")
+    parser.add_argument("--passages", type=int, default=5, help="number of passages (the first N)")
+    parser.add_argument("--start", type=int, default=0, help="index of the first passage")
+    parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
+    parser.add_argument("--epochs", type=int, default=10, help="LoRA epochs per self-edit")
+    parser.add_argument("--lr", type=float, default=1e-3, help="LoRA learning rate")
+    parser.add_argument("--grader", default="contains", choices=["contains", "f1"], help="strict grader")
+    parser.add_argument("--temperature", type=float, default=0.7, help="self-edit sampling temperature")
+    parser.add_argument("--max-self-edit-tokens", type=int, default=256, help="self-edit length limit")
+    parser.add_argument("--no-reference", action="store_true", help="skip the reference self-edit condition")
+    parser.add_argument("--seed", type=int, default=0, help="seeds sampling and the inner loop")
+    parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
+
+
+def _scores(loop: KnowledgeInnerLoop, passage: Passage, answers: list[str]) -> dict:
+    strict, _ = loop.grade_answers(passage, answers)
+    lenient = sum(token_f1(first_line(a), qa.answer) >= 0.5 for a, qa in zip(answers, passage.questions))
+    return {"strict": strict, "lenient": lenient / len(passage.questions), "answers": answers}
+
+
+def evaluate_passage(loop: KnowledgeInnerLoop, policy: LMPolicy, passage: Passage, seed: int,
+                     with_reference: bool) -> dict:
+    """All conditions for one passage: {condition: {"strict", "lenient", "answers", ...}}."""
+    style = loop.style
+    own = policy.act([style.render(passage.title, passage.context)])[0]
+    items = {"passage": "", "own_self_edit": own}
+    if with_reference and passage.completions:
+        items["reference_self_edit"] = passage.completions[0]
+    results = dict(zip(items, loop.run([KnowledgeItem(edit, passage, seed) for edit in items.values()])))
+    row = {"base": _scores(loop, passage, loop.baseline_answers(passage))}
+    for condition, result in results.items():
+        row[condition] = _scores(loop, passage, [q.answer for q in result.questions])
+        row[condition].update(self_edit=items[condition], final_loss=result.final_loss,
+                              num_sequences=result.num_sequences, train_seconds=result.train_seconds)
+    row["in_context"] = _scores(loop, passage, loop.in_context_answers(passage))
+    return row
+
+
+def summary_table(rows: list[dict]) -> str:
+    body = []
+    for condition, label in CONDITIONS.items():
+        cells = [row[condition] for row in rows if condition in row]
+        if not cells:
+            continue
+        strict, lenient = (mean_stderr([100 * c[k] for c in cells]) for k in ("strict", "lenient"))
+        body.append([label, str(len(cells)), f"{strict[0]:.1f} ± {strict[1]:.1f}", f"{lenient[0]:.1f} ± {lenient[1]:.1f}"])
+    return format_table(["condition", "n", "accuracy % (strict)", "accuracy % (F1>=0.5)"], body)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    passages = load_passages(args.dataset)[args.start : args.start + args.passages]
+    if not passages:
+        raise SystemExit(f"no passages in {args.dataset!r} from index {args.start}")
+    run_dir = new_run_dir(args.runs_dir, f"squad-table__{args.model or 'smollm2-135m'}__{args.seed}")
+    print(f"run folder: {run_dir}")
+    started = time.perf_counter()
+    bundle = load_model(args.model)
+    config = KnowledgeConfig(train=TrainSpec(epochs=args.epochs, learning_rate=args.lr),
+                             prompt_style=get_prompt_style(args.prompt_style))
+    loop = KnowledgeInnerLoop(bundle, grader=args.grader, config=config)
+    # The writer of self-edits is the updated model itself, as in SEAL: one shared bundle.
+    policy = LMPolicy(bundle, SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_self_edit_tokens),
+                      seed=args.seed)
+    rows = []
+    progress = tqdm(passages, desc="passages", unit="passage")
+    for index, passage in enumerate(progress, start=args.start):
+        row = evaluate_passage(loop, policy, passage, args.seed, not args.no_reference)
+        rows.append({"passage_index": index, "title": passage.title, **row})
+        progress.set_postfix({k: f"{row[k]['strict']:.2f}" for k in ("base", "passage", "own_self_edit")})
+    table = summary_table(rows)
+    minutes = (time.perf_counter() - started) / 60
+    print(f"\n{table}\n\n{len(passages)} passages, {minutes:.1f} min, model {bundle.name}, run folder {run_dir}")
+    write_json(run_dir / "results.json", {"args": vars(args), "config": asdict(replace(config, prompt_style=args.prompt_style)),
+                                          "model": bundle.name, "minutes": minutes, "passages": rows})
+    with open(run_dir / "results.csv", "x", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["passage_index", "title", "condition", "accuracy_strict", "accuracy_lenient"])
+        for row in rows:
+            for condition in CONDITIONS:
+                if condition in row:
+                    writer.writerow([row["passage_index"], row["title"], condition,
+                                     row[condition]["strict"], row[condition]["lenient"]])
+    (run_dir / "table.txt").write_text(table + "\n", encoding="utf-8")
+    return 0
