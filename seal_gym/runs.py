@@ -39,5 +39,11 @@ def _jsonable(value: Any) -> Any:
 
 def write_json(path: Path, payload: Any) -> None:
     """Write ``payload`` (dataclasses allowed) as indented JSON; refuse to overwrite an existing file."""
+    text = json.dumps(payload, indent=2, default=_jsonable, ensure_ascii=False)  # fail before touching the file
     with open(path, "x", encoding="utf-8") as f:
-        json.dump(payload, f, indent=2, default=_jsonable, ensure_ascii=False)
+        f.write(text)
+
+
+def cli_args(args: Any) -> dict[str, Any]:
+    """The parsed command-line arguments worth recording (argparse internals removed)."""
+    return {k: v for k, v in vars(args).items() if not callable(v)}

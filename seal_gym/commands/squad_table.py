@@ -21,7 +21,7 @@ from seal_gym.knowledge import KnowledgeConfig, KnowledgeInnerLoop, KnowledgeIte
 from seal_gym.models import load_model
 from seal_gym.passages import Passage, load_passages
 from seal_gym.prompts import PROMPT_STYLES, get_prompt_style
-from seal_gym.runs import new_run_dir, write_json
+from seal_gym.runs import cli_args, new_run_dir, write_json
 from seal_gym.stats import format_table, mean_stderr
 
 HELP = "knowledge-incorporation table: base / passage / passage + own self-edits / in context"
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     table = summary_table(rows)
     minutes = (time.perf_counter() - started) / 60
     print(f"\n{table}\n\n{len(passages)} passages, {minutes:.1f} min, model {bundle.name}, run folder {run_dir}")
-    write_json(run_dir / "results.json", {"args": vars(args), "config": asdict(replace(config, prompt_style=args.prompt_style)),
+    write_json(run_dir / "results.json", {"args": cli_args(args), "config": asdict(replace(config, prompt_style=args.prompt_style)),
                                           "model": bundle.name, "minutes": minutes, "passages": rows})
     with open(run_dir / "results.csv", "x", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)

@@ -1,0 +1,81 @@
+"""Packaging (editable and wheel), the command line, and run folders."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from seal_gym.cli import SUBCOMMANDS, build_parser, main
+from seal_gym.runs import new_run_dir, write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_subpackages_import_as_seal_gym_envs_and_agents():
+    import seal_gym.agents
+    import seal_gym.envs
+
+    assert Path(seal_gym.envs.__file__).parent.name == "envs"
+    assert Path(seal_gym.agents.__file__).parent.name == "agents"
+
+
+def test_wheel_has_no_generic_top_level_packages(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True,
+    )
+    wheel = next(tmp_path.glob("seal_gym-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
+    assert top_level == {"seal_gym"}
+    for required in ("seal_gym/envs/squad.py", "seal_gym/agents/policy.py", "seal_gym/data/demo_squad.json",
+                     "seal_gym/adapt/sequential.py"):
+        assert required in names
+    # The installed wheel imports and registers its envs, away from the source tree.
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+                   check=True, capture_output=True)
+    code = "import seal_gym, gymnasium as gym, seal_gym.envs.squad; print(gym.spec('SealSquad-v0').id)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": ""},
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "SealSquad-v0"
+
+
+@pytest.mark.parametrize("command", [[], *([name] for name in SUBCOMMANDS)])
+def test_help_on_every_subcommand(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: seal-gym" in capsys.readouterr().out
+
+
+def test_run_folders_never_overwrite(tmp_path):
+    first, second = new_run_dir(tmp_path, "x y"), new_run_dir(tmp_path, "x y")
+    assert first != second and first.name.startswith("x-y__")
+    write_json(first / "r.json", {"a": 1})
+    with pytest.raises(FileExistsError):
+        write_json(first / "r.json", {"a": 2})
+    assert json.loads((first / "r.json").read_text()) == {"a": 1}
+
+
+def test_squad_table_smoke_run(tmp_path, capsys):
+    args = ["squad-table", "--model", "tiny-random", "--passages", "1", "--epochs", "1",
+            "--max-self-edit-tokens", "8", "--runs-dir", str(tmp_path)]
+    assert main(args) == 0
+    assert main(args) == 0
+    runs = sorted(tmp_path.iterdir())
+    assert len(runs) == 2  # the second run did not overwrite the first
+    results = json.loads((runs[0] / "results.json").read_text())
+    assert {"base", "passage", "own_self_edit", "reference_self_edit", "in_context"} <= set(results["passages"][0])
+    assert (runs[0] / "results.csv").read_text().count("\n") == 6
+    assert "trained on the passage" in capsys.readouterr().out
+
+
+def test_parser_lists_every_subcommand():
+    assert set(build_parser()._subparsers._group_actions[0].choices) == set(SUBCOMMANDS)
