@@ -1,0 +1,92 @@
+"""Time one SealSquad-v0 step with the embedded model and SEAL's defaults, split into its parts.
+
+Prints a table: model load (from the safetensors cache), and per step the LoRA training, answering and
+grading seconds (median over ``--repeats`` steps on different passages), next to a plain peft loop
+(fresh ``get_peft_model``, HF's built-in loss, no seeded init) training the same sequences in the same
+run, and the ratio between them.
+
+    python benchmarks/squad_step.py --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+
+def plain_peft_train_seconds(bundle, texts: list[str], epochs: int) -> float:
+    """The baseline: what a user would write with peft directly, batch 1, lr 1e-3, constant schedule."""
+    from peft import LoraConfig, get_peft_model
+
+    start = time.perf_counter()
+    config = LoraConfig(r=32, lora_alpha=64, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj",
+                        "o_proj", "gate_proj", "up_proj", "down_proj"])
+    model = get_peft_model(bundle.model, config)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    model.train()
+    for _ in range(epochs):
+        for text in texts:
+            batch = bundle.tokenizer(text + bundle.tokenizer.eos_token, return_tensors="pt")
+            loss = model(**batch, labels=batch["input_ids"]).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    elapsed = time.perf_counter() - start
+    model.base_model.unload()
+    for attr in ("peft_config", "_hf_peft_config_loaded"):
+        bundle.model.__dict__.pop(attr, None)
+    bundle.model.eval()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="steps timed (one passage each)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from seal_gym.knowledge import KnowledgeInnerLoop, KnowledgeItem
+    from seal_gym.models import load_model
+    from seal_gym.passages import demo_passages
+
+    load_model(None, device="cpu")  # make sure the cache exists, so the timed load reads it
+    start = time.perf_counter()
+    bundle = load_model(None, device="cpu")
+    load_seconds = time.perf_counter() - start
+
+    loop = KnowledgeInnerLoop(bundle)
+    passages = demo_passages()[: args.repeats]
+    rows = {"train": [], "answer": [], "build + grade": [], "step": [], "baseline (first time per passage)": [],
+            "plain peft train (baseline)": []}
+    for passage in passages:
+        t0 = time.perf_counter()
+        loop.baseline_answers(passage)
+        rows["baseline (first time per passage)"].append(time.perf_counter() - t0)
+        item = KnowledgeItem(passage.completions[0], passage, seed=0)
+        t0 = time.perf_counter()
+        result = loop.run([item])[0]
+        step = time.perf_counter() - t0
+        rows["train"].append(result.train_seconds)
+        rows["answer"].append(result.answer_seconds)
+        rows["build + grade"].append(step - result.train_seconds - result.answer_seconds)
+        rows["step"].append(step)
+        texts = [s.prompt for s in loop.training_sequences(item.self_edit, passage)]
+        rows["plain peft train (baseline)"].append(plain_peft_train_seconds(bundle, texts, loop.config.train.epochs))
+
+    print(f"device: cpu, {torch.get_num_threads()} threads, model {bundle.name}, SEAL defaults "
+          f"(rank 32, 10 epochs, batch 1), {args.repeats} passages")
+    print(f"{'part':<36}{'median s':>10}{'min s':>9}{'max s':>9}")
+    print(f"{'model load (cache)':<36}{load_seconds:>10.2f}")
+    for name, values in rows.items():
+        print(f"{name:<36}{statistics.median(values):>10.2f}{min(values):>9.2f}{max(values):>9.2f}")
+    ratio = statistics.median(rows["plain peft train (baseline)"]) / statistics.median(rows["train"])
+    print(f"training speed vs plain peft loop: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

