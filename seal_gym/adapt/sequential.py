@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from typing import Iterator, Sequence
 
 import torch
@@ -55,7 +56,10 @@ def temporary_lora(model: torch.nn.Module, lora: LoraSpec, seed: int) -> Iterato
         target_modules=sorted(set(n.rsplit(".", 1)[-1] for n in names)),
         bias="none",
     )
-    peft_model = get_peft_model(model, config)
+    with warnings.catch_warnings():
+        # peft calls a transformers API that transformers 5 deprecates; the warning is noise for our users.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        peft_model = get_peft_model(model, config)
     try:
         with torch.no_grad():
             for index, name in enumerate(names):

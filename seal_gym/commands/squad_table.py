@@ -57,19 +57,25 @@ def _scores(loop: KnowledgeInnerLoop, passage: Passage, answers: list[str]) -> d
 
 
 def evaluate_passage(loop: KnowledgeInnerLoop, policy: LMPolicy, passage: Passage, seed: int,
-                     with_reference: bool) -> dict:
-    """All conditions for one passage: {condition: {"strict", "lenient", "answers", ...}}."""
+                     with_reference: bool, report=lambda stage: None) -> dict:
+    """All conditions for one passage: {condition: {"strict", "lenient", "answers", ...}}.
+
+    ``report(stage)`` is called as each stage starts (for progress display).
+    """
     style = loop.style
+    report("writing own self-edit")
     own = policy.act([style.render(passage.title, passage.context)])[0]
     items = {"passage": "", "own_self_edit": own}
     if with_reference and passage.completions:
         items["reference_self_edit"] = passage.completions[0]
+    report(f"training {len(items)} adapters")
     results = dict(zip(items, loop.run([KnowledgeItem(edit, passage, seed) for edit in items.values()])))
     row = {"base": _scores(loop, passage, loop.baseline_answers(passage))}
     for condition, result in results.items():
         row[condition] = _scores(loop, passage, [q.answer for q in result.questions])
         row[condition].update(self_edit=items[condition], final_loss=result.final_loss,
                               num_sequences=result.num_sequences, train_seconds=result.train_seconds)
+    report("answering with the passage in context")
     row["in_context"] = _scores(loop, passage, loop.in_context_answers(passage))
     return row
 
@@ -104,9 +110,10 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     progress = tqdm(passages, desc="passages", unit="passage")
     for index, passage in enumerate(progress, start=args.start):
-        row = evaluate_passage(loop, policy, passage, args.seed, not args.no_reference)
+        row = evaluate_passage(loop, policy, passage, args.seed, not args.no_reference,
+                               report=lambda stage: progress.set_postfix_str(f"{passage.title}: {stage}"))
         rows.append({"passage_index": index, "title": passage.title, **row})
-        progress.set_postfix({k: f"{row[k]['strict']:.2f}" for k in ("base", "passage", "own_self_edit")})
+        tqdm.write(f"{passage.title}: " + ", ".join(f"{k} {row[k]['strict']:.2f}" for k in CONDITIONS if k in row))
     table = summary_table(rows)
     minutes = (time.perf_counter() - started) / 60
     print(f"\n{table}\n\n{len(passages)} passages, {minutes:.1f} min, model {bundle.name}, run folder {run_dir}")
