@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import gymnasium as gym
 
@@ -25,6 +25,65 @@ def result_info(result: KnowledgeResult) -> dict[str, Any]:
     info = {k: v for k, v in asdict(result).items() if k not in TIMING_KEYS}
     info["gain"] = result.gain
     return info
+
+
+class SquadEpisodes:
+    """What the single and the vector SealSquad envs share: passages, prompts, the inner loop, scoring.
+
+    Takes the arguments listed in :class:`SealSquadEnv`'s docstring.
+    """
+
+    def __init__(
+        self,
+        model: Any = None,
+        dataset: str | list[Passage] = "demo",
+        prompt_style: str | PromptStyle = "implications",
+        grader: str | Grader = "contains",
+        reward: Literal["accuracy", "gain"] = "accuracy",
+        engine: str = "auto",
+        lora: LoraSpec | None = None,
+        train: TrainSpec | None = None,
+        max_self_edit_chars: int = 16_000,
+    ):
+        if reward not in ("accuracy", "gain"):
+            raise ValueError(f"reward must be 'accuracy' or 'gain', got {reward!r}")
+        self.passages = load_passages(dataset)
+        self.style = get_prompt_style(prompt_style)
+        config = KnowledgeConfig(lora=lora or LoraSpec(), train=train or TrainSpec(), prompt_style=self.style)
+        self.inner_loop = KnowledgeInnerLoop(model, engine=engine, grader=grader, config=config)
+        self.reward_kind = reward
+        self.max_self_edit_chars = max_self_edit_chars
+
+    def observation(self, index: int) -> str:
+        passage = self.passages[index]
+        return self.style.render(passage.title, passage.context)
+
+    def reset_info(self, index: int) -> dict[str, Any]:
+        passage = self.passages[index]
+        return {"passage_index": index, "title": passage.title, "passage": passage.context,
+                "num_questions": len(passage.questions)}
+
+    def score(self, episodes: Sequence[tuple[int, Any, int]]) -> list[tuple[float, dict[str, Any], KnowledgeResult | None]]:
+        """Reward, info and full result for each ``(passage_index, action, inner_seed)``.
+
+        All non-empty self-edits go through ONE inner-loop call. Empty ones score 0 and are not trained.
+
+        Raises:
+            TypeError: if an action is not a string.
+        """
+        cleaned = [clean_self_edit(action, self.max_self_edit_chars) for _, action, _ in episodes]
+        outputs: list[tuple[float, dict[str, Any], KnowledgeResult | None]] = [
+            (0.0, {"passage_index": index, "action_notes": c.notes,
+                   "error": "empty self-edit: nothing to train on"}, None)
+            for (index, _, _), c in zip(episodes, cleaned)
+        ]
+        live = [i for i, c in enumerate(cleaned) if self.style.split_items(c.text)]
+        items = [KnowledgeItem(cleaned[i].text, self.passages[episodes[i][0]], episodes[i][2]) for i in live]
+        for i, result in zip(live, self.inner_loop.run(items)):
+            info = {"passage_index": episodes[i][0], "action_notes": cleaned[i].notes, **result_info(result)}
+            reward = result.gain if self.reward_kind == "gain" else result.adapter_accuracy
+            outputs[i] = (float(reward), info, result)
+        return outputs
 
 
 class SealSquadEnv(gym.Env[str, str]):
@@ -80,32 +139,15 @@ class SealSquadEnv(gym.Env[str, str]):
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
 
-    def __init__(
-        self,
-        model: Any = None,
-        dataset: str | list[Passage] = "demo",
-        prompt_style: str | PromptStyle = "implications",
-        grader: str | Grader = "contains",
-        reward: Literal["accuracy", "gain"] = "accuracy",
-        engine: str = "auto",
-        lora: LoraSpec | None = None,
-        train: TrainSpec | None = None,
-        max_self_edit_chars: int = 16_000,
-        render_mode: str | None = None,
-    ):
-        if reward not in ("accuracy", "gain"):
-            raise ValueError(f"reward must be 'accuracy' or 'gain', got {reward!r}")
+    def __init__(self, render_mode: str | None = None, **kwargs: Any):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}")
-        self.passages = load_passages(dataset)
-        self.style = get_prompt_style(prompt_style)
-        config = KnowledgeConfig(lora=lora or LoraSpec(), train=train or TrainSpec(), prompt_style=self.style)
-        self.inner_loop = KnowledgeInnerLoop(model, engine=engine, grader=grader, config=config)
-        self.reward_kind = reward
-        self.max_self_edit_chars = max_self_edit_chars
+        self.episodes = SquadEpisodes(**kwargs)
+        self.passages = self.episodes.passages
+        self.inner_loop = self.episodes.inner_loop
         self.render_mode = render_mode
         self.observation_space = FreeText(MAX_OBSERVATION_CHARS)
-        self.action_space = FreeText(max_self_edit_chars)
+        self.action_space = FreeText(self.episodes.max_self_edit_chars)
         self.passage: Passage | None = None
         self.passage_index = -1
         self.inner_seed = 0
@@ -126,35 +168,23 @@ class SealSquadEnv(gym.Env[str, str]):
         self.passage = self.passages[self.passage_index]
         self.inner_seed = int(self.np_random.integers(2**31 - 1))
         self.last_result = None
-        observation = self.style.render(self.passage.title, self.passage.context)
-        return observation, {
-            "passage_index": self.passage_index,
-            "title": self.passage.title,
-            "passage": self.passage.context,
-            "num_questions": len(self.passage.questions),
-        }
+        return self.episodes.observation(self.passage_index), self.episodes.reset_info(self.passage_index)
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if self.passage is None:
             raise gym.error.ResetNeeded("call reset() before step()")
-        cleaned = clean_self_edit(action, self.max_self_edit_chars)  # raises TypeError on a non-str
-        observation = self.style.render(self.passage.title, self.passage.context)
-        info: dict[str, Any] = {"passage_index": self.passage_index, "action_notes": cleaned.notes}
-        if not self.style.split_items(cleaned.text):
-            info.update(error="empty self-edit: nothing to train on", baseline_accuracy=None, adapter_accuracy=None)
-            self.passage = None
-            self._last_render = f"{info['error']} -> reward 0.0"
-            return observation, 0.0, True, False, info
-        result = self.inner_loop.run([KnowledgeItem(cleaned.text, self.passage, self.inner_seed)])[0]
+        reward, info, result = self.episodes.score([(self.passage_index, action, self.inner_seed)])[0]
         self.last_result = result
-        info.update(result_info(result))
-        reward = result.gain if self.reward_kind == "gain" else result.adapter_accuracy
-        self._last_render = (
-            f"{self.passage.title}: baseline {result.baseline_accuracy:.2f} -> adapted {result.adapter_accuracy:.2f}"
-            f" (loss {result.final_loss:.3f}, {result.num_sequences} sequences) reward {reward:.2f}"
-        )
+        if result is None:
+            self._last_render = f"{info['error']} -> reward 0.0"
+        else:
+            self._last_render = (
+                f"{self.passage.title}: baseline {result.baseline_accuracy:.2f} -> adapted "
+                f"{result.adapter_accuracy:.2f} (loss {result.final_loss:.3f}, {result.num_sequences} sequences)"
+                f" reward {reward:.2f}"
+            )
         self.passage = None  # one self-edit per episode
-        return observation, float(reward), True, False, info
+        return self.episodes.observation(self.passage_index), reward, True, False, info
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":
