@@ -75,6 +75,11 @@ def test_squad_table_smoke_run(tmp_path, capsys):
     assert {"base", "passage", "own_self_edit", "reference_self_edit", "in_context"} <= set(results["passages"][0])
     assert (runs[0] / "results.csv").read_text().count("\n") == 6
     assert "trained on the passage" in capsys.readouterr().out
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(runs[0]))
+    events.Reload()
+    assert "accuracy/own_self_edit" in events.Tags()["scalars"]
 
 
 def test_parser_lists_every_subcommand():

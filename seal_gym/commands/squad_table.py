@@ -80,6 +80,16 @@ def evaluate_passage(loop: KnowledgeInnerLoop, policy: LMPolicy, passage: Passag
     return row
 
 
+def tensorboard_writer(run_dir, args: argparse.Namespace):
+    """One TensorBoard writer per run, in the run folder, with the arguments logged once as a table."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(run_dir))
+    rows = "\n".join(f"|{key}|{value}|" for key, value in cli_args(args).items())
+    writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}")
+    return writer
+
+
 def summary_table(rows: list[dict]) -> str:
     body = []
     for condition, label in CONDITIONS.items():
@@ -107,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     # The writer of self-edits is the updated model itself, as in SEAL: one shared bundle.
     policy = LMPolicy(bundle, SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_self_edit_tokens),
                       seed=args.seed)
+    writer = tensorboard_writer(run_dir, args)
     rows = []
     progress = tqdm(passages, desc="passages", unit="passage")
     for index, passage in enumerate(progress, start=args.start):
@@ -114,6 +125,11 @@ def run(args: argparse.Namespace) -> int:
                                report=lambda stage: progress.set_postfix_str(f"{passage.title}: {stage}"))
         rows.append({"passage_index": index, "title": passage.title, **row})
         tqdm.write(f"{passage.title}: " + ", ".join(f"{k} {row[k]['strict']:.2f}" for k in CONDITIONS if k in row))
+        for condition in CONDITIONS:
+            if condition in row:
+                writer.add_scalar(f"accuracy/{condition}", row[condition]["strict"], len(rows))
+                writer.add_scalar(f"accuracy_lenient/{condition}", row[condition]["lenient"], len(rows))
+    writer.close()
     table = summary_table(rows)
     minutes = (time.perf_counter() - started) / 60
     print(f"\n{table}\n\n{len(passages)} passages, {minutes:.1f} min, model {bundle.name}, run folder {run_dir}")
