@@ -73,6 +73,10 @@ class SealARCEnv(gym.Env[str, str]):
       :class:`~seal_gym.arc.generator.GeneratorConfig`.
     - ``ttt``: a :class:`~seal_gym.arc.ttt.TTTConfig` or a dict of overrides (``max_examples``,
       ``max_optimizer_steps``, ``batch_size``, ``schedule``, ``augmented_inference``, ...).
+      The defaults follow the study (250 examples, greedy answer). On a CPU with the embedded 135M model use
+      ``ttt={"max_examples": 24, "augmented_inference": True}``: about a minute per step, and the vote fixes
+      the one-cell slips the small model often makes (generated ``flip_ud`` tasks get solved; see
+      ``seal-gym arc-eval``).
     - ``lora``: a :class:`~seal_gym.adapt.LoraSpec` (or dict) replacing the ARC default.
     - ``render_mode``: ``None`` or ``"ansi"``.
 

@@ -200,7 +200,7 @@ def test_vector_env_seeding_matches_per_slot(bundle):
 def test_arc_eval_cli_writes_a_new_run_folder(tmp_path, capsys):
     from seal_gym.cli import main
     argv = ["arc-eval", "--model", "tiny-random", "--tasks", "1", "--max-examples", "2", "--grid-lrs", "1e-3",
-            "--grid-basic", "0", "--grid-epochs", "1", "--default-epochs", "1", "--runs-dir", str(tmp_path)]
+            "--grid-basic", "0", "--grid-epochs", "1", "--default-epochs", "1", "--greedy-only", "--runs-dir", str(tmp_path)]
     assert main(argv) == 0
     assert main(argv) == 0
     runs = sorted(tmp_path.iterdir())

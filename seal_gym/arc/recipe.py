@@ -49,8 +49,8 @@ class Recipe:
     """Tiling."""
     strategy: Strategy = "train_using_output_tokens"
     """Loss on every token of a training sequence, or only on the output grid."""
-    learning_rate: float = 1e-4
-    """Peak learning rate of the cosine schedule."""
+    learning_rate: float = 1e-3
+    """Peak learning rate of the cosine schedule (1e-3 suits the rank-128, alpha-16 adapter on a 135M model)."""
     num_train_epochs: int = 2
     """Passes over the test-time-training examples (0: no training)."""
 

@@ -37,16 +37,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", type=int, default=3, help="number of tasks (generated ones, or the first N)")
     parser.add_argument("--task-seed", type=int, default=0, help="seed of the first generated task")
     parser.add_argument("--seeds", type=int, default=1, help="TTT seeds per task and recipe")
-    parser.add_argument("--max-examples", type=int, default=12, help="cap on TTT examples (the study: 250)")
+    parser.add_argument("--max-examples", type=int, default=24, help="cap on TTT examples (the study: 250)")
     parser.add_argument("--max-steps", type=int, default=375, help="cost guard: optimizer-step budget")
     parser.add_argument("--default-lr", type=float, default=Recipe().learning_rate, help="the default recipe's lr")
     parser.add_argument("--default-epochs", type=int, default=Recipe().num_train_epochs, help="the default recipe's epochs")
-    parser.add_argument("--grid-lrs", default="1e-3,3e-3", help="learning rates of the grid (comma-separated)")
+    parser.add_argument("--grid-lrs", default="3e-4,3e-3", help="learning rates of the grid (comma-separated)")
     parser.add_argument("--grid-epochs", default="2", help="epochs of the grid (comma-separated)")
-    parser.add_argument("--grid-basic", default="0,1", help="basic-augmentation switch values of the grid")
+    parser.add_argument("--grid-basic", default="1", help="basic-augmentation switch values of the grid")
     parser.add_argument("--grid-strategies", default="train_using_output_tokens",
                         help="strategies of the grid (comma-separated)")
-    parser.add_argument("--augmented-inference", action="store_true", help="vote over geometric transforms")
+    parser.add_argument("--greedy-only", action="store_true",
+                        help="answer the test input once (default: vote over its 8 geometric transforms as well)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
 
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     config = TTTConfig(max_examples=args.max_examples, max_optimizer_steps=args.max_steps,
-                       augmented_inference=args.augmented_inference)
+                       augmented_inference=not args.greedy_only)
     bundle = load_model(args.model)
     adapter = make_adapter(bundle.model, bundle.tokenizer, args.engine)
     run_dir = new_run_dir(args.runs_dir, f"arc-eval__{args.model or 'smollm2-135m'}__{args.source}")
