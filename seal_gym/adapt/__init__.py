@@ -1,5 +1,6 @@
 """The adaptation engine: train a temporary LoRA adapter per request, answer with it, discard it."""
 
+from seal_gym.adapt.batched import BatchedAdapter
 from seal_gym.adapt.sequential import SequentialAdapter
 from seal_gym.adapt.types import (
     AdaptOutcome,
@@ -12,17 +13,20 @@ from seal_gym.adapt.types import (
 )
 
 
-
 def make_adapter(model, tokenizer, engine: str = "auto", **kwargs) -> Adapter:
-    """The adaptation engine for ``model``.
+    """The adaptation engine for ``model``; ``kwargs`` go to the engine's constructor.
 
     Args:
-        engine: ``"sequential"`` (the peft reference), or ``"auto"`` (the fastest correct engine for the
-            device; today the sequential one).
+        engine: ``"sequential"`` (the peft reference, one adapter at a time), ``"batched"`` (all requests
+            of an ``adapt`` call trained together over one frozen base model), or ``"auto"``: the batched
+            engine, on CUDA and on CPU alike (on a 2-core CPU it measured as fast as the sequential one for
+            one request and faster for several, ``benchmarks/RESULTS.md``).
     """
-    if engine in ("auto", "sequential"):
+    if engine == "sequential":
         return SequentialAdapter(model, tokenizer, **kwargs)
-    raise ValueError(f"unknown engine {engine!r}; choose 'auto' or 'sequential'")
+    if engine in ("auto", "batched"):
+        return BatchedAdapter(model, tokenizer, **kwargs)
+    raise ValueError(f"unknown engine {engine!r}; choose 'auto', 'sequential' or 'batched'")
 
 
 __all__ = [
@@ -30,6 +34,7 @@ __all__ = [
     "Adapter",
     "AdaptOutcome",
     "AdaptRequest",
+    "BatchedAdapter",
     "LoraSpec",
     "Query",
     "SequentialAdapter",

@@ -1,8 +1,8 @@
 """The batched engine: K adapters trained together over one frozen base model, then answered together.
 
 Each optimizer step runs one forward and one backward over the step's sequences of *all* adapters still
-training (right-padded into one batch, every row routed to its own adapter, see
-:mod:`seal_gym.adapt.stacked_lora`). Each adapter's loss is the mean over its own tokens, so its gradient
+training (right-padded into one batch, or a few batches of similar length, every row routed to its own
+adapter, see :mod:`seal_gym.adapt.stacked_lora`). Each adapter's loss is the mean over its own tokens, so its gradient
 is exactly the one it would get alone; clipping, the learning-rate schedule and AdamW are applied per
 adapter. Requests may differ in sequences, epochs, batch size, learning rate, schedule and LoRA shape:
 an adapter whose steps are over simply has no rows in later steps and is not updated.
@@ -43,16 +43,23 @@ class BatchedAdapter:
         model: a Hugging Face causal LM (shared: its layers are swapped only during a call, then restored).
         tokenizer: its tokenizer.
         answer_batch_size: (adapter, query) rows per ``generate`` call.
-        max_adapters: adapters trained together at most (bounds memory); more requests run in cohorts.
+        max_adapters: adapters trained together at most (bounds memory: each holds weights, gradients and
+            two AdamW moments in float32); more requests run in cohorts. Default: 64 on CUDA, 8 on CPU.
         group_by: ``"none"`` stacks all requests together (ranks zero-padded to the largest, absent target
             modules zero); ``"spec"`` trains requests with different :class:`LoraSpec` in separate cohorts.
+        bucket_overhead_tokens: a step's sequences are split by length into several forward/backward passes
+            when that saves more padded tokens than this per extra pass (default: 16 on CPU, where compute
+            is the cost; 2048 on CUDA, where launching a pass is).
         keep_lora_state: keep every adapter's trained weights in ``lora_states`` (for tests).
     """
 
-    def __init__(self, model: torch.nn.Module, tokenizer, answer_batch_size: int = 256, max_adapters: int = 64,
-                 group_by: GroupBy = "spec", keep_lora_state: bool = False) -> None:
+    def __init__(self, model: torch.nn.Module, tokenizer, answer_batch_size: int = 256, max_adapters: int | None = None,
+                 group_by: GroupBy = "spec", bucket_overhead_tokens: int | None = None,
+                 keep_lora_state: bool = False) -> None:
         if group_by not in ("none", "spec"):
             raise ValueError(f"group_by must be 'none' or 'spec', got {group_by!r}")
+        if max_adapters is None:
+            max_adapters = 64 if next(model.parameters()).device.type == "cuda" else 8
         if max_adapters < 1 or answer_batch_size < 1:
             raise ValueError("max_adapters and answer_batch_size must be >= 1")
         self.model = model
@@ -60,6 +67,7 @@ class BatchedAdapter:
         self.answer_batch_size = answer_batch_size
         self.max_adapters = max_adapters
         self.group_by = group_by
+        self.bucket_overhead_tokens = bucket_overhead_tokens
         self.keep_lora_state = keep_lora_state
         self.lora_states: list[dict[str, tuple[torch.Tensor, torch.Tensor]]] = []
         """Per request of the last ``adapt`` call (if ``keep_lora_state``): ``{module: (A [r, in], B [out, r])}``."""
@@ -138,30 +146,38 @@ class BatchedAdapter:
         plans = [batch_order(len(t), r.train) if t else [] for t, r in zip(tokenized, requests)]
         steps = [len(p) for p in plans]
         device, pad_id, k = self.device, pad_token_id(self.tokenizer), len(requests)
+        overhead = self.bucket_overhead_tokens
+        if overhead is None:
+            overhead = 2048 if device.type == "cuda" else 16
         max_norm = torch.tensor([_max_norm(r.train) for r in requests], device=device)
         moments = (torch.zeros_like(stack.weights), torch.zeros_like(stack.weights))
         losses = torch.zeros(max(steps, default=0), k, device=device)
         tokens = [0] * k
         for t in range(max(steps, default=0)):
             n = sum(s > t for s in steps)  # cohort is sorted longest first: active adapters are a prefix
-            rows, adapter_of_row = [], []
-            for j in range(n):
-                rows += [tokenized[j][i] for i in plans[j][t]]
-                adapter_of_row += [j] * len(plans[j][t])
-            batch = {key: v.to(device) for key, v in collate(rows, pad_id).items()}
-            stack.route(adapter_of_row)
-            logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            row_index = torch.tensor(adapter_of_row, device=device)
-            loss, counts = per_adapter_loss(logits, batch["labels"], row_index, n)
+            rows = [(j, tokenized[j][i]) for j in range(n) for i in plans[j][t]]
+            counts = [0] * n
+            for j, seq in rows:
+                counts[j] += sum(label != IGNORE_INDEX for label in seq.labels[1:])
             for j in range(n):
                 tokens[j] += counts[j]
+            # Each adapter's loss is its summed token losses over the whole step divided by its own token
+            # count, so splitting the step's rows into several passes leaves every gradient unchanged.
+            denominators = torch.tensor(counts, device=device).clamp(min=1)
             stack.grads.zero_()
-            loss.sum().backward()
-            del logits
+            for bucket in length_buckets([len(seq.input_ids) for _, seq in rows], overhead):
+                part = [rows[r] for r in sorted(bucket)]  # sorted: keeps rows adapter-major
+                batch = {key: v.to(device) for key, v in collate([seq for _, seq in part], pad_id).items()}
+                stack.route([j for j, _ in part])
+                logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                row_adapter = torch.tensor([j for j, _ in part], device=device)
+                loss = per_adapter_loss_sums(logits, batch["labels"], row_adapter, n) / denominators
+                del logits
+                loss.sum().backward()
+                losses[t, :n] += loss.detach()
             lrs = [r.train.learning_rate * lr_multiplier(t, s, r.train) for r, s in zip(requests[:n], steps)]
             decay = [1.0 - lr * r.train.weight_decay for lr, r in zip(lrs, requests)]
             _clip_and_step(stack, moments, max_norm[:n], lrs, decay, t + 1)
-            losses[t, :n] = loss.detach()
         table = losses.T.tolist()
         return [table[j][: steps[j]] for j in range(k)], tokens, steps
 
@@ -194,10 +210,10 @@ class BatchedAdapter:
             answers[owner].append(text)
 
 
-def per_adapter_loss(logits: torch.Tensor, labels: torch.Tensor, adapter_of_row: torch.Tensor,
-                     num_adapters: int) -> tuple[torch.Tensor, list[int]]:
-    """Each adapter's mean next-token cross-entropy over its own labelled positions (as
-    ``sequential.causal_lm_loss`` on its rows alone), and how many positions each had."""
+def per_adapter_loss_sums(logits: torch.Tensor, labels: torch.Tensor, adapter_of_row: torch.Tensor,
+                          num_adapters: int) -> torch.Tensor:
+    """Each adapter's summed next-token cross-entropy over its own rows' labelled positions (the numerator
+    of ``sequential.causal_lm_loss``)."""
     targets = labels[:, 1:]
     per_token = F.cross_entropy(
         logits[:, :-1].float().reshape(-1, logits.shape[-1]),
@@ -205,10 +221,29 @@ def per_adapter_loss(logits: torch.Tensor, labels: torch.Tensor, adapter_of_row:
         ignore_index=IGNORE_INDEX,
         reduction="none",
     ).view(targets.shape)
-    zeros = per_token.new_zeros(num_adapters)
-    sums = zeros.index_add(0, adapter_of_row, per_token.sum(1))
-    counts = zeros.index_add(0, adapter_of_row, (targets != IGNORE_INDEX).sum(1).to(zeros.dtype))
-    return sums / counts.clamp(min=1), [int(c) for c in counts.tolist()]
+    return per_token.new_zeros(num_adapters).index_add(0, adapter_of_row, per_token.sum(1))
+
+
+def length_buckets(lengths: list[int], overhead_tokens: int) -> list[list[int]]:
+    """Split rows into padded batches of similar length, minimising the padded tokens computed plus
+    ``overhead_tokens`` per extra batch (the fixed cost of one forward and backward, in tokens).
+
+    >>> length_buckets([40, 160, 45, 150], overhead_tokens=16)
+    [[0, 2], [3, 1]]
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    # best[j]: cheapest split of the j shortest rows; the last batch of rows i..j-1 is padded to row j-1.
+    best, cut = [0] + [math.inf] * len(order), [0] * (len(order) + 1)
+    for j in range(1, len(order) + 1):
+        for i in range(j):
+            cost = best[i] + (j - i) * lengths[order[j - 1]] + overhead_tokens
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    buckets, j = [], len(order)
+    while j > 0:
+        buckets.append(order[cut[j] : j])
+        j = cut[j]
+    return buckets[::-1]
 
 
 def _max_norm(spec: TrainSpec) -> float:

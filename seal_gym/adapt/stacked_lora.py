@@ -57,6 +57,8 @@ class StackedLoraLinear(torch.nn.Module):
         out = self.base(x)
         route = self.routing
         n, lo = route.num_adapters, route.first
+        if x.shape[0] != route.num_rows:
+            raise RuntimeError(f"batch has {x.shape[0]} rows but {route.num_rows} were routed; call route() first")
         # LoRA runs in the buffers' float32, like peft's upcast adapters, then joins the base dtype.
         h = x.to(self.a.dtype).reshape(route.num_rows, -1)
         if route.slots is not None:

@@ -1,0 +1,250 @@
+"""Inner-loop speed, side by side in one run: reference-style pipeline vs. sequential vs. batched engine.
+
+All engines get the same SQuAD-like self-edits (each: ``--items`` implication lines plus the passage;
+SEAL defaults: 10 epochs, LoRA rank 32 / alpha 64 on all projections, lr 1e-3, batch 1; 5 questions x 64
+new tokens). Generation always runs the full ``--new-tokens`` (EOS is suppressed) so runs compare. The
+model is the SmolLM2-135M architecture with random weights (timing does not depend on weight values).
+
+1. ``reference``: what SEAL's code does per self-edit: a fresh peft adapter trained by one HF ``Trainer``
+   run (batch 1), then answering with the adapted model.
+2. ``sequential``: :class:`seal_gym.adapt.SequentialAdapter`.
+3. ``batched K=..``: :class:`seal_gym.adapt.BatchedAdapter`, K self-edits per ``adapt`` call.
+
+Usage::
+
+    python benchmarks/inner_loop.py --quick               # a few minutes on a 2-core CPU
+    python benchmarks/inner_loop.py --device cuda         # full SEAL settings, bf16, K = 1, 4, 16, 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+
+import torch
+
+from seal_gym.adapt import AdaptRequest, LoraSpec, Query, TrainSequence, TrainSpec
+from seal_gym.adapt.batched import BatchedAdapter
+from seal_gym.adapt.common import greedy_answers
+from seal_gym.adapt.sequential import SequentialAdapter
+from seal_gym.models import load_model
+
+WORDS = "the river city council built bridge in year north museum art famous painter king army".split()
+
+
+@dataclass
+class Args:
+    device: str
+    ks: list[int]
+    epochs: int
+    num_self_edits: int
+    items: int
+    item_tokens: int
+    passage_tokens: int
+    questions: int
+    question_tokens: int
+    new_tokens: int
+    rank: int
+    threads: int | None
+    engines: list[str]
+    repeats: int
+    group_by: list[str]
+    mixed_specs: bool
+
+
+def parse_args() -> Args:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--ks", default="1,4,16,64", help="comma-separated K for the batched engine")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--num-self-edits", type=int, default=8, help="self-edits timed per engine (batched: >= K)")
+    p.add_argument("--items", type=int, default=8, help="implication lines per self-edit (+1 passage)")
+    p.add_argument("--item-tokens", type=int, default=40)
+    p.add_argument("--passage-tokens", type=int, default=160)
+    p.add_argument("--questions", type=int, default=5)
+    p.add_argument("--question-tokens", type=int, default=40)
+    p.add_argument("--new-tokens", type=int, default=64)
+    p.add_argument("--rank", type=int, default=32)
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    p.add_argument("--engines", default="reference,sequential,batched")
+    p.add_argument("--repeats", type=int, default=1, help="median of this many timed runs")
+    p.add_argument("--group-by", default="spec", help="comma-separated BatchedAdapter group_by values to compare")
+    p.add_argument("--mixed-specs", action="store_true",
+                   help="every other self-edit uses rank/4 on q,v only (to compare group_by none vs spec)")
+    p.add_argument("--quick", action="store_true",
+                   help="2-core CPU preset: 1 epoch, 4 self-edits of 4x24+96 tokens, K=1,4, 5x24 -> 8 tokens")
+    a = p.parse_args()
+    if a.quick:
+        a.epochs, a.num_self_edits, a.ks, a.new_tokens, a.items = 1, 4, "1,4", 8, 4
+        a.item_tokens, a.passage_tokens, a.question_tokens = 24, 96, 24
+    return Args(a.device, [int(k) for k in a.ks.split(",")], a.epochs, a.num_self_edits, a.items,
+                a.item_tokens, a.passage_tokens, a.questions, a.question_tokens, a.new_tokens, a.rank,
+                a.threads, a.engines.split(","), a.repeats, a.group_by.split(","), a.mixed_specs)
+
+
+def text(tokens: int, seed: int) -> str:
+    """About ``tokens`` tokens of text for the byte-level tokenizer (one token per byte)."""
+    g = torch.Generator().manual_seed(seed)
+    words = []
+    while sum(len(w) + 1 for w in words) < tokens:
+        words.append(WORDS[int(torch.randint(len(WORDS), (1,), generator=g))])
+    return " ".join(words)[:tokens]
+
+
+def self_edits(args: Args, count: int) -> list[AdaptRequest]:
+    lora = LoraSpec(rank=args.rank, alpha=2.0 * args.rank)
+    small = LoraSpec(rank=max(1, args.rank // 4), alpha=args.rank / 2, target_modules=("q_proj", "v_proj"))
+    requests = []
+    for i in range(count):
+        spec = small if args.mixed_specs and i % 2 else lora
+        seqs = [TrainSequence(text(args.item_tokens, 1000 * i + j)) for j in range(args.items)]
+        seqs.append(TrainSequence(text(args.passage_tokens, 1000 * i + 999)))
+        queries = [Query(text(args.question_tokens, 5000 + 1000 * i + q), args.new_tokens) for q in range(args.questions)]
+        requests.append(AdaptRequest(tuple(seqs), tuple(queries), TrainSpec(epochs=args.epochs, seed=i), spec))
+    return requests
+
+
+class ReferencePipeline:
+    """SEAL's reference inner loop, minus the disk and vLLM hops: one peft + HF Trainer run per self-edit."""
+
+    def __init__(self, model, tokenizer) -> None:
+        self.model, self.tokenizer = model, tokenizer
+
+    def adapt(self, requests: list[AdaptRequest]) -> list[tuple[float, float]]:
+        return [self._one(r) for r in requests]
+
+    def _one(self, request: AdaptRequest) -> tuple[float, float]:
+        from peft import LoraConfig, get_peft_model
+        from transformers import Trainer, TrainingArguments
+
+        start = clock(self.model)
+        spec = request.lora
+        peft_model = get_peft_model(self.model, LoraConfig(r=spec.rank, lora_alpha=spec.alpha, lora_dropout=0.0,
+                                                           target_modules=list(spec.target_modules)))
+        eos = self.tokenizer.eos_token
+        data = [self.tokenizer(s.prompt + s.completion + eos, add_special_tokens=False) for s in request.sequences]
+        data = [{"input_ids": d["input_ids"], "labels": d["input_ids"]} for d in data]
+        cuda = self.model.device.type == "cuda"
+        with tempfile.TemporaryDirectory() as out:
+            targs = TrainingArguments(
+                output_dir=out, per_device_train_batch_size=1, num_train_epochs=request.train.epochs,
+                learning_rate=request.train.learning_rate, lr_scheduler_type="constant", save_strategy="no",
+                logging_strategy="no", report_to=[], use_cpu=not cuda, bf16=cuda, disable_tqdm=True,
+                remove_unused_columns=False, dataloader_pin_memory=False,
+            )
+            Trainer(model=peft_model, args=targs, train_dataset=data).train()
+        trained = clock(self.model)
+        peft_model.eval()
+        greedy_answers(peft_model, self.tokenizer, list(request.queries))
+        answered = clock(self.model)
+        peft_model.base_model.unload()
+        for attr in ("peft_config", "_hf_peft_config_loaded"):
+            self.model.__dict__.pop(attr, None)
+        return trained - start, answered - trained
+
+
+def clock(model) -> float:
+    if next(model.parameters()).device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
+class PeakMemory:
+    """Peak memory during a block: CUDA allocator peak, or sampled CPU resident set growth."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.peak = device, 0
+
+    def __enter__(self):
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+            self.base = torch.cuda.memory_allocated()
+        else:
+            self.base, self.stop = rss(), False
+            self.thread = threading.Thread(target=self._sample, daemon=True)
+            self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self.stop:
+            self.peak = max(self.peak, rss() - self.base)
+            time.sleep(0.01)
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            self.peak = torch.cuda.max_memory_allocated() - self.base
+        else:
+            self.stop = True
+            self.thread.join()
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def run_engine(name: str, engine, requests: list[AdaptRequest], k: int, model, repeats: int) -> dict:
+    """Median over ``repeats`` of train / answer seconds per self-edit, with ``k`` self-edits per call."""
+    device = next(model.parameters()).device
+    warm = [AdaptRequest(r.sequences[:1], r.queries[:1], TrainSpec(epochs=1, seed=r.train.seed), r.lora)
+            for r in requests[:k]]
+    engine.adapt(warm)
+    trains, answers, peak = [], [], 0
+    for _ in range(repeats):
+        train = answer = 0.0
+        with PeakMemory(device) as mem:
+            for i in range(0, len(requests), k):
+                for out in engine.adapt(requests[i : i + k]):
+                    t, a = (out.train_seconds, out.answer_seconds) if hasattr(out, "train_seconds") else out
+                    train, answer = train + t, answer + a
+        trains.append(train / len(requests))
+        answers.append(answer / len(requests))
+        peak = max(peak, mem.peak)
+    return {"engine": name, "n": len(requests), "train": statistics.median(trains),
+            "answer": statistics.median(answers), "peak": peak}
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    bundle = load_model("random:smollm2-135m", device=device, dtype=dtype)
+    model, tok = bundle.model, bundle.tokenizer
+    model.generation_config.min_new_tokens = args.new_tokens  # fixed-length answers: EOS is suppressed
+    rows = []
+    base = self_edits(args, args.num_self_edits)
+    if "reference" in args.engines:
+        rows.append(run_engine("reference (peft+Trainer)", ReferencePipeline(model, tok), base, 1, model, args.repeats))
+    if "sequential" in args.engines:
+        rows.append(run_engine("sequential", SequentialAdapter(model, tok), base, 1, model, args.repeats))
+    if "batched" in args.engines:
+        for group_by in args.group_by:
+            for k in args.ks:
+                reqs = self_edits(args, max(k, args.num_self_edits // k * k))
+                engine = BatchedAdapter(model, tok, max_adapters=k, answer_batch_size=max(256, k * args.questions),
+                                        group_by=group_by)
+                label = f"batched K={k}" + (f" group_by={group_by}" if len(args.group_by) > 1 else "")
+                rows.append(run_engine(label, engine, reqs, k, model, args.repeats))
+    ref = rows[0]["train"] + rows[0]["answer"]
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {name}; dtype {str(dtype).replace('torch.', '')}; torch {torch.__version__}")
+    print(f"self-edit{' (mixed LoRA specs)' if args.mixed_specs else ''}: {args.items}x{args.item_tokens} + 1x{args.passage_tokens} tokens, {args.epochs} epochs, "
+          f"rank {args.rank}, batch 1; {args.questions} questions x {args.question_tokens} tokens -> "
+          f"{args.new_tokens} new tokens")
+    print("| engine | self-edits timed | self-edits/s | train ms/edit | answer ms/edit | speed-up vs first row | peak MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        total = r["train"] + r["answer"]
+        print(f"| {r['engine']} | {r['n']} | {1 / total:.3f} | {1000 * r['train']:.0f} | {1000 * r['answer']:.0f} "
+              f"| {ref / total:.2f}x | {r['peak'] / 2**20:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

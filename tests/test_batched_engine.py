@@ -1,0 +1,157 @@
+"""The batched engine trains every adapter exactly as the sequential reference trains it alone."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import warnings
+
+import pytest
+import torch
+
+import seal_gym.adapt.sequential as sequential
+from seal_gym.adapt import (
+    AdaptRequest,
+    LoraSpec,
+    Query,
+    SequentialAdapter,
+    TrainSequence,
+    TrainSpec,
+    make_adapter,
+)
+from seal_gym.adapt.batched import BatchedAdapter, length_buckets
+from seal_gym.models import load_model
+
+WEIGHT_ATOL = 1e-5  # observed: < 1e-6 after up to 6 AdamW steps at lr 1e-3..3e-3
+LOSS_ATOL = 1e-5
+# Different bucketings sum gradients in different orders; AdamW turns an element's near-zero gradient into
+# a ~lr-sized step, so float noise there shows up to ~lr * 1e-2 (observed 1.5e-5 at lr 1e-3).
+REORDER_ATOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    torch.manual_seed(0)
+    return load_model("tiny-random", device="cpu", dtype=torch.float32)
+
+
+def request(i: int, sequences: int, epochs: int, lora: LoraSpec = LoraSpec(rank=8, alpha=16), **train) -> AdaptRequest:
+    seqs = tuple(
+        TrainSequence(f"Topic {i}: fact {j} says {'very ' * (j % 4)}blue thing {7 * i + j}.", f" ok {j}" * (j % 2))
+        for j in range(sequences)
+    )
+    queries = tuple(Query(f"Q{i}.{q}: what about {'it ' * q}?", max_new_tokens=6 + q) for q in range(3))
+    return AdaptRequest(seqs, queries, TrainSpec(epochs=epochs, seed=i, **train), lora)
+
+
+REQUESTS = [
+    request(0, 3, 2),
+    request(1, 5, 1, batch_size=2, schedule="cosine", warmup_steps=1, loss_on="completion"),
+    request(2, 2, 3, weight_decay=0.1, learning_rate=3e-3, max_grad_norm=0.01),
+    request(3, 4, 2, schedule="linear", max_grad_norm=None),
+    request(4, 1, 0),  # nothing to train: answers as the base model
+]
+MIXED = [
+    request(5, 3, 2, LoraSpec(rank=4, alpha=8, target_modules=("q_proj", "v_proj"))),
+    request(6, 2, 2, LoraSpec(rank=16, alpha=8, target_modules=("up_proj", "down_proj", "o_proj"))),
+]
+
+
+def sequential_run(bundle, requests, monkeypatch):
+    """Outcomes of the reference, and each adapter's trained weights (read just before it answers)."""
+    states = []
+    answer = sequential.greedy_answers
+
+    def spy(model, *args, **kwargs):
+        lora = {n: p.detach().clone() for n, p in model.named_parameters() if ".lora_" in n}
+        states.append({n.removeprefix("base_model.model."): p for n, p in lora.items()})
+        return answer(model, *args, **kwargs)
+
+    monkeypatch.setattr(sequential, "greedy_answers", spy)
+    outcomes = SequentialAdapter(bundle.model, bundle.tokenizer).adapt(requests)
+    monkeypatch.setattr(sequential, "greedy_answers", answer)
+    return outcomes, states
+
+
+@pytest.mark.parametrize("group_by", ["spec", "none"])
+def test_matches_sequential(bundle, monkeypatch, group_by):
+    requests = REQUESTS + MIXED
+    expected, expected_states = sequential_run(bundle, requests, monkeypatch)
+    engine = BatchedAdapter(bundle.model, bundle.tokenizer, group_by=group_by, keep_lora_state=True)
+    got = engine.adapt(requests)
+    for ref, out, ref_state, state in zip(expected, got, expected_states, engine.lora_states):
+        assert out.answers == ref.answers
+        assert out.num_optimizer_steps == ref.num_optimizer_steps == len(out.losses)
+        assert out.num_train_tokens == ref.num_train_tokens
+        assert out.losses == pytest.approx(ref.losses, abs=LOSS_ATOL)
+        assert len(ref_state) == 2 * len(state)
+        for name, (a, b) in state.items():
+            torch.testing.assert_close(a, ref_state[f"{name}.lora_A.default.weight"], atol=WEIGHT_ATOL, rtol=0)
+            torch.testing.assert_close(b, ref_state[f"{name}.lora_B.default.weight"], atol=WEIGHT_ATOL, rtol=0)
+    trained = [s for r, s in zip(requests, engine.lora_states) if r.train.epochs]
+    assert all(bool(b.abs().sum() > 0) for s in trained for _, b in s.values()), "every B must have trained"
+
+
+def fingerprint(model) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def test_base_model_untouched_and_memory_flat(bundle):
+    model = bundle.model
+    before = fingerprint(model)
+    modules = [(n, type(m)) for n, m in model.named_modules()]
+    flags = [p.requires_grad for p in model.parameters()]
+    engine = BatchedAdapter(model, bundle.tokenizer)
+    base_answers = engine.answer([q for r in REQUESTS for q in r.queries])
+
+    def live_tensors() -> int:
+        gc.collect()
+        with warnings.catch_warnings():  # isinstance on every object pokes deprecated torch attributes
+            warnings.simplefilter("ignore")
+            return sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor))
+
+    engine.adapt(REQUESTS[:3])
+    counts = []
+    for _ in range(2):
+        engine.adapt(REQUESTS[:3])
+        counts.append(live_tensors())
+    assert counts[0] == counts[1], "tensors leak across adapt calls"
+    assert fingerprint(model) == before
+    assert [(n, type(m)) for n, m in model.named_modules()] == modules
+    assert [p.requires_grad for p in model.parameters()] == flags
+    assert all(p.grad is None for p in model.parameters())
+    assert engine.answer([q for r in REQUESTS for q in r.queries]) == base_answers
+    assert engine.adapt(REQUESTS[4:])[0].answers == base_answers[-3:]
+
+
+def test_many_adapters_in_cohorts_match_one_cohort(bundle):
+    requests = [request(10 + i, 2 + i % 3, 1 + i % 2) for i in range(6)]
+    one = BatchedAdapter(bundle.model, bundle.tokenizer, keep_lora_state=True)
+    small = BatchedAdapter(bundle.model, bundle.tokenizer, max_adapters=4, answer_batch_size=5,
+                           bucket_overhead_tokens=0, keep_lora_state=True)
+    for a, b in zip(one.adapt(requests), small.adapt(requests)):
+        assert a.answers == b.answers
+        assert a.losses == pytest.approx(b.losses, abs=LOSS_ATOL)
+    for sa, sb in zip(one.lora_states, small.lora_states):
+        for name in sa:
+            torch.testing.assert_close(sa[name], sb[name], atol=REORDER_ATOL, rtol=0)
+
+
+def test_length_buckets_cover_every_row_once():
+    lengths = [5, 90, 7, 88, 40, 6, 41]
+    for overhead in (0, 16, 10_000):
+        buckets = length_buckets(lengths, overhead)
+        assert sorted(i for b in buckets for i in b) == list(range(len(lengths)))
+    assert len(length_buckets(lengths, 10_000)) == 1
+
+
+def test_make_adapter(bundle):
+    assert isinstance(make_adapter(bundle.model, bundle.tokenizer, "batched"), BatchedAdapter)
+    assert isinstance(make_adapter(bundle.model, bundle.tokenizer), BatchedAdapter)
+    assert isinstance(make_adapter(bundle.model, bundle.tokenizer, "sequential"), SequentialAdapter)
+    with pytest.raises(ValueError, match="unknown engine"):
+        make_adapter(bundle.model, bundle.tokenizer, "fast")
