@@ -25,13 +25,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--lr", type=float, default=Recipe().learning_rate)
     parser.add_argument("--basic", type=int, default=1, help="basic augmentations on (1) or off (0)")
+    parser.add_argument("--vote", action="store_true", help="augmented inference: 9 answers and a vote")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     start = time.perf_counter()
-    env = SealARCEnv(model=args.model, generator=args.generator, ttt={"max_examples": args.max_examples})
+    env = SealARCEnv(model=args.model, generator=args.generator, ttt={"max_examples": args.max_examples,
+                                                                       "augmented_inference": args.vote})
     loaded = time.perf_counter() - start
     recipe = Recipe(use_basic_augmentations=bool(args.basic), learning_rate=args.lr, num_train_epochs=args.epochs)
     _, reset_info = env.reset(seed=args.seed)
@@ -41,7 +43,7 @@ def main() -> None:
     timings = env.last_timings
     steps = info["num_optimizer_steps"]
     print(f"model {env.bundle.name}, task {reset_info['task_id']}, {args.threads} thread(s), "
-          f"{info['num_ttt_examples']} examples, {steps} optimizer steps, reward {reward}")
+          f"{info['num_ttt_examples']} examples, {steps} optimizer steps, vote {args.vote}, reward {reward}")
     print(f"{'phase':<16}{'seconds':>9}")
     print(f"{'model load':<16}{loaded:>9.2f}")
     print(f"{'data building':<16}{timings.build_seconds:>9.2f}")
