@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import hashlib
 import warnings
 
 import pytest
@@ -20,7 +19,7 @@ from seal_gym.adapt import (
     make_adapter,
 )
 from seal_gym.adapt.batched import BatchedAdapter, length_buckets
-from seal_gym.models import load_model
+from tests.conftest import weights_checksum
 
 WEIGHT_ATOL = 1e-5  # observed: < 1e-6 after up to 6 AdamW steps at lr 1e-3..3e-3
 LOSS_ATOL = 1e-5
@@ -29,10 +28,9 @@ LOSS_ATOL = 1e-5
 REORDER_ATOL = 1e-4
 
 
-@pytest.fixture(scope="module")
-def bundle():
-    torch.manual_seed(0)
-    return load_model("tiny-random", device="cpu", dtype=torch.float32)
+@pytest.fixture
+def bundle(tiny_bundle):
+    return tiny_bundle
 
 
 def request(i: int, sequences: int, epochs: int, lora: LoraSpec = LoraSpec(rank=8, alpha=16), **train) -> AdaptRequest:
@@ -92,17 +90,9 @@ def test_matches_sequential(bundle, monkeypatch, group_by):
     assert all(bool(b.abs().sum() > 0) for s in trained for _, b in s.values()), "every B must have trained"
 
 
-def fingerprint(model) -> str:
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 def test_base_model_untouched_and_memory_flat(bundle):
     model = bundle.model
-    before = fingerprint(model)
+    before = weights_checksum(model)
     modules = [(n, type(m)) for n, m in model.named_modules()]
     flags = [p.requires_grad for p in model.parameters()]
     engine = BatchedAdapter(model, bundle.tokenizer)
@@ -120,7 +110,7 @@ def test_base_model_untouched_and_memory_flat(bundle):
         engine.adapt(REQUESTS[:3])
         counts.append(live_tensors())
     assert counts[0] == counts[1], "tensors leak across adapt calls"
-    assert fingerprint(model) == before
+    assert weights_checksum(model) == before
     assert [(n, type(m)) for n, m in model.named_modules()] == modules
     assert [p.requires_grad for p in model.parameters()] == flags
     assert all(p.grad is None for p in model.parameters())
