@@ -169,7 +169,8 @@ class BatchedAdapter:
                 part = [rows[r] for r in sorted(bucket)]  # sorted: keeps rows adapter-major
                 batch = {key: v.to(device) for key, v in collate([seq for _, seq in part], pad_id).items()}
                 stack.route([j for j, _ in part])
-                logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                    use_cache=False).logits
                 row_adapter = torch.tensor([j for j, _ in part], device=device)
                 loss = per_adapter_loss_sums(logits, batch["labels"], row_adapter, n) / denominators
                 del logits
