@@ -19,6 +19,7 @@ from seal_gym.adapt import (
     make_adapter,
 )
 from seal_gym.adapt.batched import BatchedAdapter, length_buckets
+from seal_gym.models import load_model
 from tests.conftest import weights_checksum
 
 WEIGHT_ATOL = 1e-5  # observed: < 1e-6 after up to 6 AdamW steps at lr 1e-3..3e-3
@@ -145,3 +146,17 @@ def test_make_adapter(bundle):
     assert isinstance(make_adapter(bundle.model, bundle.tokenizer, "sequential"), SequentialAdapter)
     with pytest.raises(ValueError, match="unknown engine"):
         make_adapter(bundle.model, bundle.tokenizer, "fast")
+
+
+def test_bfloat16_base_keeps_float32_adapters():
+    """On a bf16 base (as on GPU) the LoRA state stays float32 and the losses track the float32 run."""
+    requests = REQUESTS[:2]
+    runs = []
+    for dtype in (torch.float32, torch.bfloat16):
+        bundle = load_model("tiny-random", device="cpu", dtype=dtype)
+        engine = BatchedAdapter(bundle.model, bundle.tokenizer, keep_lora_state=True)
+        runs.append((engine.adapt(requests), engine.lora_states))
+    (full, _), (half, half_states) = runs
+    assert all(a.dtype == torch.float32 for s in half_states for pair in s.values() for a in pair)
+    for a, b in zip(full, half):
+        assert b.losses == pytest.approx(a.losses, rel=2e-2)
