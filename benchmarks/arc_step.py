@@ -20,6 +20,7 @@ from seal_gym.envs.arc import SealARCEnv
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="default: embedded SmolLM2-135M-Instruct")
+    parser.add_argument("--engine", default="auto", help="adaptation engine: auto, sequential, batched")
     parser.add_argument("--generator", default="easy", help="'easy' (3x3) or 'full' (3x3 to 8x8)")
     parser.add_argument("--max-examples", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=2)
@@ -32,7 +33,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     start = time.perf_counter()
-    env = SealARCEnv(model=args.model, generator=args.generator, ttt={"max_examples": args.max_examples,
+    env = SealARCEnv(model=args.model, engine=args.engine, generator=args.generator, ttt={"max_examples": args.max_examples,
                                                                        "augmented_inference": args.vote})
     loaded = time.perf_counter() - start
     recipe = Recipe(use_basic_augmentations=bool(args.basic), learning_rate=args.lr, num_train_epochs=args.epochs)
@@ -42,7 +43,7 @@ def main() -> None:
     total = time.perf_counter() - start
     timings = env.last_timings
     steps = info["num_optimizer_steps"]
-    print(f"model {env.bundle.name}, task {reset_info['task_id']}, {args.threads} thread(s), "
+    print(f"model {env.bundle.name}, engine {type(env.adapter).__name__}, task {reset_info['task_id']}, {args.threads} thread(s), "
           f"{info['num_ttt_examples']} examples, {steps} optimizer steps, vote {args.vote}, reward {reward}")
     print(f"{'phase':<16}{'seconds':>9}")
     print(f"{'model load':<16}{loaded:>9.2f}")
