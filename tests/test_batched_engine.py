@@ -11,6 +11,7 @@ import torch
 import seal_gym.adapt.sequential as sequential
 from seal_gym.adapt import (
     AdaptRequest,
+    AutoAdapter,
     LoraSpec,
     Query,
     SequentialAdapter,
@@ -142,7 +143,9 @@ def test_length_buckets_cover_every_row_once():
 
 def test_make_adapter(bundle):
     assert isinstance(make_adapter(bundle.model, bundle.tokenizer, "batched"), BatchedAdapter)
-    assert isinstance(make_adapter(bundle.model, bundle.tokenizer), BatchedAdapter)
+    auto = make_adapter(bundle.model, bundle.tokenizer)
+    assert isinstance(auto, AutoAdapter)  # on CPU: sequential for one request, batched for several
+    assert isinstance(auto.engine_for(1), SequentialAdapter) and isinstance(auto.engine_for(4), BatchedAdapter)
     assert isinstance(make_adapter(bundle.model, bundle.tokenizer, "sequential"), SequentialAdapter)
     with pytest.raises(ValueError, match="unknown engine"):
         make_adapter(bundle.model, bundle.tokenizer, "fast")
