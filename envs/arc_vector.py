@@ -5,35 +5,25 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from seal_gym.adapt import LoraSpec, make_adapter
 from seal_gym.arc.data import ArcTask
-from seal_gym.arc.episode import ArcStepTimings, TaskPool, make_ttt_config, observation_prompt, reset_info, run_recipes
+from seal_gym.arc.episode import (
+    ArcStepTimings,
+    TaskPool,
+    make_ttt_config,
+    observation_prompt,
+    reset_info,
+    run_recipes,
+)
 from seal_gym.arc.generator import GeneratorConfig
 from seal_gym.arc.ttt import TTTConfig
 from seal_gym.envs.arc import MAX_ACTION_CHARS, MAX_OBSERVATION_CHARS
 from seal_gym.models import load_model
 from seal_gym.spaces import FreeText
-
-
-def stack_infos(infos: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Per-env info dicts as Gymnasium vector infos: one array per key (numbers stay numeric; anything else,
-    None included, goes into an object array) and a ``_key`` mask."""
-    out: dict[str, Any] = {}
-    for key in dict.fromkeys(k for info in infos for k in info):
-        values = [info.get(key) for info in infos]
-        numeric = all(isinstance(v, (bool, int, float, np.number)) for v in values)
-        if numeric:
-            out[key] = np.array(values)
-        else:
-            out[key] = np.empty(len(values), dtype=object)
-            for i, value in enumerate(values):  # one by one: numpy would unpack lists into a 2-D array
-                out[key][i] = value
-        out[f"_{key}"] = np.array([key in info for info in infos])
-    return out
+from seal_gym.vector import object_array, stack_infos, sub_env_rngs
 
 
 class SealARCVectorEnv(VectorEnv):
@@ -90,18 +80,8 @@ class SealARCVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None):
         """New tasks for every sub-env; ``options`` (see SealARCEnv) apply to each of them."""
-        if seed is None:
-            seeds: list[int | None] = [None] * self.num_envs
-        elif isinstance(seed, (int, np.integer)):
-            seeds = [int(seed) + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
         if seed is not None or not self._rngs:
-            self._rngs = [seeding.np_random(s)[0] for s in seeds]
-        if seed is not None:
-            self._np_random, self._np_random_seed = seeding.np_random(seeds[0])
+            self._rngs = sub_env_rngs(seed, self.num_envs)
         self._tasks = [None] * self.num_envs  # type: ignore[list-item]
         self._seeds = [0] * self.num_envs
         self._observations = [""] * self.num_envs
@@ -117,9 +97,7 @@ class SealARCVectorEnv(VectorEnv):
         items = list(zip(self._tasks, actions, self._seeds))
         results = run_recipes(self.adapter, self.config, items, self.last_timings)
         rewards = np.array([r.reward for r in results], dtype=np.float64)
-        final_obs = np.empty(self.num_envs, dtype=object)
-        for i, observation in enumerate(self._observations):
-            final_obs[i] = observation
+        final_obs = object_array(self._observations)
         step_infos = [{**r.info, "final_loss": np.nan if r.info["final_loss"] is None else r.info["final_loss"]}
                       for r in results]
         infos = stack_infos([self._new_episode(i, None) for i in range(self.num_envs)])

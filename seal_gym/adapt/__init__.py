@@ -4,9 +4,9 @@ from seal_gym.adapt.auto import AutoAdapter
 from seal_gym.adapt.batched import BatchedAdapter
 from seal_gym.adapt.sequential import SequentialAdapter
 from seal_gym.adapt.types import (
+    Adapter,
     AdaptOutcome,
     AdaptRequest,
-    Adapter,
     LoraSpec,
     Query,
     TrainSequence,

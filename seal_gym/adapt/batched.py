@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from seal_gym.adapt.common import (
     IGNORE_INDEX,
+    answer_in_eval_mode,
     batch_order,
     collate,
     generation_batches,
@@ -77,12 +78,7 @@ class BatchedAdapter:
         return next(self.model.parameters()).device
 
     def answer(self, queries: Sequence[Query]) -> list[str]:
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            return greedy_answers(self.model, self.tokenizer, list(queries), self.answer_batch_size)
-        finally:
-            self.model.train(was_training)
+        return answer_in_eval_mode(self.model, self.tokenizer, list(queries), self.answer_batch_size)
 
     def adapt(self, requests: Sequence[AdaptRequest]) -> list[AdaptOutcome]:
         outcomes: list[AdaptOutcome | None] = [None] * len(requests)

@@ -159,3 +159,13 @@ def greedy_answers(model, tokenizer, queries: list[Query], batch_size: int = 32)
             new_tokens = generated[row, width : width + queries[i].max_new_tokens]
             answers[i] = tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
     return answers
+
+
+def answer_in_eval_mode(model, tokenizer, queries: list[Query], batch_size: int) -> list[str]:
+    """:func:`greedy_answers` with the model in eval mode, its previous mode restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        return greedy_answers(model, tokenizer, queries, batch_size)
+    finally:
+        model.train(was_training)

@@ -14,8 +14,8 @@ from seal_gym.adapt.types import Adapter, LoraSpec
 from seal_gym.arc.data import ArcTask, resolve_tasks
 from seal_gym.arc.generator import EASY, FULL, GeneratorConfig, generate_task
 from seal_gym.arc.grids import grid_to_text
-from seal_gym.arc.recipe import LR_RANGE, MAX_EPOCHS, RECIPE_SCHEMA, Recipe, RecipeError, parse_recipe
-from seal_gym.arc.ttt import TTTConfig, TTTPlan, build_plan, score_outcome
+from seal_gym.arc.recipe import LR_RANGE, MAX_EPOCHS, RECIPE_SCHEMA, RecipeError, parse_recipe
+from seal_gym.arc.ttt import TTTConfig, build_plan, score_outcome
 
 GENERATOR_PRESETS = {"easy": EASY, "full": FULL}
 
