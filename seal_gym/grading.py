@@ -5,7 +5,8 @@ item (timeout, unparseable reply, exception) marks it incorrect and records why;
 
 - :class:`ContainsGrader` (default, strict): the normalised gold answer appears in the normalised first
   line of the answer.
-- :class:`F1Grader` (lenient): token-level F1 of the first line against the gold answer >= a threshold.
+- :class:`F1Grader` (lenient): token-level F1 of the best span of the first line against the gold answer
+  >= a threshold.
 - :class:`JudgeGrader`: an LLM answers yes/no, through a local Hugging Face model (:class:`LocalJudge`)
   or any OpenAI-compatible HTTP endpoint (:class:`OpenAIJudge`).
 """
@@ -73,6 +74,24 @@ def token_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def best_span_f1(answer: str, gold: str) -> float:
+    """The best token F1 between ``gold`` and any span of the answer's first line of about its length.
+
+    Small models answer in sentences ("The founder was Teodore Vask."), which plain F1 against a two-word
+    gold answer punishes for verbosity; the best span judges the words that matter.
+
+    >>> round(best_span_f1("The founder was Teodore Vask.", "Teodor Vask"), 2)  # the span "vask"
+    0.67
+    >>> best_span_f1("It was founded by Odila Brenn in 1783", "Odila Brenn")
+    1.0
+    """
+    words, size = normalize_answer(first_line(answer)).split(), len(normalize_answer(gold).split())
+    if not words or not size:
+        return 0.0
+    spans = [" ".join(words[i : i + n]) for n in range(max(1, size - 1), size + 2) for i in range(max(1, len(words) - n + 1))]
+    return max(token_f1(span, gold) for span in spans)
+
+
 class ContainsGrader:
     """Correct when the normalised gold answer is contained in the normalised first line of the answer."""
 
@@ -86,12 +105,13 @@ class ContainsGrader:
 
 @dataclass
 class F1Grader:
-    """Correct when the token F1 between the answer's first line and the gold answer is >= ``threshold``."""
+    """Correct when :func:`best_span_f1` of the answer against the gold answer is >= ``threshold``: lenient
+    about near-misses in spelling ("Teodore Vask" for "Teodor Vask") and about answering in a sentence."""
 
     threshold: float = 0.5
 
     def grade(self, items: Sequence[GradeItem]) -> list[Verdict]:
-        return [Verdict(token_f1(first_line(i.answer), i.gold) >= self.threshold) for i in items]
+        return [Verdict(best_span_f1(i.answer, i.gold) >= self.threshold) for i in items]
 
 
 JUDGE_PROMPT = (

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from seal_gym.adapt import AdaptRequest, LoraSpec, Query, TrainSequence, TrainSpec, make_adapter
-from seal_gym.grading import GradeItem, Grader, first_line, make_grader, token_f1
+from seal_gym.grading import GradeItem, Grader, best_span_f1, make_grader
 from seal_gym.models import ModelBundle, load_model
 from seal_gym.passages import Passage
 from seal_gym.prompts import PromptStyle, get_prompt_style
@@ -36,7 +36,7 @@ class QuestionResult:
     answer: str
     correct: bool
     f1: float
-    """Token F1 of the answer's first line against the gold answer (lenient view)."""
+    """Best-span token F1 of the answer's first line against the gold answer (the lenient view)."""
     baseline_answer: str
     baseline_correct: bool
     grader_error: str | None = None
@@ -163,7 +163,7 @@ class KnowledgeInnerLoop:
             accuracy, verdicts = self.grade_answers(passage, outcome.answers)
             base_accuracy, base_verdicts = self.grade_answers(passage, base_answers)
             questions = [
-                QuestionResult(qa.question, qa.answer, answer, v.correct, token_f1(first_line(answer), qa.answer),
+                QuestionResult(qa.question, qa.answer, answer, v.correct, best_span_f1(answer, qa.answer),
                                base_answer, bv.correct, v.error)
                 for qa, answer, v, base_answer, bv in zip(passage.questions, outcome.answers, verdicts,
                                                           base_answers, base_verdicts)

@@ -34,9 +34,13 @@ def test_normalisation_and_contains():
 
 
 def test_f1_is_lenient_where_contains_is_strict():
-    item = GradeItem("q", "Teodor Vask", "Teodore Vask")
-    assert not ContainsGrader().grade([item])[0].correct
-    assert F1Grader(threshold=0.5).grade([item])[0].correct
+    near_miss = GradeItem("q", "Teodor Vask", "The inventor was Teodore Vask, born in 1861.")
+    assert not ContainsGrader().grade([near_miss])[0].correct
+    assert F1Grader(threshold=0.5).grade([near_miss])[0].correct
+    # Never stricter than the strict grader on sentence answers, and still wrong when wrong.
+    sentence = GradeItem("q", "Odila Brenn", "The founder of Port Varrow is the sailmaker Odila Brenn.")
+    assert ContainsGrader().grade([sentence])[0].correct and F1Grader().grade([sentence])[0].correct
+    assert not F1Grader().grade([GradeItem("q", "Odila Brenn", "The founder is unknown.")])[0].correct
     assert token_f1("a b c", "d e") == 0.0
 
 

@@ -4,7 +4,7 @@ For each passage: accuracy of (a) the base model, (b) the model trained on the p
 on the passage plus self-edits the model writes itself, (d) trained on the passage plus the dataset's
 reference self-edits (when it has any: a stronger writer), and (e) the base model with the passage in
 context. Questions are asked without the passage except in (e). Prints mean +- standard error under the
-strict grader and the lenient one (token F1 >= 0.5), and writes JSON and CSV into a new run folder.
+strict grader and the lenient one (best-span token F1 >= 0.5), and writes JSON and CSV into a new run folder.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import asdict, replace
 
 from seal_gym.adapt import TrainSpec
 from seal_gym.agents.policy import LMPolicy, SamplingConfig
-from seal_gym.grading import first_line, token_f1
+from seal_gym.grading import best_span_f1
 from seal_gym.knowledge import KnowledgeConfig, KnowledgeInnerLoop, KnowledgeItem
 from seal_gym.models import load_model
 from seal_gym.passages import Passage, load_passages
@@ -37,7 +37,7 @@ CONDITIONS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="model name/path; default: embedded SmolLM2-135M-Instruct")
     parser.add_argument("--dataset", default="demo", help="'demo', a SEAL-format JSON path, or 'hf:squad'")
-    parser.add_argument("--passages", type=int, default=5, help="number of passages (the first N)")
+    parser.add_argument("--passages", type=int, default=8, help="number of passages (the first N)")
     parser.add_argument("--start", type=int, default=0, help="index of the first passage")
     parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
     parser.add_argument("--epochs", type=int, default=10, help="LoRA epochs per self-edit")
@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _scores(loop: KnowledgeInnerLoop, passage: Passage, answers: list[str]) -> dict:
     strict, _ = loop.grade_answers(passage, answers)
-    lenient = sum(token_f1(first_line(a), qa.answer) >= 0.5 for a, qa in zip(answers, passage.questions))
+    lenient = sum(best_span_f1(a, qa.answer) >= 0.5 for a, qa in zip(answers, passage.questions))
     return {"strict": strict, "lenient": lenient / len(passage.questions), "answers": answers}
 
 
