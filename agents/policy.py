@@ -50,9 +50,9 @@ class LMPolicy:
         tok, model, cfg = self.bundle.tokenizer, self.bundle.model, self.sampling
         prompts = [self.bundle.chat_prompt(obs) for obs in observations]
         outputs: list[str] = []
-        was_training = model.training
+        was_training, padding_side = model.training, tok.padding_side
         model.eval()
-        tok.padding_side = "left"
+        tok.padding_side = "left"  # generation continues after the prompt: pad on the left
         with torch.random.fork_rng(devices=[self.bundle.device] if self.bundle.device.type == "cuda" else []):
             torch.manual_seed(self._seed * 100_003 + self._calls)
             self._calls += 1
@@ -72,4 +72,5 @@ class LMPolicy:
                 new_tokens = generated[:, batch["input_ids"].shape[1] :]
                 outputs.extend(t.strip() for t in tok.batch_decode(new_tokens, skip_special_tokens=True))
         model.train(was_training)
+        tok.padding_side = padding_side  # the tokenizer may be shared with an env or a trainer
         return outputs
