@@ -104,3 +104,13 @@ def test_invalid_specs_say_how_to_fix():
         LoraSpec(rank=0)
     with pytest.raises(ValueError, match="loss_on"):
         TrainSpec(loss_on="outputs")
+
+
+def test_stop_strings_end_each_row_on_its_own(tiny_bundle):
+    from seal_gym.adapt.common import greedy_answers
+
+    # The random tiny model continues "abc" with "c" forever: an easy row to stop.
+    queries = [Query("abc", 30), Query("abc", 30, stop="ccc"), Query("abc", 30, stop="never")]
+    plain, stopped, never = greedy_answers(tiny_bundle.model, tiny_bundle.tokenizer, queries)
+    assert plain == "c" * 30 and never == plain
+    assert stopped == "ccc"

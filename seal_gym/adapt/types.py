@@ -99,6 +99,8 @@ class Query:
 
     prompt: str
     max_new_tokens: int = 64
+    stop: str | None = None
+    """Generation of this answer ends once the answer contains ``stop`` (kept in the answer)."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import numpy as np
 from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, LoraSpec, Query, Schedule, TrainSequence, TrainSpec
 from seal_gym.arc import augment
 from seal_gym.arc.data import ArcPair, ArcTask
-from seal_gym.arc.grids import MAX_SIDE, Grid, answer_text, cell_accuracy, grid_to_text, parse_grid
+from seal_gym.arc.grids import END_MARKER, MAX_SIDE, Grid, answer_text, cell_accuracy, grid_to_text, parse_grid
 from seal_gym.arc.recipe import Recipe
 
 ARC_LORA = LoraSpec(rank=128, alpha=16.0, target_modules=("q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"))
@@ -183,7 +183,9 @@ def build_plan(task: ArcTask, recipe: Recipe, config: TTTConfig, seed: int) -> T
     for index, test_input in enumerate(task.test_inputs):
         for transform in transforms:
             demos = augment.apply_to_pairs(task.train, transform)
-            queries.append(Query(prompt_text(demos, transform(test_input)), max_new_tokens=max_new))
+            # Stop at the grid's end marker: an adapted model writes it, and generating past it is waste.
+            queries.append(Query(prompt_text(demos, transform(test_input)), max_new_tokens=max_new,
+                                 stop=f"\n{END_MARKER}"))
             inference.append((index, transform))
     request = AdaptRequest(tuple(sequences), tuple(queries), train=spec, lora=config.lora)
     return TTTPlan(request, len(examples), tuple(inference))
