@@ -92,6 +92,15 @@ def best_span_f1(answer: str, gold: str) -> float:
     return max(token_f1(span, gold) for span in spans)
 
 
+def lenient_accuracy(answers: Sequence[str], golds: Sequence[str], threshold: float = 0.5) -> float:
+    """Share of answers whose :func:`best_span_f1` against their gold answer is >= ``threshold``.
+
+    >>> lenient_accuracy(["It was Teodore Vask.", "No idea."], ["Teodor Vask", "1847"])
+    0.5
+    """
+    return sum(best_span_f1(a, g) >= threshold for a, g in zip(answers, golds)) / max(1, len(golds))
+
+
 class ContainsGrader:
     """Correct when the normalised gold answer is contained in the normalised first line of the answer."""
 

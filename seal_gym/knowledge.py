@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from seal_gym.adapt import AdaptRequest, LoraSpec, Query, TrainSequence, TrainSpec, make_adapter
-from seal_gym.grading import GradeItem, Grader, best_span_f1, make_grader
+from seal_gym.grading import GradeItem, Grader, Verdict, best_span_f1, lenient_accuracy, make_grader
 from seal_gym.models import ModelBundle, load_model
 from seal_gym.passages import Passage
 from seal_gym.prompts import PromptStyle, get_prompt_style
@@ -64,7 +64,13 @@ class KnowledgeResult:
         return self.adapter_accuracy - self.baseline_accuracy
 
     def lenient_accuracy(self, threshold: float = 0.5) -> float:
+        """Adapter accuracy under the lenient grader (best-span token F1 >= ``threshold``)."""
         return sum(q.f1 >= threshold for q in self.questions) / max(1, len(self.questions))
+
+    def lenient_baseline_accuracy(self, threshold: float = 0.5) -> float:
+        """Base-model accuracy under the lenient grader."""
+        return lenient_accuracy([q.baseline_answer for q in self.questions], [q.gold for q in self.questions],
+                                threshold)
 
 
 @dataclass
@@ -108,7 +114,7 @@ class KnowledgeInnerLoop:
         self.style = get_prompt_style(self.config.prompt_style)
         self.adapter = make_adapter(self.bundle.model, self.bundle.tokenizer, engine)
         self.grader = make_grader(grader)
-        self._baseline_cache: dict[tuple, list[str]] = {}
+        self._baseline_cache: dict[tuple, tuple[list[str], float, list[Verdict]]] = {}
 
     def training_sequences(self, self_edit: str, passage: Passage) -> tuple[TrainSequence, ...]:
         """Self-edit items prefixed with the title, then the passage itself (truncation is the engine's)."""
@@ -123,12 +129,20 @@ class KnowledgeInnerLoop:
             for qa in passage.questions
         )
 
-    def baseline_answers(self, passage: Passage) -> list[str]:
-        """Base-model answers without the passage; computed once per passage and cached."""
+    def baseline(self, passage: Passage) -> tuple[list[str], float, list[Verdict]]:
+        """Base-model answers without the passage, their accuracy and verdicts.
+
+        Answered and graded once per passage, then cached: a judge grader is not asked again every step.
+        """
         key = (passage.title, passage.context, passage.questions)
         if key not in self._baseline_cache:
-            self._baseline_cache[key] = self.adapter.answer(self._queries(passage))
+            answers = self.adapter.answer(self._queries(passage))
+            self._baseline_cache[key] = (answers, *self.grade_answers(passage, answers))
         return self._baseline_cache[key]
+
+    def baseline_answers(self, passage: Passage) -> list[str]:
+        """Base-model answers without the passage (cached, see :meth:`baseline`)."""
+        return self.baseline(passage)[0]
 
     def in_context_answers(self, passage: Passage) -> list[str]:
         """Base-model answers with the passage in context (no training): the paper's reference condition."""
@@ -136,7 +150,7 @@ class KnowledgeInnerLoop:
                    for qa in passage.questions]
         return self.adapter.answer(queries)
 
-    def grade_answers(self, passage: Passage, answers: list[str]) -> tuple[float, list]:
+    def grade_answers(self, passage: Passage, answers: list[str]) -> tuple[float, list[Verdict]]:
         """Accuracy of ``answers`` (one per question of ``passage``) and the grader's verdicts."""
         items = [GradeItem(qa.question, qa.answer, a) for qa, a in zip(passage.questions, answers)]
         verdicts = self.grader.grade(items)
@@ -154,14 +168,13 @@ class KnowledgeInnerLoop:
             )
             for item in items
         ]
-        baselines = [self.baseline_answers(item.passage) for item in items]
+        baselines = [self.baseline(item.passage) for item in items]
         outcomes = self.adapter.adapt(requests)
-        elapsed = (time.perf_counter() - start) / max(1, len(items))
         results = []
-        for item, request, outcome, base_answers in zip(items, requests, outcomes, baselines):
+        for item, request, outcome, (base_answers, base_accuracy, base_verdicts) in zip(items, requests, outcomes,
+                                                                                         baselines):
             passage = item.passage
             accuracy, verdicts = self.grade_answers(passage, outcome.answers)
-            base_accuracy, base_verdicts = self.grade_answers(passage, base_answers)
             questions = [
                 QuestionResult(qa.question, qa.answer, answer, v.correct, best_span_f1(answer, qa.answer),
                                base_answer, bv.correct, v.error)
@@ -179,7 +192,10 @@ class KnowledgeInnerLoop:
                     num_optimizer_steps=outcome.num_optimizer_steps,
                     train_seconds=outcome.train_seconds,
                     answer_seconds=outcome.answer_seconds,
-                    seconds=elapsed,
+                    seconds=0.0,
                 )
             )
+        share = (time.perf_counter() - start) / max(1, len(results))  # per item, grading included
+        for result in results:
+            result.seconds = share
         return results

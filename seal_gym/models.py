@@ -168,10 +168,10 @@ def embedded_model_path() -> Path:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         # Rename is atomic: a second process either sees the whole folder or converts on its own.
-        os.replace(staging, target) if not target.exists() else shutil.rmtree(staging)
+        if not target.exists():
+            os.replace(staging, target)
     finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)  # gone after the rename; left over if another process won
     return target
 
 

@@ -71,7 +71,7 @@ def load_json_passages(path: str | Path) -> list[Passage]:
         return _parse(json.load(f), str(path))
 
 
-def load_hf_squad(split: str = "validation", limit: int | None = None) -> list[Passage]:
+def load_hf_squad(split: str = "validation") -> list[Passage]:
     """SQuAD v1.1 from the Hugging Face hub, grouped by passage (first gold answer of each question)."""
     try:
         import datasets
@@ -88,9 +88,6 @@ def load_hf_squad(split: str = "validation", limit: int | None = None) -> list[P
     for row in rows:
         rec = grouped.setdefault(row["context"], {"title": row["title"].replace("_", " "), "context": row["context"], "questions": []})
         rec["questions"].append({"question": row["question"], "answer": row["answers"]["text"][0]})
-        if limit is not None and len(grouped) > limit:
-            del grouped[row["context"]]
-            break
     return _parse(list(grouped.values()), f"hub SQuAD {split}")
 
 

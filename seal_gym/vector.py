@@ -17,9 +17,7 @@ def stack_infos(infos: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if all(isinstance(v, (bool, int, float, np.number)) for v in values):
             out[key] = np.array(values)
         else:
-            out[key] = np.empty(len(values), dtype=object)
-            for i, value in enumerate(values):  # one by one: numpy would unpack lists into a 2-D array
-                out[key][i] = value
+            out[key] = object_array(values)
         out[f"_{key}"] = np.array([key in info for info in infos])
     return out
 
@@ -36,6 +34,7 @@ def sub_env_rngs(seed: int | Sequence[int] | None, num_envs: int) -> list[np.ran
 
 
 def object_array(values: Sequence[Any]) -> np.ndarray:
+    """A 1-D object array of ``values``, filled one by one: ``np.array`` would unpack lists into 2-D."""
     out = np.empty(len(values), dtype=object)
     for i, value in enumerate(values):
         out[i] = value

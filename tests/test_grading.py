@@ -109,9 +109,11 @@ def test_judge_with_nothing_listening():
 
 
 def test_local_judge_runs_on_a_local_model(tiny_bundle):
-    verdicts = JudgeGrader(LocalJudge(tiny_bundle)).grade([GradeItem("q", "a", "a")])
-    # A random model does not say yes or no: the item is graded incorrect with the reason, no exception.
-    assert len(verdicts) == 1 and (verdicts[0].error is not None or isinstance(verdicts[0].correct, bool))
+    replies = LocalJudge(tiny_bundle).complete(["Is 1 + 1 = 2? Reply yes or no.", "Another question."])
+    assert len(replies) == 2 and all(isinstance(r, str) for r in replies)
+    (verdict,) = JudgeGrader(LocalJudge(tiny_bundle)).grade([GradeItem("q", "a", "a")])
+    # The random model says neither yes nor no: graded incorrect with that reason (not a judge failure).
+    assert not verdict.correct and "neither yes nor no" in verdict.error
 
 
 def test_make_grader_rejects_unknown_names():

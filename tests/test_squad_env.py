@@ -114,3 +114,22 @@ def test_render_ansi(tiny_bundle):
     env.reset(seed=0)
     env.step("A fact.")
     assert "baseline" in env.render()
+
+
+def test_baseline_is_answered_and_graded_once_per_passage(tiny_bundle):
+    from seal_gym.grading import ContainsGrader
+    from seal_gym.knowledge import KnowledgeConfig, KnowledgeInnerLoop, KnowledgeItem
+    from seal_gym.passages import demo_passages
+
+    class CountingGrader(ContainsGrader):
+        calls = 0
+
+        def grade(self, items):
+            type(self).calls += 1
+            return super().grade(items)
+
+    loop = KnowledgeInnerLoop(tiny_bundle, grader=CountingGrader(), config=KnowledgeConfig(**FAST))
+    passage = demo_passages()[0]
+    loop.run([KnowledgeItem("A fact.", passage), KnowledgeItem("Another.", passage, seed=1)])
+    loop.run([KnowledgeItem("A third.", passage)])
+    assert CountingGrader.calls == 1 + 3  # the baseline once, then one grading per self-edit

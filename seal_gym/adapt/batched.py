@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from seal_gym.adapt.common import (
     IGNORE_INDEX,
-    answer_in_eval_mode,
+    EngineBase,
     batch_order,
     collate,
     generation_batches,
@@ -30,14 +30,14 @@ from seal_gym.adapt.common import (
     tokenize_request,
 )
 from seal_gym.adapt.stacked_lora import StackedLora
-from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, Query, TrainSpec
+from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, TrainSpec
 
 GroupBy = Literal["none", "spec"]
 ADAM_BETAS = (0.9, 0.999)  # torch.optim.AdamW defaults, like the sequential engine
 ADAM_EPS = 1e-8
 
 
-class BatchedAdapter:
+class BatchedAdapter(EngineBase):
     """Trains and answers many requests at once; per adapter, the same result as the sequential engine.
 
     Args:
@@ -57,28 +57,19 @@ class BatchedAdapter:
     def __init__(self, model: torch.nn.Module, tokenizer, answer_batch_size: int = 256, max_adapters: int | None = None,
                  group_by: GroupBy = "spec", bucket_overhead_tokens: int | None = None,
                  keep_lora_state: bool = False) -> None:
+        super().__init__(model, tokenizer, answer_batch_size)
         if group_by not in ("none", "spec"):
             raise ValueError(f"group_by must be 'none' or 'spec', got {group_by!r}")
         if max_adapters is None:
-            max_adapters = 64 if next(model.parameters()).device.type == "cuda" else 8
-        if max_adapters < 1 or answer_batch_size < 1:
-            raise ValueError("max_adapters and answer_batch_size must be >= 1")
-        self.model = model
-        self.tokenizer = tokenizer
-        self.answer_batch_size = answer_batch_size
+            max_adapters = 64 if self.device.type == "cuda" else 8
+        if max_adapters < 1:
+            raise ValueError(f"max_adapters must be >= 1, got {max_adapters}")
         self.max_adapters = max_adapters
         self.group_by = group_by
         self.bucket_overhead_tokens = bucket_overhead_tokens
         self.keep_lora_state = keep_lora_state
         self.lora_states: list[dict[str, tuple[torch.Tensor, torch.Tensor]]] = []
         """Per request of the last ``adapt`` call (if ``keep_lora_state``): ``{module: (A [r, in], B [out, r])}``."""
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
-
-    def answer(self, queries: Sequence[Query]) -> list[str]:
-        return answer_in_eval_mode(self.model, self.tokenizer, list(queries), self.answer_batch_size)
 
     def adapt(self, requests: Sequence[AdaptRequest]) -> list[AdaptOutcome]:
         outcomes: list[AdaptOutcome | None] = [None] * len(requests)

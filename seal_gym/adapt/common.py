@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
 
 from seal_gym.adapt.types import AdaptRequest, LoraSpec, Query, TrainSpec
 
@@ -127,8 +126,9 @@ def generation_batches(queries: list[Query], batch_size: int) -> list[list[int]]
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-class StopOnText(StoppingCriteria):
-    """Per-row stopping criterion for ``generate``: row ``i`` is done once its new text contains ``stops[i]``.
+class StopOnText:
+    """Per-row stopping criterion for ``generate`` (a transformers ``StoppingCriteria`` by duck typing): row
+    ``i`` is done once its new text contains ``stops[i]``.
 
     Only the tail of each row is decoded (a few tokens more than the stop string can span), so the check
     costs little per step; rows with no stop string never stop here.
@@ -163,6 +163,9 @@ def greedy_answers(model, tokenizer, queries: list[Query], batch_size: int = 32)
     answers: list[str] = [""] * len(queries)
     if not queries:
         return answers
+    # Imported here, not at module level: it costs ~0.5 s, and `seal-gym --help` need not pay it.
+    from transformers import StoppingCriteriaList
+
     device = next(model.parameters()).device
     pad_id = pad_token_id(tokenizer)
     for batch in generation_batches(list(queries), batch_size):
@@ -195,11 +198,25 @@ def greedy_answers(model, tokenizer, queries: list[Query], batch_size: int = 32)
     return answers
 
 
-def answer_in_eval_mode(model, tokenizer, queries: list[Query], batch_size: int) -> list[str]:
-    """:func:`greedy_answers` with the model in eval mode, its previous mode restored afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        return greedy_answers(model, tokenizer, queries, batch_size)
-    finally:
-        model.train(was_training)
+class EngineBase:
+    """What every engine shares: the frozen model it adapts, its tokenizer, and base-model answers."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer, answer_batch_size: int) -> None:
+        if answer_batch_size < 1:
+            raise ValueError(f"answer_batch_size must be >= 1, got {answer_batch_size}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.answer_batch_size = answer_batch_size
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def answer(self, queries: list[Query]) -> list[str]:
+        """Greedy answers of the base model alone, in eval mode (the previous mode is restored)."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return greedy_answers(self.model, self.tokenizer, list(queries), self.answer_batch_size)
+        finally:
+            self.model.train(was_training)

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from seal_gym.adapt.common import (
     IGNORE_INDEX,
-    answer_in_eval_mode,
+    EngineBase,
     batch_order,
     collate,
     greedy_answers,
@@ -22,7 +22,7 @@ from seal_gym.adapt.common import (
     target_linear_names,
     tokenize_request,
 )
-from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, LoraSpec, Query
+from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, LoraSpec
 
 
 def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -79,7 +79,7 @@ def temporary_lora(model: torch.nn.Module, lora: LoraSpec, seed: int) -> Iterato
         model.train(was_training)
 
 
-class SequentialAdapter:
+class SequentialAdapter(EngineBase):
     """Trains and evaluates requests one after another with peft; the reference for other engines.
 
     Args:
@@ -89,16 +89,7 @@ class SequentialAdapter:
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer, answer_batch_size: int = 32) -> None:
-        self.model = model
-        self.tokenizer = tokenizer
-        self.answer_batch_size = answer_batch_size
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
-
-    def answer(self, queries: Sequence[Query]) -> list[str]:
-        return answer_in_eval_mode(self.model, self.tokenizer, list(queries), self.answer_batch_size)
+        super().__init__(model, tokenizer, answer_batch_size)
 
     def adapt(self, requests: Sequence[AdaptRequest]) -> list[AdaptOutcome]:
         return [self._adapt_one(request) for request in requests]

@@ -16,7 +16,7 @@ from dataclasses import asdict, replace
 
 from seal_gym.adapt import TrainSpec
 from seal_gym.agents.policy import LMPolicy, SamplingConfig
-from seal_gym.grading import best_span_f1
+from seal_gym.grading import lenient_accuracy
 from seal_gym.knowledge import KnowledgeConfig, KnowledgeInnerLoop, KnowledgeItem
 from seal_gym.models import load_model
 from seal_gym.passages import Passage, load_passages
@@ -50,10 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
 
 
-def _scores(loop: KnowledgeInnerLoop, passage: Passage, answers: list[str]) -> dict:
+def _in_context_scores(loop: KnowledgeInnerLoop, passage: Passage) -> dict:
+    answers = loop.in_context_answers(passage)
     strict, _ = loop.grade_answers(passage, answers)
-    lenient = sum(best_span_f1(a, qa.answer) >= 0.5 for a, qa in zip(answers, passage.questions))
-    return {"strict": strict, "lenient": lenient / len(passage.questions), "answers": answers}
+    lenient = lenient_accuracy(answers, [qa.answer for qa in passage.questions])
+    return {"strict": strict, "lenient": lenient, "answers": answers}
 
 
 def evaluate_passage(loop: KnowledgeInnerLoop, policy: LMPolicy, passage: Passage, seed: int,
@@ -70,13 +71,17 @@ def evaluate_passage(loop: KnowledgeInnerLoop, policy: LMPolicy, passage: Passag
         items["reference_self_edit"] = passage.completions[0]
     report(f"training {len(items)} adapters")
     results = dict(zip(items, loop.run([KnowledgeItem(edit, passage, seed) for edit in items.values()])))
-    row = {"base": _scores(loop, passage, loop.baseline_answers(passage))}
+    # The results are graded already (baseline included): read the scores, do not grade again.
+    any_result = results["passage"]
+    row = {"base": {"strict": any_result.baseline_accuracy, "lenient": any_result.lenient_baseline_accuracy(),
+                    "answers": [q.baseline_answer for q in any_result.questions]}}
     for condition, result in results.items():
-        row[condition] = _scores(loop, passage, [q.answer for q in result.questions])
-        row[condition].update(self_edit=items[condition], final_loss=result.final_loss,
-                              num_sequences=result.num_sequences, train_seconds=result.train_seconds)
+        row[condition] = {"strict": result.adapter_accuracy, "lenient": result.lenient_accuracy(),
+                          "answers": [q.answer for q in result.questions], "self_edit": items[condition],
+                          "final_loss": result.final_loss, "num_sequences": result.num_sequences,
+                          "train_seconds": result.train_seconds}
     report("answering with the passage in context")
-    row["in_context"] = _scores(loop, passage, loop.in_context_answers(passage))
+    row["in_context"] = _in_context_scores(loop, passage)
     return row
 
 
