@@ -31,7 +31,7 @@ import torch
 from seal_gym.adapt import AdaptRequest, LoraSpec, Query, TrainSequence, TrainSpec
 from seal_gym.adapt.batched import BatchedAdapter
 from seal_gym.adapt.common import greedy_answers
-from seal_gym.adapt.sequential import SequentialAdapter
+from seal_gym.adapt.sequential import SequentialAdapter, remove_peft_adapter
 from seal_gym.models import load_model
 
 WORDS = "the river city council built bridge in year north museum art famous painter king army".split()
@@ -142,9 +142,7 @@ class ReferencePipeline:
         peft_model.eval()
         greedy_answers(peft_model, self.tokenizer, list(request.queries))
         answered = clock(self.model)
-        peft_model.base_model.unload()
-        for attr in ("peft_config", "_hf_peft_config_loaded"):
-            self.model.__dict__.pop(attr, None)
+        remove_peft_adapter(peft_model, self.model)
         return trained - start, answered - trained
 
 

@@ -21,9 +21,13 @@ def plain_peft_train_seconds(bundle, texts: list[str], epochs: int) -> float:
     """The baseline: what a user would write with peft directly, batch 1, lr 1e-3, constant schedule."""
     from peft import LoraConfig, get_peft_model
 
+    from seal_gym.adapt import LoraSpec
+    from seal_gym.adapt.sequential import remove_peft_adapter
+
+    spec = LoraSpec()  # SEAL's defaults, as in the engine it is compared with
     start = time.perf_counter()
-    config = LoraConfig(r=32, lora_alpha=64, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj",
-                        "o_proj", "gate_proj", "up_proj", "down_proj"])
+    config = LoraConfig(r=spec.rank, lora_alpha=spec.alpha, lora_dropout=spec.dropout,
+                        target_modules=list(spec.target_modules))
     model = get_peft_model(bundle.model, config)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     model.train()
@@ -35,9 +39,7 @@ def plain_peft_train_seconds(bundle, texts: list[str], epochs: int) -> float:
             loss.backward()
             optimizer.step()
     elapsed = time.perf_counter() - start
-    model.base_model.unload()
-    for attr in ("peft_config", "_hf_peft_config_loaded"):
-        bundle.model.__dict__.pop(attr, None)
+    remove_peft_adapter(model, bundle.model)
     bundle.model.eval()
     return elapsed
 

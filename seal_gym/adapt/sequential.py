@@ -38,6 +38,13 @@ def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Te
     return loss_sum / max(count, 1), count
 
 
+def remove_peft_adapter(peft_model, model: torch.nn.Module) -> None:
+    """Undo ``get_peft_model(model, ...)`` without merging: original layers back, peft's attributes gone."""
+    peft_model.base_model.unload()
+    for attr in ("peft_config", "_hf_peft_config_loaded"):
+        model.__dict__.pop(attr, None)
+
+
 @contextlib.contextmanager
 def temporary_lora(model: torch.nn.Module, lora: LoraSpec, seed: int) -> Iterator[torch.nn.Module]:
     """Inject a fresh, seeded peft LoRA adapter into ``model``; remove it (unmerged) on exit.
@@ -70,10 +77,7 @@ def temporary_lora(model: torch.nn.Module, lora: LoraSpec, seed: int) -> Iterato
                 b.zero_()
         yield peft_model
     finally:
-        peft_model.base_model.unload()
-        for attr in ("peft_config", "_hf_peft_config_loaded"):
-            if attr in model.__dict__:
-                delattr(model, attr)
+        remove_peft_adapter(peft_model, model)
         for name, p in model.named_parameters():
             p.requires_grad_(requires_grad.get(name, p.requires_grad))
         model.train(was_training)
