@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import gymnasium as gym
 
-from seal_gym.adapt import LoraSpec, make_adapter
 from seal_gym.arc.data import ArcTask
 from seal_gym.arc.episode import (
+    ArcSetup,
     ArcStepTimings,
-    TaskPool,
-    make_ttt_config,
     observation_prompt,
     reset_info,
     run_recipes,
 )
-from seal_gym.arc.generator import GeneratorConfig
-from seal_gym.arc.ttt import TTTConfig
-from seal_gym.models import load_model
 from seal_gym.spaces import FreeText
 
 MAX_OBSERVATION_CHARS = 200_000
@@ -86,22 +81,11 @@ class SealARCEnv(gym.Env[str, str]):
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
 
-    def __init__(
-        self,
-        model: Any = None,
-        engine: str = "auto",
-        tasks: str | Sequence[ArcTask] = "generated",
-        generator: GeneratorConfig | str = "easy",
-        ttt: TTTConfig | dict | None = None,
-        lora: LoraSpec | dict | None = None,
-        render_mode: str | None = None,
-    ):
+    def __init__(self, render_mode: str | None = None, **kwargs: Any):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}")
-        self.pool = TaskPool(tasks, generator)
-        self.config = make_ttt_config(ttt, lora)
-        self.bundle = load_model(model)
-        self.adapter = make_adapter(self.bundle.model, self.bundle.tokenizer, engine)
+        setup = ArcSetup.build(**kwargs)
+        self.pool, self.config, self.bundle, self.adapter = setup.pool, setup.config, setup.bundle, setup.adapter
         self.render_mode = render_mode
         self.observation_space = FreeText(MAX_OBSERVATION_CHARS)
         self.action_space = FreeText(MAX_ACTION_CHARS)

@@ -8,20 +8,15 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from seal_gym.adapt import LoraSpec, make_adapter
 from seal_gym.arc.data import ArcTask
 from seal_gym.arc.episode import (
+    ArcSetup,
     ArcStepTimings,
-    TaskPool,
-    make_ttt_config,
     observation_prompt,
     reset_info,
     run_recipes,
 )
-from seal_gym.arc.generator import GeneratorConfig
-from seal_gym.arc.ttt import TTTConfig
 from seal_gym.envs.arc import MAX_ACTION_CHARS, MAX_OBSERVATION_CHARS
-from seal_gym.models import load_model
 from seal_gym.spaces import FreeText
 from seal_gym.vector import object_array, stack_infos, sub_env_rngs
 
@@ -40,27 +35,15 @@ class SealARCVectorEnv(VectorEnv):
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
 
-    def __init__(
-        self,
-        num_envs: int = 1,
-        model: Any = None,
-        engine: str = "auto",
-        tasks: str | Sequence[ArcTask] = "generated",
-        generator: GeneratorConfig | str = "easy",
-        ttt: TTTConfig | dict | None = None,
-        lora: LoraSpec | dict | None = None,
-        render_mode: str | None = None,
-    ):
+    def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         if render_mode is not None:
             raise ValueError("SealARCVectorEnv does not render; use render_mode=None")
         self.num_envs = num_envs
         self.render_mode = None
-        self.pool = TaskPool(tasks, generator)
-        self.config = make_ttt_config(ttt, lora)
-        self.bundle = load_model(model)
-        self.adapter = make_adapter(self.bundle.model, self.bundle.tokenizer, engine)
+        setup = ArcSetup.build(**kwargs)
+        self.pool, self.config, self.bundle, self.adapter = setup.pool, setup.config, setup.bundle, setup.adapter
         self.single_observation_space = FreeText(MAX_OBSERVATION_CHARS)
         self.single_action_space = FreeText(MAX_ACTION_CHARS)
         self.observation_space = batch_space(self.single_observation_space, num_envs)

@@ -10,12 +10,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from seal_gym.adapt import make_adapter
 from seal_gym.adapt.types import Adapter, LoraSpec
 from seal_gym.arc.data import ArcTask, resolve_tasks
 from seal_gym.arc.generator import EASY, FULL, GeneratorConfig, generate_task
 from seal_gym.arc.grids import grid_to_text
 from seal_gym.arc.recipe import LR_RANGE, MAX_EPOCHS, RECIPE_SCHEMA, RecipeError, parse_recipe
 from seal_gym.arc.ttt import TTTConfig, build_plan, score_outcome
+from seal_gym.models import ModelBundle, load_model
 
 GENERATOR_PRESETS = {"easy": EASY, "full": FULL}
 
@@ -182,3 +184,22 @@ def make_ttt_config(ttt: TTTConfig | dict | None, lora: LoraSpec | dict | None) 
             raise TypeError(f"lora must be a LoraSpec, a dict of its fields or None, got {type(lora).__name__}")
         ttt = replace(ttt, lora=lora)
     return ttt
+
+
+@dataclass
+class ArcSetup:
+    """What the single and the vector SealARC envs build from their keyword arguments."""
+
+    pool: TaskPool
+    config: TTTConfig
+    bundle: ModelBundle
+    adapter: Adapter
+
+    @classmethod
+    def build(cls, model: Any = None, engine: str = "auto", tasks: str | Sequence[ArcTask] = "generated",
+              generator: GeneratorConfig | str = "easy", ttt: TTTConfig | dict | None = None,
+              lora: LoraSpec | dict | None = None) -> "ArcSetup":
+        """The arguments are :class:`~seal_gym.envs.arc.SealARCEnv`'s (see its docstring)."""
+        bundle = load_model(model)
+        return cls(TaskPool(tasks, generator), make_ttt_config(ttt, lora), bundle,
+                   make_adapter(bundle.model, bundle.tokenizer, engine))
