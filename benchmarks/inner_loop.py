@@ -7,8 +7,8 @@ model is the SmolLM2-135M architecture with random weights (timing does not depe
 
 1. ``reference``: what SEAL's code does per self-edit: a fresh peft adapter trained by one HF ``Trainer``
    run (batch 1), then answering with the adapted model.
-2. ``sequential``: :class:`seal_gym.adapt.SequentialAdapter`.
-3. ``batched K=..``: :class:`seal_gym.adapt.BatchedAdapter`, K self-edits per ``adapt`` call.
+2. ``sequential``: :class:`seal_gym.adapt.SequentialEngine`.
+3. ``batched K=..``: :class:`seal_gym.adapt.BatchedEngine`, K self-edits per ``adapt`` call.
 
 Usage::
 
@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import torch
 
 from seal_gym.adapt import AdaptRequest, LoraSpec, Query, TrainSequence, TrainSpec
-from seal_gym.adapt.batched import BatchedAdapter
-from seal_gym.adapt.common import greedy_answers
-from seal_gym.adapt.sequential import SequentialAdapter, remove_peft_adapter
+from seal_gym.adapt.batched import BatchedEngine
+from seal_gym.adapt import greedy_answers
+from seal_gym.adapt.sequential import SequentialEngine, remove_peft_adapter
 from seal_gym.models import load_model
 
 WORDS = "the river city council built bridge in year north museum art famous painter king army".split()
@@ -73,7 +73,7 @@ def parse_args() -> Args:
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
     p.add_argument("--engines", default="reference,sequential,batched")
     p.add_argument("--repeats", type=int, default=1, help="median of this many timed runs")
-    p.add_argument("--group-by", default="spec", help="comma-separated BatchedAdapter group_by values to compare")
+    p.add_argument("--group-by", default="spec", help="comma-separated BatchedEngine group_by values to compare")
     p.add_argument("--mixed-specs", action="store_true",
                    help="every other self-edit uses rank/4 on q,v only (to compare group_by none vs spec)")
     p.add_argument("--quick", action="store_true",
@@ -221,12 +221,12 @@ def main() -> None:
     if "reference" in args.engines:
         rows.append(run_engine("reference (peft+Trainer)", ReferencePipeline(model, tok), base, 1, model, args.repeats))
     if "sequential" in args.engines:
-        rows.append(run_engine("sequential", SequentialAdapter(model, tok), base, 1, model, args.repeats))
+        rows.append(run_engine("sequential", SequentialEngine(model, tok), base, 1, model, args.repeats))
     if "batched" in args.engines:
         for group_by in args.group_by:
             for k in args.ks:
                 reqs = self_edits(args, max(k, args.num_self_edits // k * k))
-                engine = BatchedAdapter(model, tok, max_adapters=k, answer_batch_size=max(256, k * args.questions),
+                engine = BatchedEngine(model, tok, max_adapters=k, answer_batch_size=max(256, k * args.questions),
                                         group_by=group_by)
                 label = f"batched K={k}" + (f" group_by={group_by}" if len(args.group_by) > 1 else "")
                 rows.append(run_engine(label, engine, reqs, k, model, args.repeats))

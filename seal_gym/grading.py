@@ -209,8 +209,7 @@ class LocalJudge:
     bundle: object  # seal_gym.models.ModelBundle; untyped here to keep this module import-light
 
     def complete(self, prompts: Sequence[str]) -> list[str]:
-        from seal_gym.adapt.common import greedy_answers
-        from seal_gym.adapt.types import Query
+        from seal_gym.adapt import Query, greedy_answers
 
         queries = [Query(self.bundle.chat_prompt(p), max_new_tokens=3) for p in prompts]
         return greedy_answers(self.bundle.model, self.bundle.tokenizer, queries)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
-from seal_gym.adapt import AdaptRequest, LoraSpec, Query, TrainSequence, TrainSpec, make_adapter
+from seal_gym.adapt import AdaptRequest, LoraSpec, Query, TrainSequence, TrainSpec, make_engine
 from seal_gym.grading import GradeItem, Grader, Verdict, best_span_f1, lenient_accuracy, make_grader
 from seal_gym.models import ModelBundle, load_model
 from seal_gym.passages import Passage
@@ -102,7 +102,7 @@ class KnowledgeInnerLoop:
 
     Args:
         model: anything :func:`seal_gym.models.load_model` accepts (a shared ModelBundle included).
-        engine: ``"auto"``, ``"sequential"`` or ``"batched"`` (see :func:`seal_gym.adapt.make_adapter`).
+        engine: ``"auto"``, ``"sequential"`` or ``"batched"`` (see :func:`seal_gym.adapt.make_engine`).
         grader: a grader name or object (see :func:`seal_gym.grading.make_grader`).
         config: inner-loop settings.
     """
@@ -112,7 +112,7 @@ class KnowledgeInnerLoop:
         self.bundle = load_model(model)
         self.config = config or KnowledgeConfig()
         self.style = get_prompt_style(self.config.prompt_style)
-        self.adapter = make_adapter(self.bundle.model, self.bundle.tokenizer, engine)
+        self.adapter = make_engine(self.bundle.model, self.bundle.tokenizer, engine)
         self.grader = make_grader(grader)
         self._baseline_cache: dict[tuple, tuple[list[str], float, list[Verdict]]] = {}
 

@@ -11,15 +11,15 @@ import torch
 import seal_gym.adapt.sequential as sequential
 from seal_gym.adapt import (
     AdaptRequest,
-    AutoAdapter,
+    AutoEngine,
     LoraSpec,
     Query,
-    SequentialAdapter,
+    SequentialEngine,
     TrainSequence,
     TrainSpec,
-    make_adapter,
+    make_engine,
 )
-from seal_gym.adapt.batched import BatchedAdapter, length_buckets
+from seal_gym.adapt.batched import BatchedEngine, length_buckets
 from seal_gym.models import load_model
 from tests.conftest import weights_checksum
 
@@ -68,7 +68,7 @@ def sequential_run(bundle, requests, monkeypatch):
         return answer(model, *args, **kwargs)
 
     monkeypatch.setattr(sequential, "greedy_answers", spy)
-    outcomes = SequentialAdapter(bundle.model, bundle.tokenizer).adapt(requests)
+    outcomes = SequentialEngine(bundle.model, bundle.tokenizer).adapt(requests)
     monkeypatch.setattr(sequential, "greedy_answers", answer)
     return outcomes, states
 
@@ -77,7 +77,7 @@ def sequential_run(bundle, requests, monkeypatch):
 def test_matches_sequential(bundle, monkeypatch, group_by):
     requests = REQUESTS + MIXED
     expected, expected_states = sequential_run(bundle, requests, monkeypatch)
-    engine = BatchedAdapter(bundle.model, bundle.tokenizer, group_by=group_by, keep_lora_state=True)
+    engine = BatchedEngine(bundle.model, bundle.tokenizer, group_by=group_by, keep_lora_state=True)
     got = engine.adapt(requests)
     for ref, out, ref_state, state in zip(expected, got, expected_states, engine.lora_states):
         assert out.answers == ref.answers
@@ -97,7 +97,7 @@ def test_base_model_untouched_and_memory_flat(bundle):
     before = weights_checksum(model)
     modules = [(n, type(m)) for n, m in model.named_modules()]
     flags = [p.requires_grad for p in model.parameters()]
-    engine = BatchedAdapter(model, bundle.tokenizer)
+    engine = BatchedEngine(model, bundle.tokenizer)
     base_answers = engine.answer([q for r in REQUESTS for q in r.queries])
 
     def live_tensors() -> int:
@@ -122,8 +122,8 @@ def test_base_model_untouched_and_memory_flat(bundle):
 
 def test_many_adapters_in_cohorts_match_one_cohort(bundle):
     requests = [request(10 + i, 2 + i % 3, 1 + i % 2) for i in range(6)]
-    one = BatchedAdapter(bundle.model, bundle.tokenizer, keep_lora_state=True)
-    small = BatchedAdapter(bundle.model, bundle.tokenizer, max_adapters=4, answer_batch_size=5,
+    one = BatchedEngine(bundle.model, bundle.tokenizer, keep_lora_state=True)
+    small = BatchedEngine(bundle.model, bundle.tokenizer, max_adapters=4, answer_batch_size=5,
                            bucket_overhead_tokens=0, keep_lora_state=True)
     for a, b in zip(one.adapt(requests), small.adapt(requests)):
         assert a.answers == b.answers
@@ -141,14 +141,14 @@ def test_length_buckets_cover_every_row_once():
     assert len(length_buckets(lengths, 10_000)) == 1
 
 
-def test_make_adapter(bundle):
-    assert isinstance(make_adapter(bundle.model, bundle.tokenizer, "batched"), BatchedAdapter)
-    auto = make_adapter(bundle.model, bundle.tokenizer)
-    assert isinstance(auto, AutoAdapter)  # on CPU: sequential for one request, batched for several
-    assert isinstance(auto.engine_for(1), SequentialAdapter) and isinstance(auto.engine_for(4), BatchedAdapter)
-    assert isinstance(make_adapter(bundle.model, bundle.tokenizer, "sequential"), SequentialAdapter)
+def test_make_engine(bundle):
+    assert isinstance(make_engine(bundle.model, bundle.tokenizer, "batched"), BatchedEngine)
+    auto = make_engine(bundle.model, bundle.tokenizer)
+    assert isinstance(auto, AutoEngine)  # on CPU: sequential for one request, batched for several
+    assert isinstance(auto.engine_for(1), SequentialEngine) and isinstance(auto.engine_for(4), BatchedEngine)
+    assert isinstance(make_engine(bundle.model, bundle.tokenizer, "sequential"), SequentialEngine)
     with pytest.raises(ValueError, match="unknown engine"):
-        make_adapter(bundle.model, bundle.tokenizer, "fast")
+        make_engine(bundle.model, bundle.tokenizer, "fast")
 
 
 def test_bfloat16_base_keeps_float32_adapters():
@@ -157,7 +157,7 @@ def test_bfloat16_base_keeps_float32_adapters():
     runs = []
     for dtype in (torch.float32, torch.bfloat16):
         bundle = load_model("tiny-random", device="cpu", dtype=dtype)
-        engine = BatchedAdapter(bundle.model, bundle.tokenizer, keep_lora_state=True)
+        engine = BatchedEngine(bundle.model, bundle.tokenizer, keep_lora_state=True)
         runs.append((engine.adapt(requests), engine.lora_states))
     (full, _), (half, half_states) = runs
     assert all(a.dtype == torch.float32 for s in half_states for pair in s.values() for a in pair)

@@ -7,8 +7,9 @@ import gc
 import pytest
 import torch
 
-from seal_gym.adapt import AdaptRequest, LoraSpec, Query, SequentialAdapter, TrainSequence, TrainSpec
-from seal_gym.adapt.common import batch_order, lr_multiplier
+from seal_gym.adapt import AdaptRequest, LoraSpec, Query, SequentialEngine, TrainSequence, TrainSpec
+from seal_gym.adapt.tokens import batch_order
+from seal_gym.adapt.training import lr_multiplier
 from tests.conftest import weights_checksum
 
 
@@ -26,7 +27,7 @@ def make_request(bundle, epochs=3, lr=1e-2, loss_on="all", seed=0) -> AdaptReque
 
 
 def test_base_weights_bit_identical_and_no_adapter_left(tiny_bundle):
-    engine = SequentialAdapter(tiny_bundle.model, tiny_bundle.tokenizer)
+    engine = SequentialEngine(tiny_bundle.model, tiny_bundle.tokenizer)
     before = weights_checksum(tiny_bundle.model)
     flags = [p.requires_grad for p in tiny_bundle.model.parameters()]
     outcomes = engine.adapt([make_request(tiny_bundle), make_request(tiny_bundle, seed=1)])
@@ -38,21 +39,21 @@ def test_base_weights_bit_identical_and_no_adapter_left(tiny_bundle):
 
 
 def test_training_lowers_the_loss(tiny_bundle):
-    engine = SequentialAdapter(tiny_bundle.model, tiny_bundle.tokenizer)
+    engine = SequentialEngine(tiny_bundle.model, tiny_bundle.tokenizer)
     outcome = engine.adapt([make_request(tiny_bundle, epochs=8, lr=1e-2)])[0]
     assert len(outcome.losses) == 24
     assert outcome.losses[-1] < outcome.losses[0] - 0.3
 
 
 def test_same_request_same_result_and_seed_matters(tiny_bundle):
-    engine = SequentialAdapter(tiny_bundle.model, tiny_bundle.tokenizer)
+    engine = SequentialEngine(tiny_bundle.model, tiny_bundle.tokenizer)
     a, b, c = engine.adapt([make_request(tiny_bundle), make_request(tiny_bundle), make_request(tiny_bundle, seed=5)])
     assert a.losses == b.losses and a.answers == b.answers
     assert a.losses != c.losses
 
 
 def test_completion_loss_counts_only_completion_tokens(tiny_bundle):
-    engine = SequentialAdapter(tiny_bundle.model, tiny_bundle.tokenizer)
+    engine = SequentialEngine(tiny_bundle.model, tiny_bundle.tokenizer)
     all_tokens, completion_only = engine.adapt(
         [make_request(tiny_bundle, epochs=1), make_request(tiny_bundle, epochs=1, loss_on="completion")]
     )
@@ -62,7 +63,7 @@ def test_completion_loss_counts_only_completion_tokens(tiny_bundle):
 
 
 def test_zero_epochs_answers_like_the_base_model(tiny_bundle):
-    engine = SequentialAdapter(tiny_bundle.model, tiny_bundle.tokenizer)
+    engine = SequentialEngine(tiny_bundle.model, tiny_bundle.tokenizer)
     request = make_request(tiny_bundle, epochs=0)
     outcome = engine.adapt([request])[0]
     assert outcome.losses == [] and outcome.num_optimizer_steps == 0
@@ -70,7 +71,7 @@ def test_zero_epochs_answers_like_the_base_model(tiny_bundle):
 
 
 def test_memory_does_not_grow_across_steps(tiny_bundle):
-    engine = SequentialAdapter(tiny_bundle.model, tiny_bundle.tokenizer)
+    engine = SequentialEngine(tiny_bundle.model, tiny_bundle.tokenizer)
 
     def live_tensors() -> int:
         gc.collect()
@@ -107,7 +108,7 @@ def test_invalid_specs_say_how_to_fix():
 
 
 def test_stop_strings_end_each_row_on_its_own(tiny_bundle):
-    from seal_gym.adapt.common import greedy_answers
+    from seal_gym.adapt import greedy_answers
 
     # The random tiny model continues "abc" with "c" forever: an easy row to stop.
     queries = [Query("abc", 30), Query("abc", 30, stop="ccc"), Query("abc", 30, stop="never")]

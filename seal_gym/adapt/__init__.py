@@ -1,46 +1,72 @@
-"""The adaptation engine: train a temporary LoRA adapter per request, answer with it, discard it."""
+"""The inner loop's engine: train a temporary LoRA adapter per request, answer with it, discard it.
 
-from seal_gym.adapt.auto import AutoAdapter
-from seal_gym.adapt.batched import BatchedAdapter
-from seal_gym.adapt.sequential import SequentialAdapter
+This package is the only code that touches LoRA internals. Public pieces: the typed requests and outcomes
+(:mod:`~seal_gym.adapt.types`), the engines and :func:`make_engine`, the policy adapter that agents train
+(:mod:`~seal_gym.adapt.policy_adapter`), and :func:`greedy_answers` for plain base-model answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seal_gym.adapt.auto import AutoEngine
+from seal_gym.adapt.batched import BatchedEngine
+from seal_gym.adapt.decoding import greedy_answers
+from seal_gym.adapt.policy_adapter import PolicyAdapter, weights_version
+from seal_gym.adapt.sequential import SequentialEngine
 from seal_gym.adapt.types import (
-    Adapter,
     AdaptOutcome,
     AdaptRequest,
+    InnerLoopEngine,
     LoraSpec,
     Query,
     TrainSequence,
     TrainSpec,
 )
 
+ENGINES = ("auto", "sequential", "batched")
 
-def make_adapter(model, tokenizer, engine: str = "auto", **kwargs) -> Adapter:
-    """The adaptation engine for ``model``; ``kwargs`` go to the engine's constructor.
+
+def make_engine(model, tokenizer, engine: str | InnerLoopEngine = "auto", **kwargs: Any) -> InnerLoopEngine:
+    """The inner-loop engine for ``model``; ``kwargs`` go to the engine's constructor.
 
     Args:
         engine: ``"sequential"`` (the peft reference, one adapter at a time), ``"batched"`` (all requests
-            of an ``adapt`` call trained together over one frozen base model), or ``"auto"``
-            (:class:`AutoAdapter`: batched on CUDA; on CPU sequential for one request, batched for more).
+            of an ``adapt`` call trained together over one frozen base model), ``"auto"``
+            (:class:`AutoEngine`: batched on CUDA; on CPU sequential for one request, batched for more), or
+            an engine object, returned as it is.
+
+    Raises:
+        ValueError: for an unknown engine name. TypeError: for an object that is not an engine.
     """
+    if not isinstance(engine, str):
+        if not isinstance(engine, InnerLoopEngine):
+            raise TypeError(f"engine must be one of {ENGINES} or an object with adapt() and answer(), "
+                            f"got {type(engine).__name__}")
+        return engine
     if engine == "sequential":
-        return SequentialAdapter(model, tokenizer, **kwargs)
+        return SequentialEngine(model, tokenizer, **kwargs)
     if engine == "batched":
-        return BatchedAdapter(model, tokenizer, **kwargs)
+        return BatchedEngine(model, tokenizer, **kwargs)
     if engine == "auto":
-        return AutoAdapter(model, tokenizer, **kwargs)
-    raise ValueError(f"unknown engine {engine!r}; choose 'auto', 'sequential' or 'batched'")
+        return AutoEngine(model, tokenizer, **kwargs)
+    raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES} or pass an engine object")
 
 
 __all__ = [
-    "make_adapter",
-    "Adapter",
-    "AutoAdapter",
+    "ENGINES",
     "AdaptOutcome",
     "AdaptRequest",
-    "BatchedAdapter",
+    "AutoEngine",
+    "BatchedEngine",
+    "InnerLoopEngine",
     "LoraSpec",
+    "PolicyAdapter",
     "Query",
-    "SequentialAdapter",
+    "SequentialEngine",
     "TrainSequence",
     "TrainSpec",
+    "greedy_answers",
+    "make_engine",
+    "weights_version",
 ]

@@ -6,12 +6,12 @@ from typing import Sequence
 
 import torch
 
-from seal_gym.adapt.batched import BatchedAdapter
-from seal_gym.adapt.sequential import SequentialAdapter
+from seal_gym.adapt.batched import BatchedEngine
+from seal_gym.adapt.sequential import SequentialEngine
 from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, Query
 
 
-class AutoAdapter:
+class AutoEngine:
     """Batched on CUDA; on CPU, sequential for a single request and batched for several.
 
     Why per call: on a 2-core CPU, training is compute-bound, so stacking one adapter only adds routing
@@ -20,15 +20,15 @@ class AutoAdapter:
     (``benchmarks/RESULTS.md``). Both engines give the same results, so the choice changes only speed.
 
     Args:
-        model, tokenizer: as for the engines; ``kwargs`` go to :class:`BatchedAdapter`.
+        model, tokenizer: as for the engines; ``kwargs`` go to :class:`BatchedEngine`.
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer, **kwargs) -> None:
-        self.sequential = SequentialAdapter(model, tokenizer)
-        self.batched = BatchedAdapter(model, tokenizer, **kwargs)
+        self.sequential = SequentialEngine(model, tokenizer)
+        self.batched = BatchedEngine(model, tokenizer, **kwargs)
         self.on_cuda = next(model.parameters()).device.type == "cuda"
 
-    def engine_for(self, num_requests: int) -> SequentialAdapter | BatchedAdapter:
+    def engine_for(self, num_requests: int) -> SequentialEngine | BatchedEngine:
         return self.batched if self.on_cuda or num_requests > 1 else self.sequential
 
     def adapt(self, requests: Sequence[AdaptRequest]) -> list[AdaptOutcome]:

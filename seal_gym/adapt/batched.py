@@ -18,17 +18,10 @@ from typing import Literal, Sequence
 import torch
 import torch.nn.functional as F
 
-from seal_gym.adapt.common import (
-    IGNORE_INDEX,
-    EngineBase,
-    batch_order,
-    collate,
-    generation_batches,
-    greedy_answers,
-    lr_multiplier,
-    pad_token_id,
-    tokenize_request,
-)
+from seal_gym.adapt.decoding import generation_batches, greedy_answers
+from seal_gym.adapt.engine_base import EngineBase
+from seal_gym.adapt.tokens import IGNORE_INDEX, batch_order, collate, pad_token_id, tokenize_request
+from seal_gym.adapt.training import lr_multiplier
 from seal_gym.adapt.stacked_lora import StackedLora
 from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, TrainSpec
 
@@ -37,7 +30,7 @@ ADAM_BETAS = (0.9, 0.999)  # torch.optim.AdamW defaults, like the sequential eng
 ADAM_EPS = 1e-8
 
 
-class BatchedAdapter(EngineBase):
+class BatchedEngine(EngineBase):
     """Trains and answers many requests at once; per adapter, the same result as the sequential engine.
 
     Args:

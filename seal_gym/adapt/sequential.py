@@ -10,18 +10,10 @@ from typing import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
-from seal_gym.adapt.common import (
-    IGNORE_INDEX,
-    EngineBase,
-    batch_order,
-    collate,
-    greedy_answers,
-    lora_a_init,
-    lr_multiplier,
-    pad_token_id,
-    target_linear_names,
-    tokenize_request,
-)
+from seal_gym.adapt.decoding import greedy_answers
+from seal_gym.adapt.engine_base import EngineBase, linear_path, target_linear_names
+from seal_gym.adapt.tokens import IGNORE_INDEX, batch_order, collate, pad_token_id, tokenize_request
+from seal_gym.adapt.training import lora_a_init, lr_multiplier
 from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, LoraSpec
 
 
@@ -50,18 +42,21 @@ def temporary_lora(model: torch.nn.Module, lora: LoraSpec, seed: int) -> Iterato
     """Inject a fresh, seeded peft LoRA adapter into ``model``; remove it (unmerged) on exit.
 
     The base weights are never written to: ``unload()`` puts the original linear layers back, so the
-    model is bit-identical afterwards, and an agent sharing the same model object sees no adapter.
+    model is bit-identical afterwards, and an agent sharing the same model object sees no adapter. A policy
+    adapter in the model (:mod:`seal_gym.adapt.policy_adapter`) stays in place, frozen, under this one.
     """
     from peft import LoraConfig, get_peft_model
 
     requires_grad = {name: p.requires_grad for name, p in model.named_parameters()}
     was_training = model.training
-    names = target_linear_names(model, lora)
+    # peft adapts the innermost linear of each target layer, so a policy adapter's layer around it keeps its
+    # own term (and its parameters) while the temporary adapter trains on top.
+    paths = [linear_path(model, name) for name in target_linear_names(model, lora)]
     config = LoraConfig(
         r=lora.rank,
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,
-        target_modules=sorted(set(n.rsplit(".", 1)[-1] for n in names)),
+        target_modules=paths,
         bias="none",
     )
     with warnings.catch_warnings():
@@ -70,8 +65,8 @@ def temporary_lora(model: torch.nn.Module, lora: LoraSpec, seed: int) -> Iterato
         peft_model = get_peft_model(model, config)
     try:
         with torch.no_grad():
-            for index, name in enumerate(names):
-                layer = peft_model.base_model.model.get_submodule(name)
+            for index, path in enumerate(paths):
+                layer = peft_model.base_model.model.get_submodule(path)
                 a, b = layer.lora_A["default"].weight, layer.lora_B["default"].weight
                 a.copy_(lora_a_init(seed, index, lora.rank, a.shape[1]))
                 b.zero_()
@@ -83,7 +78,7 @@ def temporary_lora(model: torch.nn.Module, lora: LoraSpec, seed: int) -> Iterato
         model.train(was_training)
 
 
-class SequentialAdapter(EngineBase):
+class SequentialEngine(EngineBase):
     """Trains and evaluates requests one after another with peft; the reference for other engines.
 
     Args:

@@ -22,7 +22,8 @@ from typing import Iterator, Sequence
 
 import torch
 
-from seal_gym.adapt.common import lora_a_init, target_linear_names
+from seal_gym.adapt.engine_base import linear_of, set_submodule, target_linear_names
+from seal_gym.adapt.training import lora_a_init
 from seal_gym.adapt.types import LoraSpec
 
 
@@ -45,7 +46,8 @@ class Routing:
 
 
 class StackedLoraLinear(torch.nn.Module):
-    """Drop-in for a frozen ``nn.Linear`` that adds each row's own LoRA update."""
+    """Drop-in for a frozen layer (an ``nn.Linear``, or a policy adapter's layer around one) that adds each
+    row's own LoRA update on top of whatever ``base`` computes."""
 
     def __init__(self, base: torch.nn.Linear, a: torch.Tensor, b: torch.Tensor, scaling: torch.Tensor,
                  routing: Routing) -> None:
@@ -78,8 +80,8 @@ class StackedLoraLinear(torch.nn.Module):
 class StackedLora:
     """Weights, gradients and routing of K adapters for ``model``, freshly initialised.
 
-    Adapter ``k`` gets ``common.lora_a_init(seeds[k], i, rank, in_features)`` as ``A`` of the ``i``-th
-    module of ``common.target_linear_names(model, specs[k])`` and ``B = 0``, exactly like the sequential
+    Adapter ``k`` gets ``training.lora_a_init(seeds[k], i, rank, in_features)`` as ``A`` of the ``i``-th
+    module of ``engine_base.target_linear_names(model, specs[k])`` and ``B = 0``, exactly like the sequential
     engine, so each starts where it would start alone.
 
     Args:
@@ -95,7 +97,7 @@ class StackedLora:
         self.names = [name for name, _ in model.named_modules() if name in wanted]
         self.specs = list(specs)
         rank = max(spec.rank for spec in specs)
-        shapes = {name: model.get_submodule(name).weight.shape for name in self.names}  # (out, in)
+        shapes = {name: linear_of(model.get_submodule(name)).weight.shape for name in self.names}  # (out, in)
         offsets, total = {}, 0
         for name in self.names:
             out_f, in_f = shapes[name]
@@ -163,14 +165,14 @@ class StackedLora:
             p.requires_grad_(False)
         try:
             for name, layer in self.layers.items():
-                _set_submodule(model, name, layer)
+                set_submodule(model, name, layer)
             with warnings.catch_warnings():
                 # Our grads are strided views of one flat buffer by design; torch warns about the layout.
                 warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout")
                 yield
         finally:
             for name, layer in self.layers.items():
-                _set_submodule(model, name, layer.base)
+                set_submodule(model, name, layer.base)
             for p, flag in requires_grad:
                 p.requires_grad_(flag)
 
@@ -185,8 +187,3 @@ class StackedLora:
                 b = layer.b[k, : spec.rank, :].detach().T.cpu().clone()
                 state[name] = (a, b)
         return state
-
-
-def _set_submodule(model: torch.nn.Module, name: str, module: torch.nn.Module) -> None:
-    parent, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, child, module)

@@ -1,8 +1,8 @@
 """Typed requests and outcomes of the adaptation engine: the one interface that trains adapters.
 
 Every environment turns its self-edit into :class:`AdaptRequest` objects and hands a *list* of them to an
-:class:`Adapter`. Whether the engine trains them one by one (:class:`~seal_gym.adapt.SequentialAdapter`,
-the reference) or all at once over one frozen base (:class:`~seal_gym.adapt.BatchedAdapter`) is invisible
+:class:`InnerLoopEngine`. Whether the engine trains them one by one (:class:`~seal_gym.adapt.SequentialEngine`,
+the reference) or all at once over one frozen base (:class:`~seal_gym.adapt.BatchedEngine`) is invisible
 to envs and agents.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, Sequence
+from typing import Literal, Protocol, Sequence, runtime_checkable
 
 LossOn = Literal["all", "completion"]
 Schedule = Literal["constant", "linear", "cosine"]
@@ -137,8 +137,13 @@ class AdaptOutcome:
         return self.losses[-1] if self.losses else float("nan")
 
 
-class Adapter(Protocol):
-    """The inner loop's engine. Implementations must leave the base model's weights bit-identical."""
+@runtime_checkable
+class InnerLoopEngine(Protocol):
+    """The inner loop's engine. Implementations must leave the base model's weights bit-identical.
+
+    Besides the built-in engines, any object with these two methods can be passed as ``engine=`` to an env
+    (tests inject scripted engines whose answers are known).
+    """
 
     def adapt(self, requests: Sequence[AdaptRequest]) -> list[AdaptOutcome]:
         """Train one adapter per request, answer its queries with it, discard it; one outcome per request."""

