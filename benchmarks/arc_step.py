@@ -41,9 +41,9 @@ def main() -> None:
     start = time.perf_counter()
     _, reward, _, _, info = env.step(recipe.to_json())
     total = time.perf_counter() - start
-    timings = env.last_timings
+    timings = env.last_result
     steps = info["num_optimizer_steps"]
-    print(f"model {env.bundle.name}, engine {type(env.adapter).__name__}, task {reset_info['task_id']}, {args.threads} thread(s), "
+    print(f"model {env.domain.inner_loop.bundle.name}, engine {type(env.domain.inner_loop.engine).__name__}, task {reset_info['task_id']}, {args.threads} thread(s), "
           f"{info['num_ttt_examples']} examples, {steps} optimizer steps, vote {args.vote}, reward {reward}")
     print(f"{'phase':<16}{'seconds':>9}")
     print(f"{'model load':<16}{loaded:>9.2f}")

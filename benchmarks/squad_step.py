@@ -53,9 +53,9 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from seal_gym.knowledge import KnowledgeInnerLoop, KnowledgeItem
+    from seal_gym.squad.inner_loop import KnowledgeInnerLoop, KnowledgeItem
     from seal_gym.models import load_model
-    from seal_gym.passages import demo_passages
+    from seal_gym.squad.passages import demo_passages
 
     load_model(None, device="cpu")  # make sure the cache exists, so the timed load reads it
     start = time.perf_counter()
@@ -68,7 +68,7 @@ def main() -> None:
     for passage in passages:
         t0 = time.perf_counter()
         for loop in loops.values():
-            loop.baseline_answers(passage)  # cached per passage; shared cost, timed once
+            loop.baseline(passage)  # cached per passage; shared cost, timed once
         rows["baseline answers (once per passage)"].append((time.perf_counter() - t0) / len(loops))
         item = KnowledgeItem(passage.completions[0], passage, seed=0)
         for engine, loop in loops.items():

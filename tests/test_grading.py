@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from seal_gym.grading import (
+from seal_gym.squad.grading import (
     ContainsGrader,
     F1Grader,
     GradeItem,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from seal_gym.knowledge import KnowledgeInnerLoop, KnowledgeItem
-from seal_gym.passages import demo_passages
+from seal_gym.squad.inner_loop import KnowledgeInnerLoop, KnowledgeItem
+from seal_gym.squad.passages import demo_passages
 from tests.conftest import weights_checksum
 
 pytestmark = pytest.mark.slow

@@ -117,9 +117,9 @@ def test_render_ansi(tiny_bundle):
 
 
 def test_baseline_is_answered_and_graded_once_per_passage(tiny_bundle):
-    from seal_gym.grading import ContainsGrader
-    from seal_gym.knowledge import KnowledgeConfig, KnowledgeInnerLoop, KnowledgeItem
-    from seal_gym.passages import demo_passages
+    from seal_gym.squad.grading import ContainsGrader
+    from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop, KnowledgeItem
+    from seal_gym.squad.passages import demo_passages
 
     class CountingGrader(ContainsGrader):
         calls = 0

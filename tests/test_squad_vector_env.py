@@ -15,8 +15,9 @@ FAST = dict(train=TrainSpec(epochs=1), lora=LoraSpec(rank=2, alpha=4))
 def test_make_vec_steps_all_sub_envs_in_one_inner_loop_call(tiny_bundle, monkeypatch):
     envs = gym.make_vec("SealSquad-v0", num_envs=3, vectorization_mode="vector_entry_point", model=tiny_bundle, **FAST)
     calls = []
-    run = envs.unwrapped.inner_loop.run
-    monkeypatch.setattr(envs.unwrapped.inner_loop, "run", lambda items: calls.append(len(items)) or run(items))
+    inner_loop = envs.unwrapped.domain.inner_loop
+    run = inner_loop.run
+    monkeypatch.setattr(inner_loop, "run", lambda items: calls.append(len(items)) or run(items))
     observations, infos = envs.reset(seed=0)
     assert len(observations) == 3 and infos["title"][0] in observations[0]
     actions = ["A fact.\nAnother fact.", "", "One more fact."]

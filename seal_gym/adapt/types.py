@@ -132,9 +132,9 @@ class AdaptOutcome:
     answer_seconds: float
 
     @property
-    def final_loss(self) -> float:
-        """Loss of the last optimizer step (NaN if nothing was trained)."""
-        return self.losses[-1] if self.losses else float("nan")
+    def final_loss(self) -> float | None:
+        """Loss of the last optimizer step (``None`` if nothing was trained)."""
+        return self.losses[-1] if self.losses else None
 
 
 @runtime_checkable

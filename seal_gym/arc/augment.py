@@ -101,8 +101,3 @@ def colour_permutation(rng: np.random.Generator) -> np.ndarray:
 def recolour(grid: Grid, table: np.ndarray) -> Grid:
     return from_array(table[to_array(grid)])
 
-
-def inverse_table(table: np.ndarray) -> np.ndarray:
-    inverse = np.empty_like(table)
-    inverse[table] = np.arange(len(table))
-    return inverse

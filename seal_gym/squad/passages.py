@@ -95,7 +95,7 @@ def load_passages(dataset: str | Path | list[Passage] = "demo") -> list[Passage]
     """Passages from any source: ``"demo"``, a JSON path, ``"hf:squad[:split]"``, or a list of Passage."""
     if isinstance(dataset, list):
         if not all(isinstance(p, Passage) for p in dataset):
-            raise TypeError("a dataset given as a list must hold seal_gym.passages.Passage objects")
+            raise TypeError("a dataset given as a list must hold seal_gym.squad.passages.Passage objects")
         return dataset
     name = str(dataset)
     if name == "demo":

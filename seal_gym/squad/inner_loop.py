@@ -2,8 +2,9 @@
 
 :class:`KnowledgeInnerLoop` takes a *list* of :class:`KnowledgeItem` and returns one
 :class:`KnowledgeResult` each. It turns items into :class:`~seal_gym.adapt.AdaptRequest` objects for the
-adaptation engine (the only code that trains adapters), so swapping the sequential engine for the batched
-one changes nothing here.
+inner-loop engine (the only code that trains adapters), so swapping the sequential engine for the batched
+one changes nothing here. The model may carry a policy adapter that an agent trains: adapters are then
+trained on top of the current policy, and the cached baseline follows the weights' version.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
-from seal_gym.adapt import AdaptRequest, LoraSpec, Query, TrainSequence, TrainSpec, make_engine
-from seal_gym.grading import GradeItem, Grader, Verdict, best_span_f1, lenient_accuracy, make_grader
-from seal_gym.models import ModelBundle, load_model
-from seal_gym.passages import Passage
-from seal_gym.prompts import PromptStyle, get_prompt_style
+from seal_gym.adapt import AdaptRequest, InnerLoopEngine, LoraSpec, Query, TrainSequence, TrainSpec, weights_version
+from seal_gym.domain import model_and_engine
+from seal_gym.squad.grading import GradeItem, Grader, Verdict, best_span_f1, lenient_accuracy, make_grader
+from seal_gym.models import ModelBundle
+from seal_gym.squad.passages import Passage
+from seal_gym.squad.prompts import PromptStyle, get_prompt_style
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class KnowledgeResult:
     adapter_accuracy: float
     """Accuracy after training the adapter on the self-edit (+ passage), no passage in context."""
     questions: list[QuestionResult]
-    final_loss: float
+    final_loss: float | None
+    """Loss of the last optimizer step (``None`` if nothing was trained)."""
     num_sequences: int
     num_train_tokens: int
     num_optimizer_steps: int
@@ -102,17 +105,18 @@ class KnowledgeInnerLoop:
 
     Args:
         model: anything :func:`seal_gym.models.load_model` accepts (a shared ModelBundle included).
-        engine: ``"auto"``, ``"sequential"`` or ``"batched"`` (see :func:`seal_gym.adapt.make_engine`).
-        grader: a grader name or object (see :func:`seal_gym.grading.make_grader`).
+        engine: ``"auto"``, ``"sequential"``, ``"batched"`` or an engine object (see
+            :func:`seal_gym.adapt.make_engine`).
+        grader: a grader name or object (see :func:`seal_gym.squad.grading.make_grader`).
         config: inner-loop settings.
     """
 
-    def __init__(self, model=None, engine: str = "auto", grader: str | Grader = "contains",
+    def __init__(self, model=None, engine: str | InnerLoopEngine = "auto", grader: str | Grader = "contains",
                  config: KnowledgeConfig | None = None):
-        self.bundle = load_model(model)
+        self.bundle, self.engine = model_and_engine(model, engine)
         self.config = config or KnowledgeConfig()
         self.style = get_prompt_style(self.config.prompt_style)
-        self.adapter = make_engine(self.bundle.model, self.bundle.tokenizer, engine)
+
         self.grader = make_grader(grader)
         self._baseline_cache: dict[tuple, tuple[list[str], float, list[Verdict]]] = {}
 
@@ -132,23 +136,20 @@ class KnowledgeInnerLoop:
     def baseline(self, passage: Passage) -> tuple[list[str], float, list[Verdict]]:
         """Base-model answers without the passage, their accuracy and verdicts.
 
-        Answered and graded once per passage, then cached: a judge grader is not asked again every step.
+        Answered and graded once per passage and weights version, then cached: a judge grader is not asked
+        again every step, and an update of the model's weights (e.g. a policy step) makes a new entry.
         """
-        key = (passage.title, passage.context, passage.questions)
+        key = (weights_version(self.bundle.model), passage.title, passage.context, passage.questions)
         if key not in self._baseline_cache:
-            answers = self.adapter.answer(self._queries(passage))
+            answers = self.engine.answer(self._queries(passage))
             self._baseline_cache[key] = (answers, *self.grade_answers(passage, answers))
         return self._baseline_cache[key]
-
-    def baseline_answers(self, passage: Passage) -> list[str]:
-        """Base-model answers without the passage (cached, see :meth:`baseline`)."""
-        return self.baseline(passage)[0]
 
     def in_context_answers(self, passage: Passage) -> list[str]:
         """Base-model answers with the passage in context (no training): the paper's reference condition."""
         queries = [Query(in_context_prompt(self.bundle, passage, qa.question), self.config.max_answer_tokens)
                    for qa in passage.questions]
-        return self.adapter.answer(queries)
+        return self.engine.answer(queries)
 
     def grade_answers(self, passage: Passage, answers: list[str]) -> tuple[float, list[Verdict]]:
         """Accuracy of ``answers`` (one per question of ``passage``) and the grader's verdicts."""
@@ -169,7 +170,7 @@ class KnowledgeInnerLoop:
             for item in items
         ]
         baselines = [self.baseline(item.passage) for item in items]
-        outcomes = self.adapter.adapt(requests)
+        outcomes = self.engine.adapt(requests)
         results = []
         for item, request, outcome, (base_answers, base_accuracy, base_verdicts) in zip(items, requests, outcomes,
                                                                                          baselines):

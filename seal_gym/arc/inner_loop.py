@@ -1,0 +1,136 @@
+"""The few-shot (ARC) inner loop: recipe text -> TTT data -> LoRA update -> prediction -> typed result.
+
+:class:`ArcInnerLoop` mirrors the knowledge inner loop: a *list* of :class:`ArcItem` in, one
+:class:`ArcResult` each out, every valid and affordable recipe trained in ONE call to the inner-loop engine.
+Invalid recipes and recipes over the step budget are never trained; they score 0 with the reason in
+``error``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Sequence
+
+from seal_gym.adapt import InnerLoopEngine, LoraSpec
+from seal_gym.arc.data import ArcTask
+from seal_gym.arc.grids import grid_to_text
+from seal_gym.arc.recipe import RecipeError, parse_recipe
+from seal_gym.arc.ttt import TTTConfig, build_plan, score_outcome
+from seal_gym.domain import model_and_engine
+
+
+@dataclass(frozen=True)
+class ArcItem:
+    """One recipe (as the policy wrote it) to try on one task."""
+
+    task: ArcTask
+    recipe_text: Any
+    seed: int = 0
+    """Inner-loop seed (TTT data sampling, LoRA initialisation, data order)."""
+
+
+@dataclass
+class ArcResult:
+    """Outcome of one recipe."""
+
+    task_id: str
+    error: str | None = None
+    """Why the recipe was not trained (invalid, or over the cost guard), else ``None``."""
+    recipe: dict[str, Any] | None = None
+    """The parsed recipe."""
+    solved: bool = False
+    """Every test output exactly right."""
+    cell_accuracy: float = 0.0
+    num_ttt_examples: int = 0
+    num_optimizer_steps: int = 0
+    trained: bool = False
+    final_loss: float | None = None
+    """Loss of the last optimizer step (``None`` if nothing was trained)."""
+    answers: list[str] = field(default_factory=list)
+    predictions: list[str | None] = field(default_factory=list)
+    """The predicted grid of each test input as text (``None`` where no grid could be read)."""
+    build_seconds: float = 0.0
+    """Parsing the recipe and building its TTT data (each item's share of the call)."""
+    train_seconds: float = 0.0
+    predict_seconds: float = 0.0
+
+    @property
+    def reward(self) -> float:
+        return 1.0 if self.solved else 0.0
+
+
+def make_ttt_config(ttt: TTTConfig | dict | None, lora: LoraSpec | dict | None) -> TTTConfig:
+    """A :class:`TTTConfig` from the env arguments (a dict means overrides of the defaults)."""
+    if ttt is None:
+        ttt = TTTConfig()
+    elif isinstance(ttt, dict):
+        fields = dict(ttt)
+        if isinstance(fields.get("lora"), dict):
+            fields["lora"] = LoraSpec(**fields["lora"])
+        ttt = TTTConfig(**fields)
+    elif not isinstance(ttt, TTTConfig):
+        raise TypeError(f"ttt must be a TTTConfig, a dict of its fields or None, got {type(ttt).__name__}")
+    if lora is not None:
+        lora = LoraSpec(**lora) if isinstance(lora, dict) else lora
+        if not isinstance(lora, LoraSpec):
+            raise TypeError(f"lora must be a LoraSpec, a dict of its fields or None, got {type(lora).__name__}")
+        ttt = replace(ttt, lora=lora)
+    return ttt
+
+
+class ArcInnerLoop:
+    """Trains recipes on tasks and checks the adapted model's test predictions.
+
+    Args:
+        model: anything :func:`seal_gym.models.load_model` accepts (a shared ModelBundle included).
+        engine: an engine name or object (see :func:`seal_gym.adapt.make_engine`).
+        ttt: a :class:`TTTConfig` or a dict of overrides; ``lora``: replaces its adapter shape.
+    """
+
+    def __init__(self, model: Any = None, engine: str | InnerLoopEngine = "auto", ttt: TTTConfig | dict | None = None,
+                 lora: LoraSpec | dict | None = None) -> None:
+        self.bundle, self.engine = model_and_engine(model, engine)
+        self.config = make_ttt_config(ttt, lora)
+
+    def run(self, items: Sequence[ArcItem]) -> list[ArcResult]:
+        """One result per item, in order.
+
+        Raises:
+            TypeError: if a recipe is not a ``str``.
+        """
+        for item in items:
+            if not isinstance(item.recipe_text, str):
+                raise TypeError(f"a SealARC action is the recipe as JSON text (str), got {type(item.recipe_text).__name__}")
+        start = time.perf_counter()
+        results, pending = [], []
+        for k, item in enumerate(items):
+            result = ArcResult(item.task.task_id)
+            results.append(result)
+            recipe = parse_recipe(item.recipe_text)
+            if isinstance(recipe, RecipeError):
+                result.error = f"invalid recipe: {recipe.reason}"
+                continue
+            result.recipe = asdict(recipe)
+            plan = build_plan(item.task, recipe, self.config, item.seed)
+            result.num_ttt_examples, result.num_optimizer_steps = plan.num_examples, plan.num_optimizer_steps
+            if plan.num_optimizer_steps > self.config.max_optimizer_steps:
+                result.error = (f"cost guard: the recipe needs {plan.num_optimizer_steps} optimizer steps, more than "
+                                f"the budget of {self.config.max_optimizer_steps}; it was not trained (fewer epochs "
+                                "or augmentations fit)")
+                continue
+            pending.append((k, item.task, plan))
+        built = time.perf_counter()
+        outcomes = self.engine.adapt([plan.request for _, _, plan in pending]) if pending else []
+        for (k, task, plan), outcome in zip(pending, outcomes):
+            arc_score = score_outcome(task, plan, outcome)
+            results[k].solved, results[k].cell_accuracy = arc_score.solved, arc_score.cell_accuracy
+            results[k].trained, results[k].final_loss = outcome.num_optimizer_steps > 0, outcome.final_loss
+            results[k].answers = list(outcome.answers)
+            results[k].predictions = [None if g is None else grid_to_text(g) for g in arc_score.predictions]
+            results[k].train_seconds = outcome.train_seconds
+            results[k].predict_seconds = outcome.answer_seconds
+        share = (built - start) / max(1, len(items))
+        for result in results:
+            result.build_seconds = share
+        return results

@@ -1,0 +1,89 @@
+"""Command-line options generated from config dataclasses, so every default and its help live in one place.
+
+A field's help is the docstring written under it (as in the dataclasses of :mod:`seal_gym.adapt.types`).
+Supported field types: ``bool`` (``--x/--no-x``), ``int``, ``float``, ``str``, ``Literal[...]`` (choices),
+``tuple[str, ...]`` / ``tuple[int, ...]`` (comma-separated), and ``X | None`` of those (``none`` on the
+command line). Nested dataclass fields are skipped: give them options of their own with a ``prefix``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import inspect
+import textwrap
+import types
+import typing
+from typing import Any, Literal
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """``{field: first line of the docstring under it}`` for a dataclass and its bases."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__[:-1]):
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, following in zip(body, body[1:]):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(following, ast.Expr)
+                    and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str)):
+                docs[node.target.id] = " ".join(following.value.value.strip().split("\n\n")[0].split())
+    return docs
+
+
+def _parser_for(annotation: Any) -> tuple[Any, dict[str, Any]] | None:
+    """``(converter, extra add_argument kwargs)`` for a field type, or ``None`` if it has no CLI form."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        inner = [a for a in args if a is not type(None)]
+        parsed = _parser_for(inner[0]) if len(inner) == 1 else None
+        if parsed is None:
+            return None
+        convert, extra = parsed
+        return (lambda text: None if text.lower() == "none" else convert(text)), {k: v for k, v in extra.items() if k != "choices"}
+    if origin is Literal:
+        return type(args[0]), {"choices": list(args)}
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis and args[0] in (str, int, float):
+        item = args[0]
+        return (lambda text: tuple(item(x) for x in text.split(",") if x)), {"metavar": f"{item.__name__},..."}
+    if annotation in (int, float, str):
+        return annotation, {}
+    return None
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str = "", defaults: Any = None,
+                         skip: tuple[str, ...] = ()) -> None:
+    """Add one ``--{prefix}{field}`` option per field of the dataclass ``cls`` (defaults from ``defaults``,
+    an instance, or the class's own)."""
+    hints = typing.get_type_hints(cls)
+    docs = field_docs(cls)
+    defaults = defaults if defaults is not None else cls()
+    group = parser.add_argument_group(f"{cls.__name__} ({prefix or 'no prefix'})" if prefix else cls.__name__)
+    for f in dataclasses.fields(cls):
+        if f.name in skip or not f.init:
+            continue
+        option = "--" + (prefix + f.name).replace("_", "-")
+        dest = (prefix + f.name).replace("-", "_")
+        default = getattr(defaults, f.name)
+        help_text = docs.get(f.name, "")
+        if hints[f.name] is bool:
+            group.add_argument(option, dest=dest, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+            continue
+        parsed = _parser_for(hints[f.name])
+        if parsed is None:
+            continue
+        convert, extra = parsed
+        # "%(default)s" (not the value) so that argparse's defaults formatter does not add it a second time.
+        group.add_argument(option, dest=dest, type=convert, default=default, help=f"{help_text} (default: %(default)s)",
+                           **extra)
+
+
+def config_from_args(args: argparse.Namespace, cls: type, prefix: str = "", base: Any = None, **overrides: Any) -> Any:
+    """The ``cls`` instance the parsed options describe (fields without an option come from ``base``)."""
+    base = base if base is not None else cls()
+    values = {f.name: getattr(args, (prefix + f.name).replace("-", "_")) for f in dataclasses.fields(cls)
+              if hasattr(args, (prefix + f.name).replace("-", "_"))}
+    return dataclasses.replace(base, **values, **overrides)
