@@ -49,6 +49,13 @@ class ModelBundle:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    def __repr__(self) -> str:
+        # One line: Gymnasium puts the kwargs' repr into its errors, and a model's own repr is ~2,000 characters.
+        first = next(self.model.parameters(), None)
+        params = sum(p.numel() for p in self.model.parameters())
+        where = "no parameters" if first is None else f"{str(first.dtype).removeprefix('torch.')} on {first.device}"
+        return f"ModelBundle(name={self.name!r}, {params / 1e6:.1f}M parameters, {where})"
+
     def chat_prompt(self, user_message: str, system: str | None = None) -> str:
         """``user_message`` wrapped in the model's chat template, ready for generation."""
         messages = ([{"role": "system", "content": system}] if system else []) + [

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 
+import gymnasium as gym
 import pytest
 import torch
 
+import seal_gym  # noqa: F401  (registers the envs)
 from seal_gym import models
 from seal_gym.models import ModelBundle, byte_level_tokenizer, load_model
 
@@ -61,3 +63,11 @@ def test_embedded_model_converts_once_then_loads_fast(tmp_path, monkeypatch):
     second = load_model(None, device="cpu")
     assert time.perf_counter() - start < 15  # from the safetensors cache, not the GGUF (~20 s)
     assert all(torch.equal(p, q) for p, q in zip(first.model.parameters(), second.model.parameters()))
+
+
+def test_bundle_repr_is_one_short_line(tiny_bundle):
+    text = repr(tiny_bundle)
+    assert "\n" not in text and len(text) < 100 and "tiny-random" in text and "float32" in text
+    with pytest.raises(TypeError) as err:
+        gym.make("SealSquad-v0", model=tiny_bundle, gradr="f1")  # misspelt argument
+    assert "gradr" in str(err.value) and len(str(err.value)) < 400
