@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import time
 
@@ -62,8 +64,21 @@ def test_embedded_model_converts_once_then_loads_fast(tmp_path, monkeypatch):
     assert len(list((tmp_path / "models").iterdir())) == 1
     start = time.perf_counter()
     second = load_model(None, device="cpu")
-    assert time.perf_counter() - start < 15  # from the safetensors cache, not the GGUF (~20 s)
+    assert time.perf_counter() - start < 15  # from the safetensors cache, not the GGUF (~22-40 s)
     assert all(torch.equal(p, q) for p, q in zip(first.model.parameters(), second.model.parameters()))
+
+
+def test_cache_key_follows_the_content_not_the_path_or_mtime(tmp_path):
+    first = tmp_path / "a" / "model.gguf"
+    first.parent.mkdir()
+    first.write_bytes(b"GGUF" + bytes(range(256)) * 100)
+    copy = tmp_path / "b.gguf"
+    shutil.copyfile(first, copy)
+    os.utime(copy, (1_000_000, 1_000_000))  # another venv's copy: same bytes, another path and mtime
+    assert models.embedded_cache_key(first) == models.embedded_cache_key(copy)
+    copy.write_bytes(first.read_bytes()[:-1] + b"x")  # same size, one byte changed
+    assert models.embedded_cache_key(first) != models.embedded_cache_key(copy)
+    assert models.embedded_cache_key(first).startswith(models.EMBEDDED_NAME)
 
 
 def test_hub_name_fails_within_seconds_when_the_hub_is_unreachable(monkeypatch):
