@@ -179,6 +179,15 @@ def embedded_cache_key(source: Path) -> str:
     return f"{EMBEDDED_NAME}-{version}-{source.stat().st_size}-{digest.hexdigest()[:16]}"
 
 
+def _cache_error(err: OSError, path: Path) -> OSError:
+    """``err`` (from creating ``path``) as a one-line error naming the variable, the folder and the reason."""
+    variable = os.environ.get("SEAL_GYM_CACHE")
+    setting = (f"SEAL_GYM_CACHE={variable!r}" if variable is not None
+               else f"SEAL_GYM_CACHE is not set, so the default {cache_dir()} is used")
+    return type(err)(f"cannot write the model cache at {path}: {err.strerror or err} ({setting}); "
+                     "point SEAL_GYM_CACHE at a writable folder")
+
+
 def embedded_model_path() -> Path:
     """Folder with the embedded model as safetensors, converted from the GGUF file on first use.
 
@@ -191,8 +200,11 @@ def embedded_model_path() -> Path:
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".converting-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".converting-", dir=target.parent))
+    except OSError as err:
+        raise _cache_error(err, target.parent) from err
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
         model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32)

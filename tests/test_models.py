@@ -81,6 +81,20 @@ def test_cache_key_follows_the_content_not_the_path_or_mtime(tmp_path):
     assert models.embedded_cache_key(first).startswith(models.EMBEDDED_NAME)
 
 
+def test_unwritable_cache_names_the_variable_the_path_and_the_reason(tmp_path, monkeypatch):
+    fake = tmp_path / "fake.gguf"
+    fake.write_bytes(b"GGUF")
+    monkeypatch.setattr(models, "gguf_path", lambda: fake)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("SEAL_GYM_CACHE", str(blocker / "cache"))
+    with pytest.raises(OSError) as err:
+        load_model(None)
+    message = str(err.value)
+    assert "SEAL_GYM_CACHE" in message and str(blocker / "cache" / "models") in message
+    assert "Not a directory" in message and "\n" not in message
+
+
 def test_hub_name_fails_within_seconds_when_the_hub_is_unreachable(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
