@@ -33,6 +33,10 @@ def test_bad_json_files_get_clear_errors(tmp_path):
         load_passages(bad)
     with pytest.raises(FileNotFoundError):
         load_passages(tmp_path / "missing.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"title": "x",\n  "context": }]')
+    with pytest.raises(ValueError, match=r"broken\.json: not valid JSON \(Expecting value at line 2, column 14\)"):
+        load_passages(broken)
 
 
 def test_hub_unreachable_gives_clear_error(monkeypatch):

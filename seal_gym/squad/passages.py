@@ -68,7 +68,11 @@ def load_json_passages(path: str | Path) -> list[Passage]:
     if not path.exists():
         raise FileNotFoundError(f"no passage file at {path}")
     with open(path, encoding="utf-8") as f:
-        return _parse(json.load(f), str(path))
+        try:
+            records = json.load(f)
+        except json.JSONDecodeError as err:  # its message alone names no file
+            raise ValueError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})") from None
+    return _parse(records, str(path))
 
 
 def load_hf_squad(split: str = "validation") -> list[Passage]:
