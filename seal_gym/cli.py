@@ -10,6 +10,7 @@ import sys
 SUBCOMMANDS = {
     "squad-table": "seal_gym.commands.squad_table",
     "arc-eval": "seal_gym.commands.arc_eval",
+    "train": "seal_gym.commands.train",
 }
 
 

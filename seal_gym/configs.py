@@ -54,6 +54,12 @@ def _parser_for(annotation: Any) -> tuple[Any, dict[str, Any]] | None:
     return None
 
 
+def option_parser(cls: type, name: str) -> tuple[Any, dict[str, Any]] | None:
+    """``(converter, extra add_argument kwargs)`` for the field ``name`` of the dataclass ``cls``, or ``None``
+    if its type has no command-line form."""
+    return _parser_for(typing.get_type_hints(cls)[name])
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str = "", defaults: Any = None,
                          skip: tuple[str, ...] = ()) -> None:
     """Add one ``--{prefix}{field}`` option per field of the dataclass ``cls`` (defaults from ``defaults``,
