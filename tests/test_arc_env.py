@@ -148,6 +148,17 @@ def test_missing_keys_are_named(env, drop):
     assert reward == 0.0 and info["error"].startswith("invalid recipe: missing keys") and all(k in info["error"] for k in drop)
 
 
+def test_unknown_recipe_keys_are_noted_in_info(env):
+    recipe = json.loads(CHEAP.to_json())
+    recipe["training"]["warmup"] = 3  # not a recipe key: trained without it, and said so
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(json.dumps(recipe))
+    assert info["error"] is None and info["trained"]
+    assert info["action_notes"] == ["unknown keys ignored: training.warmup"]
+    env.reset(seed=0)
+    assert env.step(CHEAP.to_json())[4]["action_notes"] == []
+
+
 def test_structured_action_maps_to_recipe(bundle):
     env = StructuredRecipe(SealARCEnv(model=bundle, ttt=TINY_TTT, lora=TINY_LORA))
     recipe = env.recipe([1, 0, 0, 1, 1, 3, 1])

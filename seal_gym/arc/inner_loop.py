@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from seal_gym.adapt import InnerLoopEngine, LoraSpec
 from seal_gym.arc.data import ArcTask
 from seal_gym.arc.grids import grid_to_text
-from seal_gym.arc.recipe import RecipeError, parse_recipe
+from seal_gym.arc.recipe import RecipeError, read_recipe
 from seal_gym.arc.ttt import TTTConfig, build_plan, score_outcome
 from seal_gym.domain import model_and_engine
 
@@ -39,6 +39,8 @@ class ArcResult:
     """Why the recipe was not trained (invalid, or over the cost guard), else ``None``."""
     recipe: dict[str, Any] | None = None
     """The parsed recipe."""
+    action_notes: list[str] = field(default_factory=list)
+    """What parsing ignored (e.g. ``"unknown keys ignored: training.lr"``): the recipe trained without it."""
     solved: bool = False
     """Every test output exactly right."""
     cell_accuracy: float = 0.0
@@ -107,7 +109,10 @@ class ArcInnerLoop:
         for k, item in enumerate(items):
             result = ArcResult(item.task.task_id)
             results.append(result)
-            recipe = parse_recipe(item.recipe_text)
+            read = read_recipe(item.recipe_text)
+            if read.unknown_keys:
+                result.action_notes.append(f"unknown keys ignored: {', '.join(read.unknown_keys)}")
+            recipe = read.recipe
             if isinstance(recipe, RecipeError):
                 result.error = f"invalid recipe: {recipe.reason}"
                 continue

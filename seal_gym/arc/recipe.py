@@ -3,7 +3,7 @@
 The JSON follows the SEAL study's schema (:data:`RECIPE_SCHEMA`); the flat form with the same six keys at
 the top level is accepted too, and so is a JSON object wrapped in prose or a Markdown code fence (the first
 ``{...}`` block is read). :func:`parse_recipe` never raises on bad text: it returns a :class:`RecipeError`
-whose ``reason`` says what to fix.
+whose ``reason`` says what to fix. Keys outside the schema are ignored; :func:`read_recipe` names them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any, Literal
 Strategy = Literal["train_using_all_tokens", "train_using_output_tokens"]
 STRATEGIES: tuple[str, ...] = ("train_using_all_tokens", "train_using_output_tokens")
 SWITCHES = ("use_basic_augmentations", "use_size_augmentations", "use_chain_augmentations", "use_repeat_augmentations")
+FIELDS = SWITCHES + ("strategy", "learning_rate", "num_train_epochs")
+"""Every key of a recipe, in the flat form."""
 LR_RANGE = (1e-7, 1e-1)
 """Accepted learning rates (inclusive)."""
 MAX_EPOCHS = 100
@@ -102,6 +104,53 @@ def _first_json_object(text: str) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class ReadRecipe:
+    """What :func:`read_recipe` made of an action: the recipe (or why not) and what it ignored."""
+
+    recipe: Recipe | RecipeError
+    unknown_keys: tuple[str, ...] = ()
+    """Keys the schema does not have, as ``section.key`` or ``key`` (a misspelt key most often): not used."""
+
+
+def _unknown_keys(value: dict[str, Any]) -> tuple[str, ...]:
+    known = {"data_generation": set(SWITCHES), "training": set(FIELDS) - set(SWITCHES)}
+    unknown = [k for k in value if k not in known and k not in FIELDS]
+    for section, keys in known.items():
+        if isinstance(value.get(section), dict):
+            # A known key in the other section is still read (the flat form mixes them): only new names count.
+            unknown += [f"{section}.{k}" for k in value[section] if k not in keys and k not in FIELDS]
+    return tuple(unknown)
+
+
+def read_recipe(text: str) -> ReadRecipe:
+    """:func:`parse_recipe`, plus the keys it ignored (a recipe with a misspelt optional key still trains).
+
+    >>> read_recipe(Recipe().to_json().replace('"num_train_epochs"', '"epochs": 9, "num_train_epochs"')).unknown_keys
+    ('training.epochs',)
+    """
+    try:
+        value = _first_json_object(text)
+    except (ValueError, RecursionError) as err:
+        return ReadRecipe(RecipeError(f"malformed JSON: {err}"))
+    if not isinstance(value, dict):
+        return ReadRecipe(RecipeError(f"the recipe must be a JSON object, got {type(value).__name__}"))
+    unknown = _unknown_keys(value)
+    flat = dict(value)
+    for section in ("data_generation", "training"):
+        if section in value:
+            if not isinstance(value[section], dict):
+                return ReadRecipe(RecipeError(f"{section} must be a JSON object, got {type(value[section]).__name__}"), unknown)
+            flat.update(value[section])
+    missing = [k for k in FIELDS if k not in flat]
+    if missing:
+        return ReadRecipe(RecipeError(f"missing keys: {', '.join(missing)}"), unknown)
+    problem = _check(flat)
+    if problem:
+        return ReadRecipe(RecipeError(problem), unknown)
+    return ReadRecipe(Recipe(**{k: flat[k] for k in FIELDS}), unknown)
+
+
 def parse_recipe(text: str) -> Recipe | RecipeError:
     """The recipe in ``text``, or a :class:`RecipeError` with the reason it is not one.
 
@@ -112,23 +161,4 @@ def parse_recipe(text: str) -> Recipe | RecipeError:
     >>> parse_recipe('{"training": {}}').reason
     'missing keys: use_basic_augmentations, use_size_augmentations, use_chain_augmentations, use_repeat_augmentations, strategy, learning_rate, num_train_epochs'
     """
-    try:
-        value = _first_json_object(text)
-    except (ValueError, RecursionError) as err:
-        return RecipeError(f"malformed JSON: {err}")
-    if not isinstance(value, dict):
-        return RecipeError(f"the recipe must be a JSON object, got {type(value).__name__}")
-    flat = dict(value)
-    for section in ("data_generation", "training"):
-        if section in value:
-            if not isinstance(value[section], dict):
-                return RecipeError(f"{section} must be a JSON object, got {type(value[section]).__name__}")
-            flat.update(value[section])
-    fields = SWITCHES + ("strategy", "learning_rate", "num_train_epochs")
-    missing = [k for k in fields if k not in flat]
-    if missing:
-        return RecipeError(f"missing keys: {', '.join(missing)}")
-    problem = _check(flat)
-    if problem:
-        return RecipeError(problem)
-    return Recipe(**{k: flat[k] for k in fields})
+    return read_recipe(text).recipe
