@@ -94,33 +94,9 @@ class SequentialEngine(EngineBase):
         return [self._adapt_one(request) for request in requests]
 
     def _adapt_one(self, request: AdaptRequest) -> AdaptOutcome:
-        spec = request.train
         start = time.perf_counter()
-        tokenized = tokenize_request(self.tokenizer, request)
-        steps = batch_order(len(tokenized), spec) if tokenized else []
-        pad_id = pad_token_id(self.tokenizer)
-        losses: list[float] = []
-        num_tokens = 0
-        with temporary_lora(self.model, request.lora, spec.seed) as lora_model:
-            params = [p for p in lora_model.parameters() if p.requires_grad]
-            optimizer = torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=spec.weight_decay)
-            schedule = torch.optim.lr_scheduler.LambdaLR(
-                optimizer, lambda step: lr_multiplier(step, len(steps), spec)
-            )
-            lora_model.train()
-            for indices in steps:
-                batch = {k: v.to(self.device) for k, v in collate([tokenized[i] for i in indices], pad_id).items()}
-                logits = lora_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-                loss, count = causal_lm_loss(logits, batch["labels"])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if spec.max_grad_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(params, spec.max_grad_norm)
-                optimizer.step()
-                schedule.step()
-                losses.append(float(loss.detach()))
-                num_tokens += count
-            del optimizer, schedule, params
+        with temporary_lora(self.model, request.lora, request.train.seed) as lora_model:
+            losses, num_tokens, num_steps = train_lora(lora_model, self.tokenizer, request)
             trained = time.perf_counter()
             lora_model.eval()
             answers = greedy_answers(lora_model, self.tokenizer, list(request.queries), self.answer_batch_size)
@@ -129,7 +105,40 @@ class SequentialEngine(EngineBase):
             answers=answers,
             losses=losses,
             num_train_tokens=num_tokens,
-            num_optimizer_steps=len(steps),
+            num_optimizer_steps=num_steps,
             train_seconds=trained - start,
             answer_seconds=answered - trained,
         )
+
+
+def train_lora(lora_model: torch.nn.Module, tokenizer, request: AdaptRequest) -> tuple[list[float], int, int]:
+    """Train the adapter that :func:`temporary_lora` put into ``lora_model`` on ``request.sequences``.
+
+    The request's ``train`` spec decides everything (data order, schedule, clipping), so any caller that trains
+    this way (the sequential engine, :mod:`seal_gym.adapt.persistent`) trains identically. Returns the loss
+    of every optimizer step, the tokens that carried loss, and the number of steps.
+    """
+    spec = request.train
+    tokenized = tokenize_request(tokenizer, request)
+    steps = batch_order(len(tokenized), spec) if tokenized else []
+    pad_id = pad_token_id(tokenizer)
+    device = next(lora_model.parameters()).device
+    losses: list[float] = []
+    num_tokens = 0
+    params = [p for p in lora_model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=spec.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_multiplier(step, len(steps), spec))
+    lora_model.train()
+    for indices in steps:
+        batch = {k: v.to(device) for k, v in collate([tokenized[i] for i in indices], pad_id).items()}
+        logits = lora_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        loss, count = causal_lm_loss(logits, batch["labels"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if spec.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, spec.max_grad_norm)
+        optimizer.step()
+        schedule.step()
+        losses.append(float(loss.detach()))
+        num_tokens += count
+    return losses, num_tokens, len(steps)

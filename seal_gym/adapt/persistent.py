@@ -1,0 +1,101 @@
+"""Updates that stay: train a LoRA on a request's sequences and merge it into the model's weights in place.
+
+SEAL's continual-learning experiment applies one self-edit after another, each update folded into the
+weights before the next. :class:`PersistentUpdates` does that with the sequential engine's training
+(:func:`~seal_gym.adapt.sequential.train_lora`: same tokens, data order, seeded LoRA initialisation,
+schedule), so an update here learns exactly what the engine's temporary adapter learns. Then
+``scaling * B @ A`` is added to each adapted weight, summed in a float32 master per weight (as
+:meth:`~seal_gym.adapt.PolicyAdapter.merge` does: on a bf16 base, small deltas merged directly would round
+away). :meth:`PersistentUpdates.restore` copies the weights back bit for bit; nothing is written to disk.
+
+Every merge updates parameters in place, so :func:`~seal_gym.adapt.weights_version` changes and caches keyed
+on it (an inner loop's baseline answers) follow the updated model.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from seal_gym.adapt.sequential import temporary_lora, train_lora
+from seal_gym.adapt.types import AdaptRequest
+
+
+@dataclass
+class UpdateOutcome:
+    """What one merged update did."""
+
+    losses: list[float]
+    """Mean training loss of every optimizer step, in order."""
+    num_train_tokens: int
+    num_optimizer_steps: int
+    seconds: float
+
+    @property
+    def final_loss(self) -> float | None:
+        return self.losses[-1] if self.losses else None
+
+
+class PersistentUpdates:
+    """Merge trained LoRA updates into ``model`` one after another; :meth:`restore` undoes them all.
+
+    Use it as a context manager so the weights come back even when a step fails::
+
+        with PersistentUpdates(bundle.model, bundle.tokenizer) as updates:
+            updates.apply(request)      # request.queries are ignored: ask the model afterwards
+
+    Args:
+        model: a Hugging Face causal LM (a policy adapter inside it stays as it is: updates go to the
+            linear layers it wraps, like the engines' adapters).
+        tokenizer: its tokenizer.
+    """
+
+    def __init__(self, model: torch.nn.Module, tokenizer) -> None:
+        self.model, self.tokenizer = model, tokenizer
+        self.num_updates = 0
+        self._originals: dict[str, torch.Tensor] = {}  # as found before the first update, on the CPU
+        self._masters: dict[str, torch.Tensor] = {}  # float32 sums of the original and every delta
+
+    def apply(self, request: AdaptRequest) -> UpdateOutcome:
+        """Train a fresh LoRA on ``request.sequences`` (with ``request.train`` / ``request.lora``) and merge it."""
+        start = time.perf_counter()
+        was_training = self.model.training
+        with temporary_lora(self.model, request.lora, request.train.seed) as lora_model:
+            losses, num_tokens, num_steps = train_lora(lora_model, self.tokenizer, request)
+            self._merge(lora_model, request.lora.scaling)
+        self.model.train(was_training)
+        self.num_updates += 1
+        return UpdateOutcome(losses, num_tokens, num_steps, time.perf_counter() - start)
+
+    @torch.no_grad()
+    def _merge(self, lora_model: torch.nn.Module, scaling: float) -> None:
+        prefix = "base_model.model."
+        for name, module in lora_model.named_modules():
+            lora_a, lora_b = getattr(module, "lora_A", None), getattr(module, "lora_B", None)
+            if lora_a is None or "default" not in lora_a:
+                continue
+            key = name.removeprefix(prefix)
+            weight = module.get_base_layer().weight
+            if key not in self._originals:
+                self._originals[key] = weight.detach().to("cpu", copy=True)
+                self._masters[key] = weight.detach().to(torch.float32, copy=True)
+            delta = lora_b["default"].weight.float() @ lora_a["default"].weight.float()
+            self._masters[key].add_(delta * scaling)
+            weight.copy_(self._masters[key])
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        """Put every updated weight back as it was before the first update (bit-identical)."""
+        for key, original in self._originals.items():
+            self.model.get_submodule(key).weight.copy_(original)
+        self._originals.clear()
+        self._masters.clear()
+        self.num_updates = 0
+
+    def __enter__(self) -> "PersistentUpdates":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.restore()
