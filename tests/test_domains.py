@@ -112,7 +112,7 @@ def test_baseline_cache_follows_the_weights():
             p.add_(0.5)  # a (large) policy update
     updated = loop.baseline(PASSAGES[0])
     assert len(calls) == 2
-    assert updated[0] == answer(loop._queries(PASSAGES[0]))  # the new weights' answers, not the stale ones
+    assert updated[0] == answer(loop.queries(PASSAGES[0]))  # the new weights' answers, not the stale ones
     assert updated[0] != first[0]
 
 

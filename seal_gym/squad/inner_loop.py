@@ -127,7 +127,8 @@ class KnowledgeInnerLoop:
             texts.append(f"{passage.title}\n{passage.context}")
         return tuple(TrainSequence(text) for text in texts)
 
-    def _queries(self, passage: Passage) -> tuple[Query, ...]:
+    def queries(self, passage: Passage) -> tuple[Query, ...]:
+        """The passage's questions as asked after training (see :func:`question_prompt`)."""
         return tuple(
             Query(question_prompt(self.bundle, passage, qa.question), self.config.max_answer_tokens)
             for qa in passage.questions
@@ -141,7 +142,7 @@ class KnowledgeInnerLoop:
         """
         key = (weights_version(self.bundle.model), passage.title, passage.context, passage.questions)
         if key not in self._baseline_cache:
-            answers = self.engine.answer(self._queries(passage))
+            answers = self.engine.answer(self.queries(passage))
             self._baseline_cache[key] = (answers, *self.grade_answers(passage, answers))
         return self._baseline_cache[key]
 
@@ -163,7 +164,7 @@ class KnowledgeInnerLoop:
         requests = [
             AdaptRequest(
                 sequences=self.training_sequences(item.self_edit, item.passage),
-                queries=self._queries(item.passage),
+                queries=self.queries(item.passage),
                 train=replace(self.config.train, seed=item.seed),
                 lora=self.config.lora,
             )
