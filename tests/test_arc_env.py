@@ -148,6 +148,20 @@ def test_missing_keys_are_named(env, drop):
     assert reward == 0.0 and info["error"].startswith("invalid recipe: missing keys") and all(k in info["error"] for k in drop)
 
 
+def test_ttt_settings_default_to_the_preset_for_the_device(bundle):
+    from seal_gym.arc.inner_loop import make_ttt_config
+    from seal_gym.arc.ttt import TTT_PRESETS, TTTConfig
+
+    assert bundle.device.type == "cpu"
+    assert SealARCEnv(model=bundle).domain.inner_loop.config == TTT_PRESETS["cpu"]  # what a newcomer on a CPU gets
+    assert TTT_PRESETS["cpu"].max_examples == 24 and TTT_PRESETS["cpu"].augmented_inference
+    assert SealARCEnv(model=bundle, ttt="paper").domain.inner_loop.config == TTTConfig() == TTT_PRESETS["paper"]
+    assert make_ttt_config(None, None, "cuda:0") == TTT_PRESETS["paper"]
+    assert make_ttt_config({"max_examples": 7}, None, "cpu") == TTTConfig(max_examples=7)  # overrides of the study's
+    with pytest.raises(ValueError, match="'cpu', 'paper'"):
+        SealARCEnv(model=bundle, ttt="gpu")
+
+
 def test_unknown_recipe_keys_are_noted_in_info(env):
     recipe = json.loads(CHEAP.to_json())
     recipe["training"]["warmup"] = 3  # not a recipe key: trained without it, and said so

@@ -106,7 +106,7 @@ class ArcDomain:
 
     def __init__(self, model: Any = None, engine: str | InnerLoopEngine = "auto",
                  tasks: str | Sequence[ArcTask] = "generated", generator: GeneratorConfig | str = "easy",
-                 ttt: TTTConfig | dict | None = None, lora: LoraSpec | dict | None = None) -> None:
+                 ttt: TTTConfig | dict | str | None = None, lora: LoraSpec | dict | None = None) -> None:
         self.pool = TaskPool(tasks, generator)
         self.inner_loop = ArcInnerLoop(model, engine, ttt, lora)
 

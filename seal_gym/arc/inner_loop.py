@@ -12,11 +12,13 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Sequence
 
+import torch
+
 from seal_gym.adapt import InnerLoopEngine, LoraSpec
 from seal_gym.arc.data import ArcTask
 from seal_gym.arc.grids import grid_to_text
 from seal_gym.arc.recipe import RecipeError, read_recipe
-from seal_gym.arc.ttt import TTTConfig, build_plan, score_outcome
+from seal_gym.arc.ttt import TTT_PRESETS, TTTConfig, build_plan, preset_for, score_outcome
 from seal_gym.domain import model_and_engine
 
 
@@ -62,17 +64,28 @@ class ArcResult:
         return 1.0 if self.solved else 0.0
 
 
-def make_ttt_config(ttt: TTTConfig | dict | None, lora: LoraSpec | dict | None) -> TTTConfig:
-    """A :class:`TTTConfig` from the env arguments (a dict means overrides of the defaults)."""
+def make_ttt_config(ttt: TTTConfig | dict | str | None, lora: LoraSpec | dict | None,
+                    device: str | torch.device = "cpu") -> TTTConfig:
+    """A :class:`TTTConfig` from the env arguments.
+
+    ``ttt``: ``None`` picks the preset for ``device`` (:func:`~seal_gym.arc.ttt.preset_for`: ``"cpu"`` on a
+    CPU, ``"paper"`` elsewhere); a name picks that preset of :data:`~seal_gym.arc.ttt.TTT_PRESETS`; a dict
+    overrides fields of the study's defaults (``TTTConfig()``, whatever the device); a TTTConfig is used
+    as it is. ``lora`` then replaces the adapter shape.
+    """
     if ttt is None:
-        ttt = TTTConfig()
+        ttt = preset_for(device)
+    elif isinstance(ttt, str):
+        if ttt not in TTT_PRESETS:
+            raise ValueError(f"ttt must be a TTTConfig, a dict of its fields, None or one of {sorted(TTT_PRESETS)}; got {ttt!r}")
+        ttt = TTT_PRESETS[ttt]
     elif isinstance(ttt, dict):
         fields = dict(ttt)
         if isinstance(fields.get("lora"), dict):
             fields["lora"] = LoraSpec(**fields["lora"])
         ttt = TTTConfig(**fields)
     elif not isinstance(ttt, TTTConfig):
-        raise TypeError(f"ttt must be a TTTConfig, a dict of its fields or None, got {type(ttt).__name__}")
+        raise TypeError(f"ttt must be a TTTConfig, a dict of its fields, a preset name or None, got {type(ttt).__name__}")
     if lora is not None:
         lora = LoraSpec(**lora) if isinstance(lora, dict) else lora
         if not isinstance(lora, LoraSpec):
@@ -87,13 +100,15 @@ class ArcInnerLoop:
     Args:
         model: anything :func:`seal_gym.models.load_model` accepts (a shared ModelBundle included).
         engine: an engine name or object (see :func:`seal_gym.adapt.make_engine`).
-        ttt: a :class:`TTTConfig` or a dict of overrides; ``lora``: replaces its adapter shape.
+        ttt: a :class:`TTTConfig`, a dict of overrides of the study's defaults, a preset name (``"cpu"``,
+            ``"paper"``) or ``None``: the preset for the model's device (see :func:`make_ttt_config`).
+        lora: replaces the adapter shape of ``ttt``.
     """
 
-    def __init__(self, model: Any = None, engine: str | InnerLoopEngine = "auto", ttt: TTTConfig | dict | None = None,
-                 lora: LoraSpec | dict | None = None) -> None:
+    def __init__(self, model: Any = None, engine: str | InnerLoopEngine = "auto",
+                 ttt: TTTConfig | dict | str | None = None, lora: LoraSpec | dict | None = None) -> None:
         self.bundle, self.engine = model_and_engine(model, engine)
-        self.config = make_ttt_config(ttt, lora)
+        self.config = make_ttt_config(ttt, lora, self.bundle.device)
 
     def run(self, items: Sequence[ArcItem]) -> list[ArcResult]:
         """One result per item, in order.

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, LoraSpec, Query, Schedule, TrainSequence, TrainSpec
 from seal_gym.arc import augment
@@ -52,8 +53,11 @@ class TTTConfig:
     schedule: Schedule = "cosine"
     """Learning-rate schedule."""
     warmup_steps: int = 0
+    """Linear warm-up steps before the schedule."""
     weight_decay: float = 0.0
+    """AdamW weight decay on the LoRA weights."""
     max_grad_norm: float | None = 1.0
+    """Gradient clipping; None disables it."""
     max_length: int = 8192
     """Training sequences are cut to this many tokens."""
     augmented_inference: bool = False
@@ -74,8 +78,18 @@ TTT_PRESETS = {
     "paper": TTTConfig(),
     "cpu": TTTConfig(max_examples=24, augmented_inference=True),
 }
-"""``paper``: the study's settings (a GPU's budget); ``cpu``: 24 examples and a vote over the 8 geometric
-transforms, about a minute per step with the 135M model on a 2-core CPU (the vote fixes one-cell slips)."""
+"""``paper``: the study's settings (a GPU's budget: 250 examples; ~285 s per step with the 135M model on a
+2-core CPU); ``cpu``: 24 examples and a vote over the 8 geometric transforms, ~35 s per step there (the
+vote fixes one-cell slips). See :func:`preset_for` for which one an env gets by default."""
+
+
+def preset_for(device: str | torch.device) -> TTTConfig:
+    """The default TTT settings on ``device``: the ``"cpu"`` preset on a CPU, the study's elsewhere.
+
+    >>> preset_for("cpu") == TTT_PRESETS["cpu"], preset_for("cuda:0") == TTT_PRESETS["paper"]
+    (True, True)
+    """
+    return TTT_PRESETS["cpu" if torch.device(device).type == "cpu" else "paper"]
 
 
 @dataclass(frozen=True)
