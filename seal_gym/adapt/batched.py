@@ -6,6 +6,10 @@ adapter, see :mod:`seal_gym.adapt.stacked_lora`). Each adapter's loss is the mea
 is exactly the one it would get alone; clipping, the learning-rate schedule and AdamW are applied per
 adapter. Requests may differ in sequences, epochs, batch size, learning rate, schedule and LoRA shape:
 an adapter whose steps are over simply has no rows in later steps and is not updated.
+
+The loss never holds the logits of a whole batch: the model's body gives hidden states, and the LM head
+and cross-entropy run over chunks of ``loss_chunk_tokens`` tokens, each recomputed in backward
+(:func:`chunked_loss_sums`). Peak memory then grows with the chunk, not with rows x tokens x vocabulary.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Literal, Sequence
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from seal_gym.adapt.decoding import generation_batches, greedy_answers
 from seal_gym.adapt.engine_base import EngineBase
@@ -44,12 +49,14 @@ class BatchedEngine(EngineBase):
         bucket_overhead_tokens: a step's sequences are split by length into several forward/backward passes
             when that saves more padded tokens than this per extra pass (default: 16 on CPU, where compute
             is the cost; 2048 on CUDA, where launching a pass is).
+        loss_chunk_tokens: tokens (rows x positions) whose logits exist at once while computing the loss;
+            ``None`` materialises every row's logits (needs rows x tokens x vocabulary x 4 bytes).
         keep_lora_state: keep every adapter's trained weights in ``lora_states`` (for tests).
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer, answer_batch_size: int = 256, max_adapters: int | None = None,
                  group_by: GroupBy = "spec", bucket_overhead_tokens: int | None = None,
-                 keep_lora_state: bool = False) -> None:
+                 loss_chunk_tokens: int | None = 2048, keep_lora_state: bool = False) -> None:
         super().__init__(model, tokenizer, answer_batch_size)
         if group_by not in ("none", "spec"):
             raise ValueError(f"group_by must be 'none' or 'spec', got {group_by!r}")
@@ -57,7 +64,11 @@ class BatchedEngine(EngineBase):
             max_adapters = 64 if self.device.type == "cuda" else 8
         if max_adapters < 1:
             raise ValueError(f"max_adapters must be >= 1, got {max_adapters}")
+        if loss_chunk_tokens is not None and loss_chunk_tokens < 1:
+            raise ValueError(f"loss_chunk_tokens must be >= 1 or None, got {loss_chunk_tokens}")
         self.max_adapters = max_adapters
+        self.loss_chunk_tokens = loss_chunk_tokens
+        self._chunked_loss: bool | None = None  # whether the model allows it; checked on first use
         self.group_by = group_by
         self.bucket_overhead_tokens = bucket_overhead_tokens
         self.keep_lora_state = keep_lora_state
@@ -90,6 +101,8 @@ class BatchedEngine(EngineBase):
         start = time.perf_counter()
         was_training = self.model.training
         stack = StackedLora(self.model, [r.lora for r in requests], [r.train.seed for r in requests])
+        if self._chunked_loss is None:
+            self._chunked_loss = bool(self.loss_chunk_tokens) and logits_are_head_of_body(self.model)
         try:
             with stack.installed(self.model):
                 self.model.train()
@@ -149,11 +162,8 @@ class BatchedEngine(EngineBase):
                 part = [rows[r] for r in sorted(bucket)]  # sorted: keeps rows adapter-major
                 batch = {key: v.to(device) for key, v in collate([seq for _, seq in part], pad_id).items()}
                 stack.route([j for j, _ in part])
-                logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                    use_cache=False).logits
                 row_adapter = torch.tensor([j for j, _ in part], device=device)
-                loss = per_adapter_loss_sums(logits, batch["labels"], row_adapter, n) / denominators
-                del logits
+                loss = self._loss_sums(batch, row_adapter, n) / denominators
                 loss.sum().backward()
                 losses[t, :n] += loss.detach()
             lrs = [r.train.learning_rate * lr_multiplier(t, s, r.train) for r, s in zip(requests[:n], steps)]
@@ -161,6 +171,16 @@ class BatchedEngine(EngineBase):
             _clip_and_step(stack, moments, max_norm[:n], lrs, decay, t + 1)
         table = losses.T.tolist()
         return [table[j][: steps[j]] for j in range(k)], tokens, steps
+
+    def _loss_sums(self, batch: dict[str, torch.Tensor], row_adapter: torch.Tensor, n: int) -> torch.Tensor:
+        """Each of the ``n`` adapters' summed token losses over its rows of ``batch``."""
+        inputs = dict(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False)
+        if not self._chunked_loss:
+            return per_adapter_loss_sums(self.model(**inputs).logits, batch["labels"], row_adapter, n)
+        # Looked up on every call: a stacked adapter may be installed on the head itself.
+        body, head = body_and_head(self.model)
+        hidden = body(**inputs).last_hidden_state
+        return chunked_loss_sums(hidden, head, batch["labels"], row_adapter, n, self.loss_chunk_tokens)
 
     @torch.no_grad()
     def _answer(self, stack: StackedLora, requests: list[AdaptRequest]) -> list[list[str]]:
@@ -195,14 +215,70 @@ def per_adapter_loss_sums(logits: torch.Tensor, labels: torch.Tensor, adapter_of
                           num_adapters: int) -> torch.Tensor:
     """Each adapter's summed next-token cross-entropy over its own rows' labelled positions (the numerator
     of ``sequential.causal_lm_loss``)."""
-    targets = labels[:, 1:]
+    return _target_loss_sums(logits[:, :-1], labels[:, 1:], adapter_of_row, num_adapters)
+
+
+def _target_loss_sums(logits: torch.Tensor, targets: torch.Tensor, adapter_of_row: torch.Tensor,
+                      num_adapters: int) -> torch.Tensor:
+    # ``logits[:, i]`` predicts ``targets[:, i]`` (already shifted); cross-entropy in float32 on any base dtype.
     per_token = F.cross_entropy(
-        logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+        logits.float().reshape(-1, logits.shape[-1]),
         targets.reshape(-1),
         ignore_index=IGNORE_INDEX,
         reduction="none",
     ).view(targets.shape)
     return per_token.new_zeros(num_adapters).index_add(0, adapter_of_row, per_token.sum(1))
+
+
+def _head_loss_sums(hidden: torch.Tensor, head: torch.nn.Module, targets: torch.Tensor,
+                    adapter_of_row: torch.Tensor, num_adapters: int) -> torch.Tensor:
+    return _target_loss_sums(head(hidden), targets, adapter_of_row, num_adapters)
+
+
+def chunked_loss_sums(hidden: torch.Tensor, head: torch.nn.Module, labels: torch.Tensor, adapter_of_row: torch.Tensor,
+                      num_adapters: int, chunk_tokens: int) -> torch.Tensor:
+    """:func:`per_adapter_loss_sums` of ``head(hidden)``, with only about ``chunk_tokens`` tokens' logits alive
+    at a time, in forward and in backward.
+
+    The positions are cut into chunks of ``chunk_tokens // rows`` columns (all rows together, so a head
+    with per-row adapters still sees every routed row). Each chunk's logits and cross-entropy are freed
+    after its forward and recomputed in backward (activation checkpointing), which costs one more pass
+    of the head's matmul and leaves every gradient unchanged.
+    """
+    width = max(1, chunk_tokens // hidden.shape[0])
+    parts = zip(hidden[:, :-1].split(width, dim=1), labels[:, 1:].split(width, dim=1))
+    sums = [checkpoint(_head_loss_sums, h, head, t, adapter_of_row, num_adapters, use_reentrant=False) for h, t in parts]
+    return torch.stack(sums).sum(0)
+
+
+def body_and_head(model: torch.nn.Module) -> tuple[torch.nn.Module | None, torch.nn.Module | None]:
+    """A Hugging Face causal LM's body (input ids -> ``last_hidden_state``) and LM head, where it has them."""
+    get_body, get_head = getattr(model, "get_decoder", None), getattr(model, "get_output_embeddings", None)
+    body, head = (get_body() if callable(get_body) else None), (get_head() if callable(get_head) else None)
+    return (body if isinstance(body, torch.nn.Module) else None), (head if isinstance(head, torch.nn.Module) else None)
+
+
+@torch.no_grad()
+def logits_are_head_of_body(model: torch.nn.Module) -> bool:
+    """Whether the model's logits are exactly ``head(body(...).last_hidden_state)`` (see :func:`body_and_head`):
+    false for a model that does more (logit soft-capping, scaling), whose loss then uses its full logits.
+
+    Checked once on a short input rather than assumed, so any Hugging Face causal LM is handled correctly.
+    """
+    body, head = body_and_head(model)
+    if body is None or head is None:
+        return False
+    was_training = model.training
+    model.eval()
+    try:
+        ids = torch.arange(1, 9, device=next(model.parameters()).device)[None] % model.config.vocab_size
+        expected = model(input_ids=ids, use_cache=False).logits
+        got = head(body(input_ids=ids, use_cache=False).last_hidden_state)
+    except Exception:  # a model whose parts do not compose this way keeps the full-logits loss
+        return False
+    finally:
+        model.train(was_training)
+    return got.shape == expected.shape and torch.allclose(got.float(), expected.float(), rtol=1e-3, atol=1e-3)
 
 
 def length_buckets(lengths: list[int], overhead_tokens: int) -> list[list[int]]:
