@@ -1,12 +1,21 @@
-"""The policy protocol and a language-model policy that writes self-edits."""
+"""Policies that write self-edits: the protocols agents depend on, and a trainable language-model policy.
+
+Agents see a policy only through :class:`TextPolicy` (``act``) and :class:`TrainablePolicy` (sample with
+token ids and log-probs, score completions with gradients, save and load the trainable state). They never
+see a model's internals, so a scripted policy, a teacher model or the env's own model all plug in alike.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol, Sequence, runtime_checkable
+import contextlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
 
 import torch
 
+from seal_gym.adapt import LoraSpec, PolicyAdapter
 from seal_gym.models import ModelBundle, load_model
 
 
@@ -17,60 +26,282 @@ class TextPolicy(Protocol):
     def act(self, observations: Sequence[str]) -> list[str]: ...
 
 
+@dataclass
+class Completion:
+    """One sampled self-edit, with the tokens it was sampled as."""
+
+    prompt: str
+    """The observation it answers."""
+    text: str
+    """The self-edit (decoded, stripped): the env's action."""
+    prompt_ids: list[int]
+    """The observation in the chat template, as token ids."""
+    completion_ids: list[int]
+    """The sampled tokens (end-of-sequence included when the model stopped)."""
+    logprobs: list[float] = field(default_factory=list)
+    """Per-token log-probs under the policy that sampled it (the behaviour policy)."""
+
+
+@dataclass
+class TokenScores:
+    """Per-token scores of a batch of completions, padded to the longest completion ``T``."""
+
+    logprobs: torch.Tensor
+    """``[B, T]`` log-probs of the completion tokens (with gradients when computed under grad)."""
+    mask: torch.Tensor
+    """``[B, T]`` True on real completion tokens."""
+    entropy: torch.Tensor
+    """``[B, T]`` entropy of the next-token distribution at each completion position (no gradient)."""
+    prompt_hidden: torch.Tensor
+    """``[B, H]`` last layer's hidden state at the prompt's last token (a value head's input)."""
+
+
+@runtime_checkable
+class TrainablePolicy(TextPolicy, Protocol):
+    """What every optimizer needs from a policy (see :class:`LMPolicy`)."""
+
+    def sample(self, prompts: Sequence[str], n: int, greedy: bool = False) -> list[Completion]:
+        """``n`` completions per prompt, prompt-major (``[p0s0, p0s1, ..., p1s0, ...]``)."""
+        ...
+
+    def encode(self, prompt: str, text: str) -> Completion:
+        """A given ``text`` as a completion of ``prompt`` (for supervised steps on text from elsewhere)."""
+        ...
+
+    def score(self, completions: Sequence[Completion]) -> TokenScores:
+        """Per-token log-probs under the current weights; differentiable when grad is enabled."""
+        ...
+
+    def parameters(self) -> list[torch.nn.Parameter]: ...
+
+    def reference(self) -> contextlib.AbstractContextManager:
+        """Within the block the policy is its reference (the weights at the last merge)."""
+        ...
+
+    def end_round(self) -> None:
+        """Fold the trained state into the weights (ReST-EM merges after every round)."""
+        ...
+
+    def save(self, folder: str | Path) -> None: ...
+
+    def load(self, folder: str | Path) -> None: ...
+
+
 @dataclass(frozen=True)
 class SamplingConfig:
     """How self-edits are sampled."""
 
     temperature: float = 0.7
-    """0 means greedy decoding."""
+    """Softmax temperature; 0 means greedy decoding."""
     top_p: float = 0.95
+    """Nucleus sampling mass."""
     max_new_tokens: int = 384
+    """Longest self-edit, in tokens."""
     batch_size: int = 8
     """Prompts per generate call."""
+    score_batch_size: int = 8
+    """Completions per forward pass when scoring without gradients (memory bound)."""
 
 
 class LMPolicy:
-    """A causal LM that writes self-edits by sampling from its chat template.
+    """A causal LM that writes self-edits, trainable through a LoRA policy adapter.
+
+    In self mode (SEAL's setting) pass the env's :class:`~seal_gym.models.ModelBundle`: the writer and the
+    model the inner loop updates are one and the same, and every inner-loop adapter trains on top of the
+    current policy weights. The policy adapter (:class:`~seal_gym.adapt.PolicyAdapter`) is installed on
+    first use of a training method, so a policy that only acts leaves the model untouched.
 
     Args:
-        model: anything :func:`seal_gym.models.load_model` accepts. Pass the env's ModelBundle to make the
-            writer and the updated model one and the same, as in SEAL.
+        model: anything :func:`seal_gym.models.load_model` accepts.
         sampling: decoding settings.
-        seed: seeds sampling; each ``act`` call advances it, so a run is reproducible end to end.
+        lora: the policy adapter's shape (SEAL's ReST-EM on SQuAD: rank 64, alpha 128, all projections).
+        seed: seeds sampling; each ``sample`` call advances it, so a run is reproducible end to end.
     """
 
-    def __init__(self, model: Any = None, sampling: SamplingConfig | None = None, seed: int = 0):
+    def __init__(self, model: Any = None, sampling: SamplingConfig | None = None, lora: LoraSpec | None = None,
+                 seed: int = 0):
         self.bundle: ModelBundle = load_model(model)
         self.sampling = sampling or SamplingConfig()
-        self._seed = seed
-        self._calls = 0
+        self.lora = lora or LoraSpec(rank=64, alpha=128.0)
+        self.seed = seed
+        self.calls = 0
+        self._merged: list[dict[str, torch.Tensor]] = []  # adapter states folded in so far, for checkpoints
+
+    # --- the policy adapter -------------------------------------------------------------------------------
+    @property
+    def adapter(self) -> PolicyAdapter:
+        """The policy adapter in the model (installed on first access)."""
+        adapter = PolicyAdapter.of(self.bundle.model)
+        if adapter is None:
+            adapter = PolicyAdapter(self.bundle.model, self.lora, seed=self.seed)
+        return adapter
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return self.adapter.parameters()
+
+    def reference(self) -> contextlib.AbstractContextManager:
+        return self.adapter.disabled()
+
+    def end_round(self) -> None:
+        self._merged.append(self.adapter.state_dict())
+        self.adapter.merge()
+
+    # --- acting and sampling --------------------------------------------------------------------------------
+    def act(self, observations: Sequence[str]) -> list[str]:
+        return [c.text for c in self.sample(observations, 1)]
+
+    def prompt_ids(self, prompt: str) -> list[int]:
+        return self.bundle.tokenizer(self.bundle.chat_prompt(prompt), add_special_tokens=False)["input_ids"]
+
+    def encode(self, prompt: str, text: str) -> Completion:
+        tok = self.bundle.tokenizer
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        ids = ids + ([tok.eos_token_id] if tok.eos_token_id is not None else [])
+        return Completion(prompt, text, self.prompt_ids(prompt), ids)
 
     @torch.no_grad()
-    def act(self, observations: Sequence[str]) -> list[str]:
+    def sample(self, prompts: Sequence[str], n: int, greedy: bool = False) -> list[Completion]:
         tok, model, cfg = self.bundle.tokenizer, self.bundle.model, self.sampling
-        prompts = [self.bundle.chat_prompt(obs) for obs in observations]
-        outputs: list[str] = []
-        was_training, padding_side = model.training, tok.padding_side
-        model.eval()
-        tok.padding_side = "left"  # generation continues after the prompt: pad on the left
-        with torch.random.fork_rng(devices=[self.bundle.device] if self.bundle.device.type == "cuda" else []):
-            torch.manual_seed(self._seed * 100_003 + self._calls)
-            self._calls += 1
+        greedy = greedy or cfg.temperature <= 0
+        out: list[Completion] = []
+        with _eval_mode(model), _left_padding(tok), _seeded(self.bundle.device, self.seed * 100_003 + self.calls):
+            self.calls += 1
             for start in range(0, len(prompts), cfg.batch_size):
-                batch = tok(prompts[start : start + cfg.batch_size], return_tensors="pt", padding=True,
-                            add_special_tokens=False).to(self.bundle.device)
-                sample = cfg.temperature > 0
+                chunk = list(prompts[start : start + cfg.batch_size])
+                ids = [self.prompt_ids(p) for p in chunk]
+                batch = tok.pad({"input_ids": ids}, return_tensors="pt").to(self.bundle.device)
                 generated = model.generate(
-                    **batch,
-                    max_new_tokens=cfg.max_new_tokens,
-                    do_sample=sample,
-                    temperature=cfg.temperature if sample else None,
-                    top_p=cfg.top_p if sample else None,
-                    top_k=None,
-                    pad_token_id=tok.pad_token_id,
+                    **batch, max_new_tokens=cfg.max_new_tokens, do_sample=not greedy,
+                    temperature=None if greedy else cfg.temperature, top_p=None if greedy else cfg.top_p, top_k=None,
+                    num_return_sequences=n if not greedy else 1, pad_token_id=tok.pad_token_id,
                 )
-                new_tokens = generated[:, batch["input_ids"].shape[1] :]
-                outputs.extend(t.strip() for t in tok.batch_decode(new_tokens, skip_special_tokens=True))
+                rows = generated[:, batch["input_ids"].shape[1]:].tolist()
+                if greedy and n > 1:
+                    rows = [row for row in rows for _ in range(n)]
+                for i, row in enumerate(rows):
+                    completion_ids = _cut_at_eos(row, tok.eos_token_id)
+                    text = tok.decode(completion_ids, skip_special_tokens=True).strip()
+                    out.append(Completion(chunk[i // n], text, ids[i // n], completion_ids))
+        for completion, logprobs in zip(out, self._behaviour_logprobs(out)):
+            completion.logprobs = logprobs
+        return out
+
+    def _behaviour_logprobs(self, completions: list[Completion]) -> list[list[float]]:
+        result: list[list[float]] = []
+        with torch.no_grad(), _eval_mode(self.bundle.model):
+            for start in range(0, len(completions), self.sampling.score_batch_size):
+                scores = self.score(completions[start : start + self.sampling.score_batch_size])
+                result.extend(row[m].tolist() for row, m in zip(scores.logprobs, scores.mask))
+        return result
+
+    # --- scoring ---------------------------------------------------------------------------------------------
+    def score(self, completions: Sequence[Completion]) -> TokenScores:
+        """Log-probs of each completion's tokens given its prompt, at the sampling temperature.
+
+        Only the completion positions go through the softmax, so memory grows with completion tokens times the
+        vocabulary, not with prompt length.
+        """
+        if not completions:
+            raise ValueError("score() needs at least one completion")
+        device, pad = self.bundle.device, self.bundle.tokenizer.pad_token_id or 0
+        rows = [c.prompt_ids + c.completion_ids for c in completions]
+        width, longest = max(map(len, rows)), max(len(c.completion_ids) for c in completions)
+        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        attention = torch.zeros_like(input_ids)
+        for b, row in enumerate(rows):
+            input_ids[b, : len(row)] = torch.tensor(row)
+            attention[b, : len(row)] = 1
+        output = self.bundle.model(input_ids=input_ids.to(device), attention_mask=attention.to(device),
+                                   output_hidden_states=True, logits_to_keep=0)
+        batch_index, position, targets, slot = [], [], [], []
+        for b, c in enumerate(completions):
+            start = len(c.prompt_ids)
+            for t, token in enumerate(c.completion_ids):
+                batch_index.append(b), position.append(start + t - 1), targets.append(token), slot.append(b * longest + t)
+        temperature = self.sampling.temperature if self.sampling.temperature > 0 else 1.0
+        logits = output.logits[torch.tensor(batch_index, device=device), torch.tensor(position, device=device)].float()
+        logits = logits / temperature
+        log_softmax = torch.log_softmax(logits, dim=-1)
+        token_logprobs = log_softmax.gather(1, torch.tensor(targets, device=device)[:, None])[:, 0]
+        entropy = -(log_softmax.exp() * log_softmax).sum(-1).detach()
+        logprobs = torch.zeros(len(rows) * longest, device=device).index_put((torch.tensor(slot, device=device),),
+                                                                              token_logprobs).view(len(rows), longest)
+        entropies = torch.zeros(len(rows) * longest, device=device)
+        entropies[torch.tensor(slot, device=device)] = entropy
+        mask = torch.zeros(len(rows) * longest, dtype=torch.bool, device=device)
+        mask[torch.tensor(slot, device=device)] = True
+        last_prompt = torch.tensor([len(c.prompt_ids) - 1 for c in completions], device=device)
+        hidden = output.hidden_states[-1][torch.arange(len(rows), device=device), last_prompt].float()
+        return TokenScores(logprobs, mask.view(len(rows), longest), entropies.view(len(rows), longest), hidden)
+
+    # --- checkpoints -----------------------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> None:
+        """Write the trainable state: the adapter now, every adapter merged so far, and the sampling position."""
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file(self.adapter.state_dict(), str(folder / "adapter.safetensors"))
+        for i, state in enumerate(self._merged):
+            path = folder / f"merged_{i:03d}.safetensors"
+            if not path.exists():
+                save_file(state, str(path))
+        meta = {"model": self.bundle.name, "lora": asdict(self.lora), "seed": self.seed, "calls": self.calls,
+                "merges": len(self._merged), "sampling": asdict(self.sampling)}
+        (folder / "policy.json").write_text(json.dumps(meta, indent=2))
+
+    def load(self, folder: str | Path) -> None:
+        """Read a folder written by :meth:`save`: re-applies its merges in order, then its current adapter."""
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        meta_path = folder / "policy.json"
+        if not meta_path.exists():
+            raise FileNotFoundError(f"{folder} holds no policy checkpoint (no policy.json)")
+        meta = json.loads(meta_path.read_text())
+        if LoraSpec(**{**meta["lora"], "target_modules": tuple(meta["lora"]["target_modules"])}) != self.lora:
+            raise ValueError(f"the checkpoint's policy LoRA {meta['lora']} differs from this policy's {asdict(self.lora)}")
+        adapter = self.adapter
+        adapter.restore_pretrained()
+        self._merged = []
+        for i in range(meta["merges"]):
+            adapter.load_state_dict(load_file(str(folder / f"merged_{i:03d}.safetensors")))
+            self.end_round()
+        adapter.load_state_dict(load_file(str(folder / "adapter.safetensors")))
+        self.calls = meta["calls"]
+
+
+def _cut_at_eos(ids: list[int], eos: int | None) -> list[int]:
+    """Tokens up to and including the first end-of-sequence token (the rest is padding)."""
+    if eos is not None and eos in ids:
+        return ids[: ids.index(eos) + 1]
+    return ids
+
+
+@contextlib.contextmanager
+def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
         model.train(was_training)
-        tok.padding_side = padding_side  # the tokenizer may be shared with an env or a trainer
-        return outputs
+
+
+@contextlib.contextmanager
+def _left_padding(tokenizer) -> Iterator[None]:
+    # Generation continues after the prompt, so prompts are padded on the left; the tokenizer may be
+    # shared with an env or a trainer, so its setting is put back.
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        yield
+    finally:
+        tokenizer.padding_side = side
+
+
+@contextlib.contextmanager
+def _seeded(device: torch.device, seed: int) -> Iterator[None]:
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield

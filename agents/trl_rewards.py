@@ -108,7 +108,7 @@ class SealSquadReward:
         else:
             seeds = [int(s) for s in inner_seed]
         envs = self._envs(n)
-        self._pin(envs, [{"passage_index": i, "inner_seed": s} for i, s in zip(indices, seeds)])
+        self._pin(envs, [{"passage_index": i} for i, s in zip(indices, seeds)])
         try:
             _, rewards, _, _, infos = envs.step(actions)
         except Exception as err:  # noqa: BLE001 - verifiers' rule: a failing reward scores 0, training goes on
@@ -138,7 +138,7 @@ class SealSquadReward:
         indices = list(range(passage_indices)) if isinstance(passage_indices, int) else [int(i) for i in passage_indices]
         if not indices:
             raise ValueError("passage_indices is empty: give at least one passage index")
-        envs = self._given_envs or self._envs(len(indices))
+        envs = self._given_envs if self._given_envs is not None else self._envs(len(indices))
         prompts: list[str] = []
         for start in range(0, len(indices), envs.num_envs):
             chunk = indices[start : start + envs.num_envs]

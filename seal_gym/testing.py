@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import gymnasium as gym
+
 from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, Query
+from seal_gym.spaces import FreeText
 
 
 class ScriptedEngine:
@@ -38,3 +41,38 @@ class ScriptedEngine:
 
     def answer(self, queries: Sequence[Query]) -> list[str]:
         return [self.before_training(q) for q in queries]
+
+
+
+class TargetCharEnv(gym.Env[str, str]):
+    """A one-step text env whose reward is known: the fraction of the action's characters that are in ``targets``.
+
+    A cheap testbed for agents (no inner loop at all): any optimizer that works should raise the reward.
+    The observation is one of a few fixed prompts, drawn with ``np_random``; ``inner_seed`` in reset options
+    is accepted and ignored, as the seal_gym envs would use it.
+
+    >>> env = TargetCharEnv(targets="ab")
+    >>> _ = env.reset(seed=0)
+    >>> env.step("aac!")[1]
+    0.5
+    """
+
+    PROMPTS = ("Write something.", "Say anything.", "Go on:")
+
+    def __init__(self, targets: str = "a", max_chars: int = 1000) -> None:
+        if not targets:
+            raise ValueError("targets must name at least one character")
+        self.targets = frozenset(targets)
+        self.observation_space = FreeText(200)
+        self.action_space = FreeText(max_chars)
+        self._prompt = ""
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[str, dict]:
+        super().reset(seed=seed)
+        index = int(self.np_random.integers(len(self.PROMPTS)))
+        self._prompt = self.PROMPTS[index]
+        return self._prompt, {"prompt_index": index}
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
+        reward = sum(ch in self.targets for ch in action) / max(1, len(action))
+        return self._prompt, float(reward), True, False, {"length": len(action)}

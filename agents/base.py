@@ -1,0 +1,247 @@
+"""The training loop every agent shares: collect -> update -> evaluate -> log -> checkpoint.
+
+Written once (as in Stable-Baselines3); an algorithm is a subclass that adds ``update`` (and a config
+dataclass). Typical use::
+
+    agent = ReSTEM(policy, "SealSquad-v0", ReSTEMConfig(), env_kwargs={"model": policy.bundle})
+    agent.learn(rounds=2, run_dir=new_run_dir("runs", "SealSquad-v0__rest-em__0"))
+
+With a ``run_dir`` the loop writes TensorBoard events, ``episodes.jsonl`` (one record per self-edit) and a
+checkpoint after every update; :meth:`Agent.resume` continues a run that was killed at any moment.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+import torch
+
+from seal_gym.agents.policy import Completion, TokenScores, TrainablePolicy
+from seal_gym.agents.rollouts import Collector, Rollouts
+from seal_gym.agents.runlog import RunLog
+
+
+@dataclass
+class AgentConfig:
+    """Settings every agent shares: how much is collected per round and how it is evaluated."""
+
+    prompts_per_round: int = 4
+    """Prompts (passages / tasks) drawn per round: G."""
+    samples_per_prompt: int = 5
+    """Self-edits sampled per prompt: n (GRPO's group size)."""
+    inner_seeds: int = 1
+    """Inner-loop seeds per self-edit, r; a self-edit's reward is the mean over them (rewards are noisy)."""
+    learning_rate: float = 3e-4
+    """Peak learning rate of the policy update."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping of the policy update."""
+    minibatch_size: int = 4
+    """Completions per forward/backward pass (gradients accumulate over a batch): bounds memory."""
+    eval_every: int = 0
+    """Evaluate greedy self-edits every this many rounds (0: never)."""
+    eval_prompts: int = 4
+    """Prompts in an evaluation (the same seeded draw every time, so evaluations compare)."""
+    seed: int = 0
+    """Seeds every draw of the run (tasks, inner-loop seeds) and, through the policy, sampling."""
+
+    def __post_init__(self) -> None:
+        for name in ("prompts_per_round", "samples_per_prompt", "inner_seeds", "minibatch_size", "eval_prompts"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{type(self).__name__}.{name} must be >= 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+
+
+@dataclass
+class RoundStats:
+    """What one round did (also written to TensorBoard)."""
+
+    round: int
+    global_step: int
+    """Self-edits evaluated by the inner loop so far (every seed counts)."""
+    reward_mean: float
+    reward_std: float
+    reward_max: float
+    update: dict[str, float]
+    """The algorithm's numbers (losses, kept fraction, KL...)."""
+    seconds: dict[str, float]
+    """Wall-clock seconds per phase: sampling + inner loop (collect), update, evaluate."""
+    eval_reward: float | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+    """Means of the env's numeric infos (baseline/adapter accuracy, gain) and self-edit length."""
+
+
+Callback = Callable[["Agent", RoundStats], bool]
+"""Called after every round; returning False stops ``learn``."""
+
+
+class Agent:
+    """Base class of the optimizers: owns the loop, the run folder and checkpoints; subclasses add ``update``.
+
+    Args:
+        policy: a :class:`~seal_gym.agents.policy.TrainablePolicy`.
+        env: a registered env id, a vector env or a single env with text observations and actions.
+        config: the agent's config dataclass.
+        env_kwargs: keyword arguments for the env when ``env`` is an id (e.g. ``model=policy.bundle`` for
+            self mode, where the env's inner loop trains on top of the policy's current weights).
+        eval_env: the env to evaluate on (default: ``env``; pass one with held-out tasks to measure transfer).
+    """
+
+    name: ClassVar[str] = "agent"
+    config_class: ClassVar[type[AgentConfig]] = AgentConfig
+
+    def __init__(self, policy: TrainablePolicy, env: Any, config: AgentConfig | None = None,
+                 env_kwargs: dict[str, Any] | None = None, eval_env: Any = None) -> None:
+        self.policy = policy
+        self.config = config or self.config_class()
+        if not isinstance(self.config, self.config_class):
+            raise TypeError(f"{type(self).__name__} takes a {self.config_class.__name__}, got {type(self.config).__name__}")
+        c = self.config
+        self.env_id = env_id_of(env)
+        self.collector = Collector(env, c.prompts_per_round, c.samples_per_prompt, c.inner_seeds, env_kwargs)
+        self._eval_source = (eval_env if eval_env is not None else env, env_kwargs)
+        self._eval_collector: Collector | None = None
+        self.rng = np.random.default_rng(c.seed)
+        self.round = 0
+        self.global_step = 0
+        self.history: list[RoundStats] = []
+        self.log: RunLog | None = None
+
+    # --- what an algorithm adds ----------------------------------------------------------------------------
+    def update(self, rollouts: Rollouts) -> dict[str, float]:
+        """Improve the policy from one round's rollouts; return numbers worth logging."""
+        raise NotImplementedError
+
+    def kept(self, rollouts: Rollouts) -> list[bool] | None:
+        """Which completions the last update trained on (for ``episodes.jsonl``); None if not meaningful."""
+        return None
+
+    def algorithm_state(self) -> dict[str, Any]:
+        """Extra state a checkpoint must hold (e.g. an optimizer that lives across rounds)."""
+        return {}
+
+    def load_algorithm_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    # --- the loop --------------------------------------------------------------------------------------------
+    def learn(self, rounds: int, run_dir: str | Path | None = None, callback: Callback | None = None,
+              progress: Callable[[str], None] | None = None) -> list[RoundStats]:
+        """Train until ``rounds`` rounds are done in total (a resumed agent continues where it stopped).
+
+        Args:
+            rounds: total rounds of the run.
+            run_dir: where events, episodes and checkpoints go (``None``: keep results in memory only).
+            callback: called after each round; returning False stops.
+            progress: receives one line per phase (e.g. ``print``).
+        """
+        say = progress or (lambda line: None)
+        if run_dir is not None and self.log is None:
+            self.log = RunLog(Path(run_dir), self)
+        started = time.perf_counter()
+        first = self.round
+        while self.round < rounds:
+            stats = self._one_round(rounds, say)
+            self.history.append(stats)
+            done = self.round - first
+            eta = (time.perf_counter() - started) / done * (rounds - self.round)
+            say(f"round {self.round}/{rounds}: reward {stats.reward_mean:.3f} ± {stats.reward_std:.3f}"
+                f" (max {stats.reward_max:.3f}), {self.global_step} inner loops so far, ETA {eta / 60:.1f} min")
+            if callback is not None and not callback(self, stats):
+                break
+        if self.log is not None:
+            self.log.flush()
+        return self.history
+
+    def _one_round(self, rounds: int, say: Callable[[str], None]) -> RoundStats:
+        c, seconds = self.config, {}
+        G, n, r = c.prompts_per_round, c.samples_per_prompt, c.inner_seeds
+        say(f"round {self.round + 1}/{rounds}: sampling {G * n} self-edits, then {G * n * r} inner loops")
+        start = time.perf_counter()
+        rollouts = self.collector.collect(self.policy, self.rng)
+        seconds["collect"] = time.perf_counter() - start
+        self.global_step += rollouts.rewards.size
+        start = time.perf_counter()
+        update = self.update(rollouts)
+        seconds["update"] = time.perf_counter() - start
+        eval_reward = None
+        if c.eval_every and (self.round + 1) % c.eval_every == 0:
+            start = time.perf_counter()
+            eval_reward = self.evaluate()
+            seconds["evaluate"] = time.perf_counter() - start
+        rewards = rollouts.mean_rewards
+        extra = {key: value for key in ("baseline_accuracy", "adapter_accuracy", "gain")
+                 if (value := rollouts.info_mean(key)) is not None}
+        extra["self_edit_chars"] = float(np.mean([len(x.text) for x in rollouts.completions]))
+        extra["self_edit_tokens"] = float(np.mean([len(x.completion_ids) for x in rollouts.completions]))
+        stats = RoundStats(self.round, self.global_step, float(rewards.mean()), float(rewards.std()),
+                           float(rewards.max()), update, seconds, eval_reward, extra)
+        self.round += 1
+        if self.log is not None:
+            self.log.record_round(stats, rollouts, self.kept(rollouts))
+            self.log.checkpoint(self)
+        return stats
+
+    def evaluate(self) -> float:
+        """Mean reward of greedy self-edits on ``eval_prompts`` prompts drawn with a fixed seed."""
+        if self._eval_collector is None:
+            env, kwargs = self._eval_source
+            self._eval_collector = Collector(env, self.config.eval_prompts, 1, 1, kwargs)
+        rng = np.random.default_rng(self.config.seed + 1_000_003)  # the same draw every time
+        return float(self._eval_collector.collect(self.policy, rng, greedy=True).rewards.mean())
+
+    # --- checkpoints -----------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The loop's position and every random state (the policy's weights are saved by the policy)."""
+        return {"round": self.round, "global_step": self.global_step, "rng": self.rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(), "history": self.history, "algorithm": self.algorithm_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.round, self.global_step = state["round"], state["global_step"]
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.history = list(state["history"])
+        self.load_algorithm_state(state["algorithm"])
+
+    def resume(self, run_dir: str | Path) -> None:
+        """Continue the run in ``run_dir``: load its last checkpoint; records after it are dropped and redone.
+
+        Raises:
+            FileNotFoundError / ValueError: ``run_dir`` is not a run folder of this agent.
+        """
+        self.log = RunLog.reopen(Path(run_dir), self)
+
+
+def env_id_of(env: Any) -> str:
+    """A readable name of an env argument (its id when it has one)."""
+    if isinstance(env, str):
+        return env
+    spec = getattr(env, "spec", None)
+    return getattr(spec, "id", None) or type(getattr(env, "unwrapped", env)).__name__
+
+
+
+LossFn = Callable[[TokenScores, slice], torch.Tensor]
+"""The loss of one minibatch's scores; the slice locates the minibatch in the batch (for per-row targets)."""
+
+
+def gradient_step(policy: TrainablePolicy, optimizer: torch.optim.Optimizer, completions: list[Completion],
+                  loss_fn: LossFn, minibatch_size: int, max_grad_norm: float) -> dict[str, float]:
+    """One optimizer step on ``completions``, scored in minibatches whose gradients accumulate.
+
+    ``loss_fn`` must return the minibatch's share of the batch loss (e.g. a sum over its tokens divided by
+    the batch's token count), so the accumulated gradient equals the full batch's.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    total = 0.0
+    for start in range(0, len(completions), minibatch_size):
+        part = slice(start, min(start + minibatch_size, len(completions)))
+        loss = loss_fn(policy.score(completions[part]), part)
+        loss.backward()
+        total += float(loss.detach())
+    norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
+    optimizer.step()
+    return {"loss": total, "grad_norm": float(norm)}

@@ -1,0 +1,95 @@
+"""Training presets: a budget and the paper's settings for each env family, as config dataclass instances.
+
+- ``smoke``: seconds, on ``tiny-random``: one or two updates on a handful of self-edits (tests, trying it out);
+- ``demo``: about 15 minutes on a 2-core CPU with the embedded SmolLM2-135M-Instruct;
+- ``paper``: the SEAL paper's budget and hyperparameters (a GPU's work).
+
+A preset's ``agent`` fields apply to whichever agent is trained (fields an agent does not have are skipped),
+so one preset serves every optimizer on the same budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from seal_gym.adapt import LoraSpec, TrainSpec
+from seal_gym.agents.policy import SamplingConfig
+from seal_gym.arc.ttt import TTT_PRESETS
+
+SQUAD_POLICY_LORA = LoraSpec(rank=64, alpha=128.0)
+"""ReST-EM's SFT adapter on SQuAD in the paper: rank 64, alpha 128, all projections."""
+ARC_POLICY_LORA = LoraSpec(rank=16, alpha=16.0)
+"""ReST-EM's SFT adapter on ARC in the paper: rank 16, alpha 16."""
+SMOKE_LORA = LoraSpec(rank=4, alpha=8.0, target_modules=("q_proj", "v_proj"))
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A training budget and settings."""
+
+    rounds: int
+    """Rounds of collect -> update."""
+    model: str | None
+    """Default model (None: the embedded SmolLM2-135M-Instruct)."""
+    agent: dict[str, Any]
+    """Agent config fields (applied where the agent has them)."""
+    sampling: SamplingConfig
+    """How self-edits are sampled."""
+    policy_lora: LoraSpec
+    """The policy adapter's shape."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """The env's arguments (inner-loop budget, dataset)."""
+
+
+PRESETS: dict[str, dict[str, Preset]] = {
+    "SealSquad-v0": {
+        "smoke": Preset(2, "tiny-random", dict(prompts_per_round=2, samples_per_prompt=2, learning_rate=1e-2),
+                        SamplingConfig(max_new_tokens=16), SMOKE_LORA,
+                        dict(train=TrainSpec(epochs=1), engine="batched")),
+        "demo": Preset(2, None, dict(prompts_per_round=4, samples_per_prompt=3, learning_rate=3e-4, epochs=2,
+                                     batch_size=4, eval_every=0),
+                       SamplingConfig(max_new_tokens=160, batch_size=12), SQUAD_POLICY_LORA,
+                       dict(train=TrainSpec(epochs=5), engine="batched")),
+        "paper": Preset(2, None, dict(prompts_per_round=50, samples_per_prompt=5, inner_seeds=3, learning_rate=3e-4,
+                                      epochs=2, batch_size=5),
+                        SamplingConfig(max_new_tokens=1024, batch_size=25), SQUAD_POLICY_LORA,
+                        dict(engine="batched")),
+    },
+    "SealARC-v0": {
+        "smoke": Preset(2, "tiny-random", dict(prompts_per_round=2, samples_per_prompt=2, learning_rate=1e-2,
+                                               keep="best"),
+                        SamplingConfig(max_new_tokens=16), SMOKE_LORA,
+                        dict(ttt=dict(max_examples=4, leave_out=(1,), permute_colours=False), engine="batched")),
+        "demo": Preset(2, None, dict(prompts_per_round=3, samples_per_prompt=4, learning_rate=5e-5, epochs=8,
+                                     batch_size=5, keep="threshold", min_reward=1.0),
+                       SamplingConfig(max_new_tokens=200, batch_size=12), ARC_POLICY_LORA,
+                       dict(ttt=dataclasses.replace(TTT_PRESETS["cpu"], max_examples=12), engine="batched")),
+        "paper": Preset(2, None, dict(prompts_per_round=12, samples_per_prompt=15, learning_rate=5e-5, epochs=8,
+                                      batch_size=5, keep="threshold", min_reward=1.0),
+                        SamplingConfig(max_new_tokens=256, batch_size=16), ARC_POLICY_LORA,
+                        dict(ttt=TTT_PRESETS["paper"], engine="batched", tasks="kaggle:../shared/data/arc")),
+    },
+}
+
+
+def preset_for(env_id: str, name: str) -> Preset:
+    """The preset ``name`` for an env; an env without its own presets gets SealSquad's budget.
+
+    Raises:
+        ValueError: an unknown preset name.
+    """
+    table = PRESETS.get(env_id, PRESETS["SealSquad-v0"])
+    if name not in table:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(table)}")
+    preset = table[name]
+    if env_id not in PRESETS:  # a user's env: keep the budget, drop seal_gym env arguments
+        preset = dataclasses.replace(preset, env_kwargs={})
+    return preset
+
+
+def agent_config(config_class: type, preset: Preset, **overrides: Any) -> Any:
+    """The agent's config: its defaults, then the preset's fields it has, then ``overrides``."""
+    names = {f.name for f in dataclasses.fields(config_class)}
+    return config_class(**{k: v for k, v in {**preset.agent, **overrides}.items() if k in names})

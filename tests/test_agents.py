@@ -1,0 +1,179 @@
+"""Agents on the tiny model: updates change every trainable parameter, a known reward is learned, self and
+teacher-student modes, run folders, load_policy. (Resume after kill and the CLI: tests/test_train_command.py.)"""
+
+from __future__ import annotations
+
+import json
+import string
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import seal_gym  # noqa: F401
+from seal_gym.adapt import LoraSpec, PolicyAdapter
+from seal_gym.agents import LMPolicy, ReSTEM, ReSTEMConfig, SamplingConfig, load_policy, make_agent
+from seal_gym.agents.rollouts import Collector, unstack_infos
+from seal_gym.models import load_model
+from seal_gym.testing import ScriptedEngine, TargetCharEnv
+
+from .conftest import weights_checksum
+
+ALNUM = string.ascii_letters + string.digits
+# On the random tiny model the hidden states barely move the tied output layer, so the testbed's policy
+# adapter also wraps lm_head: then a known reward is learnable in a few rounds.
+TESTBED_LORA = LoraSpec(rank=8, alpha=16.0, target_modules=("q_proj", "v_proj", "lm_head"))
+
+
+def tiny_policy(lora: LoraSpec = TESTBED_LORA, seed: int = 0) -> LMPolicy:
+    """A policy on a FRESH tiny model (never the session fixture: policies install adapters in place)."""
+    return LMPolicy(load_model("tiny-random"), SamplingConfig(temperature=1.0, max_new_tokens=16), lora, seed=seed)
+
+
+def char_env_config(**overrides) -> ReSTEMConfig:
+    return ReSTEMConfig(**{"prompts_per_round": 4, "samples_per_prompt": 16, "learning_rate": 5e-2, "epochs": 4,
+                           "batch_size": 2, **overrides})
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_rest_em_learns_a_known_reward(seed):
+    agent = ReSTEM(tiny_policy(seed=seed), TargetCharEnv(ALNUM), char_env_config(seed=seed))
+    history = agent.learn(4)
+    rewards = [s.reward_mean for s in history]
+    assert rewards[-1] > rewards[0] + 0.2, rewards  # measured, seeds 0/1/2: 0.25 -> 0.67 / 1.0 / 0.80
+    assert all(0 < s.update["charts/kept_fraction"] <= 1 for s in history)
+
+
+def test_one_update_changes_every_trainable_parameter():
+    policy = tiny_policy()
+    agent = ReSTEM(policy, TargetCharEnv(ALNUM), char_env_config(merge=False))
+    before = [p.detach().clone() for p in policy.parameters()]
+    agent.learn(1)
+    after = policy.parameters()
+    assert len(before) == len(after) > 0
+    unchanged = [i for i, (a, b) in enumerate(zip(before, after)) if torch.equal(a, b)]
+    assert not unchanged, f"{len(unchanged)} of {len(before)} trainable tensors did not change"
+
+
+def test_merge_moves_the_update_into_the_weights():
+    policy = tiny_policy()
+    prompts = ["Go on:"] * 3
+    agent = ReSTEM(policy, TargetCharEnv(ALNUM), char_env_config())
+    agent.learn(1)  # merges: the adapter is fresh (B = 0) but the model has changed
+    assert all(float(layer.policy_b.abs().sum()) == 0 for layer in policy.adapter.layers.values())
+    merged = policy.act(prompts)
+    policy.adapter.restore_pretrained()
+    policy.calls -= 1  # same sampling seed as the call before
+    assert policy.act(prompts) != merged
+
+
+def test_self_mode_trains_inner_loop_on_the_current_policy():
+    """One model writes and is updated; the env's engine sees the policy adapter and leaves it intact."""
+    policy = tiny_policy(LoraSpec(rank=4, alpha=8.0, target_modules=("q_proj", "v_proj")))
+    agent = make_agent("rest-em", policy=policy, env="SealSquad-v0",
+                       config=ReSTEMConfig(prompts_per_round=2, samples_per_prompt=2, learning_rate=1e-2),
+                       env_kwargs={"engine": "batched", "train": seal_gym.adapt.TrainSpec(epochs=1)})
+    assert PolicyAdapter.of(policy.bundle.model) is None  # installed on the first training step
+    history = agent.learn(1)
+    assert history[0].global_step == 4
+    assert PolicyAdapter.of(policy.bundle.model) is policy.adapter
+    assert policy.adapter.merges == 1
+
+
+def test_teacher_student_mode_leaves_the_student_fixed():
+    teacher = tiny_policy()
+    student = load_model("tiny-random", device="cpu")
+    checksum = weights_checksum(student.model)
+    agent = make_agent("rest-em", policy=teacher, env="SealSquad-v0",
+                       config=ReSTEMConfig(prompts_per_round=2, samples_per_prompt=2, learning_rate=1e-2),
+                       env_kwargs={"model": student, "engine": "batched", "train": seal_gym.adapt.TrainSpec(epochs=1)})
+    agent.learn(1)
+    assert PolicyAdapter.of(student.model) is None and weights_checksum(student.model) == checksum
+    assert teacher.adapter.merges == 1
+
+
+def test_collector_groups_share_a_task_and_seeds_on_a_scripted_engine(tiny_bundle):
+    """Rewards come back in [prompt, sample, seed] order; a self-edit that says GOOD earns 1 on every seed."""
+    engine = ScriptedEngine(lambda request, query: "x" if any("GOOD" in s.prompt for s in request.sequences) else "")
+
+    class Scripted:  # a sampling policy whose samples alternate GOOD / bad
+        def sample(self, prompts, n, greedy=False):
+            from seal_gym.agents import Completion
+
+            return [Completion(p, "GOOD facts" if i % 2 == 0 else "bad", [1], [2]) for p in prompts for i in range(n)]
+
+    env_kwargs = {"model": tiny_bundle, "engine": engine}
+    collector = Collector("SealSquad-v0", groups=2, samples=2, seeds=3, env_kwargs=env_kwargs)
+    rollouts = collector.collect(Scripted(), np.random.default_rng(0))
+    assert rollouts.rewards.shape == (2, 2, 3)
+    assert len(engine.calls) == 1 and len(engine.calls[0]) == 12  # one inner-loop call for the round
+    seeds = [r.train.seed for r in engine.calls[0]]
+    assert seeds[0:3] == seeds[3:6] and len(set(seeds[0:3])) == 3  # both samples of a prompt share its r seeds
+    assert rollouts.prompt_keys[0].startswith("passage_index=")
+
+
+def test_unstack_infos_round_trips_vector_infos():
+    infos = {"a": np.array([1, 2]), "_a": np.array([True, False]), "b": np.array(["x", "y"], dtype=object),
+             "_b": np.array([True, True])}
+    assert unstack_infos(infos, 2) == [{"a": 1, "b": "x"}, {"b": "y"}]
+
+
+def test_run_folder_records_and_load_policy(tmp_path):
+    policy = tiny_policy()
+    agent = ReSTEM(policy, TargetCharEnv(ALNUM), char_env_config(prompts_per_round=2, samples_per_prompt=3))
+    agent.learn(2, run_dir=tmp_path / "run")
+    run = tmp_path / "run"
+    records = [json.loads(line) for line in (run / "episodes.jsonl").read_text().splitlines()]
+    assert len(records) == 2 * 2 * 3 and {r["round"] for r in records} == {0, 1}
+    assert sum(r["kept"] for r in records) == 4  # the best of each prompt
+    config = json.loads((run / "config.json").read_text())
+    assert config["agent"] == "rest-em" and config["config"]["learning_rate"] == 5e-2
+    assert list(run.glob("events.out.tfevents.*"))
+    loaded = load_policy(run, model=load_model("tiny-random"))
+    assert loaded.adapter.merges == 2
+    for (name, a), b in zip(policy.adapter.layers.items(), loaded.adapter.layers.values()):
+        assert torch.equal(a.base.weight, b.base.weight), name
+    assert loaded.act(["Go on:"]) == policy.act(["Go on:"])
+
+
+def test_load_policy_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        load_policy(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"policy": {"model": "tiny-random"}}))
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        load_policy(tmp_path)
+
+
+def test_rest_em_threshold_keeps_only_solved_tasks():
+    agent = ReSTEM(tiny_policy(), TargetCharEnv(ALNUM), char_env_config(keep="threshold", min_reward=1.0))
+    from seal_gym.agents.rollouts import Rollouts
+
+    rewards = np.array([[[1.0], [0.0]], [[1.0], [1.0]]])
+    rollouts = Rollouts([None] * 4, rewards, [[{}]] * 4, ["a", "b"])
+    assert agent.kept(rollouts) == [True, False, True, True]
+    with pytest.raises(ValueError, match="min_reward"):
+        ReSTEMConfig(keep="threshold")
+
+
+def test_arc_one_round(tiny_bundle):
+    policy = tiny_policy(LoraSpec(rank=4, alpha=8.0, target_modules=("q_proj", "v_proj")))
+    agent = make_agent("rest-em", policy=policy, env="SealARC-v0",
+                       config=ReSTEMConfig(prompts_per_round=1, samples_per_prompt=2, learning_rate=1e-2),
+                       env_kwargs={"engine": "batched", "ttt": {"max_examples": 4, "leave_out": (1,)}})
+    history = agent.learn(1)
+    assert history[0].global_step == 2 and 0.0 <= history[0].reward_mean <= 1.0
+
+
+def test_make_agent_rejects_unknown_names():
+    with pytest.raises(ValueError, match="unknown agent"):
+        make_agent("dqn", policy=tiny_policy(), env=TargetCharEnv())
+    with pytest.raises(TypeError, match="ReSTEMConfig"):
+        ReSTEM(tiny_policy(), TargetCharEnv(), config=object())
+
+
+def test_vector_env_object_must_match_the_agent():
+    envs = gym.make_vec("SealSquad-v0", num_envs=2, vectorization_mode="vector_entry_point", model="tiny-random",
+                        engine=ScriptedEngine(lambda r, q: ""))
+    with pytest.raises(ValueError, match="num_envs=4 in groups of 2"):
+        Collector(envs, groups=2, samples=2)
