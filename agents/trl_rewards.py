@@ -108,7 +108,7 @@ class SealSquadReward:
         else:
             seeds = [int(s) for s in inner_seed]
         envs = self._envs(n)
-        self._pin(envs, [{"passage_index": i} for i, s in zip(indices, seeds)])
+        self._pin(envs, [{"passage_index": i, "inner_seed": s} for i, s in zip(indices, seeds)])
         try:
             _, rewards, _, _, infos = envs.step(actions)
         except Exception as err:  # noqa: BLE001 - verifiers' rule: a failing reward scores 0, training goes on

@@ -142,7 +142,9 @@ def test_one_grpo_trainer_step_logs_the_env_reward(tiny_bundle, tmp_path):
                           use_cpu=True, bf16=False, seed=0)
     trainer = trl.GRPOTrainer(model=policy.model, processing_class=policy.tokenizer, reward_funcs=seal_reward,
                               args=args, train_dataset=seal_reward.prompt_dataset([0, 1]))
+    before = [p.detach().clone() for p in policy.model.parameters()]
     trainer.train()
+    assert any(not b.equal(p) for b, p in zip(before, policy.model.parameters()))  # rewards differed: a real update
     assert trainer.state.global_step == 1 and len(engine.calls) == 1  # 4 completions, one engine call
     requests = engine.calls[0]
     assert {passage_of(r) for r in requests} <= {0, 1}
