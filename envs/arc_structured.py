@@ -1,4 +1,8 @@
-"""SealARC with a structured action and a numeric observation, for agents such as Stable-Baselines3's."""
+"""SealARC with a structured action and a numeric observation, for agents such as Stable-Baselines3's.
+
+:class:`StructuredRecipe` wraps a SealARC env you built; :class:`SealARCStructuredEnv` is the same thing
+registered as ``SealARCStructured-v0`` (``gym.make("SealARCStructured-v0", model=...)``).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from seal_gym.arc.data import ArcPair
 from seal_gym.arc.features import FEATURE_NAMES, task_features
 from seal_gym.arc.grids import as_grid
 from seal_gym.arc.recipe import STRATEGIES, Recipe
+from seal_gym.envs.arc import SealARCEnv
 
 LEARNING_RATES = (1e-5, 1e-4, 3e-4, 1e-3, 3e-3)
 EPOCHS = (0, 1, 2, 3, 5)
@@ -62,3 +67,65 @@ class StructuredRecipe(gym.Wrapper[np.ndarray, np.ndarray, str, str]):
     def step(self, action: Any):
         _, reward, terminated, truncated, info = self.env.step(self.recipe(action).to_json())
         return self._features.copy(), reward, terminated, truncated, info
+
+
+class SealARCStructuredEnv(gym.Env[np.ndarray, np.ndarray]):
+    """SealARCStructured-v0: SealARC-v0 with a ``MultiDiscrete`` recipe and task features, as an env of its own.
+
+    ## Description
+    The few-shot ARC task of :class:`~seal_gym.envs.arc.SealARCEnv` for agents that act on numbers (e.g.
+    Stable-Baselines3's PPO): each episode shows the features of one ARC task; the action picks a
+    test-time-training recipe from a grid; ``step`` trains it exactly as SealARC-v0 trains an LLM's JSON
+    recipe. It is :class:`StructuredRecipe` over a SealARC env this class builds (composition, so that
+    ``gym.make``'s spec and ``unwrapped`` are this env's).
+
+    ## Action Space
+    ``MultiDiscrete([2, 2, 2, 2, 2, len(learning_rates), len(epochs)])``: see :class:`StructuredRecipe`.
+
+    ## Observation Space
+    ``Box(0, 1, (12,), float32)``: :data:`~seal_gym.arc.features.FEATURE_NAMES` of the demonstrations.
+
+    ## Rewards
+    1.0 if the adapted model predicts every test output exactly, else 0.0; ``info`` is SealARC-v0's (the
+    recipe, cell accuracy, training steps, answers).
+
+    ## Starting State
+    As SealARC-v0: a task and an inner-loop seed drawn from the ``reset`` seed; ``options`` may pin them.
+
+    ## Episode End
+    One recipe per episode: ``terminated=True`` after the first step; never truncated.
+
+    ## Arguments
+    - ``learning_rates``, ``epochs``: the grids an action indexes into (defaults :data:`LEARNING_RATES`,
+      :data:`EPOCHS`).
+    - ``render_mode``: ``None`` or ``"ansi"``.
+    - every other keyword (``model``, ``engine``, ``tasks``, ``generator``, ``ttt``, ``lora``) goes to
+      :class:`~seal_gym.envs.arc.SealARCEnv`.
+
+    ## Version History
+    - v0: initial release.
+    """
+
+    metadata = SealARCEnv.metadata
+
+    def __init__(self, learning_rates: Sequence[float] = LEARNING_RATES, epochs: Sequence[int] = EPOCHS,
+                 render_mode: str | None = None, **kwargs: Any) -> None:
+        self.text_env = SealARCEnv(render_mode=render_mode, **kwargs)
+        """The SealARC env that trains the recipes (its ``domain`` and ``last_result`` included)."""
+        self.structured = StructuredRecipe(self.text_env, learning_rates, epochs)
+        self.action_space, self.observation_space = self.structured.action_space, self.structured.observation_space
+        self.render_mode = render_mode
+
+    def recipe(self, action: Any) -> Recipe:
+        """The recipe an action stands for."""
+        return self.structured.recipe(action)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        return self.structured.reset(seed=seed, options=options)
+
+    def step(self, action: Any):
+        return self.structured.step(action)
+
+    def render(self) -> str | None:
+        return self.text_env.render()

@@ -13,6 +13,10 @@ ENV_SPECS = {
         "entry_point": "seal_gym.envs.arc:SealARCEnv",
         "vector_entry_point": "seal_gym.envs.arc_vector:SealARCVectorEnv",
     },
+    "SealARCStructured-v0": {
+        # SealARC-v0 with a MultiDiscrete recipe and numeric task features (Stable-Baselines3 agents).
+        "entry_point": "seal_gym.envs.arc_structured:SealARCStructuredEnv",
+    },
 }
 
 
