@@ -5,7 +5,7 @@ observations, rewards and ``info``: never on an environment's internals, so ever
 text env. The loop (:class:`Agent`) is written once; each algorithm is one file that adds its update.
 
 >>> sorted(AGENTS)
-['rest-em']
+['grpo', 'ppo', 'rest-em']
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from seal_gym.agents.base import Agent, AgentConfig, RoundStats
+from seal_gym.agents.grpo import GRPO, GRPOConfig
 from seal_gym.agents.policy import Completion, LMPolicy, SamplingConfig, TextPolicy, TokenScores, TrainablePolicy
+from seal_gym.agents.ppo import PPO, PPOConfig
 from seal_gym.agents.rest_em import ReSTEM, ReSTEMConfig
 from seal_gym.agents.rollouts import Collector, Rollouts
 from seal_gym.agents.runlog import latest_checkpoint
 from seal_gym.agents.scripted import ConstantPolicy, ReplayPolicy
 
-AGENTS: dict[str, type[Agent]] = {cls.name: cls for cls in (ReSTEM,)}
+AGENTS: dict[str, type[Agent]] = {cls.name: cls for cls in (ReSTEM, GRPO, PPO)}
 
 
 def make_agent(name: str, policy: TrainablePolicy | None = None, env: Any = "SealSquad-v0",
@@ -86,7 +88,8 @@ def _model_arg(name: str | None) -> str | None:
 
 
 __all__ = [
-    "AGENTS", "Agent", "AgentConfig", "Collector", "Completion", "ConstantPolicy", "LMPolicy", "ReSTEM",
+    "AGENTS", "Agent", "AgentConfig", "Collector", "Completion", "ConstantPolicy", "GRPO", "GRPOConfig", "LMPolicy",
+    "PPO", "PPOConfig", "ReSTEM",
     "ReSTEMConfig", "ReplayPolicy", "Rollouts", "RoundStats", "SamplingConfig", "TextPolicy", "TokenScores",
     "TrainablePolicy", "load_policy", "make_agent",
 ]

@@ -229,11 +229,13 @@ LossFn = Callable[[TokenScores, slice], torch.Tensor]
 
 
 def gradient_step(policy: TrainablePolicy, optimizer: torch.optim.Optimizer, completions: list[Completion],
-                  loss_fn: LossFn, minibatch_size: int, max_grad_norm: float) -> dict[str, float]:
+                  loss_fn: LossFn, minibatch_size: int, max_grad_norm: float,
+                  extra_parameters: list[torch.nn.Parameter] = ()) -> dict[str, float]:
     """One optimizer step on ``completions``, scored in minibatches whose gradients accumulate.
 
     ``loss_fn`` must return the minibatch's share of the batch loss (e.g. a sum over its tokens divided by
-    the batch's token count), so the accumulated gradient equals the full batch's.
+    the batch's token count), so the accumulated gradient equals the full batch's. ``extra_parameters``
+    (e.g. a value head) are clipped together with the policy's.
     """
     optimizer.zero_grad(set_to_none=True)
     total = 0.0
@@ -242,6 +244,6 @@ def gradient_step(policy: TrainablePolicy, optimizer: torch.optim.Optimizer, com
         loss = loss_fn(policy.score(completions[part]), part)
         loss.backward()
         total += float(loss.detach())
-    norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
+    norm = torch.nn.utils.clip_grad_norm_([*policy.parameters(), *extra_parameters], max_grad_norm)
     optimizer.step()
     return {"loss": total, "grad_norm": float(norm)}

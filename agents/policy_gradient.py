@@ -1,0 +1,146 @@
+"""What GRPO and PPO share: an optimizer that lives across rounds, the clipped update over gradient passes,
+an optional KL anchor to the reference policy, and the numbers that explain instability.
+
+A subclass says how advantages are computed (:meth:`PolicyGradient.advantages`) and may add a loss term
+(:meth:`PolicyGradient.extra_loss`, PPO's value loss). The policy adapter is not merged between rounds: the
+reference policy (the KL anchor) is the model without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from seal_gym.agents.base import Agent, AgentConfig, gradient_step
+from seal_gym.agents.losses import Aggregation, RatioLevel, aggregate, clipped_surrogate
+from seal_gym.agents.policy import Completion, TokenScores
+from seal_gym.agents.rollouts import Rollouts
+
+
+@dataclass
+class PolicyGradientConfig(AgentConfig):
+    """Settings of the clipped policy-gradient update (shared by GRPO and PPO)."""
+
+    learning_rate: float = 1e-5
+    """Peak learning rate of the policy adapter (Adam)."""
+    clip_low: float = 0.2
+    """Lower clip of the importance ratio: 1 - clip_low."""
+    clip_high: float = 0.2
+    """Upper clip of the importance ratio: 1 + clip_high (DAPO raises it to 0.28)."""
+    ratio_level: RatioLevel = "token"
+    """"token": a ratio per token (PPO/GRPO); "sequence": one per self-edit (GSPO)."""
+    kl_coef: float = 0.0
+    """Weight of the k3 KL to the reference policy (the weights before training); 0: no anchor."""
+    aggregation: Aggregation = "token_mean"
+    """"token_mean": every token of the batch weighs the same; "sequence_mean": every self-edit does."""
+    passes: int = 1
+    """Gradient passes over each round's batch; 1 keeps the update strictly on-policy."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.passes < 1 or not (0 <= self.clip_low < 1) or self.clip_high < 0 or self.kl_coef < 0:
+            raise ValueError("need passes >= 1, 0 <= clip_low < 1, clip_high >= 0 and kl_coef >= 0")
+
+
+class PolicyGradient(Agent):
+    """Base of GRPO and PPO (see the module docstring)."""
+
+    config: PolicyGradientConfig
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.optimizer: torch.optim.Optimizer | None = None
+        self._pending_optimizer_state: dict | None = None
+
+    # --- what a subclass adds --------------------------------------------------------------------------------
+    def advantages(self, rollouts: Rollouts) -> tuple[list[Completion], torch.Tensor, dict[str, float]]:
+        """The completions to train on, one advantage each, and numbers to log."""
+        raise NotImplementedError
+
+    def extra_loss(self, scores: TokenScores, part: slice) -> torch.Tensor | None:
+        """A loss term added to each minibatch (e.g. a value loss); ``None``: nothing."""
+        return None
+
+    def extra_parameters(self) -> list[torch.nn.Parameter]:
+        """Trainable parameters besides the policy's (e.g. a value head)."""
+        return []
+
+    # --- the update -------------------------------------------------------------------------------------------
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        if self.optimizer is None:
+            params = [*self.policy.parameters(), *self.extra_parameters()]
+            self.optimizer = torch.optim.AdamW(params, lr=self.config.learning_rate, weight_decay=0.0)
+            if self._pending_optimizer_state is not None:
+                self.optimizer.load_state_dict(self._pending_optimizer_state)
+                self._pending_optimizer_state = None
+        return self.optimizer
+
+    def update(self, rollouts: Rollouts) -> dict[str, float]:
+        c = self.config
+        batch, advantages, stats = self.advantages(rollouts)
+        if not batch:
+            return stats
+        optimizer = self._make_optimizer()
+        old = [torch.tensor(x.logprobs) for x in batch]
+        ref = self._reference_logprobs(batch)  # the KL to the reference is logged even when not penalised
+        tokens, sequences = sum(len(x.completion_ids) for x in batch), len(batch)
+        surrogate: list[Any] = []
+        entropy: list[float] = []
+
+        def loss_fn(scores: TokenScores, part: slice) -> torch.Tensor:
+            old_lp = _pad(old[part], scores.logprobs)
+            ref_lp = None if ref is None else _pad(ref[part], scores.logprobs)
+            token_losses, s = clipped_surrogate(scores.logprobs, old_lp, advantages[part].to(scores.logprobs.device),
+                                                scores.mask, c.clip_low, c.clip_high, c.ratio_level, ref_lp, c.kl_coef)
+            surrogate.append(s)
+            entropy.append(float(scores.entropy[scores.mask].mean()))
+            loss = aggregate(token_losses, scores.mask, c.aggregation, tokens, sequences)
+            extra = self.extra_loss(scores, part)
+            return loss if extra is None else loss + extra
+
+        steps = [gradient_step(self.policy, optimizer, batch, loss_fn, c.minibatch_size, c.max_grad_norm,
+                               extra_parameters=self.extra_parameters()) for _ in range(c.passes)]
+        weights = np.array([s.num_tokens for s in surrogate], dtype=float)
+        return {
+            **stats,
+            "losses/policy_loss": float(np.mean([s["loss"] for s in steps])),
+            "losses/grad_norm": float(np.mean([s["grad_norm"] for s in steps])),
+            "losses/clip_fraction": float(np.average([s.clip_fraction for s in surrogate], weights=weights)),
+            "losses/kl": float(np.average([s.kl for s in surrogate], weights=weights)),
+            "losses/ratio_min": min(s.ratio_min for s in surrogate),
+            "losses/ratio_max": max(s.ratio_max for s in surrogate),
+            "losses/entropy": float(np.average(entropy, weights=weights)),
+        }
+
+    @torch.no_grad()
+    def _reference_logprobs(self, batch: list[Completion]) -> list[torch.Tensor]:
+        out = []
+        with self.policy.reference():
+            for start in range(0, len(batch), self.config.minibatch_size):
+                scores = self.policy.score(batch[start:start + self.config.minibatch_size])
+                out.extend(row[m].cpu() for row, m in zip(scores.logprobs, scores.mask))
+        return out
+
+    # --- checkpoints ------------------------------------------------------------------------------------------
+    def algorithm_state(self) -> dict[str, Any]:
+        return {"optimizer": None if self.optimizer is None else self.optimizer.state_dict()}
+
+    def load_algorithm_state(self, state: dict[str, Any]) -> None:
+        self.optimizer, self._pending_optimizer_state = None, state.get("optimizer")
+
+
+def group_reward_stats(rewards: np.ndarray) -> dict[str, float]:
+    """How much signal a round's groups carry: mean within-group std and the share of zero-variance groups."""
+    std = rewards.std(axis=1)
+    return {"charts/group_reward_std": float(std.mean()), "charts/zero_variance_groups": float((std == 0).mean())}
+
+
+def _pad(rows: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """Per-row 1-D tensors right-padded with zeros into ``like``'s ``[B, T]`` shape and device."""
+    out = torch.zeros(like.shape, dtype=like.dtype, device=like.device)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row.to(like.device, like.dtype)
+    return out

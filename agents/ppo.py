@@ -1,0 +1,111 @@
+"""PPO with a learned value baseline, for one-step episodes whose reward comes at the end.
+
+An episode is one prompt (the state) and one self-edit (the action, a sequence of tokens) with a terminal
+reward, so with discount 1 every token's return is that reward. The value is defined per prompt: a linear
+head on the policy's last hidden state at the prompt's final token, ``V(prompt)``, trained by regression on
+the observed rewards (on a detached hidden state, so the value loss does not move the policy). The
+advantage of every token of a self-edit is ``R - V(prompt)`` (GAE with lambda = 1 over a single step),
+optionally normalised over the batch. The policy update is the clipped surrogate of
+:mod:`seal_gym.agents.policy_gradient`; the value loss may be clipped around the old values, and the k3 KL
+anchor is available as for GRPO.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from seal_gym.agents.policy import Completion, TokenScores
+from seal_gym.agents.policy_gradient import PolicyGradient, PolicyGradientConfig, group_reward_stats
+from seal_gym.agents.rollouts import Rollouts
+
+
+@dataclass
+class PPOConfig(PolicyGradientConfig):
+    """PPO's settings."""
+
+    value_coef: float = 0.5
+    """Weight of the value loss."""
+    value_clip: float | None = None
+    """Clip the new value to within this of the old one in the value loss (PPO2-style); none: no clip."""
+    normalize_advantages: bool = True
+    """Standardise advantages over the batch."""
+    value_learning_rate: float = 1e-2
+    """Learning rate of the value head (it starts from zero and must catch up with the rewards)."""
+
+
+class PPO(PolicyGradient):
+    """Clipped PPO with a per-prompt value head (see the module docstring)."""
+
+    name = "ppo"
+    config_class = PPOConfig
+    config: PPOConfig
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.value_head: torch.nn.Linear | None = None  # made on first use, when the hidden width is known
+        self._returns = torch.zeros(0)
+        self._old_values = torch.zeros(0)
+
+    def _head(self, width: int) -> torch.nn.Linear:
+        if self.value_head is None:
+            self.value_head = torch.nn.Linear(width, 1)
+            torch.nn.init.zeros_(self.value_head.weight)  # V starts at 0 whatever the hidden scale
+            torch.nn.init.zeros_(self.value_head.bias)
+        return self.value_head
+
+    def extra_parameters(self) -> list[torch.nn.Parameter]:
+        return list(self.value_head.parameters()) if self.value_head is not None else []
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        if self.optimizer is None:
+            self.optimizer = torch.optim.AdamW([
+                {"params": self.policy.parameters(), "lr": self.config.learning_rate},
+                {"params": self.extra_parameters(), "lr": self.config.value_learning_rate},
+            ], weight_decay=0.0)
+            if self._pending_optimizer_state is not None:
+                self.optimizer.load_state_dict(self._pending_optimizer_state)
+                self._pending_optimizer_state = None
+        return self.optimizer
+
+    @torch.no_grad()
+    def _values(self, completions: list[Completion]) -> torch.Tensor:
+        values = []
+        for start in range(0, len(completions), self.config.minibatch_size):
+            scores = self.policy.score(completions[start:start + self.config.minibatch_size])
+            values.append(self._head(scores.prompt_hidden.shape[1])(scores.prompt_hidden.cpu())[:, 0])
+        return torch.cat(values)
+
+    def advantages(self, rollouts: Rollouts) -> tuple[list[Completion], torch.Tensor, dict[str, float]]:
+        batch = list(rollouts.completions)
+        returns = torch.tensor(rollouts.mean_rewards.reshape(-1), dtype=torch.float32)
+        values = self._values(batch)
+        advantages = returns - values
+        explained = 1 - float((returns - values).var() / returns.var()) if returns.var() > 0 else 0.0
+        if self.config.normalize_advantages and len(batch) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        self._returns, self._old_values = returns, values
+        return batch, advantages, {**group_reward_stats(rollouts.mean_rewards),
+                                   "charts/value_mean": float(values.mean()), "losses/explained_variance": explained}
+
+    def extra_loss(self, scores: TokenScores, part: slice) -> torch.Tensor:
+        values = self._head(scores.prompt_hidden.shape[1])(scores.prompt_hidden.detach().cpu())[:, 0]
+        returns, old = self._returns[part], self._old_values[part]
+        loss = (values - returns) ** 2
+        if self.config.value_clip is not None:
+            clipped = old + (values - old).clamp(-self.config.value_clip, self.config.value_clip)
+            loss = torch.maximum(loss, (clipped - returns) ** 2)
+        # This minibatch's share of the batch mean, like the policy loss.
+        return self.config.value_coef * loss.sum() / len(self._returns)
+
+    def algorithm_state(self) -> dict[str, Any]:
+        head = None if self.value_head is None else self.value_head.state_dict()
+        return {**super().algorithm_state(), "value_head": head}
+
+    def load_algorithm_state(self, state: dict[str, Any]) -> None:
+        super().load_algorithm_state(state)
+        if state.get("value_head") is not None:
+            weight = state["value_head"]["weight"]
+            self._head(weight.shape[1]).load_state_dict(state["value_head"])
