@@ -47,3 +47,40 @@ def write_json(path: Path, payload: Any) -> None:
 def cli_args(args: Any) -> dict[str, Any]:
     """The parsed command-line arguments worth recording (argparse internals removed)."""
     return {k: v for k, v in vars(args).items() if not callable(v)}
+
+
+def run_metadata() -> dict[str, Any]:
+    """What a run folder records about where it ran: package versions, python, device, torch threads, git commit.
+
+    The commit is read only when the package runs from a git checkout (``None`` otherwise, or when git is absent);
+    no host names or user names are recorded.
+    """
+    import platform
+    import subprocess
+    from importlib import metadata
+
+    import torch
+
+    versions = {}
+    for package in ("seal-gym", "torch", "transformers", "peft", "gymnasium", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    commit = None
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / ".git").exists():
+        try:
+            commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                    timeout=5).stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            commit = None
+    cuda = torch.cuda.is_available()
+    return {
+        "versions": versions,
+        "python": platform.python_version(),
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "git_commit": commit,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
