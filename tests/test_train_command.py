@@ -59,7 +59,7 @@ def test_tensorboard_events_hold_the_charts(tmp_path):
                 "charts/adapter_accuracy", "charts/gain", "charts/kept_fraction", "charts/self_edit_tokens",
                 "time/collect_seconds", "time/update_seconds"):
         assert tag in tags, tag
-    assert "hyperparameters" in events.Tags()["tensors"] or events.Tags().get("text")
+    assert "hyperparameters/text_summary" in events.Tags()["tensors"]
 
 
 @pytest.mark.parametrize("args,message", [
