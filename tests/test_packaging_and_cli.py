@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -25,10 +26,11 @@ def test_subpackages_import_as_seal_gym_envs_and_agents():
 
 
 def test_wheel_has_no_generic_top_level_packages(tmp_path):
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True,
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-v", "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True, text=True,
     )
+    assert "is absent from the `packages` configuration" not in build.stdout + build.stderr  # setuptools warning
     wheel = next(tmp_path.glob("seal_gym-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
@@ -45,6 +47,13 @@ def test_wheel_has_no_generic_top_level_packages(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "SealSquad-v0"
+
+
+def test_libraries_the_package_is_built_around_are_dependencies():
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    names = {re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0].lower() for requirement in project["dependencies"]}
+    assert {"datasets", "stable-baselines3", "torch", "transformers", "peft", "gymnasium"} <= names
 
 
 @pytest.mark.parametrize("command", [[], *([name] for name in SUBCOMMANDS)])

@@ -80,7 +80,8 @@ def load_hf_squad(split: str = "validation") -> list[Passage]:
     try:
         import datasets
     except ImportError as err:
-        raise ImportError("loading SQuAD from the hub needs `pip install datasets` (or seal-gym[hub])") from err
+        raise ImportError("loading SQuAD from the hub needs the datasets package, a dependency of seal-gym: "
+                          "pip install datasets") from err
     try:
         rows = datasets.load_dataset("rajpurkar/squad", split=split)
     except Exception as err:  # the hub raises many types: connection, HTTP, offline mode
