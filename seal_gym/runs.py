@@ -1,11 +1,19 @@
-"""Run folders: every run writes into a new folder of its own and never overwrites an earlier one."""
+"""Run folders: every run writes into a new folder of its own and never overwrites an earlier one.
+
+A command's run folder also records what produced it: ``write_json(run_dir / "metadata.json",
+run_metadata())`` (package versions, device, torch threads, git commit).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import platform
 import re
+import subprocess
 import time
 from dataclasses import asdict, is_dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -49,38 +57,52 @@ def cli_args(args: Any) -> dict[str, Any]:
     return {k: v for k, v in vars(args).items() if not callable(v)}
 
 
+RECORDED_PACKAGES = ("seal-gym", "torch", "transformers", "peft", "gymnasium", "numpy")
+
+
+def git_commit(root: str | Path | None = None) -> str | None:
+    """The commit the package runs from (``+dirty`` if its files differ from it), or ``None`` when it is
+    not run from a git checkout (e.g. an installed wheel) or git is missing."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return None
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
 def run_metadata() -> dict[str, Any]:
-    """What a run folder records about where it ran: package versions, python, device, torch threads, git commit.
+    """What produced a run, for its folder (JSON-ready; no host name, user name or path).
 
-    The commit is read only when the package runs from a git checkout (``None`` otherwise, or when git is absent);
-    no host names or user names are recorded.
+    Keys: ``versions`` (installed versions of :data:`RECORDED_PACKAGES`, ``None`` for one that is missing),
+    ``python``, ``platform`` (OS and machine), ``device`` (``"cpu"`` or the CUDA device's name),
+    ``cpu_count``, ``torch_threads`` (``torch.get_num_threads()`` now: call it after
+    :func:`seal_gym.configs.apply_runtime`), ``git_commit`` (see :func:`git_commit`), ``started`` (local
+    time).
+
+    >>> sorted(run_metadata())
+    ['cpu_count', 'device', 'git_commit', 'platform', 'python', 'started', 'torch_threads', 'versions']
     """
-    import platform
-    import subprocess
-    from importlib import metadata
-
     import torch
 
     versions = {}
-    for package in ("seal-gym", "torch", "transformers", "peft", "gymnasium", "numpy"):
+    for name in RECORDED_PACKAGES:
         try:
-            versions[package] = metadata.version(package)
+            versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
-            versions[package] = None
-    commit = None
-    checkout = Path(__file__).resolve().parents[1]
-    if (checkout / ".git").exists():
-        try:
-            commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                    timeout=5).stdout.strip() or None
-        except (OSError, subprocess.SubprocessError):
-            commit = None
-    cuda = torch.cuda.is_available()
+            versions[name] = None
     return {
         "versions": versions,
         "python": platform.python_version(),
-        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "git_commit": commit,
+        "git_commit": git_commit(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

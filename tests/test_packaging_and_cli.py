@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import platform
 import re
+import socket
 import subprocess
 import sys
 import zipfile
@@ -12,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from seal_gym.cli import SUBCOMMANDS, build_parser, main
-from seal_gym.runs import new_run_dir, write_json
+from seal_gym.runs import git_commit, new_run_dir, run_metadata, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,3 +96,20 @@ def test_squad_table_smoke_run(tmp_path, capsys):
 
 def test_parser_lists_every_subcommand():
     assert set(build_parser()._subparsers._group_actions[0].choices) == set(SUBCOMMANDS)
+
+
+
+def test_run_metadata_records_versions_device_and_commit(tmp_path):
+    import torch
+
+    meta = run_metadata()
+    assert meta["versions"]["seal-gym"] == importlib.metadata.version("seal-gym")
+    assert {"torch", "transformers", "peft", "gymnasium", "seal-gym"} <= set(meta["versions"])
+    assert meta["device"] == ("cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name(0))
+    assert meta["python"] == platform.python_version() and meta["torch_threads"] == torch.get_num_threads()
+    text = json.dumps(meta)
+    assert socket.gethostname() not in text and str(Path.home()) not in text
+    if (ROOT / ".git").exists():
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        assert meta["git_commit"].removesuffix("+dirty") == head
+    assert git_commit(tmp_path) is None  # not a checkout: no commit
