@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata
 import json
 import platform
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from seal_gym.cli import SUBCOMMANDS, build_parser, main
+from seal_gym.configs import add_runtime_arguments, apply_runtime
 from seal_gym.runs import git_commit, new_run_dir, run_metadata, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,3 +115,21 @@ def test_run_metadata_records_versions_device_and_commit(tmp_path):
         head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
         assert meta["git_commit"].removesuffix("+dirty") == head
     assert git_commit(tmp_path) is None  # not a checkout: no commit
+
+
+
+def test_threads_option_sets_torch_threads_and_is_recorded():
+    import torch
+
+    parser = argparse.ArgumentParser()
+    add_runtime_arguments(parser)
+    before = torch.get_num_threads()
+    try:
+        assert apply_runtime(parser.parse_args(["--threads", "1"])) == 1 == torch.get_num_threads()
+        assert run_metadata()["torch_threads"] == 1
+        assert apply_runtime(parser.parse_args([])) == 1  # no option: left as it is
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["--threads", "0"])
+    assert exit_info.value.code == 2
