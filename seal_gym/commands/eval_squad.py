@@ -1,0 +1,167 @@
+"""Knowledge-incorporation table (SEAL's first and, with --cpt, second table) on a few passages.
+
+Conditions (--conditions): base (the model, no passage), passage (trained on the passage alone),
+base-self-edits (trained on the passage + self-edits the model writes itself), policy-self-edits (+ self-edits
+of the trained policy in --policy RUN_DIR), file-self-edits (+ self-edits from --self-edits-file, by default
+the dataset's own "completions", e.g. a bigger model's), in-context (the passage in the prompt, no training).
+Every trained condition trains the same model; a policy only writes. Questions are asked without the
+passage except in context. --self-edits n and --seeds r give n x r adapters per passage and condition;
+tables show mean ± standard error over passages under the strict grader and the lenient one (best-span
+token F1 >= 0.5). --cpt N pools the self-edits of N consecutive passages into each adapter and asks all
+their questions. Writes table.txt, results.json, results.csv, chart.png and TensorBoard events into a new
+run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import asdict, replace
+
+from seal_gym.adapt import ENGINES, TrainSpec
+from seal_gym.commands.common import (UsageError, add_model_arguments, apply_threads, dataset_label, load_bundle,
+                                      parse_conditions, tensorboard_writer, trained_policy, usage_error,
+                                      write_run_files)
+from seal_gym.configs import add_config_arguments, config_from_args
+from seal_gym.squad.prompts import PROMPT_STYLES
+
+HELP = "knowledge-incorporation table: base / passage / + self-edits (own, policy, file) / in context; --cpt N"
+CONDITIONS = ("base", "passage", "base-self-edits", "policy-self-edits", "file-self-edits", "in-context")
+DEFAULT_CONDITIONS = "base,passage,base-self-edits,file-self-edits,in-context"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_arguments(parser)
+    parser.add_argument("--engine", default="auto", choices=ENGINES, help="inner-loop engine")
+    parser.add_argument("--dataset", default="demo", help="'demo', a SEAL-format JSON path, or 'hf:squad'")
+    parser.add_argument("--passages", type=int, default=8, help="number of passages (from --start on)")
+    parser.add_argument("--start", type=int, default=0, help="index of the first passage")
+    parser.add_argument("--conditions", default=DEFAULT_CONDITIONS,
+                        help=f"comma-separated, from {', '.join(CONDITIONS)} (--policy adds policy-self-edits)")
+    parser.add_argument("--self-edits", type=int, default=1, help="self-edits per passage and writer (n)")
+    parser.add_argument("--seeds", type=int, default=1, help="inner-loop seeds per self-edit (r)")
+    parser.add_argument("--cpt", type=int, default=1, help="passages pooled into one adapter (CPT setting)")
+    parser.add_argument("--self-edits-file", default=None,
+                        help="JSON list of {context, completions} for file-self-edits (default: the dataset's own)")
+    parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
+    parser.add_argument("--grader", default="contains", choices=["contains", "f1"], help="strict grader")
+    parser.add_argument("--temperature", type=float, default=0.7, help="the base model's sampling temperature")
+    parser.add_argument("--max-self-edit-tokens", type=int, default=256, help="the base model's self-edit length limit")
+    parser.add_argument("--seed", type=int, default=0, help="seeds sampling and the inner loop")
+    add_config_arguments(parser, TrainSpec, skip=("seed",))  # the inner loop's training; --seed seeds it
+
+
+def run(args: argparse.Namespace, command: str = "eval squad") -> int:
+    try:
+        setup = _prepare(args)
+    except UsageError as err:
+        return usage_error(command, err)
+    return _evaluate(args, *setup)
+
+
+def _prepare(args: argparse.Namespace):
+    """Everything that can be wrong with the input, checked before a run folder exists."""
+    from seal_gym.evaluation import SelfEdits, completions_from_file
+    from seal_gym.squad.passages import load_passages
+
+    conditions = parse_conditions(args.conditions, CONDITIONS)
+    if args.policy and "policy-self-edits" not in conditions:
+        conditions.append("policy-self-edits")
+    if "policy-self-edits" in conditions and not args.policy:
+        raise UsageError("the condition policy-self-edits needs --policy RUN_DIR")
+    if min(args.passages, args.self_edits, args.seeds, args.cpt) < 1 or args.start < 0:
+        raise UsageError("--passages, --self-edits, --seeds and --cpt must be >= 1 and --start >= 0")
+    try:
+        passages = load_passages(args.dataset)[args.start : args.start + args.passages]
+    except (ValueError, FileNotFoundError, ImportError, ConnectionError) as err:
+        raise UsageError(str(err)) from None
+    if not passages:
+        raise UsageError(f"no passages in {args.dataset!r} from index {args.start}")
+    file_edits = None
+    if "file-self-edits" in conditions:
+        if args.self_edits_file:
+            try:
+                per_passage = completions_from_file(args.self_edits_file, passages, args.self_edits)
+            except (ValueError, FileNotFoundError) as err:
+                raise UsageError(str(err)) from None
+            file_edits = SelfEdits(f"passage + self-edits from {dataset_label(args.self_edits_file)}", per_passage)
+        elif any(p.completions for p in passages):
+            file_edits = SelfEdits("passage + the dataset's self-edits",
+                                   [list(p.completions[: args.self_edits]) for p in passages])
+        else:
+            print("note: the dataset has no self-edits (completions) for these passages: file-self-edits skipped")
+    bundle = load_bundle(args.model)
+    policy_edits = None
+    if args.policy:  # written now, while the policy is in the model; every adapter then trains the base model
+        with trained_policy(args.policy, bundle) as policy:
+            policy_edits = SelfEdits("passage + the policy's self-edits", _write(policy.act, passages, args, "policy"))
+    return conditions, passages, bundle, file_edits, policy_edits
+
+
+def _write(act, passages, args, who: str) -> list[list[str]]:
+    from tqdm.auto import tqdm
+
+    from seal_gym.evaluation import write_self_edits
+    from seal_gym.squad.prompts import get_prompt_style
+
+    style = get_prompt_style(args.prompt_style)
+    with tqdm(total=len(passages), desc=f"{who} writes self-edits", unit="passage") as bar:
+        return write_self_edits(act, [style.render(p.title, p.context) for p in passages], args.self_edits,
+                                progress=lambda done: bar.update(done - bar.n))
+
+
+def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> int:
+    from tqdm.auto import tqdm
+
+    from seal_gym.agents.policy import LMPolicy, SamplingConfig
+    from seal_gym.evaluation import SelfEdits, SquadEvalConfig, evaluate_squad
+    from seal_gym.runs import new_run_dir
+    from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop
+    from seal_gym.squad.prompts import get_prompt_style
+
+    apply_threads(args)
+    started = time.perf_counter()
+    self_edits: dict[str, SelfEdits] = {}
+    if "base-self-edits" in conditions:
+        # The base model writes with the weights it is trained on, as in SEAL's self mode: one shared bundle.
+        writer = LMPolicy(bundle, SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_self_edit_tokens),
+                          seed=args.seed)
+        self_edits["base_self_edits"] = SelfEdits("passage + the model's own self-edits",
+                                                  _write(writer.act, passages, args, "base model"))
+    if policy_edits is not None:
+        self_edits["policy_self_edits"] = policy_edits
+    if file_edits is not None:
+        self_edits["file_self_edits"] = file_edits
+    config = SquadEvalConfig(base="base" in conditions, passage_only="passage" in conditions,
+                             in_context="in-context" in conditions, seeds=args.seeds, seed=args.seed, cpt=args.cpt)
+    knowledge = KnowledgeConfig(train=config_from_args(args, TrainSpec),
+                                prompt_style=get_prompt_style(args.prompt_style))
+    loop = KnowledgeInnerLoop(bundle, engine=args.engine, grader=args.grader, config=knowledge)
+    run_dir = new_run_dir(args.runs_dir, f"eval-squad__{bundle.name}__{args.seed}")
+    print(f"run folder: {run_dir}")
+    writer = tensorboard_writer(run_dir, args)
+    groups = tqdm(total=len(passages), desc="passages", unit="passage")
+
+    def logged(scores) -> None:
+        for score in scores:
+            tqdm.write(f"{score.title}: " + ", ".join(f"{k} {c.strict:.2f}" for k, c in score.conditions.items()))
+            for name, cell in score.conditions.items():
+                writer.add_scalar(f"accuracy/{name}", cell.strict, score.index)
+                writer.add_scalar(f"accuracy_lenient/{name}", cell.lenient, score.index)
+        groups.update(len(scores))
+
+    evaluation = evaluate_squad(loop, passages, self_edits, config, first_index=args.start, on_group=logged)
+    groups.close()
+    writer.close()
+    table = evaluation.table()
+    minutes = (time.perf_counter() - started) / 60
+    setting = "single passage" if args.cpt == 1 else f"CPT, {args.cpt} passages per adapter"
+    title = (f"Knowledge incorporation ({setting}): {dataset_label(args.dataset)} "
+             f"[{args.start}:{args.start + len(passages)}], model {bundle.name}")
+    print(f"\n{table}\n\n{len(passages)} passages, {minutes:.1f} min, model {bundle.name}, run folder {run_dir}")
+    write_run_files(run_dir, args, table,
+                    {"model": bundle.name, "minutes": minutes, "config": asdict(config),
+                     "inner_loop": asdict(replace(knowledge, prompt_style=args.prompt_style)),
+                     "summary": evaluation.summary(), "labels": evaluation.labels, "passages": evaluation.passages},
+                    evaluation.csv_rows(), {"chart.png": evaluation.chart(title)})
+    return 0
