@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from seal_gym.runs import cli_args, write_json
+from seal_gym.configs import add_runtime_arguments
+from seal_gym.runs import cli_args, run_metadata, write_json
 
 
 class UsageError(Exception):
@@ -24,19 +25,12 @@ def usage_error(command: str, err: BaseException) -> int:
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options every eval command takes: the model, a trained policy, threads, where runs go."""
+    """Options every eval command takes: the model, a trained policy, where runs go, runtime (threads)."""
     parser.add_argument("--model", default=None, help="model name/path; default: embedded SmolLM2-135M-Instruct")
     parser.add_argument("--policy", default=None, metavar="RUN_DIR",
                         help="a `seal-gym train` run folder: its newest checkpoint writes self-edits too")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
-
-
-def apply_threads(args: argparse.Namespace) -> None:
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    add_runtime_arguments(parser)
 
 
 def parse_conditions(text: str, known: Sequence[str]) -> list[str]:
@@ -118,7 +112,7 @@ def write_run_files(run_dir: Path, args: argparse.Namespace, table: str, results
     from seal_gym.evaluation import save_png
 
     (run_dir / "table.txt").write_text(table + "\n", encoding="utf-8")
-    write_json(run_dir / "results.json", {"args": cli_args(args), "metadata": _metadata(), **results})
+    write_json(run_dir / "results.json", {"args": cli_args(args), "metadata": run_metadata(), **results})
     write_csv(run_dir / "results.csv", rows)
     for name, figure in figures.items():
         save_png(figure, run_dir / name)
@@ -130,9 +124,3 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer.writeheader()
         writer.writerows(rows)
 
-
-def _metadata() -> dict[str, Any]:
-    from seal_gym import runs
-
-    # run_metadata (versions, git commit, machine) is another engineer's addition; record it once it exists.
-    return runs.run_metadata() if hasattr(runs, "run_metadata") else {}

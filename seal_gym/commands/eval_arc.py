@@ -19,9 +19,9 @@ from seal_gym.adapt import ENGINES
 from seal_gym.arc.domain import GENERATOR_PRESETS
 from seal_gym.arc.recipe import Recipe
 from seal_gym.arc.ttt import TTT_PRESETS, TTTConfig
-from seal_gym.commands.common import (UsageError, add_model_arguments, apply_threads, dataset_label, load_bundle,
+from seal_gym.commands.common import (UsageError, add_model_arguments, dataset_label, load_bundle,
                                       parse_conditions, trained_policy, usage_error, write_run_files)
-from seal_gym.configs import add_config_arguments, config_from_args
+from seal_gym.configs import add_config_arguments, apply_runtime, config_from_args
 
 HELP = "ARC table: in context / default recipe / recipes from the model or a policy / grid oracle"
 CONDITIONS = ("in-context", "default", "base-recipes", "policy-recipes", "oracle")
@@ -55,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, command: str = "eval arc") -> int:
+    apply_runtime(args)
     try:
         setup = _prepare(args)
     except UsageError as err:
@@ -118,7 +119,6 @@ def _evaluate(args, conditions, tasks, bundle, config, recipes) -> int:
     from seal_gym.evaluation import SelfEdits, evaluate_arc
     from seal_gym.runs import new_run_dir
 
-    apply_threads(args)
     started = time.perf_counter()
     if "base-recipes" in conditions:
         writer = LMPolicy(bundle, SamplingConfig(temperature=args.temperature), seed=args.seed)

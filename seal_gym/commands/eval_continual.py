@@ -18,9 +18,9 @@ import time
 from dataclasses import asdict
 
 from seal_gym.adapt import TrainSpec
-from seal_gym.commands.common import (UsageError, add_model_arguments, apply_threads, dataset_label, load_bundle,
+from seal_gym.commands.common import (UsageError, add_model_arguments, dataset_label, load_bundle,
                                       trained_policy, usage_error, write_csv, write_run_files)
-from seal_gym.configs import add_config_arguments, config_from_args
+from seal_gym.configs import add_config_arguments, apply_runtime, config_from_args
 from seal_gym.squad.prompts import PROMPT_STYLES
 
 HELP = "continual self-edits: merged updates one after another, forgetting matrix + heatmap"
@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from seal_gym.squad.passages import load_passages
 
+    apply_runtime(args)
     try:
         if args.passages < 1 or args.start < 0:
             raise UsageError("--passages must be >= 1 and --start >= 0")
@@ -73,7 +74,6 @@ def _stream(args: argparse.Namespace, passages, bundle, policy) -> int:
     from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop
     from seal_gym.squad.prompts import get_prompt_style
 
-    apply_threads(args)
     started = time.perf_counter()
     knowledge = KnowledgeConfig(train=config_from_args(args, TrainSpec), prompt_style=get_prompt_style(args.prompt_style))
     loop = KnowledgeInnerLoop(bundle, engine="sequential", grader=args.grader, config=knowledge)

@@ -19,10 +19,10 @@ import time
 from dataclasses import asdict, replace
 
 from seal_gym.adapt import ENGINES, TrainSpec
-from seal_gym.commands.common import (UsageError, add_model_arguments, apply_threads, dataset_label, load_bundle,
+from seal_gym.commands.common import (UsageError, add_model_arguments, dataset_label, load_bundle,
                                       parse_conditions, tensorboard_writer, trained_policy, usage_error,
                                       write_run_files)
-from seal_gym.configs import add_config_arguments, config_from_args
+from seal_gym.configs import add_config_arguments, apply_runtime, config_from_args
 from seal_gym.squad.prompts import PROMPT_STYLES
 
 HELP = "knowledge-incorporation table: base / passage / + self-edits (own, policy, file) / in context; --cpt N"
@@ -52,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, command: str = "eval squad") -> int:
+    apply_runtime(args)
     try:
         setup = _prepare(args)
     except UsageError as err:
@@ -119,7 +120,6 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
     from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop
     from seal_gym.squad.prompts import get_prompt_style
 
-    apply_threads(args)
     started = time.perf_counter()
     self_edits: dict[str, SelfEdits] = {}
     if "base-self-edits" in conditions:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from seal_gym.configs import HelpFormatter
+
 HELP = "evaluate self-edits: eval squad (single passage, --cpt N), eval arc, eval continual"
 # name -> module exposing ``add_arguments(parser)``, ``HELP`` and ``run(args) -> int``.
 EVALUATIONS = {
@@ -23,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, module_name in EVALUATIONS.items():
         module = importlib.import_module(module_name)
         sub = subparsers.add_parser(name, help=module.HELP, description=module.__doc__,
-                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                    formatter_class=HelpFormatter)
         module.add_arguments(sub)
         # Not "run": the top-level parser's default for that would win over a subparser's.
         sub.set_defaults(evaluate=module.run)
