@@ -14,7 +14,6 @@ from seal_gym.configs import HelpFormatter
 
 # name -> module exposing ``add_arguments(parser)``, ``HELP`` and ``run(args) -> int``.
 SUBCOMMANDS = {
-    "eval": "seal_gym.commands.evaluate",
     "squad-table": "seal_gym.commands.squad_table",
     "arc-eval": "seal_gym.commands.arc_eval",
     "train": "seal_gym.commands.train",

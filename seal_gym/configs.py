@@ -5,16 +5,18 @@ Supported field types: ``bool`` (``--x/--no-x``), ``int``, ``float``, ``str``, `
 ``tuple[str, ...]`` / ``tuple[int, ...]`` (comma-separated), and ``X | None`` of those (``none`` on the
 command line). Nested dataclass fields are skipped: give them options of their own with a ``prefix``.
 
-Also here, for every command, the runtime options: :func:`add_runtime_arguments` / :func:`apply_runtime`
-(``--threads``).
+Also here, for every command: :class:`HelpFormatter` (plain-text help, each default shown once) and the
+runtime options (:func:`add_runtime_arguments` / :func:`apply_runtime`: ``--threads``).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import copy
 import dataclasses
 import inspect
+import re
 import textwrap
 import types
 import typing
@@ -85,9 +87,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str
         if parsed is None:
             continue
         convert, extra = parsed
-        # "%(default)s" (not the value) so that argparse's defaults formatter does not add it a second time.
-        group.add_argument(option, dest=dest, type=convert, default=default, help=f"{help_text} (default: %(default)s)",
-                           **extra)
+        # No "(default: ...)" here: HelpFormatter adds it, once, in the same form for every option.
+        group.add_argument(option, dest=dest, type=convert, default=default, help=help_text or None, **extra)
 
 
 def config_from_args(args: argparse.Namespace, cls: type, prefix: str = "", base: Any = None, **overrides: Any) -> Any:
@@ -96,6 +97,54 @@ def config_from_args(args: argparse.Namespace, cls: type, prefix: str = "", base
     values = {f.name: getattr(args, (prefix + f.name).replace("-", "_")) for f in dataclasses.fields(cls)
               if hasattr(args, (prefix + f.name).replace("-", "_"))}
     return dataclasses.replace(base, **values, **overrides)
+
+
+_ROLE = re.compile(r":(?:[a-z]+:)+`([^`]+)`")
+_STATES_DEFAULT = re.compile(r"default\s*[:=]|defaults? to\b|%\(default\)", re.IGNORECASE)
+
+
+def plain_text(text: str) -> str:
+    """Docstring text for a terminal: reStructuredText roles and literals become plain words.
+
+    >>> plain_text("see :class:`~seal_gym.arc.ttt.TTTConfig` and :func:`seal_gym.models.load_model`; ``x=1``")
+    'see TTTConfig and seal_gym.models.load_model; x=1'
+    """
+    def role(match: re.Match) -> str:
+        target = match.group(1).split(" <")[0]
+        return target.lstrip("~").rsplit(".", 1)[-1] if target.startswith("~") else target
+
+    return _ROLE.sub(role, text).replace("``", "")
+
+
+def _default_text(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Terminal help for ``seal-gym``: plain text (docstring markup removed, see :func:`plain_text`), and
+    every option's default shown once: ``(default: X)`` is added unless the help states its default already
+    (``default: ...``, ``defaults to ...``, ``%(default)s``)."""
+
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(plain_text(text))
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if action.help is not argparse.SUPPRESS:
+            action = copy.copy(action)
+            action.help = self.help_with_default(action)
+        return super()._format_action(action)
+
+    @staticmethod
+    def help_with_default(action: argparse.Action) -> str | None:
+        """The help text of ``action`` as shown: plain, with its default once."""
+        text = plain_text(action.help or "")
+        if action.option_strings and action.default is not argparse.SUPPRESS and not _STATES_DEFAULT.search(text):
+            text = f"{text} (default: {_default_text(action.default).replace('%', '%%')})".strip()
+        return text or None
 
 
 def _positive_int(text: str) -> int:

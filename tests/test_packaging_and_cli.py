@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from seal_gym.cli import SUBCOMMANDS, build_parser, main
-from seal_gym.configs import add_runtime_arguments, apply_runtime
+from seal_gym.configs import HelpFormatter, add_runtime_arguments, apply_runtime
 from seal_gym.runs import git_commit, new_run_dir, run_metadata, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,22 +100,34 @@ def test_parser_lists_every_subcommand():
     assert set(build_parser()._subparsers._group_actions[0].choices) == set(SUBCOMMANDS)
 
 
+def _all_parsers(parser, name="seal-gym"):
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child_name, child in action.choices.items():
+                yield from _all_parsers(child, f"{name} {child_name}")
 
-def test_run_metadata_records_versions_device_and_commit(tmp_path):
-    import torch
 
-    meta = run_metadata()
-    assert meta["versions"]["seal-gym"] == importlib.metadata.version("seal-gym")
-    assert {"torch", "transformers", "peft", "gymnasium", "seal-gym"} <= set(meta["versions"])
-    assert meta["device"] == ("cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name(0))
-    assert meta["python"] == platform.python_version() and meta["torch_threads"] == torch.get_num_threads()
-    text = json.dumps(meta)
-    assert socket.gethostname() not in text and str(Path.home()) not in text
-    if (ROOT / ".git").exists():
-        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-        assert meta["git_commit"].removesuffix("+dirty") == head
-    assert git_commit(tmp_path) is None  # not a checkout: no commit
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"seal-gym {importlib.metadata.version('seal-gym')}"
 
+
+def test_help_is_plain_text_and_shows_each_default_once():
+    parsers = list(_all_parsers(build_parser()))
+    assert len(parsers) > len(SUBCOMMANDS)
+    for name, parser in parsers:
+        text = parser.format_help()
+        assert not re.search(r"``|:(class|func|mod|meth|attr|data):`", text), f"markup in `{name} --help`"
+        for action in parser._actions:
+            if not action.option_strings or action.default is argparse.SUPPRESS:
+                continue
+            formatter = HelpFormatter(prog=name)
+            formatter.add_argument(action)
+            shown = formatter.format_help()
+            assert len(re.findall(r"default\s*[:=]|defaults? to", shown, re.I)) == 1, f"{name}: {shown}"
 
 
 def test_threads_option_sets_torch_threads_and_is_recorded():
@@ -133,3 +145,19 @@ def test_threads_option_sets_torch_threads_and_is_recorded():
     with pytest.raises(SystemExit) as exit_info:
         parser.parse_args(["--threads", "0"])
     assert exit_info.value.code == 2
+
+
+def test_run_metadata_records_versions_device_and_commit(tmp_path):
+    import torch
+
+    meta = run_metadata()
+    assert meta["versions"]["seal-gym"] == importlib.metadata.version("seal-gym")
+    assert {"torch", "transformers", "peft", "gymnasium", "seal-gym"} <= set(meta["versions"])
+    assert meta["device"] == ("cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name(0))
+    assert meta["python"] == platform.python_version() and meta["torch_threads"] == torch.get_num_threads()
+    text = json.dumps(meta)
+    assert socket.gethostname() not in text and str(Path.home()) not in text
+    if (ROOT / ".git").exists():
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        assert meta["git_commit"].removesuffix("+dirty") == head
+    assert git_commit(tmp_path) is None  # not a checkout: no commit
