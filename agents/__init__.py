@@ -5,7 +5,7 @@ observations, rewards and ``info``: never on an environment's internals, so ever
 text env. The loop (:class:`Agent`) is written once; each algorithm is one file that adds its update.
 
 >>> sorted(AGENTS)
-['grpo', 'ppo', 'rest-em']
+['grpo', 'ppo', 'rest-em', 'sb3-ppo']
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from seal_gym.agents.ppo import PPO, PPOConfig
 from seal_gym.agents.rest_em import ReSTEM, ReSTEMConfig
 from seal_gym.agents.rollouts import Collector, Rollouts
 from seal_gym.agents.runlog import latest_checkpoint
+from seal_gym.agents.sb3_ppo import SB3PPO, SB3PPOConfig
 from seal_gym.agents.scripted import ConstantPolicy, ReplayPolicy
 
-AGENTS: dict[str, type[Agent]] = {cls.name: cls for cls in (ReSTEM, GRPO, PPO)}
+AGENTS: dict[str, type[Agent]] = {cls.name: cls for cls in (ReSTEM, GRPO, PPO, SB3PPO)}
 
 
 def make_agent(name: str, policy: TrainablePolicy | None = None, env: Any = "SealSquad-v0",
@@ -46,7 +47,7 @@ def make_agent(name: str, policy: TrainablePolicy | None = None, env: Any = "Sea
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}; choose one of {sorted(AGENTS)}")
     env_kwargs = dict(env_kwargs or {})
-    if policy is None:
+    if policy is None and AGENTS[name].needs_text_policy:
         policy = LMPolicy(env_kwargs.get("model"))
     if isinstance(env, str) and "model" not in env_kwargs and hasattr(policy, "bundle"):
         env_kwargs["model"] = policy.bundle
@@ -89,7 +90,7 @@ def _model_arg(name: str | None) -> str | None:
 
 __all__ = [
     "AGENTS", "Agent", "AgentConfig", "Collector", "Completion", "ConstantPolicy", "GRPO", "GRPOConfig", "LMPolicy",
-    "PPO", "PPOConfig", "ReSTEM",
+    "PPO", "PPOConfig", "ReSTEM", "SB3PPO", "SB3PPOConfig",
     "ReSTEMConfig", "ReplayPolicy", "Rollouts", "RoundStats", "SamplingConfig", "TextPolicy", "TokenScores",
     "TrainablePolicy", "load_policy", "make_agent",
 ]

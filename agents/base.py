@@ -93,6 +93,8 @@ class Agent:
 
     name: ClassVar[str] = "agent"
     config_class: ClassVar[type[AgentConfig]] = AgentConfig
+    needs_text_policy: ClassVar[bool] = True
+    """False for agents that bring their own policy (sb3-ppo)."""
 
     def __init__(self, policy: TrainablePolicy, env: Any, config: AgentConfig | None = None,
                  env_kwargs: dict[str, Any] | None = None, eval_env: Any = None) -> None:
@@ -102,7 +104,7 @@ class Agent:
             raise TypeError(f"{type(self).__name__} takes a {self.config_class.__name__}, got {type(self.config).__name__}")
         c = self.config
         self.env_id = env_id_of(env)
-        self.collector = Collector(env, c.prompts_per_round, c.samples_per_prompt, c.inner_seeds, env_kwargs)
+        self.collector = self.make_collector(env, env_kwargs)
         self._eval_source = (eval_env if eval_env is not None else env, env_kwargs)
         self._eval_collector: Collector | None = None
         self.rng = np.random.default_rng(c.seed)
@@ -112,6 +114,15 @@ class Agent:
         self.log: RunLog | None = None
 
     # --- what an algorithm adds ----------------------------------------------------------------------------
+    def make_collector(self, env: Any, env_kwargs: dict[str, Any] | None) -> Collector | None:
+        """What runs episodes for :meth:`collect` (an agent with its own rollout machinery returns None)."""
+        c = self.config
+        return Collector(env, c.prompts_per_round, c.samples_per_prompt, c.inner_seeds, env_kwargs)
+
+    def collect(self) -> Rollouts:
+        """One round's self-edits and rewards."""
+        return self.collector.collect(self.policy, self.rng)
+
     def update(self, rollouts: Rollouts) -> dict[str, float]:
         """Improve the policy from one round's rollouts; return numbers worth logging."""
         raise NotImplementedError
@@ -161,7 +172,7 @@ class Agent:
         G, n, r = c.prompts_per_round, c.samples_per_prompt, c.inner_seeds
         say(f"round {self.round + 1}/{rounds}: sampling {G * n} self-edits, then {G * n * r} inner loops")
         start = time.perf_counter()
-        rollouts = self.collector.collect(self.policy, self.rng)
+        rollouts = self.collect()
         seconds["collect"] = time.perf_counter() - start
         self.global_step += rollouts.rewards.size
         start = time.perf_counter()

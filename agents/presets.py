@@ -90,6 +90,14 @@ def preset_for(env_id: str, name: str) -> Preset:
 
 
 def agent_config(config_class: type, preset: Preset, **overrides: Any) -> Any:
-    """The agent's config: its defaults, then the preset's fields it has, then ``overrides``."""
+    """The agent's config: its defaults, then the preset's fields it has, then ``overrides``.
+
+    An agent that writes one action per task (``ONE_SAMPLE_PER_PROMPT``, e.g. sb3-ppo) gets ``G x n`` tasks
+    per round instead of ``G`` tasks x ``n`` samples: the same number of inner loops, so budgets compare.
+    """
     names = {f.name for f in dataclasses.fields(config_class)}
-    return config_class(**{k: v for k, v in {**preset.agent, **overrides}.items() if k in names})
+    values = dict(preset.agent)
+    if getattr(config_class, "ONE_SAMPLE_PER_PROMPT", False):
+        values["prompts_per_round"] = values.get("prompts_per_round", 1) * values.pop("samples_per_prompt", 1)
+        values.pop("inner_seeds", None)
+    return config_class(**{k: v for k, v in {**values, **overrides}.items() if k in names})

@@ -124,11 +124,13 @@ def build(settings: dict[str, Any]):
     sampling = dataclasses.replace(preset.sampling, **{k[len(SAMPLING_PREFIX):]: v for k, v in settings.items()
                                                        if k.startswith(SAMPLING_PREFIX)})
     model = settings["model"] or preset.model
-    policy = LMPolicy(settings["teacher"] or model, sampling, preset.policy_lora, seed=settings["seed"])
     env_kwargs = dict(preset.env_kwargs)
     if settings.get("dataset"):
         env_kwargs["tasks" if env_id == "SealARC-v0" else "dataset"] = settings["dataset"]
-    env_kwargs["model"] = model if settings["teacher"] else policy.bundle  # self mode: one model
+    policy = None
+    if agent_class.needs_text_policy:
+        policy = LMPolicy(settings["teacher"] or model, sampling, preset.policy_lora, seed=settings["seed"])
+    env_kwargs["model"] = model if settings["teacher"] or policy is None else policy.bundle  # self mode: one model
     agent = make_agent(settings["agent"], policy=policy, env=env_id, config=config, env_kwargs=env_kwargs)
     agent.run_settings = {"command": settings}
     return agent, settings.get("rounds") or preset.rounds
