@@ -119,9 +119,9 @@ class Agent:
         c = self.config
         return Collector(env, c.prompts_per_round, c.samples_per_prompt, c.inner_seeds, env_kwargs)
 
-    def collect(self) -> Rollouts:
+    def collect(self, progress: Callable[[str], None] | None = None) -> Rollouts:
         """One round's self-edits and rewards."""
-        return self.collector.collect(self.policy, self.rng)
+        return self.collector.collect(self.policy, self.rng, progress=progress)
 
     def update(self, rollouts: Rollouts) -> dict[str, float]:
         """Improve the policy from one round's rollouts; return numbers worth logging."""
@@ -172,7 +172,7 @@ class Agent:
         G, n, r = c.prompts_per_round, c.samples_per_prompt, c.inner_seeds
         say(f"round {self.round + 1}/{rounds}: sampling {G * n} self-edits, then {G * n * r} inner loops")
         start = time.perf_counter()
-        rollouts = self.collect()
+        rollouts = self.collect(say)
         seconds["collect"] = time.perf_counter() - start
         self.global_step += rollouts.rewards.size
         start = time.perf_counter()

@@ -18,8 +18,9 @@ compared under the same LoRA noise.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -112,15 +113,26 @@ class Collector:
                     f"pass the env id instead and the agent builds it")
         self.env = env
 
-    def collect(self, policy: TrainablePolicy, rng: np.random.Generator, greedy: bool = False) -> Rollouts:
-        """Sample ``n`` self-edits for each of G fresh prompts and step them all; seeds come from ``rng``."""
+    def collect(self, policy: TrainablePolicy, rng: np.random.Generator, greedy: bool = False,
+                progress: Callable[[str], None] | None = None) -> Rollouts:
+        """Sample ``n`` self-edits for each of G fresh prompts and step them all; seeds come from ``rng``.
+
+        ``progress`` receives a line when sampling is done (the inner loops follow).
+        """
         seed = int(rng.integers(MAX_SEED))
         inner = rng.integers(MAX_SEED, size=(self.groups, self.seeds))
-        if isinstance(self.env, gym.vector.VectorEnv):
-            return self._collect_vector(policy, seed, inner, greedy)
-        return self._collect_single(policy, seed, inner, greedy)
+        started = time.perf_counter()
 
-    def _collect_vector(self, policy, seed: int, inner: np.ndarray, greedy: bool) -> Rollouts:
+        def sampled(count: int) -> None:
+            if progress is not None:
+                progress(f"  sampled {count} self-edits in {time.perf_counter() - started:.0f} s; "
+                         f"running {count * self.seeds} inner loops")
+
+        if isinstance(self.env, gym.vector.VectorEnv):
+            return self._collect_vector(policy, seed, inner, greedy, sampled)
+        return self._collect_single(policy, seed, inner, greedy, sampled)
+
+    def _collect_vector(self, policy, seed: int, inner: np.ndarray, greedy: bool, sampled) -> Rollouts:
         G, n, r = self.groups, self.samples, self.seeds
         per_env = [{"inner_seed": int(inner[g, j])} for g in range(G) for _ in range(n) for j in range(r)]
         observations, reset_infos = self.env.reset(seed=seed, options={"per_env": per_env})
@@ -128,6 +140,7 @@ class Collector:
         prompts = [observations[i] for i in leads]
         reset_infos = unstack_infos(reset_infos, self.env.num_envs)
         completions = policy.sample(prompts, n, greedy=greedy)
+        sampled(len(completions))
         actions = [completions[g * n + i].text for g in range(G) for i in range(n) for _ in range(r)]
         _, rewards, _, _, infos = self.env.step(actions)
         step_infos = unstack_infos(infos["final_info"], self.env.num_envs)
@@ -137,7 +150,7 @@ class Collector:
             [prompt_key(reset_infos[i], observations[i]) for i in leads],
         )
 
-    def _collect_single(self, policy, seed: int, inner: np.ndarray, greedy: bool) -> Rollouts:
+    def _collect_single(self, policy, seed: int, inner: np.ndarray, greedy: bool, sampled) -> Rollouts:
         G, n, r = self.groups, self.samples, self.seeds
         prompts, keys = [], []
         for g in range(G):
@@ -145,6 +158,7 @@ class Collector:
             prompts.append(observation)
             keys.append(prompt_key(info, observation))
         completions = policy.sample(prompts, n, greedy=greedy)
+        sampled(len(completions))
         rewards = np.zeros((G, n, r))
         infos: list[list[dict[str, Any]]] = []
         for k, completion in enumerate(completions):
@@ -160,8 +174,3 @@ class Collector:
             infos.append(row)
         return Rollouts(completions, rewards, infos, keys)
 
-
-def group_slices(rollouts: Rollouts) -> Sequence[slice]:
-    """The slice of ``rollouts.completions`` that belongs to each prompt."""
-    _, n, _ = rollouts.shape
-    return [slice(g * n, (g + 1) * n) for g in range(rollouts.shape[0])]

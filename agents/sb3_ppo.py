@@ -100,7 +100,7 @@ class SB3PPO(Agent):
     def make_collector(self, env, env_kwargs):
         return None  # SB3 runs its own rollouts
 
-    def collect(self) -> Rollouts:
+    def collect(self, progress=None) -> Rollouts:
         from stable_baselines3.common.callbacks import BaseCallback
 
         episodes: list[tuple[float, dict[str, Any]]] = []
