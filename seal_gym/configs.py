@@ -99,6 +99,36 @@ def config_from_args(args: argparse.Namespace, cls: type, prefix: str = "", base
     return dataclasses.replace(base, **values, **overrides)
 
 
+def _markdown_value(value: Any) -> str:
+    """A default as Python source (what a user writes), nested dataclasses by the fields they change."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changed = [f"{f.name}={_markdown_value(getattr(value, f.name))}" for f in dataclasses.fields(value)
+                   if getattr(value, f.name) != getattr(type(value)(), f.name)]
+        return f"{type(value).__name__}({', '.join(changed)})"
+    return repr(value).replace("'", '"')
+
+
+def markdown_table(cls: type, columns: dict[str, Any] | None = None) -> str:
+    """A Markdown table of the dataclass's fields: name, value in each of ``columns`` (heading -> instance;
+    default ``{"default": cls()}``), and the docstring under the field. The README's tables of LoraSpec,
+    TrainSpec and TTTConfig are this function's output (tests/test_readme.py keeps them equal).
+
+    >>> from seal_gym.adapt import LoraSpec
+    >>> print("\\n".join(markdown_table(LoraSpec).splitlines()[:3]))
+    | field | default | meaning |
+    |---|---|---|
+    | `rank` | `32` | LoRA rank r. |
+    """
+    columns = columns if columns is not None else {"default": cls()}
+    docs = field_docs(cls)
+    rows = ["| field | " + " | ".join(columns) + " | meaning |", "|---|" + "---|" * len(columns) + "---|"]
+    for f in dataclasses.fields(cls):
+        if f.init:
+            values = " | ".join(f"`{_markdown_value(getattr(c, f.name))}`" for c in columns.values())
+            rows.append(f"| `{f.name}` | {values} | {docs.get(f.name, '').replace('|', '/')} |")
+    return "\n".join(rows)
+
+
 _ROLE = re.compile(r":(?:[a-z]+:)+`([^`]+)`")
 _STATES_DEFAULT = re.compile(r"default\s*[:=]|defaults? to\b|%\(default\)", re.IGNORECASE)
 
