@@ -37,7 +37,7 @@ class SealARCEnv(SealEnv):
     (375) optimizer steps scores 0.0 without training, with the reason in ``info["error"]``. Keys outside
     the schema (often misspelt ones) are ignored and named in ``info["action_notes"]``. ``info`` also
     holds ``cell_accuracy``, ``num_ttt_examples``, ``num_optimizer_steps``, ``trained``, ``final_loss``, the
-    raw ``answers`` and the parsed ``predictions``. Wall-clock timings are in :attr:`last_timings`.
+    raw ``answers`` and the parsed ``predictions``. Wall-clock timings are in ``env.unwrapped.last_result``.
 
     ## Starting State
     A task drawn with ``self.np_random`` (a fresh generated task, or one of a fixed list), and a TTT seed
