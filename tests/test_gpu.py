@@ -1,0 +1,163 @@
+"""The CUDA path: the batched engine in bfloat16 with float32 adapters against the float32 reference, env steps
+and one agent update on the GPU. Marked ``gpu``: skipped (with the reason) where CUDA is absent.
+
+Run on a GPU machine with ``python -m pytest -m gpu``.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+import torch
+
+import seal_gym  # noqa: F401  (registers the envs)
+from seal_gym.adapt import (
+    AdaptRequest,
+    BatchedEngine,
+    LoraSpec,
+    PolicyAdapter,
+    Query,
+    SequentialEngine,
+    TrainSequence,
+    TrainSpec,
+)
+from seal_gym.models import load_model
+
+from .conftest import weights_checksum
+from .test_batched_engine import MIXED, REQUESTS
+
+pytestmark = pytest.mark.gpu
+DEVICE = "cuda"
+LOSS_ATOL = 1e-4  # float32 on two devices: reductions run in different orders (CPU vs CUDA measured < 1e-5)
+BF16_LOSS_RTOL = 2e-2  # as tests/test_batched_engine.py's bf16-on-CPU test
+# A request the tiny model learns by heart, so greedy answers are decided by wide margins (a random model's
+# near-ties would flip under bfloat16 rounding and say nothing about the engine).
+MEMORISED = AdaptRequest(
+    sequences=(TrainSequence("Q: the code?\nA:", " 7391 blue"),) * 2,
+    queries=(Query("Q: the code?\nA:", max_new_tokens=6),),
+    train=TrainSpec(epochs=40, learning_rate=1e-2, loss_on="completion", seed=3),
+    lora=LoraSpec(rank=8, alpha=16, target_modules=("q_proj", "v_proj", "up_proj", "down_proj", "lm_head")),
+)
+
+
+@pytest.fixture(autouse=True)
+def exact_float32_matmuls():
+    """TF32 would round float32 matmuls to 10 mantissa bits on Ampere and later; the reference does not."""
+    previous = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """Outcomes of the float32 sequential engine on the CPU: what every CUDA run is compared with."""
+    bundle = load_model("tiny-random", device="cpu", dtype=torch.float32)
+    return SequentialEngine(bundle.model, bundle.tokenizer).adapt(REQUESTS + MIXED + [MEMORISED])
+
+
+def cuda_bundle(dtype: torch.dtype):
+    return load_model("tiny-random", device=DEVICE, dtype=dtype)
+
+
+def test_batched_float32_on_cuda_matches_the_reference(reference):
+    bundle = cuda_bundle(torch.float32)
+    before = weights_checksum(bundle.model)
+    got = BatchedEngine(bundle.model, bundle.tokenizer).adapt(REQUESTS + MIXED + [MEMORISED])
+    for out, ref in zip(got, reference):
+        assert out.answers == ref.answers
+        assert out.num_train_tokens == ref.num_train_tokens
+        assert out.losses == pytest.approx(ref.losses, abs=LOSS_ATOL)
+    assert weights_checksum(bundle.model) == before
+
+
+def test_batched_bfloat16_on_cuda_keeps_float32_adapters_and_tracks_the_reference(reference):
+    bundle = cuda_bundle(torch.bfloat16)
+    engine = BatchedEngine(bundle.model, bundle.tokenizer, keep_lora_state=True)
+    got = engine.adapt(REQUESTS + MIXED + [MEMORISED])
+    assert all(t.dtype == torch.float32 for s in engine.lora_states for pair in s.values() for t in pair)
+    for out, ref in zip(got[:-1], reference[:-1]):
+        assert out.num_train_tokens == ref.num_train_tokens
+        assert out.losses == pytest.approx(ref.losses, rel=BF16_LOSS_RTOL, abs=1e-3)
+    # 80 steps down to a loss near 1e-4: the bf16 trajectory drifts (measured on CPU: 3.5 % by step 8), so
+    # compare its start, that both learned it, and the answers.
+    memorised, ref = got[-1], reference[-1]
+    assert memorised.losses[:3] == pytest.approx(ref.losses[:3], rel=BF16_LOSS_RTOL)
+    assert memorised.final_loss < 0.01 and ref.final_loss < 0.01
+    assert ref.answers[0].startswith("7391"), "the reference must have learned the answer"
+    assert memorised.answers == ref.answers
+
+
+def test_chunked_loss_on_cuda_equals_full_logits():
+    bundle = cuda_bundle(torch.bfloat16)
+    runs = []
+    for chunk in (None, 16):
+        engine = BatchedEngine(bundle.model, bundle.tokenizer, loss_chunk_tokens=chunk)
+        runs.append(engine.adapt(REQUESTS[:3]))
+    for full, chunked in zip(*runs):
+        assert chunked.losses == pytest.approx(full.losses, rel=1e-3, abs=1e-3)
+
+
+def test_squad_step_and_vector_step_on_cuda():
+    bundle = cuda_bundle(torch.bfloat16)
+    before = weights_checksum(bundle.model)
+    fast = dict(model=bundle, engine="batched", train=TrainSpec(epochs=1), lora=LoraSpec(rank=2, alpha=4))
+    env = gym.make("SealSquad-v0", **fast)
+    _, info = env.reset(seed=0)
+    _, reward, terminated, _, info = env.step(f"{info['title']} is a place.\nIt has facts.")
+    assert terminated and 0.0 <= reward <= 1.0 and info["final_loss"] is not None
+    envs = gym.make_vec("SealSquad-v0", num_envs=4, vectorization_mode="vector_entry_point", **fast)
+    envs.reset(seed=0)
+    _, rewards, terminated, _, _ = envs.step(["A fact.", "Two facts.\nMore.", "Three.", "Four facts here."])
+    assert rewards.shape == (4,) and terminated.all() and ((0 <= rewards) & (rewards <= 1)).all()
+    assert weights_checksum(bundle.model) == before
+
+
+def test_arc_step_on_cuda():
+    bundle = cuda_bundle(torch.bfloat16)
+    before = weights_checksum(bundle.model)
+    env = gym.make("SealARC-v0", model=bundle, engine="batched", ttt={"max_examples": 4, "max_new_tokens": 8},
+                   lora={"rank": 4, "alpha": 8, "target_modules": ("q_proj", "v_proj")})
+    env.reset(seed=0)
+    recipe = ('{"data_generation": {"use_basic_augmentations": false, "use_size_augmentations": false, '
+              '"use_chain_augmentations": false, "use_repeat_augmentations": false}, '
+              '"training": {"strategy": "train_using_output_tokens", "learning_rate": 0.001, "num_train_epochs": 1}}')
+    _, reward, terminated, _, info = env.step(recipe)
+    assert terminated and reward in (0.0, 1.0) and info.get("error") is None, info["error"]
+    assert weights_checksum(bundle.model) == before
+
+
+def test_agent_update_in_self_mode_on_cuda():
+    """One ReST-EM round on the GPU: the policy adapter trains (float32 on a bfloat16 base), merges, and the
+    env's batched engine trains its adapters on top of it."""
+    from seal_gym.agents import LMPolicy, ReSTEMConfig, SamplingConfig, make_agent
+
+    policy = LMPolicy(cuda_bundle(torch.bfloat16), SamplingConfig(temperature=1.0, max_new_tokens=16),
+                      LoraSpec(rank=4, alpha=8.0, target_modules=("q_proj", "v_proj")))
+    agent = make_agent("rest-em", policy=policy, env="SealSquad-v0",
+                       config=ReSTEMConfig(prompts_per_round=2, samples_per_prompt=2, learning_rate=1e-2),
+                       env_kwargs={"engine": "batched", "train": TrainSpec(epochs=1)})
+    history = agent.learn(1)
+    adapter = PolicyAdapter.of(policy.bundle.model)
+    assert history and adapter is policy.adapter
+    assert all(p.dtype == torch.float32 and p.device.type == DEVICE for p in adapter.parameters())
+    assert next(policy.bundle.model.parameters()).dtype == torch.bfloat16
+
+
+def test_ray_engine_actor_on_the_gpu():
+    """A Ray actor that reserves the GPU runs its replica there, in the local model's dtype."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'seal-gym[ray]'")
+    from seal_gym.adapt.ray_engine import RayEngine
+
+    bundle = cuda_bundle(torch.bfloat16)
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        with RayEngine(bundle.model, bundle.tokenizer, num_workers=1) as engine:  # 1 GPU per actor by default
+            assert engine.devices == [torch.cuda.get_device_name(0)]
+            got = engine.adapt(REQUESTS[:3])
+    finally:
+        ray.shutdown()
+    expected = BatchedEngine(bundle.model, bundle.tokenizer).adapt(REQUESTS[:3])
+    for out, ref in zip(got, expected):
+        assert out.answers == ref.answers
+        assert out.losses == pytest.approx(ref.losses, rel=1e-3, abs=1e-4)
