@@ -69,7 +69,7 @@ class RoundStats:
     update: dict[str, float]
     """The algorithm's numbers (losses, kept fraction, KL...)."""
     seconds: dict[str, float]
-    """Wall-clock seconds per phase: sampling + inner loop (collect), update, evaluate."""
+    """Wall-clock seconds per phase: sampling, inner_loop (or collect, for agents with their own), update, evaluate."""
     eval_reward: float | None = None
     extra: dict[str, float] = field(default_factory=dict)
     """Means of the env's numeric infos (baseline/adapter accuracy, gain) and self-edit length."""
@@ -173,7 +173,7 @@ class Agent:
         say(f"round {self.round + 1}/{rounds}: sampling {G * n} self-edits, then {G * n * r} inner loops")
         start = time.perf_counter()
         rollouts = self.collect(say)
-        seconds["collect"] = time.perf_counter() - start
+        seconds.update(rollouts.seconds or {"collect": time.perf_counter() - start})
         self.global_step += rollouts.rewards.size
         start = time.perf_counter()
         update = self.update(rollouts)

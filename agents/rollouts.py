@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import gymnasium as gym
@@ -42,6 +42,8 @@ class Rollouts:
     """Step infos, ``[G * n][r]``."""
     prompt_keys: list[str]
     """A name for each of the G prompts (the task's ``passage_index`` or ``task_id`` from reset info)."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall-clock seconds of ``sampling`` and of the ``inner_loop`` (env resets and steps)."""
 
     @property
     def mean_rewards(self) -> np.ndarray:
@@ -121,26 +123,33 @@ class Collector:
         """
         seed = int(rng.integers(MAX_SEED))
         inner = rng.integers(MAX_SEED, size=(self.groups, self.seeds))
-        started = time.perf_counter()
+        seconds: dict[str, float] = {}
 
-        def sampled(count: int) -> None:
+        def sample(prompts: list[str]) -> list[Completion]:
+            start = time.perf_counter()
+            completions = policy.sample(prompts, self.samples, greedy=greedy)
+            seconds["sampling"] = time.perf_counter() - start
             if progress is not None:
-                progress(f"  sampled {count} self-edits in {time.perf_counter() - started:.0f} s; "
-                         f"running {count * self.seeds} inner loops")
+                progress(f"  sampled {len(completions)} self-edits in {seconds['sampling']:.0f} s; "
+                         f"running {len(completions) * self.seeds} inner loops")
+            return completions
 
+        started = time.perf_counter()
         if isinstance(self.env, gym.vector.VectorEnv):
-            return self._collect_vector(policy, seed, inner, greedy, sampled)
-        return self._collect_single(policy, seed, inner, greedy, sampled)
+            rollouts = self._collect_vector(seed, inner, sample)
+        else:
+            rollouts = self._collect_single(seed, inner, sample)
+        rollouts.seconds = {**seconds, "inner_loop": time.perf_counter() - started - seconds["sampling"]}
+        return rollouts
 
-    def _collect_vector(self, policy, seed: int, inner: np.ndarray, greedy: bool, sampled) -> Rollouts:
+    def _collect_vector(self, seed: int, inner: np.ndarray, sample: Callable[[list[str]], list[Completion]]) -> Rollouts:
         G, n, r = self.groups, self.samples, self.seeds
         per_env = [{"inner_seed": int(inner[g, j])} for g in range(G) for _ in range(n) for j in range(r)]
         observations, reset_infos = self.env.reset(seed=seed, options={"per_env": per_env})
         leads = [g * n * r for g in range(G)]
         prompts = [observations[i] for i in leads]
         reset_infos = unstack_infos(reset_infos, self.env.num_envs)
-        completions = policy.sample(prompts, n, greedy=greedy)
-        sampled(len(completions))
+        completions = sample(prompts)
         actions = [completions[g * n + i].text for g in range(G) for i in range(n) for _ in range(r)]
         _, rewards, _, _, infos = self.env.step(actions)
         step_infos = unstack_infos(infos["final_info"], self.env.num_envs)
@@ -150,15 +159,14 @@ class Collector:
             [prompt_key(reset_infos[i], observations[i]) for i in leads],
         )
 
-    def _collect_single(self, policy, seed: int, inner: np.ndarray, greedy: bool, sampled) -> Rollouts:
+    def _collect_single(self, seed: int, inner: np.ndarray, sample: Callable[[list[str]], list[Completion]]) -> Rollouts:
         G, n, r = self.groups, self.samples, self.seeds
         prompts, keys = [], []
         for g in range(G):
             observation, info = self.env.reset(seed=seed + g)
             prompts.append(observation)
             keys.append(prompt_key(info, observation))
-        completions = policy.sample(prompts, n, greedy=greedy)
-        sampled(len(completions))
+        completions = sample(prompts)
         rewards = np.zeros((G, n, r))
         infos: list[list[dict[str, Any]]] = []
         for k, completion in enumerate(completions):

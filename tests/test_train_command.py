@@ -57,7 +57,7 @@ def test_tensorboard_events_hold_the_charts(tmp_path):
     tags = set(events.Tags()["scalars"])
     for tag in ("charts/reward_mean", "charts/reward_std", "charts/reward_max", "charts/baseline_accuracy",
                 "charts/adapter_accuracy", "charts/gain", "charts/kept_fraction", "charts/self_edit_tokens",
-                "time/collect_seconds", "time/update_seconds"):
+                "time/sampling_seconds", "time/inner_loop_seconds", "time/update_seconds"):
         assert tag in tags, tag
     assert "hyperparameters/text_summary" in events.Tags()["tensors"]
 
