@@ -233,7 +233,7 @@ def test_arc_eval_cli_writes_a_new_run_folder(tmp_path, capsys):
     assert len(runs) == 2
     for run in runs:
         results = json.loads((run / "results.json").read_text())
-        assert {r["recipe_name"] for r in results["runs"]} == {"no-training", "default", "grid-plain-output-lr0.001-ep1"}
+        assert {r["condition"] for r in results["runs"]} == {"in_context", "default", "grid-plain-output-lr0.001-ep1"}
         assert (run / "results.csv").read_text().startswith("task_id,")
     out = capsys.readouterr().out
-    assert "oracle" in out and "no-training" in out
+    assert "oracle" in out and "in context (no training)" in out

@@ -86,14 +86,15 @@ def test_squad_table_smoke_run(tmp_path, capsys):
     runs = sorted(tmp_path.iterdir())
     assert len(runs) == 2  # the second run did not overwrite the first
     results = json.loads((runs[0] / "results.json").read_text())
-    assert {"base", "passage", "own_self_edit", "reference_self_edit", "in_context"} <= set(results["passages"][0])
+    assert set(results["passages"][0]["conditions"]) == {"base", "passage", "base_self_edits", "file_self_edits",
+                                                          "in_context"}
     assert (runs[0] / "results.csv").read_text().count("\n") == 6
     assert "trained on the passage" in capsys.readouterr().out
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(runs[0]))
     events.Reload()
-    assert "accuracy/own_self_edit" in events.Tags()["scalars"]
+    assert "accuracy/base_self_edits" in events.Tags()["scalars"]
 
 
 def test_parser_lists_every_subcommand():

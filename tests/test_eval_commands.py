@@ -1,0 +1,117 @@
+"""`seal-gym eval squad | arc | continual` on the tiny model: run folders, --policy, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from seal_gym.cli import main
+from seal_gym.models import load_model
+from tests.conftest import weights_checksum
+
+FAST = ["--model", "tiny-random", "--epochs", "1", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def policy_run(tmp_path_factory):
+    """A real `seal-gym train`-style run folder: two ReST-EM rounds (each merged) on a cheap text env."""
+    from seal_gym.agents import LMPolicy, ReSTEM, ReSTEMConfig, SamplingConfig
+    from seal_gym.testing import TargetCharEnv
+
+    policy = LMPolicy(load_model("tiny-random"), SamplingConfig(temperature=1.0, max_new_tokens=8), seed=0)
+    run = tmp_path_factory.mktemp("train") / "run"
+    config = ReSTEMConfig(prompts_per_round=2, samples_per_prompt=2, epochs=1, batch_size=2, learning_rate=5e-2)
+    ReSTEM(policy, TargetCharEnv("ab"), config).learn(2, run_dir=run)
+    return run
+
+
+def only_run(runs_dir):
+    runs = list(runs_dir.iterdir())
+    assert len(runs) == 1
+    return runs[0]
+
+
+def test_eval_squad_cpt_writes_every_output(tmp_path, capsys):
+    args = ["eval", "squad", *FAST, "--passages", "2", "--cpt", "2", "--conditions", "base,passage,file-self-edits",
+            "--runs-dir", str(tmp_path)]
+    assert main(args) == 0
+    run = only_run(tmp_path)
+    assert {"table.txt", "results.json", "results.csv", "chart.png"} <= {p.name for p in run.iterdir()}
+    results = json.loads((run / "results.json").read_text())
+    assert results["config"]["cpt"] == 2 and results["metadata"]["torch_threads"] == 1
+    assert list(results["labels"]) == ["base", "passage", "file_self_edits"]
+    assert {p["group"] for p in results["passages"]} == {0}
+    adapter = results["passages"][0]["conditions"]["file_self_edits"]["adapters"][0]
+    assert adapter["num_sequences"] > 2  # both passages and their self-edits pooled into one adapter
+    assert (run / "results.csv").read_text().count("\n") == 1 + 2 * 3
+    assert (run / "chart.png").read_bytes()[:4] == b"\x89PNG"
+    assert "the dataset's self-edits" in capsys.readouterr().out
+
+
+def test_eval_continual_passage_only(tmp_path):
+    assert main(["eval", "continual", *FAST, "--passages", "2", "--passage-only", "--runs-dir", str(tmp_path)]) == 0
+    run = only_run(tmp_path)
+    rows = (run / "forgetting.csv").read_text().splitlines()
+    assert rows[0].startswith("stream,after,p1 ") and len(rows) == 1 + 3
+    assert "later updates" in (run / "table.txt").read_text()
+    assert (run / "forgetting.png").read_bytes()[:4] == b"\x89PNG"
+    results = json.loads((run / "results.json").read_text())
+    assert [s["label"] for s in results["streams"]] == ["passage only"]
+
+
+def test_trained_policy_is_loaned_and_the_weights_come_back(policy_run):
+    from seal_gym.adapt import PolicyAdapter
+    from seal_gym.commands.common import trained_policy
+
+    bundle = load_model("tiny-random")
+    original = weights_checksum(bundle.model)
+    with trained_policy(str(policy_run), bundle) as policy:
+        assert policy.adapter.merges == 2 and weights_checksum(bundle.model) != original
+        assert len(policy.act(["Go on:"])) == 1
+    assert PolicyAdapter.of(bundle.model) is None and weights_checksum(bundle.model) == original
+
+
+def test_eval_squad_with_a_policy(policy_run, tmp_path):
+    args = ["eval", "squad", *FAST, "--passages", "1", "--conditions", "passage", "--policy", str(policy_run),
+            "--runs-dir", str(tmp_path)]
+    assert main(args) == 0
+    results = json.loads((only_run(tmp_path) / "results.json").read_text())
+    assert list(results["labels"]) == ["passage", "policy_self_edits"]
+    assert len(results["passages"][0]["conditions"]["policy_self_edits"]["adapters"]) == 1
+
+
+def bad_inputs(tmp_path):
+    not_a_run = tmp_path / "not-a-run"
+    not_a_run.mkdir()
+    no_checkpoint = tmp_path / "no-checkpoint"
+    no_checkpoint.mkdir()
+    (no_checkpoint / "config.json").write_text(json.dumps({"policy": {"model": "tiny-random"}}))
+    no_questions = tmp_path / "no-questions.json"
+    no_questions.write_text(json.dumps([{"title": "T", "context": "C", "questions": []}]))
+    return {
+        "not a run": (["eval", "squad", "--policy", str(not_a_run)], "not a run folder"),
+        "no checkpoint": (["eval", "continual", "--policy", str(no_checkpoint)], "no checkpoint"),
+        "arc policy": (["eval", "arc", "--policy", str(no_checkpoint)], "no checkpoint"),
+        "no questions": (["eval", "squad", "--dataset", str(no_questions)], "has no questions"),
+        "continual no questions": (["eval", "continual", "--dataset", str(no_questions)], "has no questions"),
+        "missing dataset": (["squad-table", "--dataset", str(tmp_path / "nope.json")], "no passage file"),
+        "unknown condition": (["eval", "squad", "--conditions", "base,nope"], "unknown condition 'nope'"),
+        "policy condition alone": (["eval", "squad", "--conditions", "policy-self-edits"], "needs --policy"),
+        "self-edit file misses": (["eval", "squad", "--self-edits-file", str(no_questions)], "no completions"),
+        "arc without tasks": (["eval", "arc", "--source", f"kaggle:{tmp_path / 'none'}"], "challenges"),
+    }
+
+
+BAD_CASES = ["not a run", "no checkpoint", "arc policy", "no questions", "continual no questions", "missing dataset",
+             "unknown condition", "policy condition alone", "self-edit file misses", "arc without tasks"]
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, capsys):
+    argv, message = bad_inputs(tmp_path)[case]
+    runs = tmp_path / "runs"
+    assert main([*argv, "--model", "tiny-random", "--runs-dir", str(runs)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and err.startswith(f"seal-gym {argv[0]}")
+    assert not runs.exists() or not any(runs.iterdir())

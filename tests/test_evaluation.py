@@ -1,0 +1,214 @@
+"""seal_gym.evaluation on scripted engines (known answers), and merged updates on the tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from seal_gym.adapt import AdaptRequest, LoraSpec, TrainSequence, TrainSpec
+from seal_gym.adapt.persistent import PersistentUpdates, UpdateOutcome
+from seal_gym.adapt.sequential import temporary_lora, train_lora
+from seal_gym.arc.generator import generate_task
+from seal_gym.arc.grids import answer_text
+from seal_gym.arc.inner_loop import ArcInnerLoop
+from seal_gym.arc.recipe import Recipe
+from seal_gym.evaluation import (ArcEvalConfig, RecipeGrid, SelfEdits, SquadEvalConfig, completions_from_file,
+                                 continual_stream, evaluate_arc, evaluate_squad, forgetting_chart, retention_table,
+                                 save_png)
+from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop
+from seal_gym.squad.passages import demo_passages
+from seal_gym.testing import ScriptedEngine
+from tests.conftest import weights_checksum
+
+PASSAGES = demo_passages()
+GOLD = {qa.question: qa.answer for p in PASSAGES for qa in p.questions}
+TINY = KnowledgeConfig(train=TrainSpec(epochs=1), lora=LoraSpec(rank=2, alpha=4))
+
+
+def gold_for(prompt: str) -> str:
+    return next(answer for question, answer in GOLD.items() if question in prompt)
+
+
+def knows(request: AdaptRequest, prompt: str) -> bool:
+    """A scripted adapter knows a passage when a training sequence of that passage (they start with its title)
+    says GOOD: pooled (CPT) adapters then know exactly the passages whose self-edit was good."""
+    return any(s.prompt.split("\n", 1)[0] in prompt and "GOOD" in s.prompt for s in request.sequences)
+
+
+def squad_engine() -> ScriptedEngine:
+    # Before training: right only with the passage in context (its context text is in the prompt).
+    return ScriptedEngine(lambda request, query: gold_for(query.prompt) if knows(request, query.prompt) else "no idea",
+                          lambda query: gold_for(query.prompt) if any(p.context in query.prompt for p in PASSAGES)
+                          else "no idea")
+
+
+def test_squad_conditions_average_n_self_edits_times_r_seeds(tiny_bundle):
+    engine = squad_engine()
+    loop = KnowledgeInnerLoop(tiny_bundle, engine=engine, config=TINY)
+    edits = {"writer": SelfEdits("passage + writer", [["GOOD a", "bad b"], ["GOOD"], []])}
+    result = evaluate_squad(loop, PASSAGES[:3], edits, SquadEvalConfig(seeds=2, seed=10), first_index=4)
+    by_passage = {p.index: p.conditions for p in result.passages}
+    assert by_passage[4]["writer"].strict == 0.5 and len(by_passage[4]["writer"].adapters) == 4
+    assert by_passage[5]["writer"].strict == 1.0
+    assert "writer" not in by_passage[6]  # no self-edit: not scored in that condition
+    assert all(c["base"].strict == 0.0 and c["passage"].strict == 0.0 and c["in_context"].strict == 1.0
+               for c in by_passage.values())
+    assert len(engine.calls) == 3  # one engine call per passage, all its adapters together
+    assert sorted({r.train.seed for r in engine.calls[0]}) == [10, 11]
+    lines = {line.condition: line for line in result.summary()}
+    assert lines["writer"].n == 2 and lines["writer"].strict == pytest.approx(75.0)
+    assert lines["writer"].strict_se == pytest.approx(25.0)
+    assert list(result.labels) == ["base", "passage", "writer", "in_context"]
+    assert "passage + writer" in result.table() and len(result.csv_rows()) == 3 * 4 - 1
+
+
+def test_cpt_pools_a_group_into_each_adapter_and_asks_all_its_questions(tiny_bundle):
+    engine = squad_engine()
+    loop = KnowledgeInnerLoop(tiny_bundle, engine=engine, config=TINY)
+    edits = {"writer": SelfEdits("w", [["GOOD"], ["bad"], ["GOOD"], ["GOOD"], ["GOOD"]])}
+    config = SquadEvalConfig(cpt=2, base=False, in_context=False)
+    result = evaluate_squad(loop, PASSAGES[:5], edits, config)
+    assert len(engine.calls) == 3  # groups [0, 1], [2, 3], [4]
+    request = engine.calls[0][1]  # the writer's adapter of the first group
+    titles = {s.prompt.split("\n", 1)[0] for s in request.sequences}
+    assert titles == {PASSAGES[0].title, PASSAGES[1].title}
+    assert len(request.queries) == len(PASSAGES[0].questions) + len(PASSAGES[1].questions)
+    assert [p.conditions["writer"].strict for p in result.passages] == [1.0, 0.0, 1.0, 1.0, 1.0]
+    assert [p.group for p in result.passages] == [0, 0, 1, 1, 2]
+
+
+def test_squad_chart_and_self_edits_from_a_file(tiny_bundle, tmp_path):
+    records = [{"title": p.title, "context": p.context, "completions": [f"GOOD {i}", "x", "y"]}
+               for i, p in enumerate(PASSAGES[:2])]
+    (tmp_path / "edits.json").write_text(json.dumps(records))
+    found = completions_from_file(tmp_path / "edits.json", PASSAGES[1:4], n=2)
+    assert found == [["GOOD 1", "x"], [], []]
+    with pytest.raises(ValueError, match="no completions"):
+        completions_from_file(tmp_path / "edits.json", PASSAGES[5:6], n=1)
+    (tmp_path / "bad.json").write_text('{"not": "a list"}')
+    with pytest.raises(ValueError, match="expected a JSON list"):
+        completions_from_file(tmp_path / "bad.json", PASSAGES[:1], n=1)
+    loop = KnowledgeInnerLoop(tiny_bundle, engine=squad_engine(), config=TINY)
+    result = evaluate_squad(loop, PASSAGES[:2], {"file": SelfEdits("file", [["GOOD"], ["GOOD"]])})
+    png = save_png(result.chart("demo, tiny-random"), tmp_path / "chart.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(FileExistsError):
+        save_png(result.chart("again"), png)
+
+
+class ForgetfulUpdates:
+    """A fake updater: the model "knows" the passages of the last two updates whose self-edit said GOOD."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model, self.learned, self.restored = model, [], False
+
+    def apply(self, request: AdaptRequest) -> UpdateOutcome:
+        good = any("GOOD" in s.prompt for s in request.sequences)
+        self.learned.append(request.sequences[-1].prompt.split("\n", 1)[0] if good else None)
+        with torch.no_grad():
+            next(self.model.parameters()).add_(0)  # a new weights version: cached answers are stale
+        return UpdateOutcome([1.0], 10, 1, 0.0)
+
+    def restore(self) -> None:
+        self.restored = True
+
+    def answer(self, query) -> str:
+        recent = [t for t in self.learned[-2:] if t]
+        return gold_for(query.prompt) if any(f"Topic: {t}\n" in query.prompt for t in recent) else "no idea"
+
+
+def test_continual_stream_builds_the_forgetting_matrix(tiny_bundle, tmp_path):
+    updates = ForgetfulUpdates(tiny_bundle.model)
+    loop = KnowledgeInnerLoop(tiny_bundle, engine=ScriptedEngine(lambda r, q: "", updates.answer), config=TINY)
+    seen = []
+    result = continual_stream(loop, PASSAGES[:4], lambda prompts: ["GOOD facts"] * len(prompts), updates=updates,
+                              on_step=lambda r: seen.append(len(r.strict)))
+    assert result.strict == [[1.0], [1.0, 1.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]]
+    assert result.before == [0.0] * 4 and updates.restored and seen == [1, 2, 3, 4]
+    assert [line.strict for line in result.retention()] == [100.0, 100.0, 0.0, 0.0]
+    assert [line.n for line in result.retention()] == [4, 3, 2, 1]
+    assert result.matrix()[1] == [100.0, None, None, None] and len(result.matrix()) == 5
+    assert result.steps[0].self_edit == "GOOD facts"
+    # Passage-only updates teach this fake nothing: the comparison stream stays at zero.
+    updates.learned.clear()
+    plain = continual_stream(loop, PASSAGES[:4], None, updates=updates)
+    assert plain.label == "passage only" and all(v == 0.0 for row in plain.strict for v in row)
+    assert "passage only (strict)" in retention_table([result, plain])
+    save_png(forgetting_chart([result, plain], "demo stream"), tmp_path / "forgetting.png")
+    assert len(result.csv_rows()) == 4 + (1 + 2 + 3 + 4)
+
+
+def test_merged_update_equals_the_engines_adapter_and_restores_bit_for_bit(tiny_bundle):
+    request = AdaptRequest((TrainSequence("Port Varrow\nThe harbour light is green."), TrainSequence("abc def")), (),
+                           TrainSpec(epochs=3, learning_rate=1e-2), LoraSpec(rank=4, alpha=8))
+    model, ids = tiny_bundle.model, tiny_bundle.tokenizer("The harbour light is", return_tensors="pt")["input_ids"]
+    original = weights_checksum(model)
+    with temporary_lora(model, request.lora, request.train.seed) as lora_model:
+        losses, _, _ = train_lora(lora_model, tiny_bundle.tokenizer, request)
+        lora_model.eval()
+        with torch.no_grad():
+            expected = lora_model(input_ids=ids).logits
+    with PersistentUpdates(model, tiny_bundle.tokenizer) as updates:
+        outcome = updates.apply(request)
+        assert outcome.losses == losses and outcome.num_optimizer_steps == 6
+        assert weights_checksum(model) != original
+        with torch.no_grad():
+            assert torch.allclose(model(input_ids=ids).logits, expected, atol=1e-4)
+        updates.apply(request)
+    assert weights_checksum(model) == original
+
+
+def test_continual_stream_on_the_tiny_model_restores_the_weights_even_on_failure(tiny_bundle):
+    loop = KnowledgeInnerLoop(tiny_bundle, engine="sequential", config=TINY)
+    original = weights_checksum(tiny_bundle.model)
+    changed = []
+    result = continual_stream(loop, PASSAGES[:2], lambda prompts: ["A fact.\nAnother fact."],
+                              on_step=lambda r: changed.append(weights_checksum(tiny_bundle.model) != original))
+    assert changed == [True, True] and weights_checksum(tiny_bundle.model) == original
+    assert [s.num_sequences for s in result.steps] == [3, 3] and result.steps[0].final_loss is not None
+
+    def failing_writer(prompts):
+        if failing_writer.calls:
+            raise RuntimeError("writer failed")
+        failing_writer.calls += 1
+        return ["A fact."]
+
+    failing_writer.calls = 0
+    with pytest.raises(RuntimeError, match="writer failed"):
+        continual_stream(loop, PASSAGES[:2], failing_writer)
+    assert weights_checksum(tiny_bundle.model) == original
+
+
+def test_arc_conditions_sampled_recipes_and_the_oracle(tiny_bundle):
+    tasks = [generate_task(3), generate_task(4)]
+    solutions = {t.task_id: answer_text(t.test_outputs[0]) for t in tasks}
+    current = {}
+
+    def after_training(request, query):  # solved only by training with a learning rate above 2e-3
+        return solutions[current["task"]] if request.train.epochs and request.train.learning_rate > 2e-3 else "12\n#"
+
+    engine = ScriptedEngine(after_training)
+    loop = ArcInnerLoop(tiny_bundle, engine, {"max_examples": 4, "augmented_inference": False})
+    good, slow = Recipe(learning_rate=3e-3).to_json(), Recipe(learning_rate=1e-4).to_json()
+    sampled = {"writer": SelfEdits("TTT, writer", [[good, "{not json"], [good, slow]])}
+    config = ArcEvalConfig(grid=RecipeGrid(learning_rates=(3e-4, 3e-3)))
+    original_run = loop.run
+
+    def run(items):
+        current["task"] = items[0].task.task_id
+        return original_run(items)
+
+    loop.run = run
+    result = evaluate_arc(loop, tasks, sampled, config)
+    lines = {line.condition: line for line in result.summary()}
+    assert lines["in_context"].success == 0.0 and lines["default"].success == 0.0
+    assert lines["writer"].success == 50.0 and lines["writer"].runs == 4
+    assert lines["grid-basic-output-lr0.0003-ep2"].success == 0.0
+    assert lines["oracle"].success == 100.0 and lines["oracle"].runs == 2
+    assert result.per_task()["writer"] == {tasks[0].task_id: 0.5, tasks[1].task_id: 0.5}
+    invalid = [r for r in result.runs if r.condition == "writer" and r.sample == 1 and r.task_id == tasks[0].task_id]
+    assert invalid[0].error.startswith("invalid recipe")
+    assert "oracle" in result.table() and tasks[1].task_id in result.task_table()
+    assert len(engine.calls) == 2  # one engine call per task
