@@ -10,15 +10,22 @@ model is the SmolLM2-135M architecture with random weights (timing does not depe
 2. ``sequential``: :class:`seal_gym.adapt.SequentialEngine`.
 3. ``batched K=..``: :class:`seal_gym.adapt.BatchedEngine`, K self-edits per ``adapt`` call.
 
+``--loss-memory`` instead compares the batched engine's loss with full logits (``loss_chunk_tokens=None``,
+the old way) and chunked (the default), each in a fresh process: peak memory (CUDA allocator peak, or the
+process's resident-set high-water mark, reset before the call) and time of one ``adapt`` call of K
+self-edits with one ``--passage-tokens`` sequence each, one epoch, no questions.
+
 Usage::
 
     python benchmarks/inner_loop.py --quick               # a few minutes on a 2-core CPU
     python benchmarks/inner_loop.py --device cuda         # full SEAL settings, bf16, K = 1, 4, 16, 64
+    python benchmarks/inner_loop.py --loss-memory --ks 16 --passage-tokens 256 --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import tempfile
@@ -55,6 +62,8 @@ class Args:
     repeats: int
     group_by: list[str]
     mixed_specs: bool
+    loss_memory: bool
+    loss_chunks: list[int]
 
 
 def parse_args() -> Args:
@@ -76,6 +85,9 @@ def parse_args() -> Args:
     p.add_argument("--group-by", default="spec", help="comma-separated BatchedEngine group_by values to compare")
     p.add_argument("--mixed-specs", action="store_true",
                    help="every other self-edit uses rank/4 on q,v only (to compare group_by none vs spec)")
+    p.add_argument("--loss-memory", action="store_true",
+                   help="compare peak memory of the full-logits and chunked loss (see above) instead of speed")
+    p.add_argument("--loss-chunks", default="2048", help="comma-separated loss_chunk_tokens for --loss-memory")
     p.add_argument("--quick", action="store_true",
                    help="2-core CPU preset: 1 epoch, 4 self-edits of 4x24+96 tokens, K=1,4, 5x24 -> 8 tokens")
     a = p.parse_args()
@@ -84,7 +96,8 @@ def parse_args() -> Args:
         a.item_tokens, a.passage_tokens, a.question_tokens = 24, 96, 24
     return Args(a.device, [int(k) for k in a.ks.split(",")], a.epochs, a.num_self_edits, a.items,
                 a.item_tokens, a.passage_tokens, a.questions, a.question_tokens, a.new_tokens, a.rank,
-                a.threads, a.engines.split(","), a.repeats, a.group_by.split(","), a.mixed_specs)
+                a.threads, a.engines.split(","), a.repeats, a.group_by.split(","), a.mixed_specs,
+                a.loss_memory, [int(c) for c in a.loss_chunks.split(",")])
 
 
 def text(tokens: int, seed: int) -> str:
@@ -207,8 +220,59 @@ def run_engine(name: str, engine, requests: list[AdaptRequest], k: int, model, r
             "answer": statistics.median(answers), "peak": peak}
 
 
+def loss_memory_run(args: Args, k: int, chunk: int | None) -> tuple[int, float]:
+    """Peak memory (bytes above the start of the call) and seconds of one ``adapt`` call; run in a fresh process."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    bundle = load_model("random:smollm2-135m", device=device, dtype=torch.bfloat16 if device.type == "cuda" else None)
+    lora = LoraSpec(rank=args.rank, alpha=2.0 * args.rank)
+    requests = [AdaptRequest((TrainSequence(text(args.passage_tokens, i)),), (), TrainSpec(epochs=1, seed=i), lora)
+                for i in range(k)]
+    engine = BatchedEngine(bundle.model, bundle.tokenizer, max_adapters=k, loss_chunk_tokens=chunk)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        with open("/proc/self/clear_refs", "w") as f:  # resets VmHWM to the current resident set
+            f.write("5")
+        base = rss()
+    start = clock(bundle.model)
+    engine.adapt(requests)
+    seconds = clock(bundle.model) - start
+    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else high_water_mark()
+    return peak - base, seconds
+
+
+def high_water_mark() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+
+
+def loss_memory(args: Args) -> None:
+    """Print full-logits vs chunked loss peak memory, each measured in a fresh process."""
+    spawn = multiprocessing.get_context("spawn")
+    # glibc keeps freed mid-sized blocks (it raises its mmap threshold as it goes), so the resident set would
+    # count memory already freed; a fixed threshold returns every block over 128 KiB to the system on free.
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
+    print(f"device: {args.device}; random SmolLM2-135M architecture (vocabulary 49,152); rank {args.rank} on all "
+          f"projections; each of K self-edits: 1 sequence of {args.passage_tokens} tokens, 1 epoch, no questions")
+    print("| K | loss | peak MiB | train s | peak vs full logits |")
+    print("|---|---|---|---|---|")
+    for k in args.ks:
+        full = None
+        for chunk in [None, *args.loss_chunks]:
+            with spawn.Pool(1) as pool:
+                peak, seconds = pool.apply(loss_memory_run, (args, k, chunk))
+            full = full or peak
+            label = "full logits (before)" if chunk is None else f"chunked, {chunk} tokens"
+            print(f"| {k} | {label} | {peak / 2**20:.0f} | {seconds:.1f} | {peak / full:.2f}x |", flush=True)
+
+
 def main() -> None:
     args = parse_args()
+    if args.loss_memory:
+        return loss_memory(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
