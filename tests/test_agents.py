@@ -177,3 +177,13 @@ def test_vector_env_object_must_match_the_agent():
                         engine=ScriptedEngine(lambda r, q: ""))
     with pytest.raises(ValueError, match="num_envs=4 in groups of 2"):
         Collector(envs, groups=2, samples=2)
+
+
+@pytest.mark.parametrize("module", ["seal_gym.agents", "seal_gym.agents.scripted", "seal_gym.agents.losses"])
+def test_doctests(module):
+    # agents/ is installed as seal_gym.agents (package-dir), outside pytest's doctest paths: run them here.
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
