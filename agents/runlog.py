@@ -42,6 +42,8 @@ class RunLog:
         from seal_gym.runs import run_metadata
 
         self.run_dir = run_dir
+        if purge_step is None and (run_dir / CONFIG).exists():
+            raise FileExistsError(f"{run_dir} holds a run already; resume it (Agent.resume / --resume) or pick a new folder")
         run_dir.mkdir(parents=True, exist_ok=True)
         if not (run_dir / CONFIG).exists():
             settings = {"agent": agent.name, "env": agent.env_id, "config": dataclasses.asdict(agent.config),

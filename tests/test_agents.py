@@ -130,6 +130,8 @@ def test_run_folder_records_and_load_policy(tmp_path):
     config = json.loads((run / "config.json").read_text())
     assert config["agent"] == "rest-em" and config["config"]["learning_rate"] == 5e-2
     assert list(run.glob("events.out.tfevents.*"))
+    with pytest.raises(FileExistsError, match="holds a run already"):
+        ReSTEM(tiny_policy(), TargetCharEnv(ALNUM), char_env_config()).learn(3, run_dir=run)
     loaded = load_policy(run, model=load_model("tiny-random"))
     assert loaded.adapter.merges == 2
     for (name, a), b in zip(policy.adapter.layers.items(), loaded.adapter.layers.values()):
