@@ -24,7 +24,7 @@ from seal_gym.adapt.types import (
     TrainSpec,
 )
 
-ENGINES = ("auto", "sequential", "batched")
+ENGINES = ("auto", "sequential", "batched", "ray")
 
 
 def make_engine(model, tokenizer, engine: str | InnerLoopEngine = "auto", **kwargs: Any) -> InnerLoopEngine:
@@ -33,8 +33,10 @@ def make_engine(model, tokenizer, engine: str | InnerLoopEngine = "auto", **kwar
     Args:
         engine: ``"sequential"`` (the peft reference, one adapter at a time), ``"batched"`` (all requests
             of an ``adapt`` call trained together over one frozen base model), ``"auto"``
-            (:class:`AutoEngine`: batched on CUDA; on CPU sequential for one request, batched for more), or
-            an engine object, returned as it is.
+            (:class:`AutoEngine`: batched on CUDA; on CPU sequential for one request, batched for more),
+            ``"ray"`` (:class:`~seal_gym.adapt.ray_engine.RayEngine`: the batched engine on ``num_workers``
+            Ray actors; ``address=None`` local, ``"auto"`` a running cluster; needs ``pip install
+            'seal-gym[ray]'``), or an engine object, returned as it is.
 
     Raises:
         ValueError: for an unknown engine name. TypeError: for an object that is not an engine.
@@ -50,6 +52,10 @@ def make_engine(model, tokenizer, engine: str | InnerLoopEngine = "auto", **kwar
         return BatchedEngine(model, tokenizer, **kwargs)
     if engine == "auto":
         return AutoEngine(model, tokenizer, **kwargs)
+    if engine == "ray":
+        from seal_gym.adapt.ray_engine import RayEngine  # Ray is an optional extra: imported only when asked for
+
+        return RayEngine(model, tokenizer, **kwargs)
     raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES} or pass an engine object")
 
 
