@@ -98,7 +98,7 @@ def test_killed_actor_mid_call_is_retried_and_replaced(engine, tiny_bundle, monk
     assert_same(engine.adapt(batch), expected)  # the replacement works too
 
 
-def test_ray_step_equals_local_step_after_policy_update_and_merge(local_ray):
+def test_ray_step_equals_local_step_after_policy_update_merge_and_removal(local_ray):
     bundle = load_model("tiny-random", device="cpu")  # fresh: the policy adapter changes this model in place
     policy = PolicyAdapter(bundle.model, LoraSpec(rank=4, alpha=8), seed=1)
     local = BatchedEngine(bundle.model, bundle.tokenizer)
@@ -118,7 +118,12 @@ def test_ray_step_equals_local_step_after_policy_update_and_merge(local_ray):
         assert [o.losses for o in after] != [o.losses for o in before], "the update must change the outcome"
         assert_same(remote.adapt(batch), after)
         policy.remove()  # parameters go: every replica is rebuilt without the policy adapter
-        assert_same(remote.adapt(batch), local.adapt(batch))
+        plain = local.adapt(batch)
+        assert_same(remote.adapt(batch), plain)
+        bundle.model.generation_config.repetition_penalty = 3.0  # answers follow the local generation config
+        penalised = local.adapt(batch)
+        assert [o.answers for o in penalised] != [o.answers for o in plain]
+        assert_same(remote.adapt(batch), penalised)
 
 
 def test_bad_arguments_and_missing_ray(tiny_bundle, monkeypatch):

@@ -5,7 +5,8 @@
   store, so any model works (the embedded one, a Hugging Face one, ``tiny-random``), with no download on
   the workers. A :class:`~seal_gym.adapt.policy_adapter.PolicyAdapter` in the model is rebuilt there too.
 - Self mode: before every call, if :func:`~seal_gym.adapt.policy_adapter.weights_version` changed since the
-  last sync, exactly the parameters whose version counters moved are pushed (the policy adapter after an
+  last sync, exactly the parameters whose version counters moved are pushed (with the generation config,
+  if it changed) (the policy adapter after an
   optimizer step; the merged layers' base weights after ``merge()``); if parameters came or went (a
   policy adapter installed or removed), every replica is rebuilt.
 - A call splits its requests over the actors (longest work first, to the least loaded actor), then
@@ -17,6 +18,7 @@ Ray is imported when an engine is made (``pip install 'seal-gym[ray]'``).
 
 from __future__ import annotations
 
+import copy
 import heapq
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -55,6 +57,8 @@ class ModelPayload:
     """The local model's device type ("cpu", "cuda")."""
     policy: tuple[LoraSpec, int, dict[str, torch.Tensor]] | None
     """The policy adapter's spec, seed and state, if the model has one."""
+    generation_config: Any = None
+    """``model.generation_config`` (answers are generated with it), if the model has one."""
 
 
 def model_payload(model: torch.nn.Module, tokenizer) -> ModelPayload:
@@ -69,7 +73,8 @@ def model_payload(model: torch.nn.Module, tokenizer) -> ModelPayload:
                 state[f"{name}.{key.removeprefix(f'{name}.base.')}"] = state.pop(key)
     first = next(model.parameters())
     return ModelPayload(model.config, tokenizer, state, first.dtype, first.device.type,
-                        None if policy is None else (policy.lora, policy.seed, policy.state_dict()))
+                        None if policy is None else (policy.lora, policy.seed, policy.state_dict()),
+                        copy.deepcopy(getattr(model, "generation_config", None)))
 
 
 def build_model(payload: ModelPayload, device: torch.device) -> torch.nn.Module:
@@ -84,6 +89,8 @@ def build_model(payload: ModelPayload, device: torch.device) -> torch.nn.Module:
     else:
         dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     model.to(device=device, dtype=dtype).eval()
+    if payload.generation_config is not None:
+        model.generation_config = payload.generation_config
     if payload.policy is not None:
         lora, seed, state = payload.policy
         PolicyAdapter(model, lora, seed=seed).load_state_dict(state)
@@ -109,8 +116,10 @@ class RayWorker:
         return torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"
 
     @torch.no_grad()
-    def update(self, params: dict[str, torch.Tensor]) -> None:
+    def update(self, params: dict[str, torch.Tensor], generation_config: Any = None) -> None:
         """Copy new values into named parameters (in place, as the local model was updated)."""
+        if generation_config is not None:
+            self.model.generation_config = generation_config
         named = dict(self.model.named_parameters())
         for name, value in params.items():
             named[name].copy_(value)
@@ -183,7 +192,7 @@ class RayEngine:
         self.restarts = 0
         """Actors replaced after dying, over this engine's life."""
         self._versions: dict[str, tuple[int, int]] = {}
-        self._synced = weights_version(model)
+        self._synced, self._generation = weights_version(model), ""
         payload = self._payload()
         self.workers = [self._start_worker(payload) for _ in range(num_workers)]
         self.devices = self._get([w.device_name.remote() for w in self.workers], "start")
@@ -218,7 +227,7 @@ class RayEngine:
     def _payload(self):
         """The current model in the object store; records the parameter versions it holds."""
         self._versions = {n: (id(p), p._version) for n, p in self.model.named_parameters()}
-        self._synced = weights_version(self.model)
+        self._synced, self._generation = weights_version(self.model), self._generation_json()
         return self._ray.put(model_payload(self.model, self.tokenizer))
 
     def _start_worker(self, payload_ref):
@@ -232,9 +241,14 @@ class RayEngine:
             raise TimeoutError(f"Ray actors did not {what} within {self.startup_timeout_s:.0f} s; cluster resources "
                                f"{ray.cluster_resources()}, available {ray.available_resources()}") from err
 
+    def _generation_json(self) -> str:
+        config = getattr(self.model, "generation_config", None)
+        return "" if config is None else config.to_json_string()
+
     def _sync(self) -> None:
-        """Bring every replica to the local weights, if they changed since the last sync."""
-        if weights_version(self.model) == self._synced:
+        """Bring every replica to the local weights and generation config, if they changed since the last sync."""
+        generation = self._generation_json()
+        if weights_version(self.model) == self._synced and generation == self._generation:
             return
         params = dict(self.model.named_parameters())
         if params.keys() != self._versions.keys():  # parameters came or went: rebuild every replica
@@ -243,10 +257,11 @@ class RayEngine:
         else:
             changed = {n: p.detach().to("cpu", copy=True) for n, p in params.items()
                        if (id(p), p._version) != self._versions[n]}
+            new_generation = None if generation == self._generation else self.model.generation_config
             self._versions = {n: (id(p), p._version) for n, p in params.items()}
-            self._synced = weights_version(self.model)
+            self._synced, self._generation = weights_version(self.model), generation
             update = self._ray.put(changed)
-            calls = [w.update.remote(update) for w in self.workers]
+            calls = [w.update.remote(update, new_generation) for w in self.workers]
         for index, call in enumerate(calls):
             try:
                 self._ray.get(call)
