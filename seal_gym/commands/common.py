@@ -7,9 +7,9 @@ import contextlib
 import csv
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
-from seal_gym.configs import add_runtime_arguments
+from seal_gym.configs import add_runtime_arguments, apply_runtime
 from seal_gym.runs import cli_args, run_metadata, write_json
 
 
@@ -33,14 +33,58 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     add_runtime_arguments(parser)
 
 
-def parse_conditions(text: str, known: Sequence[str]) -> list[str]:
-    """A comma-separated list of condition names, each one of ``known``."""
-    names = [name.strip() for name in text.split(",") if name.strip()]
+def add_passage_arguments(parser: argparse.ArgumentParser, passages: int, passages_help: str) -> None:
+    """Options of the SQuAD-style evaluations: which passages, how self-edits are prompted, sampled and graded."""
+    from seal_gym.squad.prompts import PROMPT_STYLES
+
+    parser.add_argument("--dataset", default="demo", help="'demo', a SEAL-format JSON path, or 'hf:squad'")
+    parser.add_argument("--passages", type=int, default=passages, help=passages_help)
+    parser.add_argument("--start", type=int, default=0, help="index of the first passage")
+    parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
+    parser.add_argument("--grader", default="contains", choices=["contains", "f1"], help="strict grader")
+    parser.add_argument("--temperature", type=float, default=0.7, help="the model's self-edit sampling temperature")
+    parser.add_argument("--max-self-edit-tokens", type=int, default=256, help="the model's self-edit length limit")
+    parser.add_argument("--seed", type=int, default=0, help="seeds sampling and the inner loop")
+
+
+def parse_conditions(args: argparse.Namespace, known: Sequence[str], policy_condition: str) -> list[str]:
+    """``args.conditions`` (comma-separated names, each one of ``known``); ``--policy`` adds ``policy_condition``,
+    which needs it."""
+    names = [name.strip() for name in args.conditions.split(",") if name.strip()]
     unknown = [name for name in names if name not in known]
     if unknown or not names:
         raise UsageError(f"unknown condition {unknown[0]!r} in --conditions; choose from {', '.join(known)}"
                          if unknown else "--conditions names no condition")
+    if args.policy and policy_condition not in names:
+        names.append(policy_condition)
+    if policy_condition in names and not args.policy:
+        raise UsageError(f"the condition {policy_condition} needs --policy RUN_DIR")
     return names
+
+
+def load_passage_range(args: argparse.Namespace) -> list:
+    """Passages ``--start`` .. ``--start + --passages - 1`` of ``--dataset``, or a UsageError saying why not."""
+    from seal_gym.squad.passages import load_passages
+
+    if args.passages < 1 or args.start < 0:
+        raise UsageError("--passages must be >= 1 and --start >= 0")
+    try:
+        passages = load_passages(args.dataset)[args.start : args.start + args.passages]
+    except (ValueError, FileNotFoundError, ImportError, ConnectionError) as err:
+        raise UsageError(str(err)) from None
+    if not passages:
+        raise UsageError(f"no passages in {args.dataset!r} from index {args.start}")
+    return passages
+
+
+def run_checked(command: str, args: argparse.Namespace, prepare: Callable, evaluate: Callable) -> int:
+    """``evaluate(args, *prepare(args))``; a UsageError from ``prepare`` (which writes nothing) -> exit code 2."""
+    apply_runtime(args)
+    try:
+        setup = prepare(args)
+    except UsageError as err:
+        return usage_error(command, err)
+    return evaluate(args, *setup)
 
 
 def load_bundle(model: str | None):

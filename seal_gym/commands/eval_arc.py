@@ -19,9 +19,9 @@ from seal_gym.adapt import ENGINES
 from seal_gym.arc.domain import GENERATOR_PRESETS
 from seal_gym.arc.recipe import Recipe
 from seal_gym.arc.ttt import TTT_PRESETS, TTTConfig
-from seal_gym.commands.common import (UsageError, add_model_arguments, dataset_label, load_bundle,
-                                      parse_conditions, trained_policy, usage_error, write_run_files)
-from seal_gym.configs import add_config_arguments, apply_runtime, config_from_args
+from seal_gym.commands.common import (UsageError, add_model_arguments, dataset_label, load_bundle, parse_conditions,
+                                      run_checked, trained_policy, write_run_files)
+from seal_gym.configs import add_config_arguments, config_from_args
 
 HELP = "ARC table: in context / default recipe / recipes from the model or a policy / grid oracle"
 CONDITIONS = ("in-context", "default", "base-recipes", "policy-recipes", "oracle")
@@ -55,24 +55,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, command: str = "eval arc") -> int:
-    apply_runtime(args)
-    try:
-        setup = _prepare(args)
-    except UsageError as err:
-        return usage_error(command, err)
-    return _evaluate(args, *setup)
+    return run_checked(command, args, _prepare, _evaluate)
 
 
 def _prepare(args: argparse.Namespace):
+    """Everything that can be wrong with the input, checked before a run folder exists."""
     from seal_gym.arc.data import resolve_tasks
     from seal_gym.arc.generator import generate_tasks
     from seal_gym.evaluation import ArcEvalConfig, RecipeGrid, SelfEdits
 
-    conditions = parse_conditions(args.conditions, CONDITIONS)
-    if args.policy and "policy-recipes" not in conditions:
-        conditions.append("policy-recipes")
-    if "policy-recipes" in conditions and not args.policy:
-        raise UsageError("the condition policy-recipes needs --policy RUN_DIR")
+    conditions = parse_conditions(args, CONDITIONS, "policy-recipes")
     if min(args.tasks, args.seeds, args.recipes_per_task) < 1:
         raise UsageError("--tasks, --seeds and --recipes-per-task must be >= 1")
     try:

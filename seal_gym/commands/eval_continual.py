@@ -18,51 +18,41 @@ import time
 from dataclasses import asdict
 
 from seal_gym.adapt import TrainSpec
-from seal_gym.commands.common import (UsageError, add_model_arguments, dataset_label, load_bundle,
-                                      trained_policy, usage_error, write_csv, write_run_files)
-from seal_gym.configs import add_config_arguments, apply_runtime, config_from_args
-from seal_gym.squad.prompts import PROMPT_STYLES
+from seal_gym.commands.common import (UsageError, add_model_arguments, add_passage_arguments, dataset_label, load_bundle, load_passage_range,
+                                      run_checked, trained_policy, write_csv, write_run_files)
+from seal_gym.configs import add_config_arguments, config_from_args
 
 HELP = "continual self-edits: merged updates one after another, forgetting matrix + heatmap"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
-    parser.add_argument("--dataset", default="demo", help="'demo', a SEAL-format JSON path, or 'hf:squad'")
-    parser.add_argument("--passages", type=int, default=6, help="length of the stream (passages from --start on)")
-    parser.add_argument("--start", type=int, default=0, help="index of the first passage")
+    add_passage_arguments(parser, 6, "length of the stream (passages from --start on)")
     parser.add_argument("--passage-only", action="store_true", help="updates train on the passages alone")
     parser.add_argument("--compare-passage-only", action="store_true",
                         help="also run the stream with passage-only updates, for comparison")
-    parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
-    parser.add_argument("--grader", default="contains", choices=["contains", "f1"], help="strict grader")
-    parser.add_argument("--temperature", type=float, default=0.7, help="the model's sampling temperature")
-    parser.add_argument("--max-self-edit-tokens", type=int, default=256, help="the model's self-edit length limit")
-    parser.add_argument("--seed", type=int, default=0, help="seeds sampling and every update")
     add_config_arguments(parser, TrainSpec, skip=("seed",))
 
 
 def run(args: argparse.Namespace) -> int:
-    from seal_gym.squad.passages import load_passages
+    return run_checked("eval continual", args, _prepare, _run_streams)
 
-    apply_runtime(args)
-    try:
-        if args.passages < 1 or args.start < 0:
-            raise UsageError("--passages must be >= 1 and --start >= 0")
-        if args.passage_only and (args.policy or args.compare_passage_only):
-            raise UsageError("--passage-only writes no self-edits: it goes with neither --policy nor --compare-passage-only")
-        try:
-            passages = load_passages(args.dataset)[args.start : args.start + args.passages]
-        except (ValueError, FileNotFoundError, ImportError, ConnectionError) as err:
-            raise UsageError(str(err)) from None
-        if not passages:
-            raise UsageError(f"no passages in {args.dataset!r} from index {args.start}")
-        bundle = load_bundle(args.model)
-        with contextlib.ExitStack() as stack:
-            policy = stack.enter_context(trained_policy(args.policy, bundle)) if args.policy else None
-            return _stream(args, passages, bundle, policy)
-    except UsageError as err:
-        return usage_error("eval continual", err)
+
+def _prepare(args: argparse.Namespace):
+    """Everything that can be wrong with the input, checked before a run folder exists. A trained policy is
+    loaded into the model here and stays there for the streams (it is the model they update)."""
+    if args.passage_only and (args.policy or args.compare_passage_only):
+        raise UsageError("--passage-only writes no self-edits: it goes with neither --policy nor --compare-passage-only")
+    passages = load_passage_range(args)
+    bundle = load_bundle(args.model)
+    loan = contextlib.ExitStack()
+    policy = loan.enter_context(trained_policy(args.policy, bundle)) if args.policy else None
+    return passages, bundle, policy, loan
+
+
+def _run_streams(args: argparse.Namespace, passages, bundle, policy, loan: contextlib.ExitStack) -> int:
+    with loan:  # gives the policy's model back (the weights as loaded) however the streams end
+        return _stream(args, passages, bundle, policy)
 
 
 def _stream(args: argparse.Namespace, passages, bundle, policy) -> int:

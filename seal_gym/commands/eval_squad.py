@@ -19,11 +19,10 @@ import time
 from dataclasses import asdict, replace
 
 from seal_gym.adapt import ENGINES, TrainSpec
-from seal_gym.commands.common import (UsageError, add_model_arguments, dataset_label, load_bundle,
-                                      parse_conditions, tensorboard_writer, trained_policy, usage_error,
+from seal_gym.commands.common import (UsageError, add_model_arguments, add_passage_arguments, dataset_label, load_bundle, load_passage_range,
+                                      parse_conditions, run_checked, tensorboard_writer, trained_policy,
                                       write_run_files)
-from seal_gym.configs import add_config_arguments, apply_runtime, config_from_args
-from seal_gym.squad.prompts import PROMPT_STYLES
+from seal_gym.configs import add_config_arguments, config_from_args
 
 HELP = "knowledge-incorporation table: base / passage / + self-edits (own, policy, file) / in context; --cpt N"
 CONDITIONS = ("base", "passage", "base-self-edits", "policy-self-edits", "file-self-edits", "in-context")
@@ -33,9 +32,7 @@ DEFAULT_CONDITIONS = "base,passage,base-self-edits,file-self-edits,in-context"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--engine", default="auto", choices=ENGINES, help="inner-loop engine")
-    parser.add_argument("--dataset", default="demo", help="'demo', a SEAL-format JSON path, or 'hf:squad'")
-    parser.add_argument("--passages", type=int, default=8, help="number of passages (from --start on)")
-    parser.add_argument("--start", type=int, default=0, help="index of the first passage")
+    add_passage_arguments(parser, 8, "number of passages (from --start on)")
     parser.add_argument("--conditions", default=DEFAULT_CONDITIONS,
                         help=f"comma-separated, from {', '.join(CONDITIONS)} (--policy adds policy-self-edits)")
     parser.add_argument("--self-edits", type=int, default=1, help="self-edits per passage and writer (n)")
@@ -43,41 +40,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpt", type=int, default=1, help="passages pooled into one adapter (CPT setting)")
     parser.add_argument("--self-edits-file", default=None,
                         help="JSON list of {context, completions} for file-self-edits (default: the dataset's own)")
-    parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
-    parser.add_argument("--grader", default="contains", choices=["contains", "f1"], help="strict grader")
-    parser.add_argument("--temperature", type=float, default=0.7, help="the base model's sampling temperature")
-    parser.add_argument("--max-self-edit-tokens", type=int, default=256, help="the base model's self-edit length limit")
-    parser.add_argument("--seed", type=int, default=0, help="seeds sampling and the inner loop")
     add_config_arguments(parser, TrainSpec, skip=("seed",))  # the inner loop's training; --seed seeds it
 
 
 def run(args: argparse.Namespace, command: str = "eval squad") -> int:
-    apply_runtime(args)
-    try:
-        setup = _prepare(args)
-    except UsageError as err:
-        return usage_error(command, err)
-    return _evaluate(args, *setup)
+    return run_checked(command, args, _prepare, _evaluate)
 
 
 def _prepare(args: argparse.Namespace):
     """Everything that can be wrong with the input, checked before a run folder exists."""
     from seal_gym.evaluation import SelfEdits, completions_from_file
-    from seal_gym.squad.passages import load_passages
 
-    conditions = parse_conditions(args.conditions, CONDITIONS)
-    if args.policy and "policy-self-edits" not in conditions:
-        conditions.append("policy-self-edits")
-    if "policy-self-edits" in conditions and not args.policy:
-        raise UsageError("the condition policy-self-edits needs --policy RUN_DIR")
-    if min(args.passages, args.self_edits, args.seeds, args.cpt) < 1 or args.start < 0:
-        raise UsageError("--passages, --self-edits, --seeds and --cpt must be >= 1 and --start >= 0")
-    try:
-        passages = load_passages(args.dataset)[args.start : args.start + args.passages]
-    except (ValueError, FileNotFoundError, ImportError, ConnectionError) as err:
-        raise UsageError(str(err)) from None
-    if not passages:
-        raise UsageError(f"no passages in {args.dataset!r} from index {args.start}")
+    conditions = parse_conditions(args, CONDITIONS, "policy-self-edits")
+    if min(args.self_edits, args.seeds, args.cpt) < 1:
+        raise UsageError("--self-edits, --seeds and --cpt must be >= 1")
+    passages = load_passage_range(args)
     file_edits = None
     if "file-self-edits" in conditions:
         if args.self_edits_file:

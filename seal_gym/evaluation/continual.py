@@ -17,10 +17,10 @@ from seal_gym.adapt import AdaptRequest
 from seal_gym.adapt.persistent import PersistentUpdates, UpdateOutcome
 from seal_gym.evaluation.charts import heatmaps
 from seal_gym.evaluation.self_edits import Writer
-from seal_gym.evaluation.squad import lenient_score
+from seal_gym.evaluation.squad import Accuracy, lenient_score
 from seal_gym.squad.inner_loop import KnowledgeInnerLoop
 from seal_gym.squad.passages import Passage
-from seal_gym.stats import format_table, mean_stderr
+from seal_gym.stats import format_table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -48,15 +48,10 @@ class StreamStep:
 
 
 @dataclass
-class RetentionLine:
-    """Accuracy % on a passage ``later`` updates after it was learned, over the passages that have them."""
+class RetentionLine(Accuracy):
+    """Accuracy % on a passage ``later`` updates after it was learned, over the ``n`` passages that have them."""
 
     later: int
-    n: int
-    strict: float
-    strict_se: float
-    lenient: float
-    lenient_se: float
 
 
 @dataclass
@@ -78,9 +73,7 @@ class ContinualResult:
         lines = []
         for later in range(len(self.strict)):
             cells = [(self.strict[i + later][i], self.lenient[i + later][i]) for i in range(len(self.strict) - later)]
-            strict = mean_stderr([100 * s for s, _ in cells])
-            lenient = mean_stderr([100 * v for _, v in cells])
-            lines.append(RetentionLine(later, len(cells), *strict, *lenient))
+            lines.append(RetentionLine(*Accuracy.over(cells), later=later))
         return lines
 
     def matrix(self, lenient: bool = False) -> list[list[float | None]]:

@@ -99,17 +99,29 @@ class PassageScores:
 
 
 @dataclass
-class SummaryLine:
-    """One condition over all passages: accuracy % as mean and standard error of the mean."""
+class Accuracy:
+    """Accuracy % over ``n`` units (passages) under both graders: mean and standard error of the mean."""
 
-    condition: str
-    label: str
     n: int
-    """Passages scored in this condition."""
     strict: float
     strict_se: float
     lenient: float
     lenient_se: float
+
+    @staticmethod
+    def over(cells: Sequence[tuple[float, float]]) -> tuple[int, float, float, float, float]:
+        """The fields for ``(strict, lenient)`` accuracies (0..1) of each unit, in that order."""
+        strict = mean_stderr([100 * s for s, _ in cells])
+        lenient = mean_stderr([100 * v for _, v in cells])
+        return (len(cells), *strict, *lenient)
+
+
+@dataclass
+class SummaryLine(Accuracy):
+    """One condition over all passages it was scored on."""
+
+    condition: str
+    label: str
 
 
 @dataclass
@@ -124,11 +136,10 @@ class SquadEvaluation:
     def summary(self) -> list[SummaryLine]:
         lines = []
         for condition, label in self.labels.items():
-            cells = [p.conditions[condition] for p in self.passages if condition in p.conditions]
+            cells = [(p.conditions[condition].strict, p.conditions[condition].lenient)
+                     for p in self.passages if condition in p.conditions]
             if cells:
-                strict = mean_stderr([100 * c.strict for c in cells])
-                lenient = mean_stderr([100 * c.lenient for c in cells])
-                lines.append(SummaryLine(condition, label, len(cells), *strict, *lenient))
+                lines.append(SummaryLine(*Accuracy.over(cells), condition=condition, label=label))
         return lines
 
     def table(self) -> str:
