@@ -193,6 +193,7 @@ class RayEngine:
         """Actors replaced after dying, over this engine's life."""
         self._versions: dict[str, tuple[int, int]] = {}
         self._synced, self._generation = weights_version(model), ""
+        self._payload_ref, self._payload_key = None, None
         payload = self._payload()
         self.workers = [self._start_worker(payload) for _ in range(num_workers)]
         self.devices = self._get([w.device_name.remote() for w in self.workers], "start")
@@ -210,11 +211,12 @@ class RayEngine:
 
     def close(self) -> None:
         """Stop the actors (and the local Ray, if this engine started it)."""
-        for worker in self.workers:
-            self._ray.kill(worker)
+        if self._ray.is_initialized():
+            for worker in self.workers:
+                self._ray.kill(worker)
+            if self.started_ray:
+                self._ray.shutdown()
         self.workers = []
-        if self.started_ray and self._ray.is_initialized():
-            self._ray.shutdown()
 
     def __enter__(self) -> "RayEngine":
         return self
@@ -225,10 +227,13 @@ class RayEngine:
     # -- internals --------------------------------------------------------------------------------------
 
     def _payload(self):
-        """The current model in the object store; records the parameter versions it holds."""
+        """The current model in the object store (made again only after a change); records what it holds."""
         self._versions = {n: (id(p), p._version) for n, p in self.model.named_parameters()}
         self._synced, self._generation = weights_version(self.model), self._generation_json()
-        return self._ray.put(model_payload(self.model, self.tokenizer))
+        if self._payload_key != (self._synced, self._generation):
+            self._payload_ref = self._ray.put(model_payload(self.model, self.tokenizer))
+            self._payload_key = (self._synced, self._generation)
+        return self._payload_ref
 
     def _start_worker(self, payload_ref):
         return self._actor_class.remote(payload_ref, *self._worker_args)
@@ -291,18 +296,19 @@ class RayEngine:
                 if shard:
                     for i in shard:
                         attempts[i] += 1
-                    pending[getattr(self.workers[w], method).remote([items[i] for i in shard])] = (w, shard)
+                    actor = self.workers[w]
+                    pending[getattr(actor, method).remote([items[i] for i in shard])] = (w, actor, shard)
 
         submit(list(range(len(items))), list(range(len(self.workers))))
         dead: set[int] = set()
         while pending:
             (ref,), _ = self._ray.wait(list(pending), num_returns=1)
-            worker, shard = pending.pop(ref)
+            worker, actor, shard = pending.pop(ref)
             try:
                 out = self._ray.get(ref)
             except self._dead_errors() as err:
-                if worker not in dead:
-                    dead.add(worker)
+                dead.add(worker)
+                if self.workers[worker] is actor:  # not replaced yet (it may have run several shards)
                     self._replace(worker)
                 if max(attempts[i] for i in shard) >= self.max_attempts:
                     raise RuntimeError(f"Ray actors died {self.max_attempts} times running the same requests") from err
