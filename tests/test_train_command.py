@@ -98,3 +98,18 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path):
     assert "resuming" in output
     assert records(run) == records(only_run(whole))
     assert (run / "checkpoints" / "latest").read_text() == "round-0004"
+
+
+def test_every_layer_of_settings_can_be_overridden():
+    from seal_gym.cli import build_parser
+    from seal_gym.commands.train import _settings, build
+
+    args = build_parser().parse_args([*SMOKE, "--epochs", "3", "--sample-max-new-tokens", "7", "--inner-epochs", "2",
+                                      "--inner-learning-rate", "0.01", "--prompts-per-round", "1"])
+    agent, rounds = build(_settings(args))
+    assert rounds == 2 and agent.config.epochs == 3 and agent.config.prompts_per_round == 1
+    assert agent.policy.sampling.max_new_tokens == 7
+    train = agent.collector.env.domain.inner_loop.config.train  # the env the agent built, as a test may look
+    assert train.epochs == 2 and train.learning_rate == 0.01
+    args = build_parser().parse_args(["train", "--preset", "smoke", "--env", "SealARC-v0", "--ttt-max-examples", "3"])
+    assert build(_settings(args))[0].collector.env.domain.inner_loop.config.max_examples == 3

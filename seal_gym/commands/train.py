@@ -20,14 +20,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from seal_gym.adapt import TrainSpec
 from seal_gym.agents import AGENTS, LMPolicy, make_agent
 from seal_gym.agents.policy import SamplingConfig
 from seal_gym.agents.presets import PRESETS, agent_config, preset_for
+from seal_gym.arc.inner_loop import make_ttt_config
+from seal_gym.arc.ttt import TTTConfig
 from seal_gym.configs import field_docs, option_parser
+from seal_gym.models import default_device
 from seal_gym.runs import new_run_dir
 
 HELP = "train a self-edit policy (ReST-EM, ...) with TensorBoard logs, checkpoints and --resume"
-SAMPLING_PREFIX = "sample_"
+PREFIXED = {
+    "sample_": (SamplingConfig, "sampling"),
+    "inner_": (TrainSpec, "SealSquad inner loop"),
+    "ttt_": (TTTConfig, "SealARC test-time training"),
+}
+"""Option prefix -> the settings dataclass its options override."""
 
 
 class UsageError(Exception):
@@ -63,11 +72,18 @@ def _add_override_options(parser: argparse.ArgumentParser) -> None:
             convert, extra = parsed
             group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=convert, default=argparse.SUPPRESS,
                                help=docs.get(f.name, ""), **extra)
-    group = parser.add_argument_group("sampling (override the preset)")
-    for f in dataclasses.fields(SamplingConfig):
-        convert, extra = option_parser(SamplingConfig, f.name)
-        group.add_argument("--sample-" + f.name.replace("_", "-"), dest=SAMPLING_PREFIX + f.name, type=convert,
-                           default=argparse.SUPPRESS, help=field_docs(SamplingConfig).get(f.name, ""), **extra)
+    for prefix, (cls, title) in PREFIXED.items():
+        group, docs = parser.add_argument_group(f"{title} (override the preset)"), field_docs(cls)
+        for f in dataclasses.fields(cls):
+            if f.name == "seed" or (parsed := option_parser(cls, f.name)) is None:
+                continue
+            convert, extra = parsed
+            group.add_argument(f"--{prefix}{f.name}".replace("_", "-"), dest=prefix + f.name, type=convert,
+                               default=argparse.SUPPRESS, help=docs.get(f.name, ""), **extra)
+
+
+def _prefixed(settings: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {k[len(prefix):]: v for k, v in settings.items() if k.startswith(prefix)}
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -121,12 +137,15 @@ def build(settings: dict[str, Any]):
     agent_class = AGENTS[settings["agent"]]
     overrides = {k: v for k, v in settings.items() if k in _agent_option_names()}
     config = agent_config(agent_class.config_class, preset, seed=settings["seed"], **overrides)
-    sampling = dataclasses.replace(preset.sampling, **{k[len(SAMPLING_PREFIX):]: v for k, v in settings.items()
-                                                       if k.startswith(SAMPLING_PREFIX)})
+    sampling = dataclasses.replace(preset.sampling, **_prefixed(settings, "sample_"))
     model = settings["model"] or preset.model
     env_kwargs = dict(preset.env_kwargs)
     if settings.get("dataset"):
         env_kwargs["tasks" if env_id == "SealARC-v0" else "dataset"] = settings["dataset"]
+    if _prefixed(settings, "inner_"):
+        env_kwargs["train"] = dataclasses.replace(env_kwargs.get("train") or TrainSpec(), **_prefixed(settings, "inner_"))
+    if _prefixed(settings, "ttt_"):
+        env_kwargs["ttt"] = dataclasses.replace(make_ttt_config(env_kwargs.get("ttt"), None, default_device()), **_prefixed(settings, "ttt_"))
     policy = None
     if agent_class.needs_text_policy:
         policy = LMPolicy(settings["teacher"] or model, sampling, preset.policy_lora, seed=settings["seed"])
