@@ -26,7 +26,7 @@ from seal_gym.agents.policy import SamplingConfig
 from seal_gym.agents.presets import PRESETS, agent_config, preset_for
 from seal_gym.arc.inner_loop import make_ttt_config
 from seal_gym.arc.ttt import TTTConfig
-from seal_gym.configs import field_docs, option_parser
+from seal_gym.configs import add_runtime_arguments, apply_runtime, field_docs, option_parser
 from seal_gym.models import default_device
 from seal_gym.runs import new_run_dir
 
@@ -56,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seeds the whole run")
     parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
     parser.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue this run with its own settings")
+    add_runtime_arguments(parser)
     _add_override_options(parser)
 
 
@@ -88,7 +89,7 @@ def _prefixed(settings: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     """The command's settings as plain data (what config.json records and --resume replays)."""
-    return {k: v for k, v in vars(args).items() if not callable(v) and k not in ("resume", "command")}
+    return {k: v for k, v in vars(args).items() if not callable(v) and k not in ("resume", "command", "threads")}
 
 
 def _check(settings: dict[str, Any]) -> None:
@@ -156,6 +157,7 @@ def build(settings: dict[str, Any]):
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_runtime(args)  # threads are this process's, not the run's: --resume may take another --threads
     try:
         settings = _resume_settings(args.resume) if args.resume else _settings(args)
         _check(settings)
