@@ -9,6 +9,10 @@ model is the SmolLM2-135M architecture with random weights (timing does not depe
    run (batch 1), then answering with the adapted model.
 2. ``sequential``: :class:`seal_gym.adapt.SequentialEngine`.
 3. ``batched K=..``: :class:`seal_gym.adapt.BatchedEngine`, K self-edits per ``adapt`` call.
+4. ``ray``: :class:`seal_gym.adapt.ray_engine.RayEngine` with ``--ray-workers`` actors (one CPU/thread or
+   one GPU each) on a local Ray, all ``--num-self-edits`` per call; printed in a second table by wall time
+   (the engine's own per-edit seconds add up the actors' work), beside the local batched engine at the
+   same K and threads.
 
 ``--loss-memory`` instead compares the batched engine's loss with full logits (``loss_chunk_tokens=None``,
 the old way) and chunked (the default), each in a fresh process: peak memory (CUDA allocator peak, or the
@@ -20,6 +24,7 @@ Usage::
     python benchmarks/inner_loop.py --quick               # a few minutes on a 2-core CPU
     python benchmarks/inner_loop.py --device cuda         # full SEAL settings, bf16, K = 1, 4, 16, 64
     python benchmarks/inner_loop.py --loss-memory --ks 16 --passage-tokens 256 --threads 1
+    python benchmarks/inner_loop.py --quick --engines ray --ray-workers 1,2 --num-self-edits 8
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ class Args:
     mixed_specs: bool
     loss_memory: bool
     loss_chunks: list[int]
+    ray_workers: list[int]
 
 
 def parse_args() -> Args:
@@ -88,6 +94,7 @@ def parse_args() -> Args:
     p.add_argument("--loss-memory", action="store_true",
                    help="compare peak memory of the full-logits and chunked loss (see above) instead of speed")
     p.add_argument("--loss-chunks", default="2048", help="comma-separated loss_chunk_tokens for --loss-memory")
+    p.add_argument("--ray-workers", default="1,2", help="comma-separated actor counts for the ray engine")
     p.add_argument("--quick", action="store_true",
                    help="2-core CPU preset: 1 epoch, 4 self-edits of 4x24+96 tokens, K=1,4, 5x24 -> 8 tokens")
     a = p.parse_args()
@@ -97,7 +104,7 @@ def parse_args() -> Args:
     return Args(a.device, [int(k) for k in a.ks.split(",")], a.epochs, a.num_self_edits, a.items,
                 a.item_tokens, a.passage_tokens, a.questions, a.question_tokens, a.new_tokens, a.rank,
                 a.threads, a.engines.split(","), a.repeats, a.group_by.split(","), a.mixed_specs,
-                a.loss_memory, [int(c) for c in a.loss_chunks.split(",")])
+                a.loss_memory, [int(c) for c in a.loss_chunks.split(",")], [int(w) for w in a.ray_workers.split(",")])
 
 
 def text(tokens: int, seed: int) -> str:
@@ -205,19 +212,45 @@ def run_engine(name: str, engine, requests: list[AdaptRequest], k: int, model, r
     warm = [AdaptRequest(r.sequences[:1], r.queries[:1], TrainSpec(epochs=1, seed=r.train.seed), r.lora)
             for r in requests[:k]]
     engine.adapt(warm)
-    trains, answers, peak = [], [], 0
+    trains, answers, walls, peak = [], [], [], 0
     for _ in range(repeats):
         train = answer = 0.0
         with PeakMemory(device) as mem:
+            start = clock(model)
             for i in range(0, len(requests), k):
                 for out in engine.adapt(requests[i : i + k]):
                     t, a = (out.train_seconds, out.answer_seconds) if hasattr(out, "train_seconds") else out
                     train, answer = train + t, answer + a
+            walls.append((clock(model) - start) / len(requests))
         trains.append(train / len(requests))
         answers.append(answer / len(requests))
         peak = max(peak, mem.peak)
     return {"engine": name, "n": len(requests), "train": statistics.median(trains),
-            "answer": statistics.median(answers), "peak": peak}
+            "answer": statistics.median(answers), "wall": statistics.median(walls), "peak": peak}
+
+
+def ray_rows(args: Args, model, tok) -> list[dict]:
+    """Local batched engine, then the Ray engine with each ``--ray-workers`` count: all self-edits per call."""
+    import ray
+
+    from seal_gym.adapt.ray_engine import RayEngine
+
+    k = args.num_self_edits
+    requests = self_edits(args, k)
+    rows = [run_engine(f"batched K={k}, local", BatchedEngine(model, tok, max_adapters=k), requests, k, model,
+                       args.repeats)]
+    on_cuda = next(model.parameters()).device.type == "cuda"
+    ray.init(num_cpus=max(args.ray_workers) * (args.threads or 1), num_gpus=torch.cuda.device_count() if on_cuda else 0,
+             include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        for workers in args.ray_workers:
+            with RayEngine(model, tok, num_workers=workers, num_cpus_per_worker=args.threads or 1,
+                           max_adapters=k) as engine:
+                rows.append(run_engine(f"ray, {workers} worker{'s' * (workers > 1)}", engine, requests, k, model,
+                                       args.repeats))
+    finally:
+        ray.shutdown()
+    return rows
 
 
 def loss_memory_run(args: Args, k: int, chunk: int | None) -> tuple[int, float]:
@@ -280,8 +313,18 @@ def main() -> None:
     bundle = load_model("random:smollm2-135m", device=device, dtype=dtype)
     model, tok = bundle.model, bundle.tokenizer
     model.generation_config.min_new_tokens = args.new_tokens  # fixed-length answers: EOS is suppressed
-    rows = []
+    rows: list[dict] = []
     base = self_edits(args, args.num_self_edits)
+    if "ray" in args.engines:
+        walls = ray_rows(args, model, tok)
+        print(f"device: {device}; {args.threads or torch.get_num_threads()} thread(s) per engine; "
+              f"{args.num_self_edits} self-edits per call; {args.epochs} epochs")
+        print("| engine | self-edits timed | wall s/edit | self-edits/s (wall) | vs first row |")
+        print("|---|---|---|---|---|")
+        for r in walls:
+            print(f"| {r['engine']} | {r['n']} | {r['wall']:.2f} | {1 / r['wall']:.3f} | {walls[0]['wall'] / r['wall']:.2f}x |")
+        if args.engines == ["ray"]:
+            return
     if "reference" in args.engines:
         rows.append(run_engine("reference (peft+Trainer)", ReferencePipeline(model, tok), base, 1, model, args.repeats))
     if "sequential" in args.engines:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import copy
 import heapq
+import math
+import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -160,7 +162,8 @@ class RayEngine:
         model: the local model (read, never changed); its current weights are what the actors compute with.
         tokenizer: its tokenizer.
         num_workers: actors, each with its own replica.
-        address: used only when Ray is not initialised yet: ``None`` starts a local Ray on this machine,
+        address: used only when Ray is not initialised yet: ``None`` starts a local Ray on this machine
+            (with at least ``num_workers * num_cpus_per_worker`` logical CPUs),
             ``"auto"`` joins the running cluster (``ray start --head`` ...), or a ``ray://`` address. Call
             ``ray.init`` yourself for other options; the engine then uses that Ray as it is.
         num_cpus_per_worker: CPUs each actor reserves (also its torch thread count, at least 1).
@@ -181,7 +184,11 @@ class RayEngine:
                              f"{num_workers}, {max_attempts}, {num_cpus_per_worker}")
         ray = self._ray = import_ray()
         self.started_ray = not ray.is_initialized()
-        if self.started_ray:
+        if self.started_ray and address is None:
+            # A local Ray gets at least the logical CPUs its workers ask for, so that they all start.
+            needed = math.ceil(num_workers * num_cpus_per_worker)
+            ray.init(num_cpus=max(os.cpu_count() or 1, needed), include_dashboard=False)
+        elif self.started_ray:
             ray.init(address=address, include_dashboard=False)
         if num_gpus_per_worker is None:
             num_gpus_per_worker = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
