@@ -115,3 +115,21 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, capsys)
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and err.startswith(f"seal-gym {argv[0]}")
     assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_a_stream_on_a_loaned_policy_gives_both_back(policy_run):
+    from seal_gym.adapt import LoraSpec, TrainSpec
+    from seal_gym.commands.common import trained_policy
+    from seal_gym.evaluation import continual_stream
+    from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop
+    from seal_gym.squad.passages import demo_passages
+
+    bundle = load_model("tiny-random")
+    original = weights_checksum(bundle.model)
+    with trained_policy(str(policy_run), bundle) as policy:
+        loaned = weights_checksum(bundle.model)
+        loop = KnowledgeInnerLoop(bundle, engine="sequential",
+                                  config=KnowledgeConfig(train=TrainSpec(epochs=1), lora=LoraSpec(rank=2, alpha=4)))
+        result = continual_stream(loop, demo_passages()[:2], policy.act)
+        assert len(result.steps) == 2 and weights_checksum(bundle.model) == loaned
+    assert weights_checksum(bundle.model) == original
