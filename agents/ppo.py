@@ -2,8 +2,9 @@
 
 An episode is one prompt (the state) and one self-edit (the action, a sequence of tokens) with a terminal
 reward, so with discount 1 every token's return is that reward. The value is defined per prompt: a linear
-head on the policy's last hidden state at the prompt's final token, ``V(prompt)``, trained by regression on
-the observed rewards (on a detached hidden state, so the value loss does not move the policy). The
+head on the policy's last hidden state at the prompt's final token (scaled to unit RMS), ``V(prompt)``,
+trained by regression on the observed rewards (on a detached hidden state, so the value loss does not move
+the policy; its gradient is clipped apart from the policy's). The
 advantage of every token of a self-edit is ``R - V(prompt)`` (GAE with lambda = 1 over a single step),
 optionally normalised over the batch. The policy update is the clipped surrogate of
 :mod:`seal_gym.agents.policy_gradient`; the value loss may be clipped around the old values, and the k3 KL
@@ -70,12 +71,20 @@ class PPO(PolicyGradient):
                 self._pending_optimizer_state = None
         return self.optimizer
 
+    def _value(self, scores: TokenScores) -> torch.Tensor:
+        """``V(prompt)`` from the prompt's last hidden state, scaled to unit RMS: hidden states of a pretrained
+        model are large (a raw linear head diverged in one step on the embedded model), and the scale would
+        otherwise set the head's effective learning rate."""
+        hidden = scores.prompt_hidden.detach().cpu()
+        hidden = hidden / hidden.pow(2).mean(dim=-1, keepdim=True).add(1e-6).sqrt()
+        return self._head(hidden.shape[1])(hidden)[:, 0]
+
     @torch.no_grad()
     def _values(self, completions: list[Completion]) -> torch.Tensor:
         values = []
         for start in range(0, len(completions), self.config.minibatch_size):
             scores = self.policy.score(completions[start:start + self.config.minibatch_size])
-            values.append(self._head(scores.prompt_hidden.shape[1])(scores.prompt_hidden.cpu())[:, 0])
+            values.append(self._value(scores))
         return torch.cat(values)
 
     def advantages(self, rollouts: Rollouts) -> tuple[list[Completion], torch.Tensor, dict[str, float]]:
@@ -91,7 +100,7 @@ class PPO(PolicyGradient):
                                    "charts/value_mean": float(values.mean()), "losses/explained_variance": explained}
 
     def extra_loss(self, scores: TokenScores, part: slice) -> torch.Tensor:
-        values = self._head(scores.prompt_hidden.shape[1])(scores.prompt_hidden.detach().cpu())[:, 0]
+        values = self._value(scores)
         returns, old = self._returns[part], self._old_values[part]
         loss = (values - returns) ** 2
         if self.config.value_clip is not None:

@@ -108,3 +108,11 @@ def test_grpo_config_checks():
         GRPOConfig(samples_per_prompt=1)
     with pytest.raises(ValueError, match="passes"):
         GRPOConfig(passes=0)
+
+
+def test_ppo_value_head_tracks_rewards_without_diverging():
+    history = make("ppo", char_policy(seed=2), seed=2).learn(4)
+    values = [s.update["charts/value_mean"] for s in history]
+    rewards = [s.reward_mean for s in history]
+    assert all(-0.5 < v < 1.5 for v in values), values  # rewards are in [0, 1]; a raw head reached 4.9 in one step
+    assert abs(values[-1] - rewards[-2]) < abs(values[0] - rewards[-2])  # it moves toward the rewards it saw
