@@ -2,7 +2,7 @@
 
 An episode is one prompt (the state) and one self-edit (the action, a sequence of tokens) with a terminal
 reward, so with discount 1 every token's return is that reward. The value is defined per prompt: a linear
-head on the policy's last hidden state at the prompt's final token (scaled to unit RMS), ``V(prompt)``,
+head on the policy's last hidden state at the prompt's final token (scaled to unit length), ``V(prompt)``,
 trained by regression on the observed rewards (on a detached hidden state, so the value loss does not move
 the policy; its gradient is clipped apart from the policy's). The
 advantage of every token of a self-edit is ``R - V(prompt)`` (GAE with lambda = 1 over a single step),
@@ -72,11 +72,11 @@ class PPO(PolicyGradient):
         return self.optimizer
 
     def _value(self, scores: TokenScores) -> torch.Tensor:
-        """``V(prompt)`` from the prompt's last hidden state, scaled to unit RMS: hidden states of a pretrained
-        model are large (a raw linear head diverged in one step on the embedded model), and the scale would
-        otherwise set the head's effective learning rate."""
-        hidden = scores.prompt_hidden.detach().cpu()
-        hidden = hidden / hidden.pow(2).mean(dim=-1, keepdim=True).add(1e-6).sqrt()
+        """``V(prompt)`` from the prompt's last hidden state scaled to unit length. Adam moves every weight by
+        about the learning rate in its first steps, so the head's output moves by ``lr * sum |h_i|``: with raw
+        hidden states (or unit RMS) that overshot rewards in [0, 1] after one step on the embedded model
+        (V = 4.9, then 2.1); at unit length it moves by at most ``lr * sqrt(H)``."""
+        hidden = torch.nn.functional.normalize(scores.prompt_hidden.detach().cpu(), dim=-1)
         return self._head(hidden.shape[1])(hidden)[:, 0]
 
     @torch.no_grad()
