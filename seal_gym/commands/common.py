@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from seal_gym.configs import add_runtime_arguments, apply_runtime
-from seal_gym.runs import cli_args, run_metadata, write_json
+from seal_gym.runs import cli_args, write_json
 
 
 class UsageError(Exception):
@@ -157,12 +157,13 @@ def tensorboard_writer(run_dir: Path, args: argparse.Namespace):
 
 
 def write_run_files(run_dir: Path, args: argparse.Namespace, table: str, results: dict[str, Any],
-                    rows: list[dict], figures: dict[str, Any]) -> None:
-    """``table.txt``, ``results.json`` (with the arguments and run metadata), ``results.csv`` and PNGs."""
+                    rows: list[dict], figures: dict[str, Any], metadata: dict[str, Any]) -> None:
+    """``table.txt``, ``results.json`` (with the arguments and ``metadata``: :func:`seal_gym.runs.run_metadata`
+    taken when the run started), ``results.csv`` and PNGs."""
     from seal_gym.evaluation import save_png
 
     (run_dir / "table.txt").write_text(table + "\n", encoding="utf-8")
-    write_json(run_dir / "results.json", {"args": cli_args(args), "metadata": run_metadata(), **results})
+    write_json(run_dir / "results.json", {"args": cli_args(args), "metadata": metadata, **results})
     write_csv(run_dir / "results.csv", rows)
     for name, figure in figures.items():
         save_png(figure, run_dir / name)

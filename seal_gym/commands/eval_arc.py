@@ -109,9 +109,9 @@ def _evaluate(args, conditions, tasks, bundle, config, recipes) -> int:
     from seal_gym.agents.policy import LMPolicy, SamplingConfig
     from seal_gym.arc.inner_loop import ArcInnerLoop
     from seal_gym.evaluation import SelfEdits, evaluate_arc
-    from seal_gym.runs import new_run_dir
+    from seal_gym.runs import new_run_dir, run_metadata
 
-    started = time.perf_counter()
+    started, metadata = time.perf_counter(), run_metadata()
     if "base-recipes" in conditions:
         writer = LMPolicy(bundle, SamplingConfig(temperature=args.temperature), seed=args.seed)
         recipes = {"base_recipes": SelfEdits("TTT, the model's own recipes", _sample(writer.act, tasks, args)), **recipes}
@@ -136,6 +136,6 @@ def _evaluate(args, conditions, tasks, bundle, config, recipes) -> int:
                     {"model": bundle.name, "seconds": time.perf_counter() - started, "ttt": asdict(ttt),
                      "summary": evaluation.summary(), "per_task": evaluation.per_task(), "labels": evaluation.labels,
                      "runs": evaluation.runs},
-                    [asdict(r) for r in evaluation.runs], {"chart.png": evaluation.chart(title)})
+                    [asdict(r) for r in evaluation.runs], {"chart.png": evaluation.chart(title)}, metadata)
     print(f"results in {run_dir}")
     return 0

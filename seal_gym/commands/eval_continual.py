@@ -60,11 +60,11 @@ def _stream(args: argparse.Namespace, passages, bundle, policy) -> int:
 
     from seal_gym.agents.policy import LMPolicy, SamplingConfig
     from seal_gym.evaluation import continual_stream, forgetting_chart, retention_table
-    from seal_gym.runs import new_run_dir
+    from seal_gym.runs import new_run_dir, run_metadata
     from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop
     from seal_gym.squad.prompts import get_prompt_style
 
-    started = time.perf_counter()
+    started, metadata = time.perf_counter(), run_metadata()
     knowledge = KnowledgeConfig(train=config_from_args(args, TrainSpec), prompt_style=get_prompt_style(args.prompt_style))
     loop = KnowledgeInnerLoop(bundle, engine="sequential", grader=args.grader, config=knowledge)
     if policy is None and not args.passage_only:
@@ -98,7 +98,8 @@ def _stream(args: argparse.Namespace, passages, bundle, policy) -> int:
     write_run_files(run_dir, args, f"{table}\n\n{matrices}",
                     {"model": bundle.name, "minutes": minutes, "inner_loop": asdict(knowledge.train),
                      "streams": results, "retention": {r.label: r.retention() for r in results}},
-                    [row for r in results for row in r.csv_rows()], {"forgetting.png": forgetting_chart(results, title)})
+                    [row for r in results for row in r.csv_rows()], {"forgetting.png": forgetting_chart(results, title)},
+                    metadata)
     return 0
 
 

@@ -93,11 +93,11 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
 
     from seal_gym.agents.policy import LMPolicy, SamplingConfig
     from seal_gym.evaluation import SelfEdits, SquadEvalConfig, evaluate_squad
-    from seal_gym.runs import new_run_dir
+    from seal_gym.runs import new_run_dir, run_metadata
     from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop
     from seal_gym.squad.prompts import get_prompt_style
 
-    started = time.perf_counter()
+    started, metadata = time.perf_counter(), run_metadata()
     self_edits: dict[str, SelfEdits] = {}
     if "base-self-edits" in conditions:
         # The base model writes with the weights it is trained on, as in SEAL's self mode: one shared bundle.
@@ -140,5 +140,5 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
                     {"model": bundle.name, "minutes": minutes, "config": asdict(config),
                      "inner_loop": asdict(replace(knowledge, prompt_style=args.prompt_style)),
                      "summary": evaluation.summary(), "labels": evaluation.labels, "passages": evaluation.passages},
-                    evaluation.csv_rows(), {"chart.png": evaluation.chart(title)})
+                    evaluation.csv_rows(), {"chart.png": evaluation.chart(title)}, metadata)
     return 0
