@@ -69,10 +69,13 @@ class PolicyGradient(Agent):
         return []
 
     # --- the update -------------------------------------------------------------------------------------------
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """The optimizer's parameter groups (a subclass may give its extra parameters their own rate)."""
+        return [{"params": [*self.policy.parameters(), *self.extra_parameters()], "lr": self.config.learning_rate}]
+
     def _make_optimizer(self) -> torch.optim.Optimizer:
         if self.optimizer is None:
-            params = [*self.policy.parameters(), *self.extra_parameters()]
-            self.optimizer = torch.optim.AdamW(params, lr=self.config.learning_rate, weight_decay=0.0)
+            self.optimizer = torch.optim.AdamW(self.parameter_groups(), weight_decay=0.0)
             if self._pending_optimizer_state is not None:
                 self.optimizer.load_state_dict(self._pending_optimizer_state)
                 self._pending_optimizer_state = None

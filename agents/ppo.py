@@ -60,16 +60,9 @@ class PPO(PolicyGradient):
     def extra_parameters(self) -> list[torch.nn.Parameter]:
         return list(self.value_head.parameters()) if self.value_head is not None else []
 
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        if self.optimizer is None:
-            self.optimizer = torch.optim.AdamW([
-                {"params": self.policy.parameters(), "lr": self.config.learning_rate},
-                {"params": self.extra_parameters(), "lr": self.config.value_learning_rate},
-            ], weight_decay=0.0)
-            if self._pending_optimizer_state is not None:
-                self.optimizer.load_state_dict(self._pending_optimizer_state)
-                self._pending_optimizer_state = None
-        return self.optimizer
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        return [{"params": self.policy.parameters(), "lr": self.config.learning_rate},
+                {"params": self.extra_parameters(), "lr": self.config.value_learning_rate}]
 
     def _value(self, scores: TokenScores) -> torch.Tensor:
         """``V(prompt)`` from the prompt's last hidden state scaled to unit length. Adam moves every weight by

@@ -116,3 +116,21 @@ def test_ppo_value_head_tracks_rewards_without_diverging():
     rewards = [s.reward_mean for s in history]
     assert all(-0.5 < v < 1.5 for v in values), values  # rewards are in [0, 1]; a raw head reached 4.9 in one step
     assert abs(values[-1] - rewards[-2]) < abs(values[0] - rewards[-2])  # it moves toward the rewards it saw
+
+
+@pytest.mark.parametrize("name", TEXT_AGENTS)
+def test_resume_continues_exactly(name, tmp_path):
+    """A run stopped after round 1 and resumed by a new process-like agent equals an uninterrupted run
+    (the subprocess kill -9 test in test_train_command.py covers a kill mid-round)."""
+    import json
+
+    def records(run):
+        return [json.loads(line) for line in (run / "episodes.jsonl").read_text().splitlines()]
+
+    make(name, char_policy()).learn(3, run_dir=tmp_path / "whole")
+    make(name, char_policy()).learn(1, run_dir=tmp_path / "broken")
+    resumed = make(name, char_policy())
+    resumed.resume(tmp_path / "broken")
+    assert resumed.round == 1
+    resumed.learn(3)
+    assert records(tmp_path / "broken") == records(tmp_path / "whole")
