@@ -58,8 +58,8 @@ class SealARCEnv(SealEnv):
       :class:`~seal_gym.arc.generator.GeneratorConfig`.
     - ``ttt``: the test-time-training settings the recipe does not choose: ``None`` (default) is the preset
       for the model's device, ``"cpu"`` on a CPU (24 examples and a vote over the 8 geometric transforms:
-      ~35 s per step with the embedded model on 2 cores, and the vote fixes the one-cell slips the small
-      model often makes) and ``"paper"`` elsewhere (the study's: 250 examples, greedy answer; ~285 s per
+      43 s per step with the embedded model on 2 cores, and the vote fixes the one-cell slips the small
+      model often makes) and ``"paper"`` elsewhere (the study's: 250 examples, greedy answer; 385 s per
       step on that CPU); a preset name; a :class:`~seal_gym.arc.ttt.TTTConfig`; or a dict of overrides of
       the study's defaults (``max_examples``, ``max_optimizer_steps``, ``batch_size``, ``schedule``,
       ``augmented_inference``, ...). The env's ``domain.inner_loop.config`` shows the settings in use.
