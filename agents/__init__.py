@@ -16,11 +16,12 @@ from typing import Any
 
 from seal_gym.agents.base import Agent, AgentConfig, RoundStats
 from seal_gym.agents.grpo import GRPO, GRPOConfig
-from seal_gym.agents.policy import Completion, LMPolicy, SamplingConfig, TextPolicy, TokenScores, TrainablePolicy
+from seal_gym.agents.policy import (Completion, LMPolicy, SamplingConfig, TextPolicy, TokenScores, TrainablePolicy,
+                                    lora_from_json)
 from seal_gym.agents.ppo import PPO, PPOConfig
 from seal_gym.agents.rest_em import ReSTEM, ReSTEMConfig
 from seal_gym.agents.rollouts import Collector, Rollouts
-from seal_gym.agents.runlog import latest_checkpoint
+from seal_gym.agents.runlog import latest_checkpoint, run_settings
 from seal_gym.agents.sb3_ppo import SB3PPO, SB3PPOConfig
 from seal_gym.agents.scripted import ConstantPolicy, ReplayPolicy
 
@@ -65,19 +66,13 @@ def load_policy(run_dir: str | Path, model: Any = None) -> LMPolicy:
         FileNotFoundError: ``run_dir`` is not a run folder, or it has no checkpoint yet.
     """
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json); pass a folder that seal-gym train made")
-    settings = json.loads(config_path.read_text())["policy"]
+    run_settings(run_dir)  # a run folder, or a FileNotFoundError that says so
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
         raise FileNotFoundError(f"{run_dir} has no checkpoint yet (the run stopped before its first update)")
     meta = json.loads((checkpoint / "policy" / "policy.json").read_text())
-    from seal_gym.adapt import LoraSpec
-
-    lora = LoraSpec(**{**meta["lora"], "target_modules": tuple(meta["lora"]["target_modules"])})
-    policy = LMPolicy(model if model is not None else _model_arg(settings.get("model")),
-                      SamplingConfig(**meta["sampling"]), lora, seed=meta["seed"])
+    policy = LMPolicy(model if model is not None else _model_arg(meta["model"]), SamplingConfig(**meta["sampling"]),
+                      lora_from_json(meta["lora"]), seed=meta["seed"])
     policy.load(checkpoint / "policy")
     return policy
 

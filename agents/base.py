@@ -93,6 +93,8 @@ class Agent:
 
     name: ClassVar[str] = "agent"
     config_class: ClassVar[type[AgentConfig]] = AgentConfig
+    needs_behaviour_logprobs: ClassVar[bool] = True
+    """Whether ``update`` reads the sampling-time log-probs (ReST-EM does not: it saves a forward pass)."""
     needs_text_policy: ClassVar[bool] = True
     """False for agents that bring their own policy (sb3-ppo)."""
 
@@ -112,6 +114,8 @@ class Agent:
         self.global_step = 0
         self.history: list[RoundStats] = []
         self.log: RunLog | None = None
+        self.run_settings: dict[str, Any] = {}
+        """Extra settings ``config.json`` records (e.g. the command line that built the agent)."""
 
     # --- what an algorithm adds ----------------------------------------------------------------------------
     def make_collector(self, env: Any, env_kwargs: dict[str, Any] | None) -> Collector | None:
@@ -121,7 +125,7 @@ class Agent:
 
     def collect(self, progress: Callable[[str], None] | None = None) -> Rollouts:
         """One round's self-edits and rewards."""
-        return self.collector.collect(self.policy, self.rng, progress=progress)
+        return self.collector.collect(self.policy, self.rng, progress=progress, logprobs=self.needs_behaviour_logprobs)
 
     def update(self, rollouts: Rollouts) -> dict[str, float]:
         """Improve the policy from one round's rollouts; return numbers worth logging."""
@@ -202,7 +206,7 @@ class Agent:
             env, kwargs = self._eval_source
             self._eval_collector = Collector(env, self.config.eval_prompts, 1, 1, kwargs)
         rng = np.random.default_rng(self.config.seed + 1_000_003)  # the same draw every time
-        return float(self._eval_collector.collect(self.policy, rng, greedy=True).rewards.mean())
+        return float(self._eval_collector.collect(self.policy, rng, greedy=True, logprobs=False).rewards.mean())
 
     # --- checkpoints -----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

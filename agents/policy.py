@@ -60,8 +60,13 @@ class TokenScores:
 class TrainablePolicy(TextPolicy, Protocol):
     """What every optimizer needs from a policy (see :class:`LMPolicy`)."""
 
-    def sample(self, prompts: Sequence[str], n: int, greedy: bool = False) -> list[Completion]:
-        """``n`` completions per prompt, prompt-major (``[p0s0, p0s1, ..., p1s0, ...]``)."""
+    def sample(self, prompts: Sequence[str], n: int, greedy: bool = False, logprobs: bool = True) -> list[Completion]:
+        """``n`` completions per prompt, prompt-major (``[p0s0, p0s1, ..., p1s0, ...]``), with their behaviour
+        log-probs unless ``logprobs=False`` (an agent that does not need them saves a forward pass)."""
+        ...
+
+    def logprobs(self, completions: Sequence[Completion]) -> list[list[float]]:
+        """Per-token log-probs of each completion under the current weights, without gradients (batched)."""
         ...
 
     def encode(self, prompt: str, text: str) -> Completion:
@@ -148,7 +153,7 @@ class LMPolicy:
 
     # --- acting and sampling --------------------------------------------------------------------------------
     def act(self, observations: Sequence[str]) -> list[str]:
-        return [c.text for c in self.sample(observations, 1)]
+        return [c.text for c in self.sample(observations, 1, logprobs=False)]
 
     def prompt_ids(self, prompt: str) -> list[int]:
         return self.bundle.tokenizer(self.bundle.chat_prompt(prompt), add_special_tokens=False)["input_ids"]
@@ -160,7 +165,7 @@ class LMPolicy:
         return Completion(prompt, text, self.prompt_ids(prompt), ids)
 
     @torch.no_grad()
-    def sample(self, prompts: Sequence[str], n: int, greedy: bool = False) -> list[Completion]:
+    def sample(self, prompts: Sequence[str], n: int, greedy: bool = False, logprobs: bool = True) -> list[Completion]:
         tok, model, cfg = self.bundle.tokenizer, self.bundle.model, self.sampling
         greedy = greedy or cfg.temperature <= 0
         out: list[Completion] = []
@@ -182,11 +187,13 @@ class LMPolicy:
                     completion_ids = _cut_at_eos(row, tok.eos_token_id)
                     text = tok.decode(completion_ids, skip_special_tokens=True).strip()
                     out.append(Completion(chunk[i // n], text, ids[i // n], completion_ids))
-        for completion, logprobs in zip(out, self._behaviour_logprobs(out)):
-            completion.logprobs = logprobs
+        if logprobs:
+            for completion, row in zip(out, self.logprobs(out)):
+                completion.logprobs = row
         return out
 
-    def _behaviour_logprobs(self, completions: list[Completion]) -> list[list[float]]:
+    def logprobs(self, completions: Sequence[Completion]) -> list[list[float]]:
+        """Per-token log-probs under the current weights, ``score_batch_size`` completions per forward pass."""
         result: list[list[float]] = []
         with torch.no_grad(), _eval_mode(self.bundle.model):
             for start in range(0, len(completions), self.sampling.score_batch_size):
@@ -259,7 +266,7 @@ class LMPolicy:
         if not meta_path.exists():
             raise FileNotFoundError(f"{folder} holds no policy checkpoint (no policy.json)")
         meta = json.loads(meta_path.read_text())
-        if LoraSpec(**{**meta["lora"], "target_modules": tuple(meta["lora"]["target_modules"])}) != self.lora:
+        if lora_from_json(meta["lora"]) != self.lora:
             raise ValueError(f"the checkpoint's policy LoRA {meta['lora']} differs from this policy's {asdict(self.lora)}")
         adapter = self.adapter
         adapter.restore_pretrained()
@@ -269,6 +276,11 @@ class LMPolicy:
             self.end_round()
         adapter.load_state_dict(load_file(str(folder / "adapter.safetensors")))
         self.calls = meta["calls"]
+
+
+def lora_from_json(fields: dict) -> LoraSpec:
+    """The :class:`LoraSpec` that ``dataclasses.asdict`` wrote to JSON (lists back to tuples)."""
+    return LoraSpec(**{**fields, "target_modules": tuple(fields["target_modules"])})
 
 
 def _cut_at_eos(ids: list[int], eos: int | None) -> list[int]:

@@ -88,14 +88,15 @@ class PolicyGradient(Agent):
             return stats
         optimizer = self._make_optimizer()
         old = [torch.tensor(x.logprobs) for x in batch]
-        ref = self._reference_logprobs(batch)  # the KL to the reference is logged even when not penalised
+        with self.policy.reference():  # the KL to the reference is logged even when not penalised
+            ref = [torch.tensor(row) for row in self.policy.logprobs(batch)]
         tokens, sequences = sum(len(x.completion_ids) for x in batch), len(batch)
         surrogate: list[Any] = []
         entropy: list[float] = []
 
         def loss_fn(scores: TokenScores, part: slice) -> torch.Tensor:
             old_lp = _pad(old[part], scores.logprobs)
-            ref_lp = None if ref is None else _pad(ref[part], scores.logprobs)
+            ref_lp = _pad(ref[part], scores.logprobs)
             token_losses, s = clipped_surrogate(scores.logprobs, old_lp, advantages[part].to(scores.logprobs.device),
                                                 scores.mask, c.clip_low, c.clip_high, c.ratio_level, ref_lp, c.kl_coef)
             surrogate.append(s)
@@ -117,15 +118,6 @@ class PolicyGradient(Agent):
             "losses/ratio_max": max(s.ratio_max for s in surrogate),
             "losses/entropy": float(np.average(entropy, weights=weights)),
         }
-
-    @torch.no_grad()
-    def _reference_logprobs(self, batch: list[Completion]) -> list[torch.Tensor]:
-        out = []
-        with self.policy.reference():
-            for start in range(0, len(batch), self.config.minibatch_size):
-                scores = self.policy.score(batch[start:start + self.config.minibatch_size])
-                out.extend(row[m].cpu() for row, m in zip(scores.logprobs, scores.mask))
-        return out
 
     # --- checkpoints ------------------------------------------------------------------------------------------
     def algorithm_state(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seal_gym.adapt import LoraSpec, TrainSpec
-from seal_gym.agents.policy import SamplingConfig
+from seal_gym.agents.policy import LMPolicy, SamplingConfig
 from seal_gym.arc.ttt import TTT_PRESETS
 
 SQUAD_POLICY_LORA = LoraSpec(rank=64, alpha=128.0)
@@ -101,3 +101,23 @@ def agent_config(config_class: type, preset: Preset, **overrides: Any) -> Any:
         values["prompts_per_round"] = values.get("prompts_per_round", 1) * values.pop("samples_per_prompt", 1)
         values.pop("inner_seeds", None)
     return config_class(**{k: v for k, v in {**values, **overrides}.items() if k in names})
+
+
+TESTBED_LORA = LoraSpec(rank=8, alpha=16.0, target_modules=("q_proj", "v_proj", "lm_head"))
+"""The testbed policy's adapter. lm_head is wrapped too: on the random tiny model the hidden states barely
+move the tied output layer, so without it a known reward is not learnable in a few rounds."""
+TESTBED_SAMPLING = SamplingConfig(temperature=1.0, max_new_tokens=16)
+TESTBED_AGENTS: dict[str, dict[str, Any]] = {
+    "rest-em": dict(learning_rate=5e-2, epochs=4, batch_size=2),
+    "grpo": dict(learning_rate=3e-2),
+    "ppo": dict(learning_rate=5e-2),
+}
+"""Per-agent settings that learn ``seal_gym.testing.TargetCharEnv`` with :func:`testbed_policy` (measured on
+seeds 0/1/2 in benchmarks/RESULTS.md); the tests and ``benchmarks/agents_testbed.py`` use them."""
+
+
+def testbed_policy(seed: int = 0, lora: LoraSpec = TESTBED_LORA) -> LMPolicy:
+    """A policy on a FRESH tiny random model (policies install their adapter in the model they are given)."""
+    from seal_gym.models import load_model
+
+    return LMPolicy(load_model("tiny-random"), TESTBED_SAMPLING, lora, seed=seed)

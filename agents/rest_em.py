@@ -53,6 +53,7 @@ class ReSTEM(Agent):
 
     name = "rest-em"
     config_class = ReSTEMConfig
+    needs_behaviour_logprobs = False
     config: ReSTEMConfig
 
     def kept(self, rollouts: Rollouts) -> list[bool]:

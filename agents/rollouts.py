@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
@@ -116,10 +116,11 @@ class Collector:
         self.env = env
 
     def collect(self, policy: TrainablePolicy, rng: np.random.Generator, greedy: bool = False,
-                progress: Callable[[str], None] | None = None) -> Rollouts:
+                progress: Callable[[str], None] | None = None, logprobs: bool = True) -> Rollouts:
         """Sample ``n`` self-edits for each of G fresh prompts and step them all; seeds come from ``rng``.
 
-        ``progress`` receives a line when sampling is done (the inner loops follow).
+        ``progress`` receives a line when sampling is done (the inner loops follow); ``logprobs=False`` skips
+        the behaviour log-probs (see :meth:`TrainablePolicy.sample`).
         """
         seed = int(rng.integers(MAX_SEED))
         inner = rng.integers(MAX_SEED, size=(self.groups, self.seeds))
@@ -127,7 +128,7 @@ class Collector:
 
         def sample(prompts: list[str]) -> list[Completion]:
             start = time.perf_counter()
-            completions = policy.sample(prompts, self.samples, greedy=greedy)
+            completions = policy.sample(prompts, self.samples, greedy=greedy, logprobs=logprobs)
             seconds["sampling"] = time.perf_counter() - start
             if progress is not None:
                 progress(f"  sampled {len(completions)} self-edits in {seconds['sampling']:.0f} s; "

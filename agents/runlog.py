@@ -39,7 +39,7 @@ class RunLog:
     def __init__(self, run_dir: Path, agent: "Agent", purge_step: int | None = None) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        from seal_gym.runs import run_metadata
+        from seal_gym.runs import hyperparameters_text, run_metadata
 
         self.run_dir = run_dir
         if purge_step is None and (run_dir / CONFIG).exists():
@@ -47,21 +47,17 @@ class RunLog:
         run_dir.mkdir(parents=True, exist_ok=True)
         if not (run_dir / CONFIG).exists():
             settings = {"agent": agent.name, "env": agent.env_id, "config": dataclasses.asdict(agent.config),
-                        "policy": describe(agent.policy), **getattr(agent, "run_settings", {}),
+                        "policy": describe(agent.policy), **agent.run_settings,
                         "metadata": run_metadata()}
             write_atomic(run_dir / CONFIG, json.dumps(settings, indent=2, default=str))
         self.writer = SummaryWriter(str(run_dir), purge_step=purge_step)
         if purge_step is None:
-            rows = "\n".join(f"|{k}|{v}|" for k, v in dataclasses.asdict(agent.config).items())
-            self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}")
+            self.writer.add_text("hyperparameters", hyperparameters_text(dataclasses.asdict(agent.config)))
 
     @classmethod
     def reopen(cls, run_dir: Path, agent: "Agent") -> "RunLog":
         """Load the run's last checkpoint into ``agent`` and its policy, and drop records after it."""
-        config_path = run_dir / CONFIG
-        if not config_path.is_file():
-            raise FileNotFoundError(f"{run_dir} is not a run folder (no {CONFIG}); pass a folder that seal-gym train made")
-        settings = json.loads(config_path.read_text())
+        settings = run_settings(run_dir)
         if settings.get("agent") != agent.name:
             raise ValueError(f"{run_dir} is a {settings.get('agent')!r} run; resume it with --agent {settings.get('agent')}")
         checkpoint = latest_checkpoint(run_dir)
@@ -123,6 +119,20 @@ class RunLog:
 
     def flush(self) -> None:
         self.writer.flush()
+
+
+def run_settings(run_dir: str | Path) -> dict[str, Any]:
+    """A run folder's ``config.json``.
+
+    Raises:
+        FileNotFoundError: the folder is not a run (no readable ``config.json``).
+    """
+    path = Path(run_dir) / CONFIG
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        raise FileNotFoundError(f"{run_dir} is not a run folder (no readable {CONFIG}); pass a folder that "
+                                "seal-gym train made") from None
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:

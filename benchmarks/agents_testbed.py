@@ -18,17 +18,9 @@ import time
 
 import torch
 
-from seal_gym.adapt import LoraSpec
-from seal_gym.agents import AGENTS, LMPolicy, SamplingConfig
-from seal_gym.models import load_model
+from seal_gym.agents import AGENTS
+from seal_gym.agents.presets import TESTBED_AGENTS, testbed_policy
 from seal_gym.testing import TargetCharEnv
-
-SETTINGS = {  # the learning rates the tests use (tests/test_policy_gradient.py)
-    "rest-em": dict(learning_rate=5e-2, epochs=4, batch_size=2),
-    "grpo": dict(learning_rate=3e-2),
-    "ppo": dict(learning_rate=5e-2),
-}
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -41,11 +33,9 @@ def main() -> None:
     print(f"testbed: TargetCharEnv(letters+digits), tiny-random, {args.prompts} prompts x {args.samples} samples, "
           f"{args.rounds} rounds")
     print(f"{'agent':8} {'seed':>4} {'first':>6} {'final':>6} {'KL':>7} {'entropy':>7} {'collapse':>8} {'s':>5}")
-    for name, settings in SETTINGS.items():
+    for name, settings in TESTBED_AGENTS.items():
         for seed in args.seeds:
-            lora = LoraSpec(rank=8, alpha=16.0, target_modules=("q_proj", "v_proj", "lm_head"))
-            policy = LMPolicy(load_model("tiny-random"), SamplingConfig(temperature=1.0, max_new_tokens=16), lora,
-                              seed=seed)
+            policy = testbed_policy(seed)
             cls = AGENTS[name]
             config = cls.config_class(prompts_per_round=args.prompts, samples_per_prompt=args.samples, seed=seed,
                                       **settings)

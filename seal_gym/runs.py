@@ -106,3 +106,16 @@ def run_metadata() -> dict[str, Any]:
         "git_commit": git_commit(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def hyperparameters_text(settings: dict[str, Any]) -> str:
+    """Settings as the Markdown table TensorBoard's text tab shows (CleanRL's "hyperparameters").
+
+    >>> print(hyperparameters_text({"lr": 0.001, "epochs": 2}))
+    |param|value|
+    |-|-|
+    |lr|0.001|
+    |epochs|2|
+    """
+    rows = "\n".join(f"|{key}|{value}|" for key, value in settings.items())
+    return f"|param|value|\n|-|-|\n{rows}"

@@ -3,12 +3,9 @@ that follow the weights, and the layer rules."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import gymnasium as gym
-import numpy as np
 import pytest
 import torch
 

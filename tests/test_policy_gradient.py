@@ -8,10 +8,9 @@ import string
 import pytest
 import torch
 
-from seal_gym.adapt import LoraSpec
-from seal_gym.agents import AGENTS, GRPOConfig, LMPolicy, SamplingConfig
+from seal_gym.agents import AGENTS, GRPOConfig, LMPolicy
+from seal_gym.agents.presets import TESTBED_AGENTS, testbed_policy
 from seal_gym.agents.losses import aggregate, clipped_surrogate, group_advantages, k3_kl
-from seal_gym.models import load_model
 from seal_gym.testing import TargetCharEnv
 
 REWARDS = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.5, 0.5, 0.5, 0.5]])
@@ -56,22 +55,9 @@ def test_k3_kl_is_zero_at_the_reference_and_positive_elsewhere():
         clipped_surrogate(lp[None], lp[None], torch.tensor([0.0]), torch.ones(1, 2, dtype=torch.bool), kl_coef=0.1)
 
 
-LEARNING = {  # measured on seeds 0/1/2 (6 rounds, 4 prompts x 8 samples): see benchmarks/RESULTS.md
-    "rest-em": dict(learning_rate=5e-2, epochs=4, batch_size=2),
-    "grpo": dict(learning_rate=3e-2),
-    "ppo": dict(learning_rate=5e-2),
-}
-
-
-def char_policy(seed: int = 0) -> LMPolicy:
-    # lm_head is wrapped too: on the random tiny model the hidden states barely move the tied output layer.
-    lora = LoraSpec(rank=8, alpha=16.0, target_modules=("q_proj", "v_proj", "lm_head"))
-    return LMPolicy(load_model("tiny-random"), SamplingConfig(temperature=1.0, max_new_tokens=16), lora, seed=seed)
-
-
 def make(name: str, policy: LMPolicy, seed: int = 0, **overrides):
     cls = AGENTS[name]
-    config = cls.config_class(prompts_per_round=4, samples_per_prompt=8, seed=seed, **{**LEARNING[name], **overrides})
+    config = cls.config_class(prompts_per_round=4, samples_per_prompt=8, seed=seed, **{**TESTBED_AGENTS[name], **overrides})
     return cls(policy, TargetCharEnv(string.ascii_letters + string.digits), config)
 
 
@@ -80,7 +66,7 @@ TEXT_AGENTS = sorted(name for name, cls in AGENTS.items() if cls.needs_text_poli
 
 @pytest.mark.parametrize("name", TEXT_AGENTS)
 def test_one_update_changes_every_trainable_parameter_and_the_loss_is_finite(name):
-    policy = char_policy()
+    policy = testbed_policy()
     # LoRA's B starts at zero, so A gets no gradient in the very first step: take two steps.
     agent = make(name, policy, **({"merge": False} if name == "rest-em" else {"passes": 2}))
     before = [p.detach().clone() for p in policy.parameters()]
@@ -92,14 +78,14 @@ def test_one_update_changes_every_trainable_parameter_and_the_loss_is_finite(nam
 
 @pytest.mark.parametrize("name", ["grpo", "ppo"])
 def test_policy_gradient_agents_learn_a_known_reward(name):
-    rewards = [s.reward_mean for s in make(name, char_policy(seed=2), seed=2).learn(6)]
+    rewards = [s.reward_mean for s in make(name, testbed_policy(seed=2), seed=2).learn(6)]
     assert rewards[-1] > rewards[0] + 0.2, rewards
 
 
 def test_grpo_is_on_policy_with_one_pass_and_moves_off_it_with_more():
-    one = make("grpo", char_policy()).learn(1)[0].update
+    one = make("grpo", testbed_policy()).learn(1)[0].update
     assert one["losses/ratio_min"] == pytest.approx(1.0, abs=1e-5) and one["losses/ratio_max"] == pytest.approx(1.0, abs=1e-5)
-    three = make("grpo", char_policy(), passes=3).learn(1)[0].update
+    three = make("grpo", testbed_policy(), passes=3).learn(1)[0].update
     assert three["losses/ratio_max"] > 1.0 + 1e-4 and three["losses/kl"] > 0
 
 
@@ -111,7 +97,7 @@ def test_grpo_config_checks():
 
 
 def test_ppo_value_head_tracks_rewards_without_diverging():
-    history = make("ppo", char_policy(seed=2), seed=2).learn(4)
+    history = make("ppo", testbed_policy(seed=2), seed=2).learn(4)
     values = [s.update["charts/value_mean"] for s in history]
     rewards = [s.reward_mean for s in history]
     assert all(-0.5 < v < 1.5 for v in values), values  # rewards are in [0, 1]; a raw head reached 4.9 in one step
@@ -127,10 +113,32 @@ def test_resume_continues_exactly(name, tmp_path):
     def records(run):
         return [json.loads(line) for line in (run / "episodes.jsonl").read_text().splitlines()]
 
-    make(name, char_policy()).learn(3, run_dir=tmp_path / "whole")
-    make(name, char_policy()).learn(1, run_dir=tmp_path / "broken")
-    resumed = make(name, char_policy())
+    make(name, testbed_policy()).learn(3, run_dir=tmp_path / "whole")
+    make(name, testbed_policy()).learn(1, run_dir=tmp_path / "broken")
+    resumed = make(name, testbed_policy())
     resumed.resume(tmp_path / "broken")
     assert resumed.round == 1
     resumed.learn(3)
     assert records(tmp_path / "broken") == records(tmp_path / "whole")
+
+
+def test_ppo_value_step_is_bounded_whatever_the_hidden_scale():
+    """Adam moves each weight by about its learning rate, so a head on raw (or unit-RMS) hidden states of a
+    pretrained model jumps by lr * sum|h_i| (V = 4.9, then 2.1, on the embedded model). At unit length the
+    first step moves V by at most lr * sqrt(H), and the scale of the hidden states no longer matters."""
+    from seal_gym.agents import TokenScores
+
+    agent = make("ppo", testbed_policy())
+    width, lr = 576, agent.config.value_learning_rate
+    hidden = torch.randn(3, width, generator=torch.Generator().manual_seed(0)) * 40  # a pretrained model's scale
+
+    def scores(h):
+        return TokenScores(torch.zeros(3, 1), torch.ones(3, 1, dtype=torch.bool), torch.zeros(3, 1), h)
+
+    before = agent._value(scores(hidden)).detach()
+    assert torch.allclose(agent._value(scores(hidden * 1000)), before)
+    optimizer = torch.optim.AdamW(agent.value_head.parameters(), lr=lr, weight_decay=0.0)
+    ((agent._value(scores(hidden)) - 1.0) ** 2).mean().backward()
+    optimizer.step()
+    moved = (agent._value(scores(hidden)).detach() - before).abs().max().item()
+    assert 0 < moved <= lr * (math.sqrt(width) + 1) + 1e-6, moved  # the bias moves by lr too

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from seal_gym.configs import add_runtime_arguments, apply_runtime
-from seal_gym.runs import cli_args, write_json
+from seal_gym.runs import cli_args, hyperparameters_text, write_json
 
 
 class UsageError(Exception):
@@ -151,8 +151,7 @@ def tensorboard_writer(run_dir: Path, args: argparse.Namespace):
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(run_dir))
-    rows = "\n".join(f"|{key}|{value}|" for key, value in cli_args(args).items())
-    writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}")
+    writer.add_text("hyperparameters", hyperparameters_text(cli_args(args)))
     return writer
 
 

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from seal_gym.adapt import TrainSpec
 from seal_gym.agents import AGENTS, LMPolicy, make_agent
 from seal_gym.agents.policy import SamplingConfig
-from seal_gym.agents.presets import PRESETS, agent_config, preset_for
+from seal_gym.agents.presets import agent_config, preset_for
 from seal_gym.arc.inner_loop import make_ttt_config
 from seal_gym.arc.ttt import TTTConfig
-from seal_gym.configs import add_runtime_arguments, apply_runtime, field_docs, option_parser
+from seal_gym.agents.runlog import run_settings
+from seal_gym.commands.common import UsageError, run_checked
+from seal_gym.configs import add_runtime_arguments, field_docs, option_parser
 from seal_gym.models import default_device
 from seal_gym.runs import new_run_dir
 
@@ -37,10 +37,6 @@ PREFIXED = {
     "ttt_": (TTTConfig, "SealARC test-time training"),
 }
 """Option prefix -> the settings dataclass its options override."""
-
-
-class UsageError(Exception):
-    """Bad input found before anything is written: one line, exit code 2."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -123,13 +119,13 @@ def _agent_option_names() -> set[str]:
 
 
 def _resume_settings(run_dir: str) -> dict[str, Any]:
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise UsageError(f"{run_dir} is not a run folder (no config.json); pass a folder that seal-gym train made")
     try:
-        return json.loads(path.read_text())["command"]
-    except (json.JSONDecodeError, KeyError):
-        raise UsageError(f"{path} was not written by seal-gym train (no 'command' settings)") from None
+        settings = run_settings(run_dir)
+    except FileNotFoundError as err:
+        raise UsageError(str(err)) from None
+    if "command" not in settings:
+        raise UsageError(f"{run_dir} was not started by seal-gym train (its config.json has no 'command' settings)")
+    return settings["command"]
 
 
 def build(settings: dict[str, Any]):
@@ -157,17 +153,22 @@ def build(settings: dict[str, Any]):
 
 
 def run(args: argparse.Namespace) -> int:
-    apply_runtime(args)  # threads are this process's, not the run's: --resume may take another --threads
+    # Threads (applied by run_checked) are this process's, not the run's: --resume may take another --threads.
+    return run_checked("train", args, _prepare, _train)
+
+
+def _prepare(args: argparse.Namespace):
+    """The settings and the agent, or a UsageError; nothing is written yet."""
+    settings = _resume_settings(args.resume) if args.resume else _settings(args)
+    _check(settings)
     try:
-        settings = _resume_settings(args.resume) if args.resume else _settings(args)
-        _check(settings)
         agent, rounds = build(settings)
-    except UsageError as err:
-        print(f"seal-gym train: error: {err}", file=sys.stderr)
-        return 2
     except (FileNotFoundError, ValueError, ModuleNotFoundError, OSError) as err:  # dataset, model, env arguments
-        print(f"seal-gym train: error: {str(err).splitlines()[0]}", file=sys.stderr)
-        return 2
+        raise UsageError(str(err)) from None
+    return settings, agent, rounds
+
+
+def _train(args: argparse.Namespace, settings: dict[str, Any], agent, rounds: int) -> int:
     if args.resume:
         run_dir = Path(args.resume)
         agent.resume(run_dir)
