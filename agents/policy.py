@@ -16,6 +16,7 @@ from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
 import torch
 
 from seal_gym.adapt import LoraSpec, PolicyAdapter
+from seal_gym.agents.choices import ChoiceConstraint, choice_constraint
 from seal_gym.models import ModelBundle, load_model
 
 
@@ -106,6 +107,15 @@ class SamplingConfig:
     """Prompts per generate call."""
     score_batch_size: int = 8
     """Completions per forward pass when scoring without gradients (memory bound)."""
+    choices: str | None = None
+    """A finite set of allowed self-edits to restrict sampling and scoring to (``"arc-recipes"``: SealARC's
+    recipe grid); none: free text. See :mod:`seal_gym.agents.choices`."""
+
+    def __post_init__(self) -> None:
+        from seal_gym.agents.choices import CHOICE_SETS
+
+        if self.choices is not None and self.choices not in CHOICE_SETS:
+            raise ValueError(f"unknown choice set {self.choices!r}; choose one of {sorted(CHOICE_SETS)} or None")
 
 
 class LMPolicy:
@@ -131,6 +141,9 @@ class LMPolicy:
         self.seed = seed
         self.calls = 0
         self._merged: list[dict[str, torch.Tensor]] = []  # adapter states folded in so far, for checkpoints
+        self.constraint: ChoiceConstraint | None = (
+            choice_constraint(self.sampling.choices, self.bundle.tokenizer) if self.sampling.choices else None)
+        """What sampling and scoring are restricted to (``sampling.choices``), if anything."""
 
     # --- the policy adapter -------------------------------------------------------------------------------
     @property
@@ -175,12 +188,14 @@ class LMPolicy:
                 chunk = list(prompts[start : start + cfg.batch_size])
                 ids = [self.prompt_ids(p) for p in chunk]
                 batch = tok.pad({"input_ids": ids}, return_tensors="pt").to(self.bundle.device)
+                width = batch["input_ids"].shape[1]
                 generated = model.generate(
                     **batch, max_new_tokens=cfg.max_new_tokens, do_sample=not greedy,
                     temperature=None if greedy else cfg.temperature, top_p=None if greedy else cfg.top_p, top_k=None,
                     num_return_sequences=n if not greedy else 1, pad_token_id=tok.pad_token_id,
+                    prefix_allowed_tokens_fn=self.constraint.prefix_allowed_tokens_fn(width) if self.constraint else None,
                 )
-                rows = generated[:, batch["input_ids"].shape[1]:].tolist()
+                rows = generated[:, width:].tolist()
                 if greedy and n > 1:
                     rows = [row for row in rows for _ in range(n)]
                 for i, row in enumerate(rows):
@@ -206,7 +221,8 @@ class LMPolicy:
         """Log-probs of each completion's tokens given its prompt, at the sampling temperature.
 
         Only the completion positions go through the softmax, so memory grows with completion tokens times the
-        vocabulary, not with prompt length.
+        vocabulary, not with prompt length. A policy with a :attr:`constraint` scores under the restricted
+        distribution it samples from (tokens off the allowed paths have probability 0).
         """
         if not completions:
             raise ValueError("score() needs at least one completion")
@@ -228,9 +244,13 @@ class LMPolicy:
         temperature = self.sampling.temperature if self.sampling.temperature > 0 else 1.0
         logits = output.logits[torch.tensor(batch_index, device=device), torch.tensor(position, device=device)].float()
         logits = logits / temperature
+        if self.constraint is not None:
+            prefixes = [c.completion_ids[:t] for c in completions for t in range(len(c.completion_ids))]
+            allowed = self.constraint.mask(prefixes, logits.shape[-1], device)
+            logits = logits.masked_fill(~allowed, float("-inf"))
         log_softmax = torch.log_softmax(logits, dim=-1)
         token_logprobs = log_softmax.gather(1, torch.tensor(targets, device=device)[:, None])[:, 0]
-        entropy = -(log_softmax.exp() * log_softmax).sum(-1).detach()
+        entropy = -(log_softmax.exp() * log_softmax.clamp_min(torch.finfo(log_softmax.dtype).min)).sum(-1).detach()
         logprobs = torch.zeros(len(rows) * longest, device=device).index_put((torch.tensor(slot, device=device),),
                                                                               token_logprobs).view(len(rows), longest)
         entropies = torch.zeros(len(rows) * longest, device=device)

@@ -1,7 +1,8 @@
 """Training presets: a budget and the paper's settings for each env family, as config dataclass instances.
 
 - ``smoke``: seconds, on ``tiny-random``: one or two updates on a handful of self-edits (tests, trying it out);
-- ``demo``: about 15 minutes on a 2-core CPU with the embedded SmolLM2-135M-Instruct;
+- ``demo``: about 15 minutes on a 2-core CPU with the embedded SmolLM2-135M-Instruct (on SealARC its recipes
+  are restricted to the recipe grid, ``choices="arc-recipes"``: free-form, not one of its recipes parses);
 - ``paper``: the SEAL paper's budget and hyperparameters (a GPU's work).
 
 A preset's ``agent`` fields apply to whichever agent is trained (fields an agent does not have are skipped),
@@ -64,7 +65,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                         dict(ttt=dict(max_examples=4, leave_out=(1,), permute_colours=False), engine="batched")),
         "demo": Preset(2, None, dict(prompts_per_round=3, samples_per_prompt=4, learning_rate=5e-5, epochs=8,
                                      batch_size=5, keep="threshold", min_reward=1.0),
-                       SamplingConfig(max_new_tokens=200, batch_size=12), ARC_POLICY_LORA,
+                       SamplingConfig(max_new_tokens=128, batch_size=12, choices="arc-recipes"), ARC_POLICY_LORA,
                        dict(ttt=dataclasses.replace(TTT_PRESETS["cpu"], max_examples=12), engine="batched")),
         "paper": Preset(2, None, dict(prompts_per_round=12, samples_per_prompt=15, learning_rate=5e-5, epochs=8,
                                       batch_size=5, keep="threshold", min_reward=1.0),

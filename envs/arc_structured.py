@@ -15,11 +15,11 @@ from gymnasium import spaces
 from seal_gym.arc.data import ArcPair
 from seal_gym.arc.features import FEATURE_NAMES, task_features
 from seal_gym.arc.grids import as_grid
-from seal_gym.arc.recipe import STRATEGIES, Recipe
+from seal_gym.arc.recipe import GRID_EPOCHS, GRID_LEARNING_RATES, STRATEGIES, Recipe
 from seal_gym.envs.arc import SealARCEnv
 
-LEARNING_RATES = (1e-5, 1e-4, 3e-4, 1e-3, 3e-3)
-EPOCHS = (0, 1, 2, 3, 5)
+LEARNING_RATES = GRID_LEARNING_RATES
+EPOCHS = GRID_EPOCHS
 
 
 class StructuredRecipe(gym.Wrapper[np.ndarray, np.ndarray, str, str]):

@@ -3,7 +3,8 @@
 :class:`ArcInnerLoop` mirrors the knowledge inner loop: a *list* of :class:`ArcItem` in, one
 :class:`ArcResult` each out, every valid and affordable recipe trained in ONE call to the inner-loop engine.
 Invalid recipes and recipes over the step budget are never trained; they score 0 with the reason in
-``error``.
+``error``. Items that ask for the same recipe on the same task with the same seed are trained once and share
+the result (a peaked policy often writes one recipe several times; its seconds are counted once).
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ class ArcInnerLoop:
                 raise TypeError(f"a SealARC action is the recipe as JSON text (str), got {type(item.recipe_text).__name__}")
         start = time.perf_counter()
         results, pending = [], []
+        first_of: dict[tuple[ArcTask, Any, int], int] = {}
+        copies: list[tuple[int, int]] = []  # (item, the earlier item with the same task, recipe and seed)
         for k, item in enumerate(items):
             result = ArcResult(item.task.task_id)
             results.append(result)
@@ -139,6 +142,11 @@ class ArcInnerLoop:
                                 f"the budget of {self.config.max_optimizer_steps}; it was not trained (fewer epochs "
                                 "or augmentations fit)")
                 continue
+            key = (item.task, recipe, item.seed)
+            if key in first_of:
+                copies.append((k, first_of[key]))
+                continue
+            first_of[key] = k
             pending.append((k, item.task, plan))
         built = time.perf_counter()
         outcomes = self.engine.adapt([plan.request for _, _, plan in pending]) if pending else []
@@ -150,6 +158,9 @@ class ArcInnerLoop:
             results[k].predictions = [None if g is None else grid_to_text(g) for g in arc_score.predictions]
             results[k].train_seconds = outcome.train_seconds
             results[k].predict_seconds = outcome.answer_seconds
+        for k, first in copies:
+            results[k] = replace(results[first], action_notes=results[k].action_notes, answers=list(results[first].answers),
+                                 predictions=list(results[first].predictions), train_seconds=0.0, predict_seconds=0.0)
         share = (built - start) / max(1, len(items))
         for result in results:
             result.build_seconds = share

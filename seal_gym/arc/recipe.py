@@ -8,6 +8,7 @@ whose ``reason`` says what to fix. Keys outside the schema are ignored; :func:`r
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -21,6 +22,10 @@ LR_RANGE = (1e-7, 1e-1)
 """Accepted learning rates (inclusive)."""
 MAX_EPOCHS = 100
 """Largest accepted epoch count (the step budget usually bites first)."""
+GRID_LEARNING_RATES = (1e-5, 1e-4, 3e-4, 1e-3, 3e-3)
+"""The learning rates of the recipe grid (:func:`recipe_grid`)."""
+GRID_EPOCHS = (0, 1, 2, 3, 5)
+"""The epoch counts of the recipe grid (:func:`recipe_grid`)."""
 
 RECIPE_SCHEMA = """{
   "data_generation": {
@@ -162,3 +167,21 @@ def parse_recipe(text: str) -> Recipe | RecipeError:
     'missing keys: use_basic_augmentations, use_size_augmentations, use_chain_augmentations, use_repeat_augmentations, strategy, learning_rate, num_train_epochs'
     """
     return read_recipe(text).recipe
+
+
+def recipe_grid(learning_rates: tuple[float, ...] = GRID_LEARNING_RATES,
+                epochs: tuple[int, ...] = GRID_EPOCHS) -> list[Recipe]:
+    """Every recipe of the grid: four switches x two strategies x ``learning_rates`` x ``epochs``.
+
+    The order is that of ``SealARCStructured-v0``'s ``MultiDiscrete`` action (the last choice varies fastest),
+    so index ``i`` of this list is the same recipe for a structured agent and for a text policy restricted to
+    the grid (``SamplingConfig(choices="arc-recipes")``).
+
+    >>> grid = recipe_grid()
+    >>> len(grid), grid[0].learning_rate, grid[0].num_train_epochs, grid[-1].strategy
+    (800, 1e-05, 0, 'train_using_output_tokens')
+    """
+    return [Recipe(*switches, STRATEGIES[strategy], lr, n)  # type: ignore[arg-type]
+            for *switches, strategy, lr, n in itertools.product(*[(False, True)] * len(SWITCHES), range(len(STRATEGIES)),
+                                                                 learning_rates, epochs)]
+
