@@ -61,7 +61,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
     "SealARC-v0": {
         "smoke": Preset(2, "tiny-random", dict(prompts_per_round=2, samples_per_prompt=2, learning_rate=1e-2,
                                                keep="best"),
-                        SamplingConfig(max_new_tokens=16), SMOKE_LORA,
+                        SamplingConfig(max_new_tokens=400, choices="arc-recipes"), SMOKE_LORA,  # ~300 bytes a recipe
                         dict(ttt=dict(max_examples=4, leave_out=(1,), permute_colours=False), engine="batched")),
         "demo": Preset(2, None, dict(prompts_per_round=3, samples_per_prompt=4, learning_rate=5e-5, epochs=8,
                                      batch_size=5, keep="threshold", min_reward=1.0),

@@ -10,8 +10,12 @@
    SealARC-v0 step (one :func:`~seal_gym.evaluation.evaluate_arc` call). Prints training rewards per round
    and the held-out success table.
 
-    python benchmarks/arc_agents.py --threads 2                       # ~1 h on a 2-core CPU
+    python benchmarks/arc_agents.py --threads 2                       # ~2 h on a 2-core CPU
     python benchmarks/arc_agents.py --preset smoke --heldout 2        # seconds, tiny random model
+    python benchmarks/arc_agents.py --trained runs/arc-agents__20261201-164722 --heldout 4   # held-out part again
+
+Everything lands in one new folder (``--runs-dir``, default ``runs/arc-agents__<time>``): a train run folder per
+agent, and per held-out evaluation a ``heldout__<time>`` folder with ``table.txt`` and ``results.json``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +47,14 @@ def train(agent: str, args: argparse.Namespace) -> Path:
         del command[at:at + 2]
     print("$", " ".join(command[2:]), flush=True)
     subprocess.run(command, check=True)
-    (run_dir,) = [p for p in runs_dir.iterdir() if p.is_dir()]
-    return run_dir
+    return only_run(runs_dir)
+
+
+def only_run(folder: Path) -> Path:
+    runs = [p for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
+    if len(runs) != 1:
+        raise SystemExit(f"{folder} should hold exactly one train run folder, it holds {len(runs)}")
+    return runs[0]
 
 
 def round_rewards(run_dir: Path) -> list[float]:
@@ -84,15 +95,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs-dir", default=None, help="default: runs/arc-agents__<time>")
+    parser.add_argument("--trained", default=None, metavar="RUNS_DIR",
+                        help="skip training: score the runs an earlier call left in RUNS_DIR/<agent>/")
     args = parser.parse_args()
-    args.runs_dir = args.runs_dir or f"runs/arc-agents__{time.strftime('%Y%m%d-%H%M%S')}"
-    Path(args.runs_dir).mkdir(parents=True, exist_ok=False)  # never into an earlier comparison
 
     import torch
 
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    runs = {agent: train(agent, args) for agent in args.agents}
+    if args.trained:
+        args.runs_dir = args.trained
+        runs = {agent: only_run(Path(args.trained) / agent) for agent in args.agents}
+    else:
+        args.runs_dir = args.runs_dir or f"runs/arc-agents__{time.strftime('%Y%m%d-%H%M%S')}"
+        Path(args.runs_dir).mkdir(parents=True, exist_ok=False)  # never into an earlier comparison
+        runs = {agent: train(agent, args) for agent in args.agents}
     trained_minutes = (time.perf_counter() - started) / 60
 
     from seal_gym.agents.policy import LMPolicy
@@ -104,6 +121,7 @@ def main() -> None:
     from seal_gym.commands.common import trained_policy
     from seal_gym.evaluation import ArcEvalConfig, SelfEdits, evaluate_arc, write_self_edits
     from seal_gym.models import load_model
+    from seal_gym.runs import new_run_dir, run_metadata
 
     preset = preset_for("SealARC-v0", args.preset)
     bundle = load_model(preset.model)
@@ -127,19 +145,25 @@ def main() -> None:
                               on_task=lambda runs_: print(f"  held-out task {runs_[0].task_id}: "
                                                           f"{sum(r.reward for r in runs_):.0f}/{len(runs_)} solved", flush=True))
 
-    print(f"\ntraining ({trained_minutes:.0f} min): mean reward per round")
-    for agent, run_dir in runs.items():
-        print(f"  {agent:8} {' '.join(f'{x:.3f}' for x in round_rewards(run_dir))}   {run_dir}")
-    print(f"\nheld out: {len(tasks)} generated tasks (seeds {args.heldout_seed}..), {args.recipes} recipes per source, "
-          f"TTT on the pretrained {bundle.name}; {(time.perf_counter() - started) / 60:.0f} min in all")
-    print(evaluation.table())
-    print("\nsuccess % per task:\n" + evaluation.task_table())
-    print("\nlearning rate x epochs of each source's valid recipes (count):")
+    lines = [f"training ({trained_minutes:.0f} min): mean reward per round"]
+    lines += [f"  {agent:8} {' '.join(f'{x:.3f}' for x in round_rewards(run_dir))}   {run_dir}" for agent, run_dir in runs.items()]
+    lines += ["", f"held out: {len(tasks)} generated tasks (seeds {args.heldout_seed}..), {args.recipes} recipes per source, "
+                  f"TTT on the pretrained {bundle.name}; {(time.perf_counter() - started) / 60:.0f} min in all",
+              evaluation.table(), "", "success % per task:", evaluation.task_table(), "",
+              "learning rate x epochs of each source's valid recipes (count):"]
     for name, source in sources.items():
         chosen = [read_recipe(t).recipe for texts in source.per_task for t in texts]
         counts = Counter(f"{r.learning_rate:g}x{r.num_train_epochs}" for r in chosen if isinstance(r, Recipe))
-        print(f"  {name:10} {dict(counts.most_common())}  invalid: {sum(not isinstance(r, Recipe) for r in chosen)}")
-
+        lines.append(f"  {name:10} {dict(counts.most_common())}  invalid: {sum(not isinstance(r, Recipe) for r in chosen)}")
+    report = "\n".join(lines)
+    print("\n" + report)
+    out = new_run_dir(args.runs_dir, "heldout")
+    (out / "table.txt").write_text(report + "\n")
+    (out / "results.json").write_text(json.dumps(
+        {"args": vars(args), "runs": {a: str(r) for a, r in runs.items()}, "summary": evaluation.summary(),
+         "per_task": evaluation.per_task(), "runs_detail": evaluation.runs, "metadata": run_metadata()},
+        default=lambda x: asdict(x) if is_dataclass(x) else str(x), indent=1))
+    print(f"written to {out}")
 
 if __name__ == "__main__":
     main()

@@ -8,6 +8,7 @@ import string
 
 import numpy as np
 import pytest
+import torch
 
 from seal_gym.agents import GRPO, GRPOConfig, LMPolicy, SamplingConfig
 from seal_gym.agents.choices import CHOICE_SETS
@@ -47,8 +48,9 @@ def test_samples_are_members_and_an_unconstrained_policy_is_not(words):
 def test_scores_are_a_distribution_over_the_set(words):
     p = policy(words)
     completions = [p.encode("Pick a fruit.", w) for w in WORDS]
-    scores = p.score(completions)
-    total = sum(math.exp(float(row[m].sum().detach())) for row, m in zip(scores.logprobs, scores.mask))
+    with torch.no_grad():
+        scores = p.score(completions)
+    total = sum(math.exp(float(row[m].sum())) for row, m in zip(scores.logprobs, scores.mask))
     assert total == pytest.approx(1.0, abs=1e-4)
     # Forced positions ("p" after "a" in apple/apricot... "n" in banana) have log-prob 0 and entropy 0.
     banana = scores.logprobs[3][scores.mask[3]]
@@ -69,9 +71,10 @@ def test_grpo_learns_the_member_that_pays(words):
     env = TargetCharEnv(string.digits)
     prompt = TargetCharEnv.PROMPTS[0]
 
+    @torch.no_grad()
     def mass() -> float:
         scores = p.score([p.encode(prompt, "a1b2c3")])
-        return math.exp(float(scores.logprobs[0][scores.mask[0]].sum().detach()))
+        return math.exp(float(scores.logprobs[0][scores.mask[0]].sum()))
 
     before = mass()
     GRPO(p, env, GRPOConfig(prompts_per_round=2, samples_per_prompt=8, seed=0, **TESTBED_AGENTS["grpo"])).learn(4)
