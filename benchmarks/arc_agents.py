@@ -117,7 +117,7 @@ def main() -> None:
     from seal_gym.arc.domain import GENERATOR_PRESETS, observation_prompt
     from seal_gym.arc.generator import generate_tasks
     from seal_gym.arc.inner_loop import ArcInnerLoop
-    from seal_gym.arc.recipe import Recipe, read_recipe, recipe_grid
+    from seal_gym.arc.recipe import Recipe, random_grid_recipes, read_recipe
     from seal_gym.commands.common import trained_policy
     from seal_gym.evaluation import ArcEvalConfig, SelfEdits, evaluate_arc, write_self_edits
     from seal_gym.models import load_model
@@ -128,9 +128,7 @@ def main() -> None:
     tasks = generate_tasks(args.heldout, args.heldout_seed, GENERATOR_PRESETS["easy"])
     prompts = [observation_prompt(t) for t in tasks]
     rng = np.random.default_rng(args.seed)
-    grid = recipe_grid()
-    sources = {"random": SelfEdits("random grid recipes",
-                                   [[grid[i].to_json() for i in rng.integers(len(grid), size=args.recipes)] for _ in tasks])}
+    sources = {"random": SelfEdits("random grid recipes", [random_grid_recipes(rng, args.recipes) for _ in tasks])}
     writer = LMPolicy(bundle, preset.sampling, preset.policy_lora, seed=args.seed)
     sources["untrained"] = SelfEdits("untrained writer", write_self_edits(writer.act, prompts, args.recipes))
     for agent, run_dir in runs.items():

@@ -81,6 +81,18 @@ def test_eval_squad_with_a_policy(policy_run, tmp_path):
     assert len(results["passages"][0]["conditions"]["policy_self_edits"]["adapters"]) == 1
 
 
+def test_eval_arc_random_and_the_models_own_grid_recipes(tmp_path):
+    args = ["eval", "arc", "--model", "tiny-random", "--threads", "1", "--tasks", "1", "--recipes-per-task", "2",
+            "--conditions", "random-recipes,base-recipes", "--max-examples", "4", "--runs-dir", str(tmp_path)]
+    assert main(args) == 0
+    results = json.loads((only_run(tmp_path) / "results.json").read_text())
+    assert list(results["labels"]) == ["random_recipes", "base_recipes"]
+    runs = results["runs"]
+    assert sorted(r["condition"] for r in runs) == ["base_recipes"] * 2 + ["random_recipes"] * 2
+    # The random model writes recipes only through constrained decoding (--choices arc-recipes, the default).
+    assert all(r["error"] is None for r in runs), [r["error"] for r in runs]
+
+
 def bad_inputs(tmp_path):
     not_a_run = tmp_path / "not-a-run"
     not_a_run.mkdir()
@@ -100,11 +112,13 @@ def bad_inputs(tmp_path):
         "policy condition alone": (["eval", "squad", "--conditions", "policy-self-edits"], "needs --policy"),
         "self-edit file misses": (["eval", "squad", "--self-edits-file", str(no_questions)], "no completions"),
         "arc without tasks": (["eval", "arc", "--source", f"kaggle:{tmp_path / 'none'}"], "challenges"),
+        "arc unknown choices": (["eval", "arc", "--choices", "nope"], "unknown choice set 'nope'"),
     }
 
 
 BAD_CASES = ["not a run", "no checkpoint", "arc policy", "no questions", "continual no questions", "missing dataset",
-             "unknown condition", "policy condition alone", "self-edit file misses", "arc without tasks"]
+             "unknown condition", "policy condition alone", "self-edit file misses", "arc without tasks",
+             "arc unknown choices"]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)

@@ -185,3 +185,15 @@ def recipe_grid(learning_rates: tuple[float, ...] = GRID_LEARNING_RATES,
             for *switches, strategy, lr, n in itertools.product(*[(False, True)] * len(SWITCHES), range(len(STRATEGIES)),
                                                                  learning_rates, epochs)]
 
+
+def random_grid_recipes(rng, count: int) -> list[str]:
+    """``count`` recipes drawn uniformly from :func:`recipe_grid` with the numpy generator ``rng``, as JSON text
+    (a uniformly random ``SealARCStructured-v0`` action: the baseline every recipe policy must beat).
+
+    >>> import numpy as np
+    >>> all(parse_recipe(text) in recipe_grid() for text in random_grid_recipes(np.random.default_rng(0), 3))
+    True
+    """
+    grid = recipe_grid()
+    return [grid[int(i)].to_json() for i in rng.integers(len(grid), size=count)]
+

