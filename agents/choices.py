@@ -66,6 +66,8 @@ class ChoiceConstraint:
             path = (*ids, self.eos)
             for t in range(len(path)):
                 self._children.setdefault(path[:t], set()).add(path[t])
+        self.longest = max(len(path) for path in self._children) + 1
+        """Tokens in the longest member, its end token included: the least ``max_new_tokens`` that fits."""
 
     def allowed(self, prefix: Sequence[int]) -> list[int]:
         """Tokens that may follow ``prefix`` (completion tokens so far); after a finished text, the end token

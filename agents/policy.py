@@ -144,6 +144,10 @@ class LMPolicy:
         self.constraint: ChoiceConstraint | None = (
             choice_constraint(self.sampling.choices, self.bundle.tokenizer) if self.sampling.choices else None)
         """What sampling and scoring are restricted to (``sampling.choices``), if anything."""
+        if self.constraint is not None and self.sampling.max_new_tokens < self.constraint.longest:
+            raise ValueError(f"max_new_tokens={self.sampling.max_new_tokens} cuts off members of the choice set "
+                             f"{self.sampling.choices!r} (the longest is {self.constraint.longest} tokens with this "
+                             "tokenizer): raise it, or every cut one scores as an invalid self-edit")
 
     # --- the policy adapter -------------------------------------------------------------------------------
     @property

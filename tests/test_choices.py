@@ -81,9 +81,11 @@ def test_grpo_learns_the_member_that_pays(words):
     assert mass() > max(0.6, before + 0.3), (before, mass())
 
 
-def test_an_unknown_choice_set_is_refused():
+def test_an_unknown_choice_set_or_too_few_tokens_is_refused(words):
     with pytest.raises(ValueError, match="unknown choice set 'nope'"):
         SamplingConfig(choices="nope")
+    with pytest.raises(ValueError, match=r"max_new_tokens=7 cuts off members .*longest is 8 tokens"):
+        LMPolicy(load_model("tiny-random"), SamplingConfig(max_new_tokens=7, choices=words))  # "apricot" + end
 
 
 def test_arc_recipe_choices_are_valid_recipes_on_the_grid():
