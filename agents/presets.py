@@ -117,8 +117,8 @@ TESTBED_AGENTS: dict[str, dict[str, Any]] = {
 seeds 0/1/2 in benchmarks/RESULTS.md); the tests and ``benchmarks/agents_testbed.py`` use them."""
 
 
-def testbed_policy(seed: int = 0, lora: LoraSpec = TESTBED_LORA) -> LMPolicy:
+def testbed_policy(seed: int = 0, lora: LoraSpec = TESTBED_LORA, sampling: SamplingConfig = TESTBED_SAMPLING) -> LMPolicy:
     """A policy on a FRESH tiny random model (policies install their adapter in the model they are given)."""
     from seal_gym.models import load_model
 
-    return LMPolicy(load_model("tiny-random"), TESTBED_SAMPLING, lora, seed=seed)
+    return LMPolicy(load_model("tiny-random"), sampling, lora, seed=seed)

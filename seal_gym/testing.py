@@ -16,6 +16,8 @@ from typing import Callable, Sequence
 import gymnasium as gym
 
 from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, Query
+from seal_gym.arc.data import ArcTask
+from seal_gym.arc.grids import answer_text, grid_to_text
 from seal_gym.spaces import FreeText
 
 
@@ -42,6 +44,21 @@ class ScriptedEngine:
     def answer(self, queries: Sequence[Query]) -> list[str]:
         return [self.before_training(q) for q in queries]
 
+
+
+def recipe_paying_engine(tasks: Sequence[ArcTask], learning_rate: float = 1e-3,
+                         loss_on: str = "completion") -> ScriptedEngine:
+    """A SealARC engine that solves a task of ``tasks`` exactly when the recipe trains at ``learning_rate`` with
+    the loss on ``loss_on`` ("completion": output tokens only): 1 recipe in 10 of the recipe grid pays, so an
+    agent that learns finds it. Answers every other query (and every other recipe) with a wrong grid."""
+    solutions = {grid_to_text(t.test_inputs[0]): answer_text(t.test_outputs[0]) for t in tasks if t.test_outputs}
+
+    def after_training(request: AdaptRequest, query: Query) -> str:
+        test_input = query.prompt.rsplit("Input:\n", 1)[-1].removesuffix("\nOutput:\n")
+        right = request.train.learning_rate == learning_rate and request.train.loss_on == loss_on
+        return solutions.get(test_input, "0") if right else "0"
+
+    return ScriptedEngine(after_training)
 
 
 class TargetCharEnv(gym.Env[str, str]):

@@ -14,23 +14,16 @@ from gymnasium.utils.env_checker import check_env
 
 import seal_gym  # noqa: F401  (registers the envs)
 from seal_gym.arc.generator import GeneratorConfig, generate_task
-from seal_gym.arc.grids import answer_text, grid_to_text
 from seal_gym.envs.arc_structured import SealARCStructuredEnv
-from seal_gym.testing import ScriptedEngine
+from seal_gym.testing import ScriptedEngine, recipe_paying_engine
 
 # Two demonstrations and leave-one-out only: building the TTT data is most of a scripted step.
 TASKS = [generate_task(seed, GeneratorConfig(min_demos=2, max_demos=2)) for seed in range(6)]
-SOLUTIONS = {grid_to_text(t.test_inputs[0]): answer_text(t.test_outputs[0]) for t in TASKS}
 TTT = {"max_examples": 4, "max_new_tokens": 8, "leave_out": (1,)}
 
 
 def recipe_dependent_engine() -> ScriptedEngine:
-    def after_training(request, query):
-        test_input = query.prompt.rsplit("Input:\n", 1)[1].removesuffix("\nOutput:\n")
-        right = request.train.learning_rate == 1e-3 and request.train.loss_on == "completion"
-        return SOLUTIONS[test_input] if right else "0"
-
-    return ScriptedEngine(after_training)
+    return recipe_paying_engine(TASKS)  # pays for learning rate 1e-3 with the loss on output tokens
 
 
 def make_env(bundle) -> gym.Env:

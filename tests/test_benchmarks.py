@@ -29,3 +29,12 @@ def test_arc_agents_trains_every_agent_and_scores_every_source(tmp_path):
                            text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert len(list(runs.glob("heldout__*"))) == 2  # a second evaluation never overwrites the first
+
+
+def test_agents_testbed_runs_every_agent_on_the_arc_testbed():
+    command = [sys.executable, str(ROOT / "benchmarks" / "agents_testbed.py"), "--env", "arc", "--rounds", "1",
+               "--seeds", "0", "--prompts", "2", "--samples", "2"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split() for line in done.stdout.splitlines()[2:]]
+    assert [row[0] for row in rows] == ["rest-em", "grpo", "ppo"] and all(len(row) == 9 for row in rows)
