@@ -142,3 +142,27 @@ def test_ppo_value_step_is_bounded_whatever_the_hidden_scale():
     optimizer.step()
     moved = (agent._value(scores(hidden)).detach() - before).abs().max().item()
     assert 0 < moved <= lr * (math.sqrt(width) + 1) + 1e-6, moved  # the bias moves by lr too
+
+
+def test_ppo_does_not_standardise_value_noise_when_every_reward_is_equal():
+    """A batch of equal rewards (every recipe failed) leaves only R - V(prompt), i.e. the value head's noise:
+    standardised it became a full-size step in a random direction, which drove the entropy to ~0 on a recipe
+    that never paid (ARC testbed, benchmarks/RESULTS.md). Such a batch is centred only; a batch with reward
+    variance is standardised as before."""
+    import numpy as np
+
+    from seal_gym.agents import Completion, Rollouts
+
+    agent = make("ppo", testbed_policy())
+    completions = [agent.policy.encode(prompt, "ab") for prompt in TargetCharEnv.PROMPTS for _ in range(2)]
+    agent._head(agent.policy.score(completions[:1]).prompt_hidden.shape[1])
+    torch.nn.init.normal_(agent.value_head.weight, std=0.01)  # a trained head: V differs a little per prompt
+
+    def advantages(rewards):
+        rollouts = Rollouts(completions, np.asarray(rewards, dtype=float).reshape(3, 2, 1), [[{}]] * 6, ["p"] * 3)
+        return agent.advantages(rollouts)[1]
+
+    flat = advantages([0.0] * 6)
+    assert float(flat.abs().max()) < 0.05 and abs(float(flat.mean())) < 1e-6
+    varied = advantages([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    assert float(varied.std()) == pytest.approx(1.0, abs=1e-4)
