@@ -6,7 +6,7 @@ head on the policy's last hidden state at the prompt's final token (scaled to un
 trained by regression on the observed rewards (on a detached hidden state, so the value loss does not move
 the policy; its gradient is clipped apart from the policy's). The
 advantage of every token of a self-edit is ``R - V(prompt)`` (GAE with lambda = 1 over a single step),
-optionally normalised over the batch (only centred when the batch's rewards are all equal). The policy update is the clipped surrogate of
+optionally normalised over the batch; a batch whose rewards are all equal gives the policy no step. The policy update is the clipped surrogate of
 :mod:`seal_gym.agents.policy_gradient`; the value loss may be clipped around the old values, and the k3 KL
 anchor is available as for GRPO.
 """
@@ -32,9 +32,12 @@ class PPOConfig(PolicyGradientConfig):
     value_clip: float | None = None
     """Clip the new value to within this of the old one in the value loss (PPO2-style); none: no clip."""
     normalize_advantages: bool = True
-    """Standardise advantages over the batch (only centred when every reward is equal: standardising would
-    blow the value head's noise up to a full step; on sparse 0/1 rewards that drove the policy's entropy to
-    ~0 on a recipe that never paid, benchmarks/RESULTS.md)."""
+    """Standardise advantages over the batch."""
+    skip_equal_rewards: bool = True
+    """A batch whose rewards are all equal gives the policy no step (its advantages are zero; the value head
+    still learns). Its advantages R - V are the value head's error, and Adam turns even a tiny gradient into a
+    full-size step: on sparse 0/1 rewards those steps drove the entropy to ~0 on recipes that never paid
+    (ARC testbed, benchmarks/RESULTS.md). GRPO's ``skip_equal_groups`` is the same rule per group."""
     value_learning_rate: float = 1e-2
     """Learning rate of the value head (it starts from zero and must catch up with the rewards)."""
 
@@ -88,10 +91,10 @@ class PPO(PolicyGradient):
         values = self._values(batch)
         advantages = returns - values
         explained = 1 - float((returns - values).var() / returns.var()) if returns.var() > 0 else 0.0
-        if self.config.normalize_advantages and len(batch) > 1:
-            advantages = advantages - advantages.mean()
-            if returns.std() > 0:  # with equal rewards what is left is the value head's noise: never scale it up
-                advantages = advantages / (advantages.std() + 1e-8)
+        if self.config.skip_equal_rewards and len(batch) > 1 and bool((returns == returns[0]).all()):
+            advantages = torch.zeros_like(advantages)  # the value head still learns from the batch
+        elif self.config.normalize_advantages and len(batch) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         self._returns, self._old_values = returns, values
         return batch, advantages, {**group_reward_stats(rollouts.mean_rewards),
                                    "charts/value_mean": float(values.mean()), "losses/explained_variance": explained}
