@@ -35,9 +35,9 @@ class PPOConfig(PolicyGradientConfig):
     """Standardise advantages over the batch."""
     skip_equal_rewards: bool = True
     """A batch whose rewards are all equal gives the policy no step (its advantages are zero; the value head
-    still learns). Its advantages R - V are the value head's error, and Adam turns even a tiny gradient into a
-    full-size step: on sparse 0/1 rewards those steps drove the entropy to ~0 on recipes that never paid
-    (ARC testbed, benchmarks/RESULTS.md). GRPO's ``skip_equal_groups`` is the same rule per group."""
+    still learns). Such a batch says nothing about which self-edit is better: its advantages R - V are only the
+    value head's error, and Adam would turn even that tiny gradient into a full-size step (standardising it
+    blows it up too). GRPO's ``skip_equal_groups`` is the same rule per group."""
     value_learning_rate: float = 1e-2
     """Learning rate of the value head (it starts from zero and must catch up with the rewards)."""
 

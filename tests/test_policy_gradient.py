@@ -145,10 +145,9 @@ def test_ppo_value_step_is_bounded_whatever_the_hidden_scale():
 
 
 def test_ppo_takes_no_policy_step_on_a_batch_of_equal_rewards():
-    """A batch of equal rewards (every recipe failed) leaves only R - V(prompt), the value head's error; Adam
-    turns even a tiny gradient into a full-size step, and on the sparse ARC testbed those steps drove the
-    entropy to ~0 on recipes that never paid (benchmarks/RESULTS.md). Such a batch gets zero advantages (the
-    value head still learns from it); a batch with reward variance is standardised as before."""
+    """A batch of equal rewards (every recipe failed) leaves only R - V(prompt), the value head's error, which
+    Adam would turn into a full-size step. Such a batch gets zero advantages (the value head still learns from
+    it); a batch with reward variance is standardised as before."""
     import numpy as np
 
     from seal_gym.agents import Rollouts
