@@ -16,7 +16,7 @@ from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
 import torch
 
 from seal_gym.adapt import LoraSpec, PolicyAdapter
-from seal_gym.agents.choices import ChoiceConstraint, choice_constraint
+from seal_gym.agents.choices import CHOICE_SETS, ChoiceConstraint, choice_constraint
 from seal_gym.models import ModelBundle, load_model
 
 
@@ -112,8 +112,6 @@ class SamplingConfig:
     recipe grid); none: free text. See :mod:`seal_gym.agents.choices`."""
 
     def __post_init__(self) -> None:
-        from seal_gym.agents.choices import CHOICE_SETS
-
         if self.choices is not None and self.choices not in CHOICE_SETS:
             raise ValueError(f"unknown choice set {self.choices!r}; choose one of {sorted(CHOICE_SETS)} or None")
 

@@ -6,9 +6,9 @@ head on the policy's last hidden state at the prompt's final token (scaled to un
 trained by regression on the observed rewards (on a detached hidden state, so the value loss does not move
 the policy; its gradient is clipped apart from the policy's). The
 advantage of every token of a self-edit is ``R - V(prompt)`` (GAE with lambda = 1 over a single step),
-optionally normalised over the batch; a batch whose rewards are all equal gives the policy no step. The policy update is the clipped surrogate of
-:mod:`seal_gym.agents.policy_gradient`; the value loss may be clipped around the old values, and the k3 KL
-anchor is available as for GRPO.
+optionally normalised over the batch; a batch whose rewards are all equal gives the policy no step. The
+policy update is the clipped surrogate of :mod:`seal_gym.agents.policy_gradient`; the value loss may be
+clipped around the old values, and the k3 KL anchor is available as for GRPO.
 """
 
 from __future__ import annotations
