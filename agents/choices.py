@@ -55,11 +55,9 @@ class ChoiceConstraint:
             raise ValueError("a choice set needs at least one text")
         if tokenizer.eos_token_id is None:
             raise ValueError("constrained decoding needs a tokenizer with an end-of-sequence token")
-        self.tokenizer = tokenizer
         self.eos = int(tokenizer.eos_token_id)
-        self.texts = list(texts)
         self._children: dict[tuple[int, ...], set[int]] = {}
-        for text in self.texts:
+        for text in texts:
             ids = tokenizer(text, add_special_tokens=False)["input_ids"]
             if tokenizer.decode(ids, skip_special_tokens=True).strip() != text.strip():
                 raise ValueError(f"{text[:60]!r} does not survive tokenize/decode unchanged; it cannot be a choice")

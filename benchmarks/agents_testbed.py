@@ -26,6 +26,8 @@ from __future__ import annotations
 import argparse
 import string
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -34,10 +36,25 @@ from seal_gym.agents.presets import TESTBED_AGENTS, TESTBED_SAMPLING, testbed_po
 from seal_gym.testing import TargetCharEnv
 
 
-def testbed(name: str):
-    """(env, env_kwargs, prompts to measure entropy on, sampling, extra agent settings) of a testbed."""
+@dataclass
+class Testbed:
+    """What a testbed gives the agents."""
+
+    env: Any
+    """An env object or a registered id."""
+    env_kwargs: dict[str, Any] | None
+    """The env's arguments when ``env`` is an id (the policy's model is added: self mode)."""
+    prompts: list[str]
+    """Prompts the final entropy is measured on."""
+    sampling: SamplingConfig
+    agent_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per-agent settings on top of ``TESTBED_AGENTS``."""
+
+
+def testbed(name: str) -> Testbed:
     if name == "chars":
-        return TargetCharEnv(string.ascii_letters + string.digits), None, list(TargetCharEnv.PROMPTS), TESTBED_SAMPLING, {}
+        return Testbed(TargetCharEnv(string.ascii_letters + string.digits), None, list(TargetCharEnv.PROMPTS),
+                       TESTBED_SAMPLING)
     from seal_gym.arc.domain import observation_prompt
     from seal_gym.arc.generator import GeneratorConfig, generate_task
     from seal_gym.testing import recipe_paying_engine
@@ -45,8 +62,9 @@ def testbed(name: str):
     tasks = [generate_task(seed, GeneratorConfig(min_demos=2, max_demos=2)) for seed in range(6)]
     kwargs = dict(engine=recipe_paying_engine(tasks), tasks=tasks,
                   ttt={"max_examples": 4, "max_new_tokens": 8, "leave_out": (1,)})
-    sampling = SamplingConfig(temperature=1.0, max_new_tokens=400, choices="arc-recipes")
-    return "SealARC-v0", kwargs, [observation_prompt(t) for t in tasks[:3]], sampling, {"rest-em": dict(keep="threshold", min_reward=1.0)}
+    return Testbed("SealARC-v0", kwargs, [observation_prompt(t) for t in tasks[:3]],
+                   SamplingConfig(temperature=1.0, max_new_tokens=400, choices="arc-recipes"),
+                   {"rest-em": dict(keep="threshold", min_reward=1.0)})
 
 
 def main() -> None:
@@ -62,21 +80,21 @@ def main() -> None:
     print(f"{'agent':8} {'seed':>4} {'first':>6} {'final':>6} {'best':>6} {'KL':>7} {'entropy':>7} {'collapse':>8} {'s':>5}")
     for name, settings in TESTBED_AGENTS.items():
         for seed in args.seeds:
-            env, env_kwargs, prompts, sampling, extra = testbed(args.env)
-            policy = testbed_policy(seed, sampling=sampling)
-            if env_kwargs is not None:
-                env_kwargs["model"] = policy.bundle  # self mode (the scripted engine ignores the weights)
+            bed = testbed(args.env)
+            policy = testbed_policy(seed, sampling=bed.sampling)
+            if bed.env_kwargs is not None:
+                bed.env_kwargs["model"] = policy.bundle  # self mode (the scripted engine ignores the weights)
             cls = AGENTS[name]
             config = cls.config_class(prompts_per_round=args.prompts, samples_per_prompt=args.samples, seed=seed,
-                                      **settings, **extra.get(name, {}))
+                                      **settings, **bed.agent_settings.get(name, {}))
             start = time.perf_counter()
-            history = cls(policy, env, config, env_kwargs=env_kwargs).learn(args.rounds)
+            history = cls(policy, bed.env, config, env_kwargs=bed.env_kwargs).learn(args.rounds)
             seconds = time.perf_counter() - start
             final = history[-1]
             updates = [s.update for s in history if "losses/entropy" in s.update]
             kl = f"{updates[-1]['losses/kl']:.4f}" if updates else "n/a"
             with torch.no_grad():
-                sample = policy.sample(prompts, 4)
+                sample = policy.sample(bed.prompts, 4)
                 per_token = [policy.score([c]).entropy[0] for c in sample]
             # Free text: nats per token. Constrained: nats per self-edit (most of its tokens are forced, entropy 0).
             entropy = float(torch.stack([e.sum() for e in per_token]).mean() if policy.constraint else torch.cat(per_token).mean())

@@ -15,7 +15,8 @@
     python benchmarks/arc_agents.py --trained runs/arc-agents__20261201-164722 --heldout 4   # held-out part again
 
 Everything lands in one new folder (``--runs-dir``, default ``runs/arc-agents__<time>``): a train run folder per
-agent, and per held-out evaluation a ``heldout__<time>`` folder with ``table.txt`` and ``results.json``.
+agent, and per held-out evaluation a ``heldout__<time>`` folder with ``table.txt``, ``results.json``,
+``results.csv`` (one row per recipe trained) and ``chart.png``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -101,8 +102,10 @@ def main() -> None:
 
     import torch
 
+    from seal_gym.runs import run_metadata
+
     torch.set_num_threads(args.threads)
-    started = time.perf_counter()
+    started, metadata = time.perf_counter(), run_metadata()  # taken when the comparison starts
     if args.trained:
         args.runs_dir = args.trained
         runs = {agent: only_run(Path(args.trained) / agent) for agent in args.agents}
@@ -118,10 +121,10 @@ def main() -> None:
     from seal_gym.arc.generator import generate_tasks
     from seal_gym.arc.inner_loop import ArcInnerLoop
     from seal_gym.arc.recipe import Recipe, random_grid_recipes, read_recipe
-    from seal_gym.commands.common import trained_policy
+    from seal_gym.commands.common import trained_policy, write_run_files
     from seal_gym.evaluation import ArcEvalConfig, SelfEdits, evaluate_arc, write_self_edits
     from seal_gym.models import load_model
-    from seal_gym.runs import new_run_dir, run_metadata
+    from seal_gym.runs import new_run_dir
 
     preset = preset_for("SealARC-v0", args.preset)
     bundle = load_model(preset.model)
@@ -156,11 +159,10 @@ def main() -> None:
     report = "\n".join(lines)
     print("\n" + report)
     out = new_run_dir(args.runs_dir, "heldout")
-    (out / "table.txt").write_text(report + "\n")
-    (out / "results.json").write_text(json.dumps(
-        {"args": vars(args), "runs": {a: str(r) for a, r in runs.items()}, "summary": evaluation.summary(),
-         "per_task": evaluation.per_task(), "runs_detail": evaluation.runs, "metadata": run_metadata()},
-        default=lambda x: asdict(x) if is_dataclass(x) else str(x), indent=1))
+    write_run_files(out, args, report, {"runs": {a: str(r) for a, r in runs.items()}, "summary": evaluation.summary(),
+                                        "per_task": evaluation.per_task(), "recipes": evaluation.runs},
+                    [asdict(r) for r in evaluation.runs],
+                    {"chart.png": evaluation.chart(f"SealARC-v0: {len(tasks)} held-out generated tasks")}, metadata)
     print(f"written to {out}")
 
 if __name__ == "__main__":

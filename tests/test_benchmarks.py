@@ -16,6 +16,7 @@ def test_arc_agents_trains_every_agent_and_scores_every_source(tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     (heldout,) = runs.glob("heldout__*")
+    assert {"table.txt", "results.json", "results.csv", "chart.png"} <= {p.name for p in heldout.iterdir()}
     table = (heldout / "table.txt").read_text()
     for row in ("TTT, default recipe", "random grid recipes", "untrained writer", "rest-em (trained)",
                 "grpo (trained)", "sb3-ppo (trained)"):

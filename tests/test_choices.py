@@ -16,7 +16,7 @@ from seal_gym.agents.presets import TESTBED_AGENTS, TESTBED_LORA
 from seal_gym.arc.generator import generate_task
 from seal_gym.arc.inner_loop import ArcInnerLoop, ArcItem
 from seal_gym.arc.recipe import Recipe, read_recipe, recipe_grid
-from seal_gym.envs.arc_structured import StructuredRecipe
+from seal_gym.envs.arc_structured import SealARCStructuredEnv
 from seal_gym.models import load_model
 from seal_gym.testing import ScriptedEngine, TargetCharEnv
 
@@ -95,15 +95,11 @@ def test_arc_recipe_choices_are_valid_recipes_on_the_grid():
     assert all(isinstance(read_recipe(t).recipe, Recipe) for t in texts)
 
 
-def test_recipe_grid_is_in_the_structured_action_order():
-    wrapper = StructuredRecipe.__new__(StructuredRecipe)  # only recipe() is used: no env needed
-    from gymnasium import spaces
-    from seal_gym.arc.recipe import GRID_EPOCHS, GRID_LEARNING_RATES
-
-    wrapper.learning_rates, wrapper.epochs = GRID_LEARNING_RATES, GRID_EPOCHS
-    wrapper.action_space = spaces.MultiDiscrete([2] * 5 + [len(GRID_LEARNING_RATES), len(GRID_EPOCHS)])
-    actions = np.array(np.meshgrid(*[np.arange(n) for n in wrapper.action_space.nvec], indexing="ij")).reshape(7, -1).T
-    assert [wrapper.recipe(a) for a in actions] == recipe_grid()
+def test_recipe_grid_is_in_the_structured_action_order(tiny_bundle):
+    env = SealARCStructuredEnv(model=tiny_bundle, engine=ScriptedEngine(lambda request, query: "0"))
+    nvec = env.action_space.nvec
+    actions = np.array(np.meshgrid(*[np.arange(n) for n in nvec], indexing="ij")).reshape(len(nvec), -1).T
+    assert [env.recipe(a) for a in actions] == recipe_grid()
 
 
 def test_identical_arc_items_are_trained_once(tiny_bundle):

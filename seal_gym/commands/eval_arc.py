@@ -17,12 +17,13 @@ import time
 from dataclasses import asdict, replace
 
 from seal_gym.adapt import ENGINES
+from seal_gym.agents.policy import SamplingConfig
 from seal_gym.arc.domain import GENERATOR_PRESETS
 from seal_gym.arc.recipe import Recipe
 from seal_gym.arc.ttt import TTT_PRESETS, TTTConfig
 from seal_gym.commands.common import (UsageError, add_model_arguments, dataset_label, load_bundle, parse_conditions,
                                       run_checked, trained_policy, write_run_files)
-from seal_gym.configs import add_config_arguments, config_from_args
+from seal_gym.configs import add_config_arguments, config_from_args, option_parser
 
 HELP = "ARC table: in context / default recipe / recipes from the model or a policy / grid oracle"
 CONDITIONS = ("in-context", "default", "random-recipes", "base-recipes", "policy-recipes", "oracle")
@@ -50,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid-strategies", default="train_using_output_tokens",
                         help="strategies of the grid (comma-separated)")
     parser.add_argument("--temperature", type=float, default=0.7, help="the model's sampling temperature")
-    parser.add_argument("--choices", default="arc-recipes", type=lambda x: None if x.lower() == "none" else x,
+    parser.add_argument("--choices", default="arc-recipes", type=option_parser(SamplingConfig, "choices")[0],
                         help="base-recipes: restrict the model to this choice set ('none': free text, which a small "
                              "model rarely writes as a valid recipe)")
     parser.add_argument("--seed", type=int, default=0, help="seeds recipe sampling")
@@ -64,7 +65,6 @@ def run(args: argparse.Namespace, command: str = "eval arc") -> int:
 
 def _prepare(args: argparse.Namespace):
     """Everything that can be wrong with the input, checked before a run folder exists."""
-    from seal_gym.agents.policy import SamplingConfig
     from seal_gym.arc.data import resolve_tasks
     from seal_gym.arc.generator import generate_tasks
     from seal_gym.evaluation import ArcEvalConfig, RecipeGrid, SelfEdits
@@ -117,7 +117,7 @@ def _evaluate(args, conditions, tasks, bundle, config, recipes) -> int:
 
     import numpy as np
 
-    from seal_gym.agents.policy import LMPolicy, SamplingConfig
+    from seal_gym.agents.policy import LMPolicy
     from seal_gym.arc.inner_loop import ArcInnerLoop
     from seal_gym.arc.recipe import random_grid_recipes
     from seal_gym.evaluation import SelfEdits, evaluate_arc
