@@ -1,5 +1,9 @@
 """The CUDA path: the batched engine in bfloat16 with float32 adapters against the float32 reference, env steps
-and one agent update on the GPU. Marked ``gpu``: skipped (with the reason) where CUDA is absent.
+and one update of each agent on the GPU.
+
+Every test takes a ``device``: ``"cuda"`` (marked ``gpu``: skipped, with the reason, where CUDA is absent) and
+``"cpu"``, a rehearsal of the same code in the same dtypes. The rehearsal runs with the rest of the suite, so
+a GPU session spends its device minutes on what only CUDA can show, not on a broken test.
 
 Run on a GPU machine with ``python -m pytest -m gpu``.
 """
@@ -22,12 +26,11 @@ from seal_gym.adapt import (
     TrainSpec,
 )
 from seal_gym.models import load_model
+from seal_gym.squad.grading import GradeItem, Verdict
 
 from .conftest import weights_checksum
 from .test_batched_engine import MIXED, REQUESTS
 
-pytestmark = pytest.mark.gpu
-DEVICE = "cuda"
 LOSS_ATOL = 1e-4  # float32 on two devices: reductions run in different orders (CPU vs CUDA measured < 1e-5)
 BF16_LOSS_RTOL = 2e-2  # as tests/test_batched_engine.py's bf16-on-CPU test
 # A request the tiny model learns by heart, so greedy answers are decided by wide margins (a random model's
@@ -38,6 +41,11 @@ MEMORISED = AdaptRequest(
     train=TrainSpec(epochs=40, learning_rate=1e-2, loss_on="completion", seed=3),
     lora=LoraSpec(rank=8, alpha=16, target_modules=("q_proj", "v_proj", "up_proj", "down_proj", "lm_head")),
 )
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def device(request) -> str:
+    return request.param
 
 
 @pytest.fixture(autouse=True)
@@ -56,12 +64,24 @@ def reference():
     return SequentialEngine(bundle.model, bundle.tokenizer).adapt(REQUESTS + MIXED + [MEMORISED])
 
 
-def cuda_bundle(dtype: torch.dtype):
-    return load_model("tiny-random", device=DEVICE, dtype=dtype)
+class AlternatingGrader:
+    """All answers right on every other ``grade`` call (one per self-edit, in order): in a group of two
+    samples one self-edit earns 1 and the other 0, whatever the random model answers."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def grade(self, items: list[GradeItem]) -> list[Verdict]:
+        self.calls += 1
+        return [Verdict(correct=self.calls % 2 == 0) for _ in items]
 
 
-def test_batched_float32_on_cuda_matches_the_reference(reference):
-    bundle = cuda_bundle(torch.float32)
+def tiny_on(device: str, dtype: torch.dtype):
+    return load_model("tiny-random", device=device, dtype=dtype)
+
+
+def test_batched_float32_matches_the_reference(device, reference):
+    bundle = tiny_on(device, torch.float32)
     before = weights_checksum(bundle.model)
     got = BatchedEngine(bundle.model, bundle.tokenizer).adapt(REQUESTS + MIXED + [MEMORISED])
     for out, ref in zip(got, reference):
@@ -71,8 +91,8 @@ def test_batched_float32_on_cuda_matches_the_reference(reference):
     assert weights_checksum(bundle.model) == before
 
 
-def test_batched_bfloat16_on_cuda_keeps_float32_adapters_and_tracks_the_reference(reference):
-    bundle = cuda_bundle(torch.bfloat16)
+def test_batched_bfloat16_keeps_float32_adapters_and_tracks_the_reference(device, reference):
+    bundle = tiny_on(device, torch.bfloat16)
     engine = BatchedEngine(bundle.model, bundle.tokenizer, keep_lora_state=True)
     got = engine.adapt(REQUESTS + MIXED + [MEMORISED])
     assert all(t.dtype == torch.float32 for s in engine.lora_states for pair in s.values() for t in pair)
@@ -88,8 +108,8 @@ def test_batched_bfloat16_on_cuda_keeps_float32_adapters_and_tracks_the_referenc
     assert memorised.answers == ref.answers
 
 
-def test_chunked_loss_on_cuda_equals_full_logits():
-    bundle = cuda_bundle(torch.bfloat16)
+def test_chunked_loss_in_bfloat16_equals_full_logits(device):
+    bundle = tiny_on(device, torch.bfloat16)
     runs = []
     for chunk in (None, 16):
         engine = BatchedEngine(bundle.model, bundle.tokenizer, loss_chunk_tokens=chunk)
@@ -98,8 +118,8 @@ def test_chunked_loss_on_cuda_equals_full_logits():
         assert chunked.losses == pytest.approx(full.losses, rel=1e-3, abs=1e-3)
 
 
-def test_squad_step_and_vector_step_on_cuda():
-    bundle = cuda_bundle(torch.bfloat16)
+def test_squad_step_and_vector_step_in_bfloat16(device):
+    bundle = tiny_on(device, torch.bfloat16)
     before = weights_checksum(bundle.model)
     fast = dict(model=bundle, engine="batched", train=TrainSpec(epochs=1), lora=LoraSpec(rank=2, alpha=4))
     env = gym.make("SealSquad-v0", **fast)
@@ -113,8 +133,8 @@ def test_squad_step_and_vector_step_on_cuda():
     assert weights_checksum(bundle.model) == before
 
 
-def test_arc_step_on_cuda():
-    bundle = cuda_bundle(torch.bfloat16)
+def test_arc_step_in_bfloat16(device):
+    bundle = tiny_on(device, torch.bfloat16)
     before = weights_checksum(bundle.model)
     env = gym.make("SealARC-v0", model=bundle, engine="batched", ttt={"max_examples": 4, "max_new_tokens": 8},
                    lora={"rank": 4, "alpha": 8, "target_modules": ("q_proj", "v_proj")})
@@ -127,29 +147,36 @@ def test_arc_step_on_cuda():
     assert weights_checksum(bundle.model) == before
 
 
-def test_agent_update_in_self_mode_on_cuda():
-    """One ReST-EM round on the GPU: the policy adapter trains (float32 on a bfloat16 base), merges, and the
-    env's batched engine trains its adapters on top of it."""
-    from seal_gym.agents import LMPolicy, ReSTEMConfig, SamplingConfig, make_agent
+@pytest.mark.parametrize("agent", ["rest-em", "grpo", "ppo"])
+def test_agent_update_in_self_mode(device, agent):
+    """One round of each agent: the policy adapter trains (float32 on a bfloat16 base), ReST-EM merges it, and
+    the env's batched engine trains its adapters on top of it. The grader pays every other self-edit, so
+    every group has reward variance and every agent takes a step."""
+    from seal_gym.agents import AGENTS, LMPolicy, SamplingConfig, make_agent
 
-    policy = LMPolicy(cuda_bundle(torch.bfloat16), SamplingConfig(temperature=1.0, max_new_tokens=16),
+    policy = LMPolicy(tiny_on(device, torch.bfloat16), SamplingConfig(temperature=1.0, max_new_tokens=16),
                       LoraSpec(rank=4, alpha=8.0, target_modules=("q_proj", "v_proj")))
-    agent = make_agent("rest-em", policy=policy, env="SealSquad-v0",
-                       config=ReSTEMConfig(prompts_per_round=2, samples_per_prompt=2, learning_rate=1e-2),
-                       env_kwargs={"engine": "batched", "train": TrainSpec(epochs=1)})
+    adapter = policy.adapter  # installed now, so that the snapshot holds its parameters too
+    before = {n: p.detach().clone() for n, p in policy.bundle.model.named_parameters()}
+    config = AGENTS[agent].config_class(prompts_per_round=2, samples_per_prompt=2, learning_rate=1e-2)
+    agent = make_agent(agent, policy=policy, env="SealSquad-v0", config=config,
+                       env_kwargs={"engine": "batched", "train": TrainSpec(epochs=1), "grader": AlternatingGrader()})
     history = agent.learn(1)
-    adapter = PolicyAdapter.of(policy.bundle.model)
-    assert history and adapter is policy.adapter
-    assert all(p.dtype == torch.float32 and p.device.type == DEVICE for p in adapter.parameters())
+    assert history and PolicyAdapter.of(policy.bundle.model) is adapter
+    assert all(p.dtype == torch.float32 and p.device.type == device for p in adapter.parameters())
     assert next(policy.bundle.model.parameters()).dtype == torch.bfloat16
+    after = dict(policy.bundle.model.named_parameters())
+    assert after.keys() == before.keys()
+    assert any(not torch.equal(after[n], b) for n, b in before.items()), "the update moved no weight"
 
 
+@pytest.mark.gpu
 def test_ray_engine_actor_on_the_gpu():
     """A Ray actor that reserves the GPU runs its replica there, in the local model's dtype."""
     ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'seal-gym[ray]'")
     from seal_gym.adapt.ray_engine import RayEngine
 
-    bundle = cuda_bundle(torch.bfloat16)
+    bundle = tiny_on("cuda", torch.bfloat16)
     ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         with RayEngine(bundle.model, bundle.tokenizer, num_workers=1) as engine:  # 1 GPU per actor by default
