@@ -6,14 +6,25 @@
 # vs batched at SEAL's settings, bf16), loss_memory.txt (K=64, full logits vs chunked). Each step has its own
 # time limit, so one that hangs or breaks still leaves the others' results. Commit the tables, with the device
 # name, to benchmarks/RESULTS.md.
+#
+# Rehearsal on a CPU machine (checks this script, the offline install and the commands, not the GPU), in a
+# virtual environment that, like the GPU image, has torch/transformers/peft but not this project:
+#   SEAL_GYM_CHECK_DEVICE=cpu PYTHON=/path/to/venv/bin/python OUT=/tmp/rehearsal bash scripts/device_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
+REPO=$PWD
 OUT="${OUT:-/tmp/device_out}"
 mkdir -p "$OUT"
 PY="${PYTHON:-python3}"
+DEVICE="${SEAL_GYM_CHECK_DEVICE:-cuda}"
+if [ "$DEVICE" = cuda ]; then
+  TESTS=(-m gpu) SPEED=(--ks 1,16,64 --num-self-edits 4) MEMORY=(--ks 64 --passage-tokens 256)
+else  # small shapes: a rehearsal must only show that every step runs
+  TESTS=(-m "not gpu") SPEED=(--quick --ks 1,4) MEMORY=(--ks 4 --passage-tokens 64 --rank 4)
+fi
 # seal_gym's agents/ and envs/ install as seal_gym.agents / seal_gym.envs (package-dir): install, not just import.
 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-  && "$PY" -m pip install -q --no-index --no-deps --no-build-isolation --no-cache-dir --target /tmp/site . \
+  && "$PY" -m pip install -q --no-index --no-deps --no-build-isolation --no-cache-dir --upgrade --target /tmp/site . \
   || { echo "install failed (did scripts/device_wheels.sh run, and is .whl carried?)" | tee "$OUT/env.txt"; exit 1; }
 export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 step() {  # step NAME SECONDS COMMAND...
@@ -24,10 +35,16 @@ step() {  # step NAME SECONDS COMMAND...
   echo "== exit $? after $((SECONDS - start)) s" | tee -a "$OUT/$name.txt"
   tail -n 25 "$OUT/$name.txt"
 }
-{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-  "$PY" -c "import torch, transformers, peft; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name()); print('transformers', transformers.__version__, 'peft', peft.__version__)"
+# From /tmp with --import-mode=append: the installed seal_gym (which maps seal_gym.agents to agents/) comes first
+# on sys.path; run from the repository, its own seal_gym/ folder would shadow it and seal_gym.agents would not exist.
+cd /tmp
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || echo "no nvidia-smi"
+  "$PY" -c "import torch, transformers, peft, seal_gym.agents; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'); print('transformers', transformers.__version__, 'peft', peft.__version__); print('seal_gym from', seal_gym.agents.__file__)"
 } > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
-step gpu_tests 200 "$PY" -m pytest -m gpu -q -p no:cacheprovider -o addopts="-ra" tests/test_gpu.py
-step inner_loop 230 "$PY" benchmarks/inner_loop.py --device cuda --ks 1,16,64 --num-self-edits 4 --engines reference,sequential,batched
-step loss_memory 90 "$PY" benchmarks/inner_loop.py --device cuda --loss-memory --ks 64 --passage-tokens 256 --loss-chunks 2048,512
+step gpu_tests 200 "$PY" -m pytest "${TESTS[@]}" -q -p no:cacheprovider --import-mode=append -o addopts="-ra" \
+  "$REPO/tests/test_gpu.py"
+step inner_loop 230 "$PY" "$REPO/benchmarks/inner_loop.py" --device "$DEVICE" "${SPEED[@]}" \
+  --engines reference,sequential,batched
+step loss_memory 90 "$PY" "$REPO/benchmarks/inner_loop.py" --device "$DEVICE" --loss-memory "${MEMORY[@]}" \
+  --loss-chunks 2048,512

@@ -149,6 +149,21 @@ def balanced_shards(costs: Sequence[float], num_shards: int) -> list[list[int]]:
     return [sorted(s) for s in shards]
 
 
+def start_ray(ray, address: str | None, cpus_needed: int) -> None:
+    """Connect this process to Ray as :class:`RayEngine`'s ``address`` says (Ray is not initialised yet)."""
+    if address is None:
+        try:  # Ray's own default: a Ray running for this machine. Asking for CPUs there would be refused.
+            ray.init(address="auto", include_dashboard=False)
+            return
+        except ConnectionError:  # none is running: start one below
+            address = "local"
+    if address == "local":
+        # A local Ray gets at least the logical CPUs its workers ask for, so that they all start.
+        ray.init(address="local", num_cpus=max(os.cpu_count() or 1, cpus_needed), include_dashboard=False)
+    else:
+        ray.init(address=address, include_dashboard=False)
+
+
 def request_cost(request: AdaptRequest) -> float:
     """Rough work of a request: characters trained over all epochs plus tokens generated."""
     trained = sum(len(s.prompt) + len(s.completion) for s in request.sequences) * request.train.epochs
@@ -162,10 +177,12 @@ class RayEngine:
         model: the local model (read, never changed); its current weights are what the actors compute with.
         tokenizer: its tokenizer.
         num_workers: actors, each with its own replica.
-        address: used only when Ray is not initialised yet: ``None`` starts a local Ray on this machine
-            (with at least ``num_workers * num_cpus_per_worker`` logical CPUs),
-            ``"auto"`` joins the running cluster (``ray start --head`` ...), or a ``ray://`` address. Call
-            ``ray.init`` yourself for other options; the engine then uses that Ray as it is.
+        address: used only when Ray is not initialised yet. ``None``, as Ray's own default, joins a Ray
+            already running for this machine (started with ``ray start``, or named by ``RAY_ADDRESS``) and
+            otherwise starts a local one with at least ``num_workers * num_cpus_per_worker`` logical CPUs;
+            ``"local"`` always starts that local one; ``"auto"`` must join a running cluster; or a
+            ``ray://`` or ``HOST:PORT`` address. Call ``ray.init`` yourself for other options; the
+            engine then uses that Ray as it is.
         num_cpus_per_worker: CPUs each actor reserves (also its torch thread count, at least 1).
         num_gpus_per_worker: GPUs each actor reserves; ``None``: 1 when the cluster has GPUs, else 0.
         max_attempts: tries per request across actor deaths before the call fails.
@@ -184,12 +201,8 @@ class RayEngine:
                              f"{num_workers}, {max_attempts}, {num_cpus_per_worker}")
         ray = self._ray = import_ray()
         self.started_ray = not ray.is_initialized()
-        if self.started_ray and address is None:
-            # A local Ray gets at least the logical CPUs its workers ask for, so that they all start.
-            needed = math.ceil(num_workers * num_cpus_per_worker)
-            ray.init(num_cpus=max(os.cpu_count() or 1, needed), include_dashboard=False)
-        elif self.started_ray:
-            ray.init(address=address, include_dashboard=False)
+        if self.started_ray:
+            start_ray(ray, address, math.ceil(num_workers * num_cpus_per_worker))
         if num_gpus_per_worker is None:
             num_gpus_per_worker = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
         self.model, self.tokenizer = model, tokenizer
