@@ -170,6 +170,23 @@ def test_agent_update_in_self_mode(device, agent):
     assert any(not torch.equal(after[n], b) for n, b in before.items()), "the update moved no weight"
 
 
+def test_constrained_arc_recipes_in_bfloat16(device):
+    """The SealARC presets' writer: sampling restricted to the recipe grid through a token trie, and the
+    restricted scores (the masks are built on the CPU) on the model's device."""
+    from seal_gym.agents import LMPolicy, SamplingConfig
+    from seal_gym.agents.choices import CHOICE_SETS
+
+    policy = LMPolicy(tiny_on(device, torch.bfloat16), SamplingConfig(temperature=1.0, max_new_tokens=400,
+                                                                      choices="arc-recipes"))
+    sampled = policy.sample(["Write a recipe:"], 4)
+    assert {c.text for c in sampled} <= set(CHOICE_SETS["arc-recipes"]())
+    with torch.no_grad():
+        scores = policy.score(sampled)
+    assert scores.logprobs.device.type == device
+    for completion, row, mask in zip(sampled, scores.logprobs, scores.mask):  # bf16: cached decoding vs one pass
+        assert completion.logprobs == pytest.approx(row[mask].float().cpu().tolist(), abs=5e-2)
+
+
 @pytest.mark.gpu
 def test_ray_engine_actor_on_the_gpu():
     """A Ray actor that reserves the GPU runs its replica there, in the local model's dtype."""
