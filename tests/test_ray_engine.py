@@ -1,9 +1,10 @@
 """The Ray engine on a local Ray with 2 CPUs: the same outcomes as the local batched engine, in request order,
-after policy updates and merges, and when an actor is killed in the middle of a call."""
+after policy updates and merges, and when an actor is killed in the middle of a call or hangs."""
 
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import torch
@@ -96,6 +97,22 @@ def test_killed_actor_mid_call_is_retried_and_replaced(engine, tiny_bundle, monk
     assert engine.restarts == restarts + 1 and victim not in engine.workers and len(engine.workers) == 2
     assert_same(got, expected)
     assert_same(engine.adapt(batch), expected)  # the replacement works too
+
+
+def test_hung_actor_is_killed_after_call_timeout_and_its_requests_retried(local_ray, tiny_bundle):
+    batch = requests(4)
+    expected = BatchedEngine(tiny_bundle.model, tiny_bundle.tokenizer).adapt(batch)
+    with RayEngine(tiny_bundle.model, tiny_bundle.tokenizer, call_timeout_s=15, **WORKER) as engine:
+        hung = engine.workers[0]
+        hung.__ray_call__.remote(lambda worker: time.sleep(600))  # an actor runs one task at a time: it hangs
+        start = time.monotonic()
+        got = engine.adapt(batch)
+        assert time.monotonic() - start < 120, "the call waited for the hung actor"
+        assert engine.restarts == 1 and hung not in engine.workers
+        assert_same(got, expected)
+        assert_same(engine.adapt(batch), expected)  # the replacement works too
+    with pytest.raises(ValueError, match="call_timeout_s"):
+        RayEngine(tiny_bundle.model, tiny_bundle.tokenizer, call_timeout_s=0)
 
 
 def test_ray_step_equals_local_step_after_policy_update_merge_and_removal(local_ray):

@@ -10,8 +10,8 @@
   optimizer step; the merged layers' base weights after ``merge()``); if parameters came or went (a
   policy adapter installed or removed), every replica is rebuilt.
 - A call splits its requests over the actors (longest work first, to the least loaded actor), then
-  gathers outcomes in request order. An actor that dies mid-call has its requests retried on the others
-  and is replaced by a fresh actor built from the current weights.
+  gathers outcomes in request order. An actor that dies mid-call (or, with ``call_timeout_s``, hangs) has
+  its requests retried on the others and is replaced by a fresh actor built from the current weights.
 
 Ray is imported when an engine is made (``pip install 'seal-gym[ray]'``).
 """
@@ -22,6 +22,7 @@ import copy
 import heapq
 import math
 import os
+import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -186,6 +187,10 @@ class RayEngine:
         num_cpus_per_worker: CPUs each actor reserves (also its torch thread count, at least 1).
         num_gpus_per_worker: GPUs each actor reserves; ``None``: 1 when the cluster has GPUs, else 0.
         max_attempts: tries per request across actor deaths before the call fails.
+        call_timeout_s: seconds an actor may spend on its share of a call (or on a weight sync) before it
+            counts as hung: it is killed and replaced, and its requests are retried on the others. ``None``
+            (default) waits as long as it takes. Set it well above a share's normal time: a slow actor
+            cannot be told from a hung one.
         startup_timeout_s: how long to wait for the actors to come up before failing with the cluster's resources.
         engine_kwargs: passed to every actor's :class:`BatchedEngine` (e.g. ``max_adapters``).
 
@@ -195,10 +200,12 @@ class RayEngine:
 
     def __init__(self, model: torch.nn.Module, tokenizer, num_workers: int = 2, address: str | None = None,
                  num_cpus_per_worker: float = 1, num_gpus_per_worker: float | None = None, max_attempts: int = 3,
-                 startup_timeout_s: float = 300.0, **engine_kwargs: Any) -> None:
-        if num_workers < 1 or max_attempts < 1 or num_cpus_per_worker < 0:
-            raise ValueError(f"need num_workers >= 1, max_attempts >= 1 and num_cpus_per_worker >= 0, got "
-                             f"{num_workers}, {max_attempts}, {num_cpus_per_worker}")
+                 call_timeout_s: float | None = None, startup_timeout_s: float = 300.0, **engine_kwargs: Any) -> None:
+        bad_timeout = call_timeout_s is not None and call_timeout_s <= 0
+        if num_workers < 1 or max_attempts < 1 or num_cpus_per_worker < 0 or bad_timeout:
+            raise ValueError(f"need num_workers >= 1, max_attempts >= 1, num_cpus_per_worker >= 0 and "
+                             f"call_timeout_s > 0 or None, got {num_workers}, {max_attempts}, {num_cpus_per_worker}, "
+                             f"{call_timeout_s}")
         ray = self._ray = import_ray()
         self.started_ray = not ray.is_initialized()
         if self.started_ray:
@@ -207,6 +214,7 @@ class RayEngine:
             num_gpus_per_worker = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
         self.model, self.tokenizer = model, tokenizer
         self.max_attempts, self.startup_timeout_s = max_attempts, startup_timeout_s
+        self.call_timeout_s = call_timeout_s
         self._actor_class = ray.remote(RayWorker).options(num_cpus=num_cpus_per_worker, num_gpus=num_gpus_per_worker)
         self._worker_args = (max(1, int(num_cpus_per_worker)), dict(engine_kwargs))
         self.restarts = 0
@@ -289,8 +297,8 @@ class RayEngine:
             calls = [w.update.remote(update, new_generation) for w in self.workers]
         for index, call in enumerate(calls):
             try:
-                self._ray.get(call)
-            except self._dead_errors():
+                self._ray.get(call, timeout=self.call_timeout_s)
+            except (*self._dead_errors(), self._ray.exceptions.GetTimeoutError):
                 self._replace(index)  # the replacement is built from the current weights
 
     def _dead_errors(self) -> tuple[type[BaseException], ...]:
@@ -304,11 +312,13 @@ class RayEngine:
 
     def _map(self, method: str, items: list, costs: list[float]) -> list:
         """``worker.<method>(shard)`` over balanced shards of ``items``; results in item order. Shards of an
-        actor that died are split over the live actors (replacements too, if none is left) and tried again."""
+        actor that died are split over the live actors (replacements too, if none is left) and tried again;
+        an actor past ``call_timeout_s`` on a shard is killed, so that its shards die the same way."""
         self._sync()
         results: list = [None] * len(items)
         attempts = [0] * len(items)
         pending: dict = {}
+        deadlines: dict = {}  # ref -> when its actor counts as hung
 
         def submit(indices: list[int], workers: list[int]) -> None:
             for w, shard in zip(workers, balanced_shards([costs[i] for i in indices], len(workers))):
@@ -317,12 +327,22 @@ class RayEngine:
                     for i in shard:
                         attempts[i] += 1
                     actor = self.workers[w]
-                    pending[getattr(actor, method).remote([items[i] for i in shard])] = (w, actor, shard)
+                    ref = getattr(actor, method).remote([items[i] for i in shard])
+                    pending[ref] = (w, actor, shard)
+                    deadlines[ref] = time.monotonic() + (self.call_timeout_s or math.inf)
 
         submit(list(range(len(items))), list(range(len(self.workers))))
         dead: set[int] = set()
         while pending:
-            (ref,), _ = self._ray.wait(list(pending), num_returns=1)
+            wait_s = min(deadlines[r] for r in pending) - time.monotonic()
+            ready, _ = self._ray.wait(list(pending), num_returns=1,
+                                      timeout=None if wait_s == math.inf else max(0.0, wait_s))
+            if not ready:  # hung actors: killed, their shards then fail as dead ones below
+                for late in [r for r in pending if deadlines[r] <= time.monotonic()]:
+                    self._ray.kill(pending[late][1])
+                    deadlines[late] = math.inf
+                continue
+            (ref,) = ready
             worker, actor, shard = pending.pop(ref)
             try:
                 out = self._ray.get(ref)
