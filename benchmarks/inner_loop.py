@@ -3,7 +3,8 @@
 All engines get the same SQuAD-like self-edits (each: ``--items`` implication lines plus the passage;
 SEAL defaults: 10 epochs, LoRA rank 32 / alpha 64 on all projections, lr 1e-3, batch 1; 5 questions x 64
 new tokens). Generation always runs the full ``--new-tokens`` (EOS is suppressed) so runs compare. The
-model is the SmolLM2-135M architecture with random weights (timing does not depend on weight values).
+model is the SmolLM2-135M architecture with random weights (timing does not depend on weight values;
+``--model`` picks another).
 
 1. ``reference``: what SEAL's code does per self-edit: a fresh peft adapter trained by one HF ``Trainer``
    run (batch 1), then answering with the adapted model.
@@ -13,6 +14,10 @@ model is the SmolLM2-135M architecture with random weights (timing does not depe
    one GPU each) on a local Ray, all ``--num-self-edits`` per call; printed in a second table by wall time
    (the engine's own per-edit seconds add up the actors' work), beside the local batched engine at the
    same K and threads.
+
+``--profile`` instead runs one batched call of the largest ``--ks`` K under ``torch.profiler`` and prints
+where its time goes: train vs answer seconds, the operators with the most self time (device time on CUDA),
+and how busy the device was (device time / wall time; low means launch- or Python-bound, not compute-bound).
 
 ``--loss-memory`` instead compares the batched engine's loss with full logits (``loss_chunk_tokens=None``,
 the old way) and chunked (the default), each in a fresh process: peak memory (CUDA allocator peak, or the
@@ -24,6 +29,7 @@ Usage::
     python benchmarks/inner_loop.py --quick               # a few minutes on a 2-core CPU
     python benchmarks/inner_loop.py --device cuda         # full SEAL settings, bf16, K = 1, 4, 16, 64
     python benchmarks/inner_loop.py --loss-memory --ks 16 --passage-tokens 256 --threads 1
+    python benchmarks/inner_loop.py --profile --device cuda --ks 64 --epochs 2
     python benchmarks/inner_loop.py --quick --engines ray --ray-workers 1,2 --num-self-edits 8
 """
 
@@ -51,6 +57,7 @@ WORDS = "the river city council built bridge in year north museum art famous pai
 
 @dataclass
 class Args:
+    model: str
     device: str
     ks: list[int]
     epochs: int
@@ -68,6 +75,7 @@ class Args:
     group_by: list[str]
     mixed_specs: bool
     loss_memory: bool
+    profile: bool
     loss_chunks: list[int]
     ray_workers: list[int]
 
@@ -75,6 +83,8 @@ class Args:
 def parse_args() -> Args:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--model", default="random:smollm2-135m",
+                   help="what load_model accepts; tiny-random makes a seconds-long smoke run (the tests use it)")
     p.add_argument("--ks", default="1,4,16,64", help="comma-separated K for the batched engine")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--num-self-edits", type=int, default=8, help="self-edits timed per engine (batched: >= K)")
@@ -93,18 +103,22 @@ def parse_args() -> Args:
                    help="every other self-edit uses rank/4 on q,v only (to compare group_by none vs spec)")
     p.add_argument("--loss-memory", action="store_true",
                    help="compare peak memory of the full-logits and chunked loss (see above) instead of speed")
+    p.add_argument("--profile", action="store_true",
+                   help="profile one batched call of the largest K (see above) instead of timing engines")
     p.add_argument("--loss-chunks", default="2048", help="comma-separated loss_chunk_tokens for --loss-memory")
     p.add_argument("--ray-workers", default="1,2", help="comma-separated actor counts for the ray engine")
     p.add_argument("--quick", action="store_true",
-                   help="2-core CPU preset: 1 epoch, 4 self-edits of 4x24+96 tokens, K=1,4, 5x24 -> 8 tokens")
+                   help="2-core CPU defaults: 1 epoch, 4 self-edits of 4x24+96 tokens, K=1,4, 5x24 -> 8 tokens "
+                        "(options given too still win)")
     a = p.parse_args()
-    if a.quick:
-        a.epochs, a.num_self_edits, a.ks, a.new_tokens, a.items = 1, 4, "1,4", 8, 4
-        a.item_tokens, a.passage_tokens, a.question_tokens = 24, 96, 24
-    return Args(a.device, [int(k) for k in a.ks.split(",")], a.epochs, a.num_self_edits, a.items,
+    if a.quick:  # new defaults: options given on the command line still win
+        p.set_defaults(epochs=1, num_self_edits=4, ks="1,4", new_tokens=8, items=4, item_tokens=24, passage_tokens=96,
+                       question_tokens=24)
+        a = p.parse_args()
+    return Args(a.model, a.device, [int(k) for k in a.ks.split(",")], a.epochs, a.num_self_edits, a.items,
                 a.item_tokens, a.passage_tokens, a.questions, a.question_tokens, a.new_tokens, a.rank,
                 a.threads, a.engines.split(","), a.repeats, a.group_by.split(","), a.mixed_specs,
-                a.loss_memory, [int(c) for c in a.loss_chunks.split(",")], [int(w) for w in a.ray_workers.split(",")])
+                a.loss_memory, a.profile, [int(c) for c in a.loss_chunks.split(",")], [int(w) for w in a.ray_workers.split(",")])
 
 
 def text(tokens: int, seed: int) -> str:
@@ -206,12 +220,16 @@ def rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def warm_up(engine, requests: list[AdaptRequest], k: int) -> None:
+    """One short call of ``k`` requests (one sequence, one epoch, one question each): kernels, caches, allocator."""
+    engine.adapt([AdaptRequest(r.sequences[:1], r.queries[:1], TrainSpec(epochs=1, seed=r.train.seed), r.lora)
+                  for r in requests[:k]])
+
+
 def run_engine(name: str, engine, requests: list[AdaptRequest], k: int, model, repeats: int) -> dict:
     """Median over ``repeats`` of train / answer seconds per self-edit, with ``k`` self-edits per call."""
     device = next(model.parameters()).device
-    warm = [AdaptRequest(r.sequences[:1], r.queries[:1], TrainSpec(epochs=1, seed=r.train.seed), r.lora)
-            for r in requests[:k]]
-    engine.adapt(warm)
+    warm_up(engine, requests, k)
     trains, answers, walls, peak = [], [], [], 0
     for _ in range(repeats):
         train = answer = 0.0
@@ -258,7 +276,7 @@ def loss_memory_run(args: Args, k: int, chunk: int | None) -> tuple[int, float]:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    bundle = load_model("random:smollm2-135m", device=device, dtype=torch.bfloat16 if device.type == "cuda" else None)
+    bundle = load_model(args.model, device=device, dtype=torch.bfloat16 if device.type == "cuda" else None)
     lora = LoraSpec(rank=args.rank, alpha=2.0 * args.rank)
     requests = [AdaptRequest((TrainSequence(text(args.passage_tokens, i)),), (), TrainSpec(epochs=1, seed=i), lora)
                 for i in range(k)]
@@ -288,7 +306,7 @@ def loss_memory(args: Args) -> None:
     # glibc keeps freed mid-sized blocks (it raises its mmap threshold as it goes), so the resident set would
     # count memory already freed; a fixed threshold returns every block over 128 KiB to the system on free.
     os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
-    print(f"device: {args.device}; random SmolLM2-135M architecture (vocabulary 49,152); rank {args.rank} on all "
+    print(f"device: {args.device}; model {args.model}; rank {args.rank} on all "
           f"projections; each of K self-edits: 1 sequence of {args.passage_tokens} tokens, 1 epoch, no questions")
     print("| K | loss | peak MiB | train s | peak vs full logits |")
     print("|---|---|---|---|---|")
@@ -302,6 +320,35 @@ def loss_memory(args: Args) -> None:
             print(f"| {k} | {label} | {peak / 2**20:.0f} | {seconds:.1f} | {peak / full:.2f}x |", flush=True)
 
 
+def profile(args: Args, model, tok) -> None:
+    """Print where one batched call of the largest K spends its time (see the module docstring)."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    k, cuda = max(args.ks), model.device.type == "cuda"
+    requests = self_edits(args, k)
+    engine = BatchedEngine(model, tok, max_adapters=k, answer_batch_size=max(256, k * args.questions))
+    warm_up(engine, requests, k)
+    activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if cuda else [])]
+    with torch_profile(activities=activities) as prof:
+        start = clock(model)
+        outcomes = engine.adapt(requests)
+        wall = clock(model) - start
+    events = prof.key_averages()
+    train, answer = sum(o.train_seconds for o in outcomes), sum(o.answer_seconds for o in outcomes)
+    print(f"device: {device_name(model.device)}; model {args.model}; one batched call of K={k} self-edits, {args.epochs} epochs, "
+          f"{args.questions} questions x {args.new_tokens} new tokens each (under the profiler, which slows it)")
+    print(f"wall {wall:.2f} s: train {train:.2f} s, answer {answer:.2f} s; {k / wall:.2f} self-edits/s")
+    if cuda:
+        busy = sum(e.self_device_time_total for e in events) / 1e6
+        print(f"device busy {busy:.2f} s of {wall:.2f} s wall ({busy / wall:.0%}); below ~80 %: launch-bound")
+    print(events.table(sort_by="self_device_time_total" if cuda else "self_cpu_time_total", row_limit=25))
+
+
+def device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+
+
 def main() -> None:
     args = parse_args()
     if args.loss_memory:
@@ -310,9 +357,11 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    bundle = load_model("random:smollm2-135m", device=device, dtype=dtype)
+    bundle = load_model(args.model, device=device, dtype=dtype)
     model, tok = bundle.model, bundle.tokenizer
     model.generation_config.min_new_tokens = args.new_tokens  # fixed-length answers: EOS is suppressed
+    if args.profile:
+        return profile(args, model, tok)
     rows: list[dict] = []
     base = self_edits(args, args.num_self_edits)
     if "ray" in args.engines:
@@ -338,8 +387,8 @@ def main() -> None:
                 label = f"batched K={k}" + (f" group_by={group_by}" if len(args.group_by) > 1 else "")
                 rows.append(run_engine(label, engine, reqs, k, model, args.repeats))
     ref = rows[0]["train"] + rows[0]["answer"]
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; dtype {str(dtype).replace('torch.', '')}; torch {torch.__version__}")
+    print(f"device: {device_name(device)}; model {args.model}; dtype {str(dtype).replace('torch.', '')}; "
+          f"torch {torch.__version__}")
     print(f"self-edit{' (mixed LoRA specs)' if args.mixed_specs else ''}: {args.items}x{args.item_tokens} + 1x{args.passage_tokens} tokens, {args.epochs} epochs, "
           f"rank {args.rank}, batch 1; {args.questions} questions x {args.question_tokens} tokens -> "
           f"{args.new_tokens} new tokens")

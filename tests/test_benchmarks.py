@@ -39,3 +39,28 @@ def test_agents_testbed_runs_every_agent_on_the_arc_testbed():
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line.split() for line in done.stdout.splitlines()[2:]]
     assert [row[0] for row in rows] == ["rest-em", "grpo", "ppo"] and all(len(row) == 9 for row in rows)
+
+
+def inner_loop(*options: str) -> str:
+    command = [sys.executable, str(ROOT / "benchmarks" / "inner_loop.py"), "--model", "tiny-random", "--device",
+               "cpu", "--threads", "1", "--quick", *options]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def table_rows(text: str) -> list[list[str]]:
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in text.splitlines()
+            if line.startswith("| ") and not line.startswith("| engine") and not line.startswith("| K ")]
+
+
+def test_inner_loop_benchmark_every_mode_on_the_tiny_model():
+    """The benchmark the GPU check runs (scripts/device_check.sh), in each of its modes, on the tiny model."""
+    speed = table_rows(inner_loop("--engines", "reference,sequential,batched"))
+    assert [row[0] for row in speed] == ["reference (peft+Trainer)", "sequential", "batched K=1", "batched K=4"]
+    assert speed[0][5] == "1.00x" and all(float(row[2]) > 0 for row in speed)
+    memory = table_rows(inner_loop("--loss-memory", "--ks", "4", "--loss-chunks", "16"))
+    assert [row[1] for row in memory] == ["full logits (before)", "chunked, 16 tokens"]
+    assert all(float(row[2]) > 0 for row in memory)
+    profiled = inner_loop("--profile")
+    assert "one batched call of K=4 self-edits" in profiled and "aten::mm" in profiled
