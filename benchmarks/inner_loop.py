@@ -20,7 +20,8 @@ where its time goes: train vs answer seconds, the operators with the most self t
 and how busy the device was (device time / wall time; low means launch- or Python-bound, not compute-bound).
 
 ``--loss-memory`` instead compares the batched engine's loss with full logits (``loss_chunk_tokens=None``,
-the old way) and chunked (the default), each in a fresh process: peak memory (CUDA allocator peak, or the
+the old way), chunked (the default) and chunked with ``layer_checkpointing``, each in a fresh process: peak
+memory (CUDA allocator peak, or the
 process's resident-set high-water mark, reset before the call) and time of one ``adapt`` call of K
 self-edits with one ``--passage-tokens`` sequence each, one epoch, no questions.
 
@@ -271,7 +272,7 @@ def ray_rows(args: Args, model, tok) -> list[dict]:
     return rows
 
 
-def loss_memory_run(args: Args, k: int, chunk: int | None) -> tuple[int, float]:
+def loss_memory_run(args: Args, k: int, chunk: int | None, layers: bool) -> tuple[int, float]:
     """Peak memory (bytes above the start of the call) and seconds of one ``adapt`` call; run in a fresh process."""
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -280,7 +281,8 @@ def loss_memory_run(args: Args, k: int, chunk: int | None) -> tuple[int, float]:
     lora = LoraSpec(rank=args.rank, alpha=2.0 * args.rank)
     requests = [AdaptRequest((TrainSequence(text(args.passage_tokens, i)),), (), TrainSpec(epochs=1, seed=i), lora)
                 for i in range(k)]
-    engine = BatchedEngine(bundle.model, bundle.tokenizer, max_adapters=k, loss_chunk_tokens=chunk)
+    engine = BatchedEngine(bundle.model, bundle.tokenizer, max_adapters=k, loss_chunk_tokens=chunk,
+                           layer_checkpointing=layers)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
@@ -310,13 +312,15 @@ def loss_memory(args: Args) -> None:
           f"projections; each of K self-edits: 1 sequence of {args.passage_tokens} tokens, 1 epoch, no questions")
     print("| K | loss | peak MiB | train s | peak vs full logits |")
     print("|---|---|---|---|---|")
+    arms = [(None, False), *((chunk, False) for chunk in args.loss_chunks), (args.loss_chunks[0], True)]
     for k in args.ks:
         full = None
-        for chunk in [None, *args.loss_chunks]:
+        for chunk, layers in arms:
             with spawn.Pool(1) as pool:
-                peak, seconds = pool.apply(loss_memory_run, (args, k, chunk))
+                peak, seconds = pool.apply(loss_memory_run, (args, k, chunk, layers))
             full = full or peak
             label = "full logits (before)" if chunk is None else f"chunked, {chunk} tokens"
+            label += " + layer checkpointing" if layers else ""
             print(f"| {k} | {label} | {peak / 2**20:.0f} | {seconds:.1f} | {peak / full:.2f}x |", flush=True)
 
 

@@ -60,7 +60,8 @@ def test_inner_loop_benchmark_every_mode_on_the_tiny_model():
     assert [row[0] for row in speed] == ["reference (peft+Trainer)", "sequential", "batched K=1", "batched K=4"]
     assert speed[0][5] == "1.00x" and all(float(row[2]) > 0 for row in speed)
     memory = table_rows(inner_loop("--loss-memory", "--ks", "4", "--loss-chunks", "16"))
-    assert [row[1] for row in memory] == ["full logits (before)", "chunked, 16 tokens"]
+    assert [row[1] for row in memory] == ["full logits (before)", "chunked, 16 tokens",
+                                          "chunked, 16 tokens + layer checkpointing"]
     assert all(float(row[2]) > 0 for row in memory)
     profiled = inner_loop("--profile")
     assert "one batched call of K=4 self-edits" in profiled and "aten::mm" in profiled

@@ -1,13 +1,22 @@
-"""The chunked loss (LM head and cross-entropy over token chunks, recomputed in backward) changes no loss and
-no gradient: it only bounds how many logits exist at once."""
+"""The chunked loss (LM head and cross-entropy over token chunks, recomputed in backward) and layer
+checkpointing (decoder layers recomputed in backward) change no loss and no gradient: they only bound how
+many logits and activations exist at once."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 import torch
 
 from seal_gym.adapt import AdaptRequest, BatchedEngine, LoraSpec, Query, TrainSequence, TrainSpec
-from seal_gym.adapt.batched import body_and_head, chunked_loss_sums, logits_are_head_of_body, per_adapter_loss_sums
+from seal_gym.adapt.batched import (
+    body_and_head,
+    chunked_loss_sums,
+    decoder_layers,
+    logits_are_head_of_body,
+    per_adapter_loss_sums,
+)
 from seal_gym.adapt.stacked_lora import StackedLora
 from seal_gym.adapt.tokens import IGNORE_INDEX, collate, pad_token_id, tokenize_request
 from seal_gym.models import load_model
@@ -118,3 +127,37 @@ def test_model_whose_logits_are_not_its_head_falls_back_to_full_logits(bundle, m
 def test_bad_chunk_size(bundle):
     with pytest.raises(ValueError, match="loss_chunk_tokens"):
         BatchedEngine(bundle.model, bundle.tokenizer, loss_chunk_tokens=0)
+
+
+def test_layer_checkpointing_recomputes_the_layers_and_changes_no_outcome(bundle, monkeypatch):
+    # LoRA dropout on: the recomputation in backward must replay the forward's dropout masks.
+    reqs = [replace(r, lora=replace(r.lora, dropout=0.2)) for r in requests()]
+    layer_class = type(decoder_layers(bundle.model)[0])
+    forward, calls = layer_class.forward, []
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(layer_class, "forward", counted)
+    runs = []
+    for checkpointed in (False, True):
+        engine = BatchedEngine(bundle.model, bundle.tokenizer, layer_checkpointing=checkpointed, keep_lora_state=True)
+        torch.manual_seed(0)
+        calls.clear()
+        runs.append((engine.adapt(reqs), engine.lora_states, len(calls)))
+    (plain, plain_states, plain_calls), (layered, layered_states, layered_calls) = runs
+    # Same answers (same generate calls), and every training pass ran each layer once more in backward.
+    assert layered_calls > plain_calls
+    for a, b in zip(plain, layered):
+        assert a.answers == b.answers
+        assert b.losses == pytest.approx(a.losses, abs=ATOL)
+    for sa, sb in zip(plain_states, layered_states):
+        for name in sa:
+            torch.testing.assert_close(sb[name], sa[name], atol=ATOL, rtol=0)
+    assert all("forward" not in vars(layer) for layer in decoder_layers(bundle.model))  # put back as it was
+
+
+def test_layer_checkpointing_needs_decoder_layers():
+    with pytest.raises(ValueError, match="no list of decoder layers"):
+        decoder_layers(torch.nn.Linear(2, 2))

@@ -35,8 +35,8 @@ def make_engine(model, tokenizer, engine: str | InnerLoopEngine = "auto", **kwar
             of an ``adapt`` call trained together over one frozen base model), ``"auto"``
             (:class:`AutoEngine`: batched on CUDA; on CPU sequential for one request, batched for more),
             ``"ray"`` (:class:`~seal_gym.adapt.ray_engine.RayEngine`: the batched engine on ``num_workers``
-            Ray actors; ``address=None`` local, ``"auto"`` a running cluster; needs ``pip install
-            'seal-gym[ray]'``), or an engine object, returned as it is.
+            Ray actors; ``address="auto"`` a running cluster, ``None`` that or else a local Ray; needs
+            ``pip install 'seal-gym[ray]'``), or an engine object, returned as it is.
 
     Raises:
         ValueError: for an unknown engine name. TypeError: for an object that is not an engine.

@@ -10,14 +10,17 @@ an adapter whose steps are over simply has no rows in later steps and is not upd
 The loss never holds the logits of a whole batch: the model's body gives hidden states, and the LM head
 and cross-entropy run over chunks of ``loss_chunk_tokens`` tokens, each recomputed in backward
 (:func:`chunked_loss_sums`). Peak memory then grows with the chunk, not with rows x tokens x vocabulary.
+With ``layer_checkpointing`` the decoder layers' activations are recomputed in backward too
+(:func:`checkpointed_layers`), so what remains is each layer's input, not every intermediate of every layer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import time
-from typing import Literal, Sequence
+from typing import Iterator, Literal, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -51,12 +54,16 @@ class BatchedEngine(EngineBase):
             is the cost; 2048 on CUDA, where launching a pass is).
         loss_chunk_tokens: tokens (rows x positions) whose logits exist at once while computing the loss;
             ``None`` materialises every row's logits (needs rows x tokens x vocabulary x 4 bytes).
+        layer_checkpointing: recompute each decoder layer's activations in backward instead of keeping them
+            (one more forward pass per step): training memory then grows with the layers' inputs, not with
+            all their intermediates. Results are unchanged (dropout masks are replayed).
         keep_lora_state: keep every adapter's trained weights in ``lora_states`` (for tests).
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer, answer_batch_size: int = 256, max_adapters: int | None = None,
                  group_by: GroupBy = "spec", bucket_overhead_tokens: int | None = None,
-                 loss_chunk_tokens: int | None = 2048, keep_lora_state: bool = False) -> None:
+                 loss_chunk_tokens: int | None = 2048, layer_checkpointing: bool = False,
+                 keep_lora_state: bool = False) -> None:
         super().__init__(model, tokenizer, answer_batch_size)
         if group_by not in ("none", "spec"):
             raise ValueError(f"group_by must be 'none' or 'spec', got {group_by!r}")
@@ -68,6 +75,9 @@ class BatchedEngine(EngineBase):
             raise ValueError(f"loss_chunk_tokens must be >= 1 or None, got {loss_chunk_tokens}")
         self.max_adapters = max_adapters
         self.loss_chunk_tokens = loss_chunk_tokens
+        self.layer_checkpointing = layer_checkpointing
+        if layer_checkpointing:
+            decoder_layers(model)  # fails now, with the reason, for a model whose layers cannot be found
         self._chunked_loss: bool | None = None  # whether the model allows it; checked on first use
         self.group_by = group_by
         self.bucket_overhead_tokens = bucket_overhead_tokens
@@ -106,7 +116,8 @@ class BatchedEngine(EngineBase):
         try:
             with stack.installed(self.model):
                 self.model.train()
-                losses, tokens, steps = self._train(stack, requests)
+                with checkpointed_layers(self.model) if self.layer_checkpointing else contextlib.nullcontext():
+                    losses, tokens, steps = self._train(stack, requests)
                 trained = time.perf_counter()
                 self.model.eval()
                 answers = self._answer(stack, requests)
@@ -249,6 +260,49 @@ def chunked_loss_sums(hidden: torch.Tensor, head: torch.nn.Module, labels: torch
     parts = zip(hidden[:, :-1].split(width, dim=1), labels[:, 1:].split(width, dim=1))
     sums = [checkpoint(_head_loss_sums, h, head, t, adapter_of_row, num_adapters, use_reentrant=False) for h, t in parts]
     return torch.stack(sums).sum(0)
+
+
+def decoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
+    """The repeated blocks of a Hugging Face causal LM: the first ``ModuleList`` of its body (``layers`` of
+    Llama-like models, ``h`` of GPT-2).
+
+    Raises:
+        ValueError: the model has no such list.
+    """
+    body, _ = body_and_head(model)
+    for module in (body or model).children():
+        if isinstance(module, torch.nn.ModuleList) and len(module) > 0:
+            return module
+    raise ValueError(f"{type(model).__name__} has no list of decoder layers to checkpoint; "
+                     "use BatchedEngine(layer_checkpointing=False)")
+
+
+@contextlib.contextmanager
+def checkpointed_layers(model: torch.nn.Module) -> Iterator[None]:
+    """Within the block, every decoder layer runs under non-reentrant activation checkpointing.
+
+    Done here rather than with the model's own ``gradient_checkpointing_enable`` (renamed across
+    transformers versions, and a switch the user may own): each layer's ``forward`` is shadowed by a
+    checkpointed call of itself and put back afterwards, whatever was there before.
+    """
+    layers = list(decoder_layers(model))
+    saved = [layer.__dict__.get("forward") for layer in layers]
+    for layer in layers:
+        layer.forward = _checkpointed(layer.forward)
+    try:
+        yield
+    finally:
+        for layer, forward in zip(layers, saved):
+            del layer.forward
+            if forward is not None:
+                layer.forward = forward
+
+
+def _checkpointed(forward):
+    def run(*args, **kwargs):
+        return checkpoint(forward, *args, use_reentrant=False, **kwargs)
+
+    return run
 
 
 def body_and_head(model: torch.nn.Module) -> tuple[torch.nn.Module | None, torch.nn.Module | None]:
