@@ -78,6 +78,7 @@ class Args:
     loss_memory: bool
     profile: bool
     loss_chunks: list[int]
+    loss_arms: list[str]
     ray_workers: list[int]
 
 
@@ -107,6 +108,9 @@ def parse_args() -> Args:
     p.add_argument("--profile", action="store_true",
                    help="profile one batched call of the largest K (see above) instead of timing engines")
     p.add_argument("--loss-chunks", default="2048", help="comma-separated loss_chunk_tokens for --loss-memory")
+    p.add_argument("--loss-arms", default="full,chunked,checkpointed",
+                   help="--loss-memory variants: full logits, chunked (each --loss-chunks), chunked (the first) with "
+                        "layer checkpointing; leave full out where K x tokens x vocabulary would not fit")
     p.add_argument("--ray-workers", default="1,2", help="comma-separated actor counts for the ray engine")
     p.add_argument("--quick", action="store_true",
                    help="2-core CPU defaults: 1 epoch, 4 self-edits of 4x24+96 tokens, K=1,4, 5x24 -> 8 tokens "
@@ -119,7 +123,7 @@ def parse_args() -> Args:
     return Args(a.model, a.device, [int(k) for k in a.ks.split(",")], a.epochs, a.num_self_edits, a.items,
                 a.item_tokens, a.passage_tokens, a.questions, a.question_tokens, a.new_tokens, a.rank,
                 a.threads, a.engines.split(","), a.repeats, a.group_by.split(","), a.mixed_specs,
-                a.loss_memory, a.profile, [int(c) for c in a.loss_chunks.split(",")], [int(w) for w in a.ray_workers.split(",")])
+                a.loss_memory, a.profile, [int(c) for c in a.loss_chunks.split(",")], a.loss_arms.split(","), [int(w) for w in a.ray_workers.split(",")])
 
 
 def text(tokens: int, seed: int) -> str:
@@ -310,9 +314,11 @@ def loss_memory(args: Args) -> None:
     os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
     print(f"device: {args.device}; model {args.model}; rank {args.rank} on all "
           f"projections; each of K self-edits: 1 sequence of {args.passage_tokens} tokens, 1 epoch, no questions")
-    print("| K | loss | peak MiB | train s | peak vs full logits |")
+    print("| K | loss | peak MiB | train s | peak vs first row |")
     print("|---|---|---|---|---|")
-    arms = [(None, False), *((chunk, False) for chunk in args.loss_chunks), (args.loss_chunks[0], True)]
+    arms = [*([(None, False)] if "full" in args.loss_arms else []),
+            *((chunk, False) for chunk in args.loss_chunks if "chunked" in args.loss_arms),
+            *([(args.loss_chunks[0], True)] if "checkpointed" in args.loss_arms else [])]
     for k in args.ks:
         full = None
         for chunk, layers in arms:

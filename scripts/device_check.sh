@@ -3,9 +3,10 @@
 #   here:   bash scripts/device_wheels.sh
 #   device: run(command="bash scripts/device_check.sh", carry=[".whl"], timeout_s=570)
 # Leaves in $OUT: env.txt (GPU, versions), gpu_tests.txt (pytest -m gpu), inner_loop.txt (reference vs sequential
-# vs batched at SEAL's settings, bf16), loss_memory.txt (K=64, full logits vs chunked), profile.txt (where one
-# K=64 call's time goes, and how busy the GPU is). Each step has its own time limit, so one that hangs or breaks
-# still leaves the others' results. Commit the tables, with the device name, to benchmarks/RESULTS.md.
+# vs batched at SEAL's settings, bf16), loss_memory.txt (K=64: full logits, chunked, chunked + layer
+# checkpointing), profile.txt (where one K=64 call's time goes, and how busy the GPU is). Each step has its own
+# time limit, so one that hangs or breaks still leaves the others' results. Commit the tables, with the device
+# name, to benchmarks/RESULTS.md.
 #
 # Not covered: the Ray engine's GPU test (Ray is not on the GPU image, and its wheel, 79 MB, is more than one
 # call may carry); it is skipped there with the reason.
@@ -46,10 +47,10 @@ cd /tmp
   "$PY" -c "import torch, transformers, peft, seal_gym.agents; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'); print('transformers', transformers.__version__, 'peft', peft.__version__); print('seal_gym from', seal_gym.agents.__file__)"
 } > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
-step gpu_tests 150 "$PY" -m pytest "${TESTS[@]}" -q -p no:cacheprovider --import-mode=append -o addopts="-ra" \
+step gpu_tests 140 "$PY" -m pytest "${TESTS[@]}" -q -p no:cacheprovider --import-mode=append -o addopts="-ra" \
   "$REPO/tests/test_gpu.py"
 step inner_loop 230 "$PY" "$REPO/benchmarks/inner_loop.py" --device "$DEVICE" "${SPEED[@]}" \
   --engines reference,sequential,batched
-step loss_memory 90 "$PY" "$REPO/benchmarks/inner_loop.py" --device "$DEVICE" --loss-memory "${MEMORY[@]}" \
+step loss_memory 100 "$PY" "$REPO/benchmarks/inner_loop.py" --device "$DEVICE" --loss-memory "${MEMORY[@]}" \
   --loss-chunks 2048,512
 step profile 60 "$PY" "$REPO/benchmarks/inner_loop.py" --device "$DEVICE" --profile "${PROFILE[@]}"

@@ -8,6 +8,7 @@ import warnings
 import pytest
 import torch
 
+import seal_gym.adapt.batched as batched
 import seal_gym.adapt.sequential as sequential
 from seal_gym.adapt import (
     AdaptRequest,
@@ -131,6 +132,21 @@ def test_many_adapters_in_cohorts_match_one_cohort(bundle):
     for sa, sb in zip(one.lora_states, small.lora_states):
         for name in sa:
             torch.testing.assert_close(sa[name], sb[name], atol=REORDER_ATOL, rtol=0)
+
+
+def test_optimizer_in_slices_of_adapters_gives_the_same_weights(bundle, monkeypatch):
+    """The AdamW update runs a slice of adapters at a time to bound its temporaries: elementwise, so the
+    weights must be equal to the bit whatever the slice."""
+    requests = [request(10 + i, 2 + i % 3, 1 + i % 2) for i in range(5)]
+    states = []
+    for values in (2**26, 1):  # one slice for all, then one adapter per slice
+        monkeypatch.setattr(batched, "OPTIMIZER_SLICE_VALUES", values)
+        engine = BatchedEngine(bundle.model, bundle.tokenizer, keep_lora_state=True)
+        engine.adapt(requests)
+        states.append(engine.lora_states)
+    for whole, sliced in zip(*states):
+        for name in whole:
+            assert all(torch.equal(a, b) for a, b in zip(whole[name], sliced[name]))
 
 
 def test_length_buckets_cover_every_row_once():
