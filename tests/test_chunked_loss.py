@@ -89,6 +89,16 @@ def requests() -> list[AdaptRequest]:
     ]
 
 
+def assert_same_training(outcomes, states, other_outcomes, other_states) -> None:
+    """Same answers, and losses and trained adapter weights within ``ATOL``."""
+    for a, b in zip(outcomes, other_outcomes):
+        assert a.answers == b.answers
+        assert b.losses == pytest.approx(a.losses, abs=ATOL)
+    for sa, sb in zip(states, other_states):
+        for name in sa:
+            torch.testing.assert_close(sb[name], sa[name], atol=ATOL, rtol=0)
+
+
 def test_engine_outcomes_do_not_depend_on_the_chunk(bundle):
     runs = []
     for chunk_tokens in (None, 3, 2048):
@@ -97,12 +107,7 @@ def test_engine_outcomes_do_not_depend_on_the_chunk(bundle):
     (full, full_states, used), *chunked = runs
     assert used is False and all(run[2] for run in chunked)
     for outcomes, states, _ in chunked:
-        for a, b in zip(full, outcomes):
-            assert a.answers == b.answers
-            assert b.losses == pytest.approx(a.losses, abs=ATOL)
-        for sa, sb in zip(full_states, states):
-            for name in sa:
-                torch.testing.assert_close(sb[name], sa[name], atol=ATOL, rtol=0)
+        assert_same_training(full, full_states, outcomes, states)
 
 
 def test_model_whose_logits_are_not_its_head_falls_back_to_full_logits(bundle, monkeypatch):
@@ -149,12 +154,7 @@ def test_layer_checkpointing_recomputes_the_layers_and_changes_no_outcome(bundle
     (plain, plain_states, plain_calls), (layered, layered_states, layered_calls) = runs
     # Same answers (same generate calls), and every training pass ran each layer once more in backward.
     assert layered_calls > plain_calls
-    for a, b in zip(plain, layered):
-        assert a.answers == b.answers
-        assert b.losses == pytest.approx(a.losses, abs=ATOL)
-    for sa, sb in zip(plain_states, layered_states):
-        for name in sa:
-            torch.testing.assert_close(sb[name], sa[name], atol=ATOL, rtol=0)
+    assert_same_training(plain, plain_states, layered, layered_states)
     assert all("forward" not in vars(layer) for layer in decoder_layers(bundle.model))  # put back as it was
 
 
