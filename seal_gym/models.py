@@ -127,6 +127,7 @@ def load_model(
 
 
 def _load_pretrained(path: str, name: str, trust_remote_code: bool) -> ModelBundle:
+    from huggingface_hub.errors import HFValidationError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     # A name that is not a local folder goes to the hub; when the hub is off or unreachable, only the local
@@ -136,9 +137,13 @@ def _load_pretrained(path: str, name: str, trust_remote_code: bool) -> ModelBund
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    except OSError as err:
-        where = (f"it is not a local folder nor in the Hugging Face cache, and {offline}" if offline else
-                 f"it is neither a local folder nor in the Hugging Face cache, and the hub could not serve it ({err})")
+    except (OSError, HFValidationError) as err:  # huggingface_hub < 1.0 raises the second for a missing path
+        if isinstance(err, HFValidationError):
+            where = f"it is not a local folder, nor a Hugging Face model id ({err})"
+        elif offline:
+            where = f"it is not a local folder nor in the Hugging Face cache, and {offline}"
+        else:
+            where = f"it is neither a local folder nor in the Hugging Face cache, and the hub could not serve it ({err})"
         raise OSError(
             f"could not load the model {name!r}: {where}. Pass the path of a local model folder (config.json "
             "and weights), or model=None for the embedded SmolLM2-135M-Instruct."
@@ -163,20 +168,25 @@ def gguf_path() -> Path:
 
 
 def embedded_cache_key(source: Path) -> str:
-    """Name of the converted copy of ``source``: the GGUF package's version, the file's size and a content hash.
+    """Name of the converted copy of ``source``: the GGUF package's version, transformers' major version, the
+    file's size and a content hash.
 
-    No path or modification time goes in, so every virtual environment with the same file shares one copy
-    (a key with the mtime left a new 517 MB copy per ``.venv``). Hashing the ~98 MB file takes ~0.1-0.3 s.
+    No path or modification time goes in, so every virtual environment with the same file and the same
+    transformers major shares one copy (a key with the mtime left a new 517 MB copy per ``.venv``). The
+    major is in because the copy holds what transformers wrote: 5.x saves a tokenizer class that 4.x cannot
+    load. Hashing the ~98 MB file takes ~0.1-0.3 s.
     """
     try:
         version = importlib.metadata.version(GGUF_PACKAGE.replace("_", "-"))
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
+    transformers_major = importlib.metadata.version("transformers").split(".")[0]
     digest = hashlib.sha256()
     with open(source, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 22), b""):
             digest.update(chunk)
-    return f"{EMBEDDED_NAME}-{version}-{source.stat().st_size}-{digest.hexdigest()[:16]}"
+    return (f"{EMBEDDED_NAME}-{version}-transformers{transformers_major}-{source.stat().st_size}-"
+            f"{digest.hexdigest()[:16]}")
 
 
 def _cache_error(err: OSError, path: Path) -> OSError:
@@ -239,6 +249,8 @@ def byte_level_tokenizer():
         pad_token="<|endoftext|>",
         additional_special_tokens=specials,
         chat_template=CHATML_TEMPLATE,
+        # As Llama's tokenizer: no token_type_ids, which transformers 4.x passes on to generate(), which refuses them.
+        model_input_names=["input_ids", "attention_mask"],
     )
 
 

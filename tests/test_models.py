@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import socket
@@ -68,7 +69,7 @@ def test_embedded_model_converts_once_then_loads_fast(tmp_path, monkeypatch):
     assert all(torch.equal(p, q) for p, q in zip(first.model.parameters(), second.model.parameters()))
 
 
-def test_cache_key_follows_the_content_not_the_path_or_mtime(tmp_path):
+def test_cache_key_follows_the_content_and_transformers_major_not_the_path_or_mtime(tmp_path, monkeypatch):
     first = tmp_path / "a" / "model.gguf"
     first.parent.mkdir()
     first.write_bytes(b"GGUF" + bytes(range(256)) * 100)
@@ -79,6 +80,13 @@ def test_cache_key_follows_the_content_not_the_path_or_mtime(tmp_path):
     copy.write_bytes(first.read_bytes()[:-1] + b"x")  # same size, one byte changed
     assert models.embedded_cache_key(first) != models.embedded_cache_key(copy)
     assert models.embedded_cache_key(first).startswith(models.EMBEDDED_NAME)
+    # What transformers 5 writes, transformers 4 cannot read (and back): one copy per major version.
+    real_version = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version",
+                        lambda name: "4.57.0" if name == "transformers" else real_version(name))
+    assert "transformers4" in models.embedded_cache_key(copy)
+    monkeypatch.undo()
+    assert f"transformers{real_version('transformers').split('.')[0]}" in models.embedded_cache_key(copy)
 
 
 def test_unwritable_cache_names_the_variable_the_path_and_the_reason(tmp_path, monkeypatch):
