@@ -30,7 +30,7 @@ Usage::
     python benchmarks/inner_loop.py --quick               # a few minutes on a 2-core CPU
     python benchmarks/inner_loop.py --device cuda         # full SEAL settings, bf16, K = 1, 4, 16, 64
     python benchmarks/inner_loop.py --loss-memory --ks 16 --passage-tokens 256 --threads 1
-    python benchmarks/inner_loop.py --profile --device cuda --ks 64 --epochs 2
+    python benchmarks/inner_loop.py --profile --device cuda --ks 64 --epochs 1
     python benchmarks/inner_loop.py --quick --engines ray --ray-workers 1,2 --num-self-edits 8
 """
 

@@ -23,9 +23,10 @@ PY="${PYTHON:-python3}"
 DEVICE="${SEAL_GYM_CHECK_DEVICE:-cuda}"
 if [ "$DEVICE" = cuda ]; then
   TESTS=(-m gpu) SPEED=(--ks 1,16,64 --num-self-edits 4) MEMORY=(--ks 64 --passage-tokens 256)
-  PROFILE=(--ks 64 --epochs 2)
+  PROFILE=(--ks 64 --epochs 1)  # one epoch: the per-step pattern, and fewer events for the profiler to sort
 else  # small shapes: a rehearsal must only show that every step runs
-  TESTS=(-m "not gpu") SPEED=(--quick --ks 1,4) MEMORY=(--ks 4 --passage-tokens 64 --rank 4) PROFILE=(--quick)
+  TESTS=(-m "not gpu") SPEED=(--quick --ks 1,4) MEMORY=(--ks 4 --passage-tokens 64 --rank 4)
+  PROFILE=(--quick --model tiny-random)
 fi
 # seal_gym's agents/ and envs/ install as seal_gym.agents / seal_gym.envs (package-dir): install, not just import.
 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
