@@ -43,7 +43,7 @@ import statistics
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -82,6 +82,11 @@ class Args:
     ray_workers: list[int]
 
 
+# Comma-separated options and the type of their items.
+LIST_OPTIONS = {"ks": int, "engines": str, "group_by": str, "loss_chunks": int, "loss_arms": str, "ray_workers": int}
+LOSS_ARMS = ("full", "chunked", "checkpointed")
+
+
 def parse_args() -> Args:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -108,7 +113,7 @@ def parse_args() -> Args:
     p.add_argument("--profile", action="store_true",
                    help="profile one batched call of the largest K (see above) instead of timing engines")
     p.add_argument("--loss-chunks", default="2048", help="comma-separated loss_chunk_tokens for --loss-memory")
-    p.add_argument("--loss-arms", default="full,chunked,checkpointed",
+    p.add_argument("--loss-arms", default=",".join(LOSS_ARMS),
                    help="--loss-memory variants: full logits, chunked (each --loss-chunks), chunked (the first) with "
                         "layer checkpointing; leave full out where K x tokens x vocabulary would not fit")
     p.add_argument("--ray-workers", default="1,2", help="comma-separated actor counts for the ray engine")
@@ -120,10 +125,12 @@ def parse_args() -> Args:
         p.set_defaults(epochs=1, num_self_edits=4, ks="1,4", new_tokens=8, items=4, item_tokens=24, passage_tokens=96,
                        question_tokens=24)
         a = p.parse_args()
-    return Args(a.model, a.device, [int(k) for k in a.ks.split(",")], a.epochs, a.num_self_edits, a.items,
-                a.item_tokens, a.passage_tokens, a.questions, a.question_tokens, a.new_tokens, a.rank,
-                a.threads, a.engines.split(","), a.repeats, a.group_by.split(","), a.mixed_specs,
-                a.loss_memory, a.profile, [int(c) for c in a.loss_chunks.split(",")], a.loss_arms.split(","), [int(w) for w in a.ray_workers.split(",")])
+    values = {f.name: getattr(a, f.name) for f in fields(Args)}
+    for name, kind in LIST_OPTIONS.items():
+        values[name] = [kind(x) for x in values[name].split(",")]
+    if unknown := set(values["loss_arms"]) - set(LOSS_ARMS):
+        p.error(f"--loss-arms: unknown {sorted(unknown)}; choose from {','.join(LOSS_ARMS)}")
+    return Args(**values)
 
 
 def text(tokens: int, seed: int) -> str:

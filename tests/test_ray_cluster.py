@@ -56,10 +56,11 @@ def running_cluster():
         subprocess.run([str(ray_cli), "stop", "--force"], env=env, capture_output=True, timeout=120)
 
 
-@pytest.mark.parametrize("address", ["auto", None])
-def test_engine_joins_a_running_cluster(running_cluster, address):
+@pytest.mark.parametrize("address", ["auto", None, "local"])
+def test_engine_joins_a_running_cluster_unless_told_local(running_cluster, address):
     """``"auto"`` must join it; ``None`` (Ray's own default) joins a Ray running for this machine too, instead
-    of failing inside ``ray.init`` on the CPUs a new local Ray would have asked for."""
+    of failing inside ``ray.init`` on the CPUs a new local Ray would have asked for; ``"local"`` starts its
+    own Ray beside it."""
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(root)}
     env.pop("RAY_ADDRESS", None)
@@ -67,8 +68,8 @@ def test_engine_joins_a_running_cluster(running_cluster, address):
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["cpus"] == 3, "the engine started its own Ray instead of joining the cluster"
-    assert result["gcs"].endswith(f":{running_cluster}")
+    joined = result["cpus"] == 3 and result["gcs"].endswith(f":{running_cluster}")
+    assert joined == (address != "local"), result["gcs"]
     assert result["answers"] == result["expected_answers"]
     for got, expected in zip(result["losses"], result["expected_losses"]):
         assert got == pytest.approx(expected, abs=1e-5)

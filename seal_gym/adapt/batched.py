@@ -17,6 +17,7 @@ With ``layer_checkpointing`` the decoder layers' activations are recomputed in b
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import math
 import time
@@ -287,23 +288,17 @@ def checkpointed_layers(model: torch.nn.Module) -> Iterator[None]:
     checkpointed call of itself and put back afterwards, whatever was there before.
     """
     layers = list(decoder_layers(model))
-    saved = [layer.__dict__.get("forward") for layer in layers]
+    saved = [vars(layer).get("forward") for layer in layers]  # an instance-level forward (e.g. a hook's), if any
     for layer in layers:
-        layer.forward = _checkpointed(layer.forward)
+        layer.forward = functools.partial(checkpoint, layer.forward, use_reentrant=False)
     try:
         yield
     finally:
         for layer, forward in zip(layers, saved):
-            del layer.forward
-            if forward is not None:
+            if forward is None:
+                del layer.forward  # the class's forward shows through again
+            else:
                 layer.forward = forward
-
-
-def _checkpointed(forward):
-    def run(*args, **kwargs):
-        return checkpoint(forward, *args, use_reentrant=False, **kwargs)
-
-    return run
 
 
 def body_and_head(model: torch.nn.Module) -> tuple[torch.nn.Module | None, torch.nn.Module | None]:
