@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from seal_gym.adapt.decoding import generation_batches, greedy_answers
+from seal_gym.adapt.decoding import asks_answer, generation_batches, greedy_answers, target_logprobs
 from seal_gym.adapt.engine_base import EngineBase
 from seal_gym.adapt.tokens import IGNORE_INDEX, batch_order, collate, pad_token_id, tokenize_request
 from seal_gym.adapt.training import lr_multiplier
@@ -123,6 +123,7 @@ class BatchedEngine(EngineBase):
                 trained = time.perf_counter()
                 self.model.eval()
                 answers = self._answer(stack, requests)
+                scores = self._score(stack, requests)
         finally:
             self.model.train(was_training)
         answered = time.perf_counter()
@@ -140,6 +141,7 @@ class BatchedEngine(EngineBase):
                     num_optimizer_steps=steps[k],
                     train_seconds=(trained - start) * share,
                     answer_seconds=(answered - trained) * share,
+                    target_logprobs=scores[k],
                 ),
                 states[k],
             )
@@ -212,16 +214,33 @@ class BatchedEngine(EngineBase):
 
     def _answer_chunk(self, stack: StackedLora, requests: list[AdaptRequest], chunk: list[int],
                       answers: list[list[str]]) -> None:
-        owners = [k for k in chunk for _ in requests[k].queries]
-        if not owners:
+        for k in chunk:
+            answers[k].extend("" for _ in requests[k].queries)
+        rows = [(k, j) for k in chunk for j, q in enumerate(requests[k].queries) if asks_answer(q)]
+        if not rows:
             return
-        queries = [q for k in chunk for q in requests[k].queries]
+        queries = [requests[k].queries[j] for k, j in rows]
         # greedy_answers orders one batch's rows by common.generation_batches; route rows in that order.
         (order,) = generation_batches(queries, len(queries))
-        stack.route([owners[i] for i in order])
+        stack.route([rows[i][0] for i in order])
         texts = greedy_answers(self.model, self.tokenizer, queries, batch_size=len(queries))
-        for owner, text in zip(owners, texts):
-            answers[owner].append(text)
+        for (k, j), text in zip(rows, texts):
+            answers[k][j] = text
+
+    @torch.no_grad()
+    def _score(self, stack: StackedLora, requests: list[AdaptRequest]) -> list[list[float | None]]:
+        """Each adapter's log-probability of its queries' targets (an empty list for a request without any)."""
+        scores: list[list[float | None]] = [[None] * len(r.queries) if any(q.target for q in r.queries) else []
+                                            for r in requests]
+        rows = [(k, j) for k, r in enumerate(requests) for j, q in enumerate(r.queries) if q.target]
+        for start in range(0, len(rows), self.answer_batch_size):
+            part = rows[start : start + self.answer_batch_size]
+            stack.route([k for k, _ in part])  # target_logprobs keeps the rows' order in one batch
+            values = target_logprobs(self.model, self.tokenizer, [requests[k].queries[j] for k, j in part],
+                                     batch_size=len(part))
+            for (k, j), value in zip(part, values):
+                scores[k][j] = value
+        return scores
 
 
 def per_adapter_loss_sums(logits: torch.Tensor, labels: torch.Tensor, adapter_of_row: torch.Tensor,

@@ -45,10 +45,21 @@ def cut_at_stop(answer: str, stop: str | None) -> str:
     return answer
 
 
+def asks_answer(query: Query) -> bool:
+    """Whether ``query`` wants a generated answer (``max_new_tokens=0`` asks only for its target's score)."""
+    return query.max_new_tokens > 0
+
+
 @torch.no_grad()
 def greedy_answers(model, tokenizer, queries: list[Query], batch_size: int = 32) -> list[str]:
-    """Greedy answers to ``queries``, batched with left padding; each cut at its own ``max_new_tokens``."""
+    """Greedy answers to ``queries``, batched with left padding; each cut at its own ``max_new_tokens``
+    (a query with ``max_new_tokens=0`` gets ``""`` without a forward pass)."""
     answers: list[str] = [""] * len(queries)
+    live = [i for i, q in enumerate(queries) if asks_answer(q)]
+    if len(live) < len(queries):
+        for i, text in zip(live, greedy_answers(model, tokenizer, [queries[i] for i in live], batch_size)):
+            answers[i] = text
+        return answers
     if not queries:
         return answers
     # Imported here, not at module level: it costs ~0.5 s, and `seal-gym --help` need not pay it.
@@ -84,3 +95,35 @@ def greedy_answers(model, tokenizer, queries: list[Query], batch_size: int = 32)
             new_tokens = generated[row, width : width + queries[i].max_new_tokens]
             answers[i] = cut_at_stop(tokenizer.decode(new_tokens, skip_special_tokens=True), queries[i].stop).strip()
     return answers
+
+
+@torch.no_grad()
+def target_logprobs(model, tokenizer, queries: list[Query], batch_size: int = 32) -> list[float | None]:
+    """Mean per-token log-probability of each query's ``target`` right after its ``prompt`` (teacher-forced).
+
+    Rows are scored in the order given, ``batch_size`` at a time (a caller that routes rows to adapters
+    relies on that order). Queries without a target, or whose target has no tokens, get ``None``.
+    """
+    scores: list[float | None] = [None] * len(queries)
+    rows = [i for i, q in enumerate(queries) if q.target]
+    device = next(model.parameters()).device
+    pad_id = pad_token_id(tokenizer)
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start : start + batch_size]
+        prompts = [tokenizer(queries[i].prompt, add_special_tokens=False)["input_ids"] for i in batch]
+        targets = [tokenizer(queries[i].target, add_special_tokens=False)["input_ids"] for i in batch]
+        width = max(len(p) + len(t) for p, t in zip(prompts, targets))
+        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, (p, t) in enumerate(zip(prompts, targets)):
+            input_ids[row, : len(p) + len(t)] = torch.tensor(p + t, dtype=torch.long)
+            mask[row, : len(p) + len(t)] = 1
+        logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        for row, (i, p, t) in enumerate(zip(batch, prompts, targets)):
+            if not t or not p:
+                continue
+            positions = torch.arange(len(p) - 1, len(p) + len(t) - 1, device=logprobs.device)
+            picked = logprobs[row, positions, torch.tensor(t, device=logprobs.device)]
+            scores[i] = float(picked.mean())
+    return scores

@@ -10,7 +10,7 @@ from typing import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
-from seal_gym.adapt.decoding import greedy_answers
+from seal_gym.adapt.decoding import greedy_answers, target_logprobs
 from seal_gym.adapt.engine_base import EngineBase, linear_path, target_linear_names
 from seal_gym.adapt.tokens import IGNORE_INDEX, batch_order, collate, pad_token_id, tokenize_request
 from seal_gym.adapt.training import lora_a_init, lr_multiplier
@@ -100,6 +100,8 @@ class SequentialEngine(EngineBase):
             trained = time.perf_counter()
             lora_model.eval()
             answers = greedy_answers(lora_model, self.tokenizer, list(request.queries), self.answer_batch_size)
+            scores = (target_logprobs(lora_model, self.tokenizer, list(request.queries), self.answer_batch_size)
+                      if any(q.target for q in request.queries) else [])
         answered = time.perf_counter()
         return AdaptOutcome(
             answers=answers,
@@ -108,6 +110,7 @@ class SequentialEngine(EngineBase):
             num_optimizer_steps=num_steps,
             train_seconds=trained - start,
             answer_seconds=answered - trained,
+            target_logprobs=scores,
         )
 
 

@@ -99,8 +99,13 @@ class Query:
 
     prompt: str
     max_new_tokens: int = 64
+    """Greedy answer length limit; 0 generates nothing (the answer is ``""``: a query asked only for its
+    ``target``'s log-probability)."""
     stop: str | None = None
     """Generation of this answer ends once the answer contains ``stop`` (kept in the answer)."""
+    target: str | None = None
+    """A reference answer: the engine also reports the mean per-token log-probability of ``target`` following
+    ``prompt`` (teacher-forced, no generation), in :attr:`AdaptOutcome.target_logprobs`."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,9 @@ class AdaptOutcome:
     num_optimizer_steps: int
     train_seconds: float
     answer_seconds: float
+    target_logprobs: list[float | None] = field(default_factory=list)
+    """Per query, the mean per-token log-probability of its ``target`` under the adapter (``None`` for a
+    query without one); empty when no query of the request has a target."""
 
     @property
     def final_loss(self) -> float | None:
