@@ -1,0 +1,48 @@
+"""seal_gym.diversity: known values, and a collapsed set of self-edits scoring below a varied one."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+
+from seal_gym.diversity import compression_ratio, distinct_n, diversity, round_diversity, words
+
+
+def test_distinct_n_on_known_texts():
+    texts = ["The cat sat on the mat.", "the cat ran"]
+    # words: the cat sat on the mat | the cat ran
+    assert words(texts[0]) == ["the", "cat", "sat", "on", "the", "mat"]
+    assert distinct_n(texts, 1) == pytest.approx(6 / 9)  # the, cat, sat, on, mat, ran
+    assert distinct_n(texts, 2) == pytest.approx(6 / 7)  # "the cat" twice
+    assert distinct_n(texts, 3) == pytest.approx(5 / 5)
+    assert distinct_n(["one"], 2) == 0.0  # no bigram at all
+    with pytest.raises(ValueError, match="n must be"):
+        distinct_n(texts, 0)
+
+
+def test_compression_ratio_is_zlibs():
+    texts = ["alpha beta", "alpha beta gamma"]
+    data = "alpha beta\nalpha beta gamma".encode()
+    assert compression_ratio(texts) == len(data) / len(zlib.compress(data, 9))
+    assert compression_ratio([]) == 0.0
+
+
+def test_per_prompt_and_round_views_catch_the_two_collapses():
+    varied = [["Port Varrow has a green light.", "Its harbour opened in 1820."],
+              ["Mount Elda is 3,400 metres high.", "Snow covers Elda until June."]]
+    repeats = [["Port Varrow has a green light."] * 2, ["Mount Elda is 3,400 metres high."] * 2]
+    template = [["The passage says that Port Varrow is a port."], ["The passage says that Mount Elda is a port."]]
+    v, r, t = diversity(varied), diversity(repeats), diversity(template)
+    assert r.distinct_2_prompt == pytest.approx(0.5) and v.distinct_2_prompt == 1.0  # samples repeat each other
+    assert r.compression_ratio_prompt > v.compression_ratio_prompt
+    assert t.distinct_2_prompt == 1.0 and t.distinct_2 < v.distinct_2  # one template for every prompt
+    assert v.self_edit_words == pytest.approx((6 + 5 + 7 + 5) / 4)  # "3,400" is two words and v.self_edits == 4
+
+
+def test_round_diversity_is_a_flat_dict_of_floats_and_skips_empty_prompts():
+    scalars = round_diversity([["a b c"], [], ["a b d"]])
+    assert set(scalars) >= {"distinct_1", "distinct_2", "distinct_3", "compression_ratio", "self_edit_words"}
+    assert all(isinstance(v, float) for v in scalars.values())
+    assert scalars["distinct_1"] == pytest.approx(4 / 6) and scalars["distinct_1_prompt"] == 1.0
+    assert round_diversity([])["self_edits"] == 0.0
