@@ -9,10 +9,30 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import seal_gym  # noqa: F401  (registers the envs)
-from seal_gym.adapt import LoraSpec, TrainSpec
+from seal_gym.adapt import AdaptRequest, LoraSpec, Query, TrainSpec
 from seal_gym.spaces import FreeText
+from seal_gym.squad.passages import demo_passages
+from seal_gym.testing import ScriptedEngine
+from seal_gym.text import clean_self_edit
 
 FAST = dict(train=TrainSpec(epochs=1), lora=LoraSpec(rank=2, alpha=4))
+QUESTIONS = [[(qa.question, qa.answer) for qa in p.questions] for p in demo_passages()]
+
+
+def asked(query: Query) -> tuple[int, str]:
+    """(index of the question within its passage, gold answer) of the demo question in ``query``."""
+    return next((i, gold) for qs in QUESTIONS for i, (question, gold) in enumerate(qs) if question in query.prompt)
+
+
+def good_lines_answer(request: AdaptRequest, query: Query) -> str:
+    """Scripted adapted model: question i is answered right when at least i + 1 trained lines say GOOD."""
+    index, gold = asked(query)
+    return gold if sum("GOOD" in s.prompt + s.completion for s in request.sequences) > index else "no idea"
+
+
+def first_questions_answer(n: int):
+    """Scripted base model: the first ``n`` questions of every passage right."""
+    return lambda query: asked(query)[1] if asked(query)[0] < n else "no idea"
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +66,18 @@ def test_reset_is_seeded_and_step_reports_accuracies(env):
     assert env.unwrapped.last_result.train_seconds > 0  # timings live outside info
 
 
-def test_gain_reward(tiny_bundle):
-    env = gym.make("SealSquad-v0", model=tiny_bundle, reward="gain", **FAST)
-    env.reset(seed=0)
-    _, reward, *_, info = env.step("Some self-edit.")
-    assert reward == pytest.approx(info["adapter_accuracy"] - info["baseline_accuracy"])
+@pytest.mark.parametrize("self_edit,accuracy,gain", [("GOOD GOOD GOOD GOOD", 0.8, 0.4), ("GOOD", 0.2, -0.2)])
+def test_gain_reward_subtracts_the_base_models_accuracy(tiny_bundle, self_edit, accuracy, gain):
+    # Base model: 2 of 5 right; adapted: one right answer per line that says GOOD.
+    engines = {kind: ScriptedEngine(good_lines_answer, first_questions_answer(2)) for kind in ("accuracy", "gain")}
+    rewards = {}
+    for kind, engine in engines.items():
+        env = gym.make("SealSquad-v0", model=tiny_bundle, engine=engine, reward=kind)
+        env.reset(seed=0)
+        _, rewards[kind], *_, info = env.step(self_edit.replace(" ", "\n"))
+        assert info["baseline_accuracy"] == pytest.approx(0.4) and info["adapter_accuracy"] == pytest.approx(accuracy)
+        assert info["gain"] == pytest.approx(gain)
+    assert rewards == pytest.approx({"accuracy": accuracy, "gain": gain})
 
 
 def test_prompt_style_and_dataset_options(tiny_bundle, shared_data):
@@ -92,14 +119,24 @@ def test_bad_actions_get_well_defined_rewards(env, action, expect_error, note):
         assert any(note in n for n in info["action_notes"])
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(action=st.text(max_size=300))
-def test_any_text_gives_a_reward_in_range(env, action):
-    env.reset(seed=0)
-    _, reward, terminated, truncated, info = env.step(action)
+@pytest.fixture(scope="module")
+def scripted_env(tiny_bundle):
+    return gym.make("SealSquad-v0", model=tiny_bundle, engine=ScriptedEngine(good_lines_answer))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(before=st.text(max_size=150), good=st.booleans(), after=st.text(max_size=150))
+def test_any_text_gets_the_reward_its_content_earns(scripted_env, before, good, after):
+    # Any text around the marker: 1 of 5 right exactly when GOOD survives cleaning (it always should).
+    action = before + ("\nGOOD\n" if good else "") + after
+    scripted_env.reset(seed=0)
+    _, reward, terminated, truncated, info = scripted_env.step(action)
     assert terminated and not truncated
-    assert 0.0 <= reward <= 1.0
-    assert "error" in info or info["adapter_accuracy"] == reward
+    marked = "GOOD" in clean_self_edit(action, len(action)).text
+    if "error" in info:
+        assert reward == 0.0 and not marked and "empty self-edit" in info["error"]
+    else:
+        assert reward == info["adapter_accuracy"] and (reward > 0) == marked
 
 
 def test_free_text_space_accepts_llm_output():
