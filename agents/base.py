@@ -21,8 +21,10 @@ import numpy as np
 import torch
 
 from seal_gym.agents.policy import Completion, TokenScores, TrainablePolicy
+from seal_gym.agents.progress import heartbeat
 from seal_gym.agents.rollouts import Collector, Rollouts
 from seal_gym.agents.runlog import RunLog
+from seal_gym.agents.scalars import LOOP_EXTRA, declared_info_metrics, info_metric_keys, rollout_scalars, round_scalars
 
 
 @dataclass
@@ -58,7 +60,7 @@ class AgentConfig:
 
 @dataclass
 class RoundStats:
-    """What one round did (also written to TensorBoard)."""
+    """What one round did (written to TensorBoard by :func:`~seal_gym.agents.scalars.round_scalars`)."""
 
     round: int
     global_step: int
@@ -67,12 +69,29 @@ class RoundStats:
     reward_std: float
     reward_max: float
     update: dict[str, float]
-    """The algorithm's numbers (losses, kept fraction, KL...)."""
+    """The algorithm's numbers (losses, trained fraction, KL...), tags as in :data:`~seal_gym.agents.scalars.SCHEMA`."""
     seconds: dict[str, float]
-    """Wall-clock seconds per phase: sampling, inner_loop (or collect, for agents with their own), update, evaluate."""
+    """Wall-clock seconds per phase: sampling, inner_loop, update, evaluate (0 when not evaluated) and round."""
     eval_reward: float | None = None
     extra: dict[str, float] = field(default_factory=dict)
-    """Means of the env's numeric infos (baseline/adapter accuracy, gain) and self-edit length."""
+    """The loop's numbers of the self-edits (length, group reward std, kept fraction) and the means of the env's
+    numeric infos (see :func:`~seal_gym.agents.scalars.rollout_scalars`)."""
+
+    def scalars(self) -> dict[str, float]:
+        """Every scalar this round writes, tag -> value (one tag set for every agent)."""
+        return round_scalars(self)
+
+
+@dataclass
+class RoundResult:
+    """What :meth:`Agent.run_round` hands the loop: the round's episodes, the update's numbers, timings."""
+
+    rollouts: Rollouts
+    """The self-edits and their rewards (``[G, n, r]``)."""
+    update: dict[str, float]
+    """The update's numbers (tags of :data:`~seal_gym.agents.scalars.SCHEMA`), ``charts/trained_fraction`` included."""
+    seconds: dict[str, float]
+    """Wall-clock seconds of ``sampling``, ``inner_loop`` and ``update``."""
 
 
 Callback = Callable[["Agent", RoundStats], bool]
@@ -81,6 +100,10 @@ Callback = Callable[["Agent", RoundStats], bool]
 
 class Agent:
     """Base class of the optimizers: owns the loop, the run folder and checkpoints; subclasses add ``update``.
+
+    A round is :meth:`run_round` (by default: :meth:`collect` self-edits, then :meth:`update`), then the loop
+    evaluates, logs and checkpoints. An agent with its own rollout machinery (sb3-ppo) overrides
+    ``run_round`` and shares the rest: run folder, TensorBoard tags, checkpoints and resume.
 
     Args:
         policy: a :class:`~seal_gym.agents.policy.TrainablePolicy`.
@@ -119,7 +142,7 @@ class Agent:
 
     # --- what an algorithm adds ----------------------------------------------------------------------------
     def make_collector(self, env: Any, env_kwargs: dict[str, Any] | None) -> Collector | None:
-        """What runs episodes for :meth:`collect` (an agent with its own rollout machinery returns None)."""
+        """What runs episodes for :meth:`collect` (an agent that overrides :meth:`run_round` may return None)."""
         c = self.config
         return Collector(env, c.prompts_per_round, c.samples_per_prompt, c.inner_seeds, env_kwargs)
 
@@ -128,12 +151,32 @@ class Agent:
         return self.collector.collect(self.policy, self.rng, progress=progress, logprobs=self.needs_behaviour_logprobs)
 
     def update(self, rollouts: Rollouts) -> dict[str, float]:
-        """Improve the policy from one round's rollouts; return numbers worth logging."""
+        """Improve the policy from one round's rollouts; return numbers worth logging (tags of
+        :data:`~seal_gym.agents.scalars.SCHEMA`, ``charts/trained_fraction`` always: 0 when nothing was trained)."""
         raise NotImplementedError
 
+    def run_round(self, progress: Callable[[str], None]) -> RoundResult:
+        """One round's episodes and update: :meth:`collect`, then :meth:`update`.
+
+        Override it for an agent that collects and updates in one call of its own (sb3-ppo); the loop around it
+        (evaluation, logging, checkpoints, resume) stays the same.
+        """
+        last = self.history[-1].seconds if self.history else {}
+        with heartbeat(progress, "sampling and inner loops", last.get("sampling", 0) + last.get("inner_loop", 0)):
+            rollouts = self.collect(progress)
+        start = time.perf_counter()
+        with heartbeat(progress, "update", last.get("update")):
+            update = self.update(rollouts)
+        return RoundResult(rollouts, update, {**rollouts.seconds, "update": time.perf_counter() - start})
+
     def kept(self, rollouts: Rollouts) -> list[bool] | None:
-        """Which completions the last update trained on (for ``episodes.jsonl``); None if not meaningful."""
+        """Which completions the agent's filter keeps (for ``episodes.jsonl`` and ``charts/kept_fraction``), as a
+        function of ``rollouts`` alone; None: the agent has no filter."""
         return None
+
+    def declared_info_metrics(self) -> list[str] | None:
+        """The step-info keys the env declares worth logging (None: log every numeric info)."""
+        return declared_info_metrics(getattr(self.collector, "env", None))
 
     def algorithm_state(self) -> dict[str, Any]:
         """Extra state a checkpoint must hold (e.g. an optimizer that lives across rounds)."""
@@ -151,18 +194,17 @@ class Agent:
             rounds: total rounds of the run.
             run_dir: where events, episodes and checkpoints go (``None``: keep results in memory only).
             callback: called after each round; returning False stops.
-            progress: receives one line per phase (e.g. ``print``).
+            progress: receives one line per phase, and a line every ``PROGRESS_SECONDS`` inside a long phase
+                with its expected end (from the previous round's measured time), e.g. ``print``.
         """
         say = progress or (lambda line: None)
         if run_dir is not None and self.log is None:
             self.log = RunLog(Path(run_dir), self)
-        started = time.perf_counter()
-        first = self.round
         while self.round < rounds:
             stats = self._one_round(rounds, say)
             self.history.append(stats)
-            done = self.round - first
-            eta = (time.perf_counter() - started) / done * (rounds - self.round)
+            # The last round's time, not the mean since the start: the first round pays for warm-up.
+            eta = stats.seconds["round"] * (rounds - self.round)
             say(f"round {self.round}/{rounds}: reward {stats.reward_mean:.3f} ± {stats.reward_std:.3f}"
                 f" (max {stats.reward_max:.3f}), {self.global_step} inner loops so far, ETA {eta / 60:.1f} min")
             if callback is not None and not callback(self, stats):
@@ -172,31 +214,30 @@ class Agent:
         return self.history
 
     def _one_round(self, rounds: int, say: Callable[[str], None]) -> RoundStats:
-        c, seconds = self.config, {}
+        c = self.config
         G, n, r = c.prompts_per_round, c.samples_per_prompt, c.inner_seeds
         say(f"round {self.round + 1}/{rounds}: sampling {G * n} self-edits, then {G * n * r} inner loops")
         start = time.perf_counter()
-        rollouts = self.collect(say)
-        seconds.update(rollouts.seconds or {"collect": time.perf_counter() - start})
+        result = self.run_round(say)
+        rollouts = result.rollouts
         self.global_step += rollouts.rewards.size
-        start = time.perf_counter()
-        update = self.update(rollouts)
-        seconds["update"] = time.perf_counter() - start
+        seconds = {"sampling": 0.0, "inner_loop": 0.0, "update": 0.0, **result.seconds, "evaluate": 0.0}
         eval_reward = None
         if c.eval_every and (self.round + 1) % c.eval_every == 0:
-            start = time.perf_counter()
+            evaluate_start = time.perf_counter()
             eval_reward = self.evaluate()
-            seconds["evaluate"] = time.perf_counter() - start
+            seconds["evaluate"] = time.perf_counter() - evaluate_start
+        seconds["round"] = time.perf_counter() - start
+        kept = self.kept(rollouts)
+        before = [key for s in self.history for key in s.extra if key not in LOOP_EXTRA]
+        info_keys = info_metric_keys(self.declared_info_metrics(), rollouts, before)
         rewards = rollouts.mean_rewards
-        extra = {key: value for key in ("baseline_accuracy", "adapter_accuracy", "gain")
-                 if (value := rollouts.info_mean(key)) is not None}
-        extra["self_edit_chars"] = float(np.mean([len(x.text) for x in rollouts.completions]))
-        extra["self_edit_tokens"] = float(np.mean([len(x.completion_ids) for x in rollouts.completions]))
         stats = RoundStats(self.round, self.global_step, float(rewards.mean()), float(rewards.std()),
-                           float(rewards.max()), update, seconds, eval_reward, extra)
+                           float(rewards.max()), result.update, seconds, eval_reward,
+                           rollout_scalars(rollouts, kept, info_keys))
         self.round += 1
         if self.log is not None:
-            self.log.record_round(stats, rollouts, self.kept(rollouts))
+            self.log.record_round(stats, rollouts, kept)
             self.log.checkpoint(self)
         return stats
 

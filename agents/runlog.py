@@ -6,11 +6,14 @@ Layout of ``runs/{env}__{agent}__{seed}__{time}/``::
     events.out.tfevents.*  TensorBoard: charts/ (rewards, accuracies), losses/, time/, eval/
     episodes.jsonl       one record per self-edit: round, prompt, self-edit, rewards, accuracies, kept
     checkpoints/latest   the name of the newest complete checkpoint (replaced atomically)
-    checkpoints/round-NNNN/policy/  the policy's trainable state (safetensors), agent.pt: loop position, RNGs
+    checkpoints/round-NNNN/policy/  the policy's trainable state (safetensors)
+    checkpoints/round-NNNN/agent.json, agent.safetensors  loop position, RNGs, optimizer (data only, no pickle)
+    lock                 held by the process writing the run (see :mod:`seal_gym.agents.run_lock`)
 
 A checkpoint is complete before ``latest`` points to it, and records of a round are dropped on resume when
 their round has no checkpoint yet: after ``kill -9`` at any moment a resumed run loses no record, repeats
-none, and (the seeds being restored) redoes the interrupted round exactly.
+none, and (the seeds being restored) redoes the interrupted round exactly. TensorBoard's points after the
+checkpoint are purged the same way, so every round keeps exactly one point per tag.
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ import dataclasses
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+from seal_gym.agents.agent_state import has_agent_state, load_agent_state, save_agent_state
+from seal_gym.agents.run_lock import RunLock
 
 if TYPE_CHECKING:
     from seal_gym.agents.base import Agent, RoundStats
@@ -36,7 +42,7 @@ EPISODES = "episodes.jsonl"
 class RunLog:
     """Writes one run folder (see the module docstring). Made by :meth:`Agent.learn` / :meth:`Agent.resume`."""
 
-    def __init__(self, run_dir: Path, agent: "Agent", purge_step: int | None = None) -> None:
+    def __init__(self, run_dir: Path, agent: "Agent", purge_step: int | None = None, lock: RunLock | None = None) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         from seal_gym.runs import hyperparameters_text, run_metadata
@@ -44,7 +50,10 @@ class RunLog:
         self.run_dir = run_dir
         if purge_step is None and (run_dir / CONFIG).exists():
             raise FileExistsError(f"{run_dir} holds a run already; resume it (Agent.resume / --resume) or pick a new folder")
-        run_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = lock or RunLock(run_dir)
+        self.lock.acquire()  # RunLockedError when another process writes the folder
+        if purge_step is not None:
+            _wait_for_a_later_second(run_dir)
         if not (run_dir / CONFIG).exists():
             settings = {"agent": agent.name, "env": agent.env_id, "config": dataclasses.asdict(agent.config),
                         "policy": describe(agent.policy), **agent.run_settings,
@@ -56,19 +65,36 @@ class RunLog:
 
     @classmethod
     def reopen(cls, run_dir: Path, agent: "Agent") -> "RunLog":
-        """Load the run's last checkpoint into ``agent`` and its policy, and drop records after it."""
+        """Load the run's last checkpoint into ``agent`` and its policy, and drop records and TensorBoard points
+        after it.
+
+        Raises:
+            RunLockedError: another live process writes the run.
+            ValueError: the run is another agent's, or its checkpoint is not plain data (it could run code).
+        """
+        from seal_gym.agents.base import RoundStats
+
         settings = run_settings(run_dir)
         if settings.get("agent") != agent.name:
             raise ValueError(f"{run_dir} is a {settings.get('agent')!r} run; resume it with --agent {settings.get('agent')}")
-        checkpoint = latest_checkpoint(run_dir)
-        if checkpoint is not None:
-            agent.policy.load(checkpoint / "policy")
-            agent.load_state_dict(torch.load(checkpoint / "agent.pt", weights_only=False))
-        keep_records_before(run_dir / EPISODES, agent.round)
-        return cls(run_dir, agent, purge_step=agent.global_step)
+        lock = RunLock(run_dir)
+        lock.acquire()
+        try:
+            checkpoint = latest_checkpoint(run_dir)
+            if checkpoint is not None:
+                state = load_agent_state(checkpoint, allowed=[RoundStats])  # before the policy: refuse early
+                agent.policy.load(checkpoint / "policy")
+                agent.load_state_dict(state)
+            keep_records_before(run_dir / EPISODES, agent.round)
+            # The checkpoint's own round logged at global_step: purge only what came after it.
+            return cls(run_dir, agent, purge_step=agent.global_step + 1, lock=lock)
+        except BaseException:
+            lock.release()
+            raise
 
     def record_round(self, stats: "RoundStats", rollouts: "Rollouts", kept: list[bool] | None) -> None:
         """Append the round's episodes and write its scalars, grouped CleanRL-style."""
+        self.lock.acquire()  # again after close(), when the same agent learns on
         G, n, r = rollouts.shape
         lines = []
         for k, completion in enumerate(rollouts.completions):
@@ -109,7 +135,7 @@ class RunLog:
             for path in (previous / "policy").glob("merged_*.safetensors"):
                 os.link(path, staging / "policy" / path.name)
         agent.policy.save(staging / "policy")
-        torch.save(agent.state_dict(), staging / "agent.pt")
+        save_agent_state(agent.state_dict(), staging)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(staging, target)
         write_atomic(root / "latest", target.name)
@@ -119,6 +145,11 @@ class RunLog:
 
     def flush(self) -> None:
         self.writer.flush()
+
+    def close(self) -> None:
+        """Flush and let other processes write the run (the same agent may learn on: it locks again)."""
+        self.writer.flush()
+        self.lock.release()
 
 
 def run_settings(run_dir: str | Path) -> dict[str, Any]:
@@ -141,9 +172,29 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     if not pointer.exists():
         return None
     folder = run_dir / "checkpoints" / pointer.read_text().strip()
-    if not (folder / "agent.pt").exists():
+    if not has_agent_state(folder):
         raise FileNotFoundError(f"{pointer} names {folder.name}, which is missing or incomplete")
     return folder
+
+
+def rounds_done(run_dir: str | Path) -> int:
+    """Rounds a run has checkpointed (0 before its first), read from ``checkpoints/latest`` alone."""
+    pointer = Path(run_dir) / "checkpoints" / "latest"
+    if not pointer.exists():
+        return 0
+    try:
+        return int(pointer.read_text().strip().removeprefix("round-"))
+    except ValueError:
+        raise FileNotFoundError(f"{pointer} does not name a checkpoint (round-NNNN)") from None
+
+
+def _wait_for_a_later_second(run_dir: Path) -> None:
+    """TensorBoard reads a folder's event files in name order, and a name starts with its creation second: a
+    resumed run's file must not share a second with the run's last one, or a same-second name may sort first."""
+    stamps = [int(p.name.split(".")[3]) for p in run_dir.glob("events.out.tfevents.*")
+              if len(p.name.split(".")) > 3 and p.name.split(".")[3].isdigit()]
+    while stamps and int(time.time()) <= max(stamps):
+        time.sleep(0.05)
 
 
 def keep_records_before(path: Path, round_index: int) -> None:
