@@ -9,30 +9,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import seal_gym  # noqa: F401  (registers the envs)
-from seal_gym.adapt import AdaptRequest, LoraSpec, Query, TrainSpec
+from seal_gym.adapt import LoraSpec, TrainSpec
 from seal_gym.spaces import FreeText
-from seal_gym.squad.passages import demo_passages
 from seal_gym.testing import ScriptedEngine
 from seal_gym.text import clean_self_edit
 
+from .scripted_squad import first_questions_answer, good_lines_answer
+
 FAST = dict(train=TrainSpec(epochs=1), lora=LoraSpec(rank=2, alpha=4))
-QUESTIONS = [[(qa.question, qa.answer) for qa in p.questions] for p in demo_passages()]
-
-
-def asked(query: Query) -> tuple[int, str]:
-    """(index of the question within its passage, gold answer) of the demo question in ``query``."""
-    return next((i, gold) for qs in QUESTIONS for i, (question, gold) in enumerate(qs) if question in query.prompt)
-
-
-def good_lines_answer(request: AdaptRequest, query: Query) -> str:
-    """Scripted adapted model: question i is answered right when at least i + 1 trained lines say GOOD."""
-    index, gold = asked(query)
-    return gold if sum("GOOD" in s.prompt + s.completion for s in request.sequences) > index else "no idea"
-
-
-def first_questions_answer(n: int):
-    """Scripted base model: the first ``n`` questions of every passage right."""
-    return lambda query: asked(query)[1] if asked(query)[0] < n else "no idea"
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,9 @@ import pytest
 
 import seal_gym  # noqa: F401
 from seal_gym.adapt import LoraSpec, TrainSpec
+from seal_gym.testing import ScriptedEngine
+
+from .scripted_squad import first_questions_answer, good_lines_answer
 
 FAST = dict(train=TrainSpec(epochs=1), lora=LoraSpec(rank=2, alpha=4))
 
@@ -28,17 +31,37 @@ def test_make_vec_steps_all_sub_envs_in_one_inner_loop_call(tiny_bundle, monkeyp
     assert infos["final_obs"][0] == observations[0] and len(next_obs) == 3
 
 
-def test_vector_rewards_match_single_envs(tiny_bundle):
-    envs = gym.make_vec("SealSquad-v0", num_envs=2, vectorization_mode="vector_entry_point", model=tiny_bundle, **FAST)
+@pytest.mark.parametrize("reward", ["accuracy", "gain"])
+def test_vector_rewards_match_single_envs(tiny_bundle, reward):
+    # Scripted: each GOOD line earns one more right answer, the base model gets the first one right.
+    def make():
+        return ScriptedEngine(good_lines_answer, first_questions_answer(1))
+
+    envs = gym.make_vec("SealSquad-v0", num_envs=3, vectorization_mode="vector_entry_point", model=tiny_bundle,
+                        engine=make(), reward=reward)
     observations, _ = envs.reset(seed=7)
-    actions = ["Fact one.\nFact two.", "Fact three."]
+    actions = ["GOOD one.\nGOOD two.\nGOOD three.", "A fact.", "GOOD one.\nAnother fact."]
     _, rewards, _, _, infos = envs.step(actions)
-    for i in range(2):
-        single = gym.make("SealSquad-v0", model=tiny_bundle, **FAST)
+    expected = np.array([0.6, 0.0, 0.2]) - (0.2 if reward == "gain" else 0.0)
+    assert rewards == pytest.approx(expected)
+    assert infos["final_info"]["adapter_accuracy"] == pytest.approx([0.6, 0.0, 0.2])
+    for i in range(3):
+        single = gym.make("SealSquad-v0", model=tiny_bundle, engine=make(), reward=reward)
         obs, _ = single.reset(seed=7 + i)
         assert obs == observations[i]
-        _, reward, *_, info = single.step(actions[i])
-        assert reward == pytest.approx(rewards[i])
+        assert single.step(actions[i])[1] == pytest.approx(rewards[i])
+
+
+def test_vector_losses_match_single_envs(tiny_bundle):
+    """The real inner loop: the same training per sub-env (final losses), whatever the (zero) accuracies."""
+    envs = gym.make_vec("SealSquad-v0", num_envs=2, vectorization_mode="vector_entry_point", model=tiny_bundle, **FAST)
+    envs.reset(seed=7)
+    actions = ["Fact one.\nFact two.", "Fact three."]
+    infos = envs.step(actions)[4]
+    for i in range(2):
+        single = gym.make("SealSquad-v0", model=tiny_bundle, **FAST)
+        single.reset(seed=7 + i)
+        info = single.step(actions[i])[4]
         assert info["final_loss"] == pytest.approx(infos["final_info"]["final_loss"][i], rel=1e-4)
 
 
