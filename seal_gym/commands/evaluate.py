@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "evaluate self-edits: eval squad (single passage, --cpt N), eval arc, eval continual"
+HELP = "evaluate self-edits: eval squad (single passage, --cpt N), eval arc, eval continual, eval memory"
 # name -> module exposing ``add_arguments(parser)``, ``HELP`` and ``run(args) -> int``.
 EVALUATIONS = {
     "squad": "seal_gym.commands.eval_squad",
     "arc": "seal_gym.commands.eval_arc",
     "continual": "seal_gym.commands.eval_continual",
+    "memory": "seal_gym.commands.eval_memory",
 }
 
 

@@ -1,0 +1,56 @@
+"""A synthetic training corpus from documents: `seal-gym synthesize DOCS --out corpus.json`.
+
+The writer (the model itself, or the trained policy of --policy RUN_DIR) writes --n self-edits per document
+(a .jsonl or .json file, or a folder of .txt/.md files) into a JSON list in SEAL's format: {title, context,
+questions, completions} plus each document's diversity statistics. The output is saved after every --chunk
+documents; run the same command again after a crash or a kill and the documents already written are skipped.
+It feeds `seal-gym eval squad --self-edits-file corpus.json` (with --cpt N too). A progress bar shows the time
+left.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from seal_gym.commands.common import UsageError, load_bundle, usage_error
+from seal_gym.configs import add_runtime_arguments, apply_runtime
+
+HELP = "turn documents into a SEAL-format self-edit corpus (resumable, with diversity statistics)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from seal_gym.squad.prompts import PROMPT_STYLES
+
+    parser.add_argument("docs", metavar="DOCS", help="a .jsonl or .json file of documents, or a folder of .txt/.md files")
+    parser.add_argument("--out", required=True, help="the output JSON file (resumed if it exists)")
+    parser.add_argument("--n", type=int, default=3, help="self-edits per document")
+    parser.add_argument("--model", default=None, help="model name/path; default: embedded SmolLM2-135M-Instruct")
+    parser.add_argument("--policy", default=None, metavar="RUN_DIR",
+                        help="a `seal-gym train` run folder whose policy writes (default: the model itself)")
+    parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
+    parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature")
+    parser.add_argument("--max-self-edit-tokens", type=int, default=256, help="self-edit length limit")
+    parser.add_argument("--chunk", type=int, default=4, help="documents written between two saves of the output")
+    parser.add_argument("--seed", type=int, default=0, help="seeds sampling")
+    add_runtime_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from seal_gym.commands.memory import writer_for
+    from seal_gym.memory import read_documents, synthesize
+    from seal_gym.memory.synthesize import read_corpus
+
+    apply_runtime(args)
+    try:
+        if args.n < 1 or args.chunk < 1:
+            raise UsageError("--n and --chunk must be >= 1")
+        documents = read_documents(args.docs)
+        read_corpus(Path(args.out))  # a file that is not ours is refused before any model loads
+        bundle = load_bundle(args.model)
+        report = synthesize(documents, writer_for(args, bundle), args.out, args.n, args.prompt_style, args.chunk)
+    except (UsageError, ValueError, FileNotFoundError) as err:
+        return usage_error("synthesize", err)
+    print(report.summary())
+    return 0

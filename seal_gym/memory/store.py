@@ -1,0 +1,329 @@
+"""A knowledge base on disk: its folder, its states, the lock, and the one atomic step that changes it.
+
+Layout of a knowledge-base folder::
+
+    kb.json                 what it is (format, version), its model, the default tag
+    CURRENT                 the name of the current state folder: the only file ever replaced
+    states/<name>/          one complete state: state.json (documents, accepted updates), log.jsonl
+                            (the update log), index/ (the retrieval index)
+    adapters/<id>.safetensors   one LoRA per accepted update, never changed once written
+    lock                    held (flock) by whoever changes the knowledge base
+
+A change builds the next state in a temporary folder, renames it into ``states/`` and then replaces
+``CURRENT`` with :func:`os.replace`, so a process killed at any moment (``kill -9``) leaves the knowledge base
+as it was before or as it is after, never half-changed; leftovers of a killed change (a temporary folder, a
+state or adapter nothing points at) are ignored and removed by the next change. The update log lives inside
+the state, so it changes in the same step as what it describes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterator
+
+from seal_gym.memory.documents import TAGS, Document, NewDocument, Question, Tag
+
+FORMAT, VERSION = "seal-gym-knowledge-base", 1
+PAUSE_ENV = "SEAL_GYM_MEMORY_PAUSE_AT"
+"""Test hook: the name of a point of a change (see :func:`pause_point`) at which the process sleeps."""
+
+
+class KnowledgeBaseError(Exception):
+    """A folder that is not a knowledge base, or a damaged one: one line, and nothing was written."""
+
+
+class KnowledgeBaseBusy(KnowledgeBaseError):
+    """Another process holds the knowledge base's lock."""
+
+
+@dataclass(frozen=True)
+class UpdateRecord:
+    """An accepted update: its adapter and what it taught (its retention questions)."""
+
+    id: str
+    adapter: str
+    """File name under ``adapters/``."""
+    documents: tuple[str, ...]
+    questions: tuple[Question, ...]
+    """Asked again before every later update (the forgetting guard)."""
+    sequences: tuple[str, ...]
+    """The texts it was trained on."""
+    time: str
+
+    def record(self) -> dict[str, Any]:
+        return {"id": self.id, "adapter": self.adapter, "documents": list(self.documents), "time": self.time,
+                "sequences": list(self.sequences),
+                "questions": [{"question": q.question, "answer": q.answer, "title": q.title} for q in self.questions]}
+
+    @classmethod
+    def from_record(cls, r: dict[str, Any]) -> "UpdateRecord":
+        return cls(str(r["id"]), str(r["adapter"]), tuple(r["documents"]),
+                   tuple(Question(str(q["question"]), str(q["answer"]), str(q.get("title", ""))) for q in r["questions"]),
+                   tuple(r.get("sequences", ())), str(r.get("time", "")))
+
+
+@dataclass(frozen=True)
+class State:
+    """One complete state of a knowledge base (immutable: a change makes a new one)."""
+
+    documents: tuple[Document, ...] = ()
+    updates: tuple[UpdateRecord, ...] = ()
+    """Accepted updates, in the order their adapters apply."""
+    log: tuple[dict[str, Any], ...] = ()
+    """Every update attempt (accepted or rolled back), oldest first."""
+    folder: Path | None = None
+    """Where it is stored (``None`` before it is committed)."""
+
+    def pending(self) -> list[Document]:
+        """Durable documents no update has taken up yet."""
+        return [d for d in self.documents if d.tag == "durable" and d.update is None]
+
+    @property
+    def index_dir(self) -> Path | None:
+        return self.folder / "index" if self.folder else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What ``kb.json`` records when a knowledge base is created."""
+
+    model: str | None
+    """The model name or path (``None``: the embedded model)."""
+    default_tag: Tag = "durable"
+    """Tag of an added document that names none."""
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def pause_point(name: str) -> None:
+    """Sleep here if the test hook :data:`PAUSE_ENV` names this point (so a test can ``kill -9`` the process
+    at a known moment of a change); announces it on stdout first."""
+    if os.environ.get(PAUSE_ENV) == name:
+        print(f"paused at {name}", flush=True)
+        time.sleep(float(os.environ.get(PAUSE_ENV + "_SECONDS", "600")))
+
+
+class KnowledgeBase:
+    """A knowledge-base folder. Open one with :meth:`open` or :meth:`create` (or :meth:`open_or_create`).
+
+    Reading (:meth:`current`) needs no lock; every change goes through :meth:`lock` and :meth:`commit`.
+    """
+
+    def __init__(self, path: Path, settings: Settings) -> None:
+        self.path, self.settings = path, settings
+
+    # --- opening -------------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> "KnowledgeBase":
+        """An existing knowledge base.
+
+        Raises:
+            KnowledgeBaseError: no folder, a foreign folder (no ``kb.json``), or a damaged one.
+        """
+        path = Path(path)
+        if not path.is_dir():
+            raise KnowledgeBaseError(f"{path} is not a knowledge base (no such folder); create one with "
+                                     "`seal-gym memory add DOCS --kb DIR --model NAME`")
+        marker = path / "kb.json"
+        if not marker.is_file():
+            raise KnowledgeBaseError(f"{path} is not a seal-gym knowledge base (it has no kb.json); nothing was changed")
+        try:
+            meta = json.loads(marker.read_text(encoding="utf-8"))
+            if meta.get("format") != FORMAT:
+                raise ValueError("foreign format")
+            if meta.get("version") != VERSION:
+                raise KnowledgeBaseError(f"{path} is a knowledge base of format version {meta.get('version')}; this "
+                                         f"seal-gym reads version {VERSION}")
+            settings = Settings(meta["model"], meta["default_tag"], meta.get("created", ""))
+        except (ValueError, KeyError, AttributeError, TypeError):
+            raise KnowledgeBaseError(f"{marker} is not a seal-gym knowledge base file (damaged or foreign); "
+                                     "nothing was changed") from None
+        kb = cls(path, settings)
+        kb.current()  # fails now, with one line, if the state is damaged
+        return kb
+
+    @classmethod
+    def create(cls, path: str | Path, settings: Settings) -> "KnowledgeBase":
+        """A new, empty knowledge base in ``path`` (a missing or empty folder).
+
+        Raises:
+            KnowledgeBaseError: ``path`` exists and is not an empty folder.
+        """
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise KnowledgeBaseError(f"{path} exists and is not an empty folder: not creating a knowledge base there")
+        if settings.default_tag not in TAGS:
+            raise ValueError(f"default_tag must be durable or volatile, got {settings.default_tag!r}")
+        path.mkdir(parents=True, exist_ok=True)
+        kb = cls(path, settings)
+        with kb.lock():
+            (path / "states").mkdir()
+            (path / "adapters").mkdir()
+            kb.commit(State())
+            meta = {"format": FORMAT, "version": VERSION, "model": settings.model, "default_tag": settings.default_tag,
+                    "created": settings.created}
+            _write_atomically(path / "kb.json", json.dumps(meta, indent=2))  # written last: a marker means complete
+        return kb
+
+    @classmethod
+    def open_or_create(cls, path: str | Path, model: str | None = None, default_tag: Tag | None = None,
+                       model_given: bool = False) -> "KnowledgeBase":
+        """:meth:`open` it, or :meth:`create` it when ``path`` is missing or empty. ``model_given``: the caller
+        named a model, which must then be the knowledge base's own."""
+        path = Path(path)
+        if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+            return cls.create(path, Settings(model, default_tag or "durable"))
+        kb = cls.open(path)
+        if model_given and model != kb.settings.model:
+            raise KnowledgeBaseError(f"{path} was created with --model {kb.settings.model or 'the embedded model'}, "
+                                     f"not {model}")
+        return kb
+
+    # --- reading -------------------------------------------------------------------------------------------
+    def current(self) -> State:
+        """The current state (read from disk each time).
+
+        Raises:
+            KnowledgeBaseError: the pointer or the state it names is missing or damaged.
+        """
+        for attempt in range(3):
+            try:
+                name = (self.path / "CURRENT").read_text(encoding="utf-8").strip()
+                folder = self.path / "states" / name
+                data = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+                log_text = (folder / "log.jsonl").read_text(encoding="utf-8")
+                state = State(tuple(Document.from_record(d) for d in data["documents"]),
+                              tuple(UpdateRecord.from_record(u) for u in data["updates"]),
+                              tuple(json.loads(line) for line in log_text.splitlines() if line.strip()), folder)
+                break
+            except FileNotFoundError:
+                if attempt < 2 and (self.path / "CURRENT").is_file() and \
+                        (self.path / "CURRENT").read_text(encoding="utf-8").strip() != name:
+                    continue  # a change committed while we read: its old state is gone, read the new one
+                raise KnowledgeBaseError(f"{self.path} is a damaged knowledge base (its current state is missing); "
+                                         "nothing was changed") from None
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                raise KnowledgeBaseError(f"{self.path} is a damaged knowledge base ({type(err).__name__}: "
+                                     f"{str(err).splitlines()[0] if str(err) else ''}); nothing was changed") from None
+        missing = [u.adapter for u in state.updates if not (self.path / "adapters" / u.adapter).is_file()]
+        if missing:
+            raise KnowledgeBaseError(f"{self.path} is a damaged knowledge base: adapter {missing[0]} is missing")
+        return state
+
+    def adapter_path(self, update: UpdateRecord) -> Path:
+        return self.path / "adapters" / update.adapter
+
+    def adapters(self, state: State) -> list[tuple[str, Path, tuple[str, ...]]]:
+        """``(update id, adapter file, sequences)`` of each accepted update, in order (a weight editor's input)."""
+        return [(u.id, self.adapter_path(u), u.sequences) for u in state.updates]
+
+    def disk_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+
+    # --- changing ------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
+        """Hold the knowledge base's lock for the block (released by the OS if the process dies).
+
+        Raises:
+            KnowledgeBaseBusy: another process holds it (after waiting up to ``wait_seconds``).
+        """
+        handle = open(self.path / "lock", "a+", encoding="utf-8")
+        try:
+            deadline = time.monotonic() + wait_seconds
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        handle.seek(0)
+                        holder = handle.read().strip() or "another process"
+                        raise KnowledgeBaseBusy(f"{self.path} is busy: {holder} holds its lock; try again later "
+                                                "(or pass --wait SECONDS)") from None
+                    time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} (since {now()})")
+            handle.flush()
+            yield
+        finally:
+            handle.close()  # closing releases the flock
+
+    def new_adapter_name(self, update_id: str) -> str:
+        return f"{update_id}-{uuid.uuid4().hex[:8]}.safetensors"
+
+    def commit(self, state: State) -> State:
+        """Write ``state`` as the new current state, atomically (call it holding :meth:`lock`)."""
+        states = self.path / "states"
+        scratch = states / f".tmp-{uuid.uuid4().hex}"
+        scratch.mkdir()
+        data = {"documents": [d.record() for d in state.documents], "updates": [u.record() for u in state.updates]}
+        _write_synced(scratch / "state.json", json.dumps(data, ensure_ascii=False))
+        _write_synced(scratch / "log.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in state.log))
+        if state.documents:
+            from seal_gym.memory.index import build_index
+
+            build_index(state.documents, scratch / "index")
+        pause_point("state-written")
+        name = f"s{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        os.rename(scratch, states / name)
+        _sync_dir(states)
+        pause_point("before-pointer")
+        _write_atomically(self.path / "CURRENT", name)
+        pause_point("after-pointer")
+        self._collect_garbage(name, state)
+        return replace(state, folder=states / name)
+
+    def _collect_garbage(self, current: str, state: State) -> None:
+        """Remove what no state points at any more: old states, temporary folders, orphaned adapters."""
+        for folder in (self.path / "states").iterdir():
+            if folder.name != current:
+                shutil.rmtree(folder, ignore_errors=True)
+        kept = {u.adapter for u in state.updates}
+        for adapter in (self.path / "adapters").iterdir():
+            if adapter.name not in kept:
+                adapter.unlink(missing_ok=True)
+
+    def add(self, docs: list[NewDocument]) -> State:
+        """Add ``docs`` (searchable at once); returns the new state. Call it holding :meth:`lock`."""
+        state = self.current()
+        start = len(state.documents)
+        added = now()
+        new = tuple(Document(f"d{start + i + 1:06d}", d.title, d.text, d.questions, d.tag or self.settings.default_tag,
+                             added, d.source) for i, d in enumerate(docs))
+        return self.commit(replace(state, documents=state.documents + new))
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` by a complete new file in one step (a reader sees the old or the new content)."""
+    scratch = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    _write_synced(scratch, text)
+    os.replace(scratch, path)
+    _sync_dir(path.parent)
+
+
+def _sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,144 @@
+"""A self-edit writer as a synthetic-data generator: documents in, a SEAL-format training corpus out.
+
+:func:`synthesize` writes ``n`` self-edits per document into a JSON list of ``{"title", "context",
+"questions", "completions", "diversity"}`` records: the format of SEAL's data files, so the output feeds
+``seal-gym eval squad --self-edits-file OUT`` (and ``--cpt``), and a document's questions come along when it
+has some. The file is replaced atomically after every chunk of documents, so it is always a complete JSON
+list; run again after a crash or a kill, documents already in it are skipped.
+
+``diversity`` says how different a document's completions are from each other (a writer that repeats itself
+teaches little): distinct unigrams and bigrams over all its completions, and the mean word-set Jaccard
+similarity between two of them (1.0: the same words).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from seal_gym.evaluation.self_edits import Writer, write_self_edits
+from seal_gym.memory.documents import NewDocument
+from seal_gym.squad.prompts import get_prompt_style
+
+
+@dataclass(frozen=True)
+class Diversity:
+    """How varied one document's completions are."""
+
+    completions: int
+    mean_words: float
+    distinct_1: float
+    """Distinct words / all words over the completions (1.0: no word repeats)."""
+    distinct_2: float
+    """Distinct word bigrams / all bigrams."""
+    mean_jaccard: float
+    """Mean word-set Jaccard similarity over pairs of completions (0.0 with fewer than two)."""
+
+    @classmethod
+    def of(cls, completions: Sequence[str]) -> "Diversity":
+        """
+        >>> d = Diversity.of(["the sea is blue", "the sea is green"])
+        >>> d.distinct_1, round(d.mean_jaccard, 2)
+        (0.625, 0.6)
+        """
+        words = [c.lower().split() for c in completions]
+        unigrams = [w for ws in words for w in ws]
+        bigrams = [pair for ws in words for pair in zip(ws, ws[1:])]
+        pairs = list(itertools.combinations([set(ws) for ws in words], 2))
+        jaccard = [len(a & b) / len(a | b) if a | b else 1.0 for a, b in pairs]
+        return cls(len(completions), sum(map(len, words)) / max(1, len(words)),
+                   len(set(unigrams)) / max(1, len(unigrams)), len(set(bigrams)) / max(1, len(bigrams)),
+                   sum(jaccard) / len(jaccard) if jaccard else 0.0)
+
+
+@dataclass
+class SynthesisReport:
+    """What one :func:`synthesize` call did."""
+
+    out: str
+    total: int
+    """Documents in the input."""
+    written: int
+    """Documents written by this call."""
+    skipped: int
+    """Documents already in the output (an earlier, interrupted run), left as they were."""
+    seconds: float
+    diversity: list[Diversity] = field(default_factory=list)
+    """One per document of the output, in its order."""
+
+    def summary(self) -> str:
+        mean = lambda name: sum(getattr(d, name) for d in self.diversity) / max(1, len(self.diversity))  # noqa: E731
+        return (f"{self.out}: {self.written} documents written, {self.skipped} already there, {self.total} in the input "
+                f"({self.seconds:.1f} s); diversity over {len(self.diversity)} documents: mean words "
+                f"{mean('mean_words'):.0f}, distinct-1 {mean('distinct_1'):.2f}, distinct-2 {mean('distinct_2'):.2f}, "
+                f"pairwise Jaccard {mean('mean_jaccard'):.2f}")
+
+
+def read_corpus(path: Path) -> list[dict[str, Any]]:
+    """The records of an existing output file ([] if there is none).
+
+    Raises:
+        ValueError: the file is not a JSON list of ``{"context", "completions"}`` records (it is not overwritten).
+    """
+    if not path.exists():
+        return []
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(records, list) or not all(isinstance(r, dict) and "context" in r and "completions" in r
+                                                    for r in records):
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{path} exists and is not a synthesize output (a JSON list of {{context, completions}} "
+                         "records): not overwriting it") from None
+    return records
+
+
+def synthesize(documents: Sequence[NewDocument], writer: Writer, out: str | Path, n: int = 3,
+               prompt_style: str = "implications", chunk: int = 4, progress: bool = True) -> SynthesisReport:
+    """Write ``n`` self-edits per document with ``writer`` into ``out`` (see the module docstring).
+
+    Args:
+        writer: maps prompts to one self-edit each (a policy's ``act``).
+        chunk: documents written between two saves of the output.
+        progress: show a progress bar with the time left (tqdm, on stderr).
+    """
+    if n < 1 or chunk < 1:
+        raise ValueError(f"n and chunk must be >= 1, got n={n}, chunk={chunk}")
+    out = Path(out)
+    style = get_prompt_style(prompt_style)
+    records = read_corpus(out)
+    done = {str(r["context"]).strip() for r in records}
+    todo = [d for d in documents if d.text.strip() not in done]
+    start = time.perf_counter()
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(todo), desc="synthesize", unit="doc", disable=not progress) as bar:
+        for first in range(0, len(todo), chunk):
+            part = todo[first : first + chunk]
+            edits = write_self_edits(writer, [style.render(d.title, d.text) for d in part], n, chunk=chunk)
+            for document, completions in zip(part, edits):
+                records.append({"title": document.title, "context": document.text,
+                                "questions": [{"question": q.question, "answer": q.answer} for q in document.questions],
+                                "completions": completions, "diversity": asdict(Diversity.of(completions))})
+            _replace(out, records)
+            bar.update(len(part))
+    return SynthesisReport(str(out), len(documents), len(todo), len(documents) - len(todo),
+                           time.perf_counter() - start, [Diversity(**r["diversity"]) if "diversity" in r
+                                                         else Diversity.of(r["completions"]) for r in records])
+
+
+def _replace(path: Path, records: list[dict[str, Any]]) -> None:
+    """Write ``records`` to ``path`` in one step: a reader (or a killed run) sees the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(scratch, "w", encoding="utf-8") as f:
+        json.dump(records, f, ensure_ascii=False, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(scratch, path)

@@ -1,0 +1,182 @@
+"""The scheduled update of a knowledge base, with the forgetting guard.
+
+One call of :func:`update` (``seal-gym memory update``, e.g. from cron):
+
+1. takes the durable documents no update has taken up yet (none: nothing to do, nothing written);
+2. writes a self-edit for each (the writer: the model itself or a trained policy) and, for a document without
+   questions, a few questions about it (the model, greedy);
+3. trains one LoRA on the self-edits and the documents, on top of the current weights (base + accepted updates);
+4. the forgetting guard: answers the retention questions of every earlier accepted update, and the new
+   documents' questions, before and after; keeps the update only if retention fell by at most ``margin``,
+   else rolls it back. Either way the attempt goes into the update log with its scores, and its documents
+   count as taken up (they stay searchable);
+5. commits the new state in one atomic step (see :mod:`seal_gym.memory.store`).
+
+It holds the knowledge base's lock throughout, so a second update at the same time refuses (or waits).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable, Literal, Sequence
+
+from seal_gym.adapt import AdaptRequest, LoraSpec, Query, TrainSequence, TrainSpec
+from seal_gym.memory.answering import question_text
+from seal_gym.memory.documents import Document, Question
+from seal_gym.memory.questions import write_questions
+from seal_gym.memory.store import KnowledgeBase, UpdateRecord, now, pause_point
+from seal_gym.memory.weights import WeightEditor
+from seal_gym.squad.grading import GradeItem, Grader, make_grader
+from seal_gym.squad.prompts import get_prompt_style
+
+Writer = Callable[[Sequence[str]], list[str]]
+"""Maps self-edit prompts to one self-edit each (a policy's ``act``)."""
+
+
+@dataclass(frozen=True)
+class UpdateConfig:
+    """How an update writes, trains and decides."""
+
+    margin: float = 0.1
+    """The forgetting guard: the most retention accuracy (0..1) may fall for the update to be kept."""
+    prompt_style: str = "implications"
+    """How self-edits are asked for and cut into training items (a registered prompt style)."""
+    include_passage: bool = True
+    """Train on each document itself too, as SEAL does."""
+    questions_per_document: int = 3
+    """Questions the model writes about a document that came without any (0: none)."""
+    max_documents: int | None = None
+    """Documents taken up per update, oldest first (None: every waiting one)."""
+    max_answer_tokens: int = 64
+    """Greedy answer length limit of the guard's questions."""
+    seed: int = 0
+    """Seeds the adapter's initialisation and data order (and, on the command line, self-edit sampling)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.margin <= 1.0:
+            raise ValueError(f"margin must be in [0, 1] (an accuracy drop), got {self.margin}")
+        if self.max_documents is not None and self.max_documents < 1:
+            raise ValueError(f"max_documents must be >= 1 or None, got {self.max_documents}")
+        get_prompt_style(self.prompt_style)
+
+
+Status = Literal["nothing to do", "accepted", "rolled back"]
+
+
+@dataclass
+class UpdateReport:
+    """What one update did (also its entry in the update log)."""
+
+    status: Status
+    update_id: str | None = None
+    documents: list[str] = field(default_factory=list)
+    """Ids of the documents it took up."""
+    retention_before: float | None = None
+    """Accuracy on earlier updates' questions before it (None: there were none)."""
+    retention_after: float | None = None
+    new_before: float | None = None
+    """Accuracy on the new documents' questions before it (None: they had none)."""
+    new_after: float | None = None
+    num_retention_questions: int = 0
+    num_new_questions: int = 0
+    reason: str = ""
+    self_edits: list[str] = field(default_factory=list)
+    final_loss: float | None = None
+    seconds: float = 0.0
+    time: str = ""
+
+    def line(self) -> str:
+        """One line for a log or a terminal."""
+        if self.status == "nothing to do":
+            return "nothing to do: no durable documents wait for an update"
+        pct = lambda v: "n/a" if v is None else f"{100 * v:.0f}%"  # noqa: E731
+        return (f"update {self.update_id} {self.status}: {len(self.documents)} documents; retention "
+                f"{pct(self.retention_before)} -> {pct(self.retention_after)} ({self.num_retention_questions} questions); "
+                f"new documents {pct(self.new_before)} -> {pct(self.new_after)} ({self.num_new_questions} questions); "
+                f"{self.seconds:.1f} s; {self.reason}")
+
+
+def update(kb: KnowledgeBase, editor: WeightEditor, writer: Writer, config: UpdateConfig | None = None,
+           train: TrainSpec | None = None, lora: LoraSpec | None = None, grader: str | Grader = "contains",
+           wait_seconds: float = 0.0) -> UpdateReport:
+    """Run one scheduled update of ``kb`` (see the module docstring) and return what it did.
+
+    Raises:
+        KnowledgeBaseBusy: another process holds the lock (after ``wait_seconds``).
+        KnowledgeBaseError: the knowledge base is damaged.
+    """
+    config, train, lora = config or UpdateConfig(), train or TrainSpec(), lora or LoraSpec()
+    grade = make_grader(grader)
+    with kb.lock(wait_seconds):
+        state = kb.current()
+        pending = state.pending()[: config.max_documents]
+        if not pending:
+            return UpdateReport("nothing to do")
+        start = time.perf_counter()
+        update_id = f"u{len(state.log) + 1:04d}"
+        editor.load(kb.adapters(state))
+        style = get_prompt_style(config.prompt_style)
+        self_edits = writer([style.render(d.title, d.text) for d in pending])
+        if len(self_edits) != len(pending):
+            raise ValueError(f"the writer returned {len(self_edits)} self-edits for {len(pending)} documents")
+        written = write_questions(editor, [d for d in pending if not d.questions], config.questions_per_document)
+        own = iter(written)
+        new_questions = [q for d in pending for q in (d.questions or next(own))]
+        retention = [q for u in state.updates for q in u.questions]
+        probes = retention + new_questions
+        queries = tuple(Query(editor.prompt(question_text(q)), config.max_answer_tokens) for q in probes)
+        before = editor.answer(queries)
+        sequences = _sequences(pending, self_edits, style, config.include_passage)
+        trial = editor.trial(AdaptRequest(sequences, queries, replace(train, seed=config.seed), lora))
+        scores_before, scores_after = _grades(grade, probes, before), _grades(grade, probes, trial.answers)
+        report = UpdateReport(
+            "accepted", update_id, [d.id for d in pending],
+            _mean(scores_before[: len(retention)]), _mean(scores_after[: len(retention)]),
+            _mean(scores_before[len(retention):]), _mean(scores_after[len(retention):]),
+            len(retention), len(new_questions), self_edits=list(self_edits),
+            final_loss=trial.losses[-1] if trial.losses else None, time=now())
+        report.status, report.reason = _decide(report, config.margin)
+        documents = tuple(replace(d, update=update_id) if d.update is None and d.id in report.documents else d
+                          for d in state.documents)
+        updates = state.updates
+        if report.status == "accepted":
+            adapter = kb.new_adapter_name(update_id)
+            editor.save(trial, kb.path / "adapters" / adapter)
+            pause_point("adapter-written")
+            updates += (UpdateRecord(update_id, adapter, tuple(report.documents), tuple(new_questions), trial.sequences,
+                                     report.time),)
+        report.seconds = time.perf_counter() - start
+        kb.commit(replace(state, documents=documents, updates=updates, log=state.log + (asdict(report),)))
+        if report.status == "accepted":
+            editor.accept(trial, update_id)
+        return report
+
+
+def _sequences(documents: Sequence[Document], self_edits: Sequence[str], style, include_passage: bool
+               ) -> tuple[TrainSequence, ...]:
+    """Each document's self-edit items prefixed with its title, then the document itself (as the inner loop)."""
+    texts = []
+    for document, self_edit in zip(documents, self_edits):
+        texts += [f"{document.title}\n{item}" for item in style.split_items(self_edit)]
+        if include_passage:
+            texts.append(f"{document.title}\n{document.text}")
+    return tuple(TrainSequence(t) for t in texts)
+
+
+def _grades(grader: Grader, questions: Sequence[Question], answers: Sequence[str]) -> list[bool]:
+    verdicts = grader.grade([GradeItem(q.question, q.answer, a) for q, a in zip(questions, answers)])
+    return [v.correct for v in verdicts]
+
+
+def _mean(values: Sequence[bool]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _decide(report: UpdateReport, margin: float) -> tuple[Status, str]:
+    if report.retention_before is None:
+        return "accepted", "kept: no earlier update to protect"
+    drop = report.retention_before - (report.retention_after or 0.0)
+    if drop <= margin + 1e-9:
+        return "accepted", f"kept: retention fell by {100 * drop:.0f} points, at most the margin {100 * margin:.0f}"
+    return "rolled back", f"rolled back: retention fell by {100 * drop:.0f} points, more than the margin {100 * margin:.0f}"
