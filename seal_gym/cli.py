@@ -18,6 +18,8 @@ SUBCOMMANDS = {
     "squad-table": "seal_gym.commands.squad_table",
     "arc-eval": "seal_gym.commands.arc_eval",
     "train": "seal_gym.commands.train",
+    "memory": "seal_gym.commands.memory",
+    "synthesize": "seal_gym.commands.synthesize",
 }
 
 
