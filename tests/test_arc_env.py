@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import seal_gym  # noqa: F401  (registers the envs)
-from seal_gym.arc.generator import generate_task
+from seal_gym.arc.generator import GeneratorConfig, generate_task
 from seal_gym.arc.recipe import Recipe
 from seal_gym.envs.arc import SealARCEnv
 from seal_gym.envs.arc_structured import StructuredRecipe
 from seal_gym.models import load_model
+from seal_gym.testing import recipe_paying_engine
 
 # Tiny everything: 4 examples, 1 epoch, short answers, a small adapter. Training is real, just small.
 TINY_TTT = {"max_examples": 4, "max_new_tokens": 8}
@@ -182,13 +183,19 @@ def test_structured_action_maps_to_recipe(bundle):
         env.recipe([2, 0, 0, 0, 0, 0, 0])
 
 
-def test_sb3_ppo_runs_a_few_steps(bundle):
+def test_sb3_ppo_collects_the_rewards_its_recipes_earn(bundle):
+    """SB3 PPO on the wrapper, with a scripted engine that pays exactly for output-token loss at lr 1e-3:
+    every reward in its rollout buffer is the one its action's recipe earns."""
     sb3 = pytest.importorskip("stable_baselines3")
-    env = StructuredRecipe(SealARCEnv(model=bundle, ttt={**TINY_TTT, "max_examples": 2}, lora=TINY_LORA), epochs=(0, 1))
-    model = sb3.PPO("MlpPolicy", env, n_steps=4, batch_size=4, n_epochs=1, seed=0, device="cpu")
-    model.learn(total_timesteps=4)
-    action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
-    assert env.action_space.contains(action)
+    tasks = [generate_task(seed, GeneratorConfig(min_demos=2, max_demos=2)) for seed in range(4)]
+    arc = SealARCEnv(model=bundle, engine=recipe_paying_engine(tasks), tasks=tasks, ttt={**TINY_TTT, "leave_out": (1,)})
+    env = StructuredRecipe(arc, learning_rates=(1e-4, 1e-3), epochs=(1, 2))
+    model = sb3.PPO("MlpPolicy", env, n_steps=16, batch_size=16, n_epochs=1, seed=0, device="cpu")
+    model.learn(total_timesteps=16)
+    actions = model.rollout_buffer.actions.reshape(16, 7).astype(int)
+    pays = (actions[:, 4] == 1) & (actions[:, 5] == 1)  # strategy: output tokens; learning rate: 1e-3
+    assert 0 < pays.sum() < 16  # both kinds of recipe were tried, so the check below can tell them apart
+    assert model.rollout_buffer.rewards.reshape(16).tolist() == pays.astype(float).tolist()
 
 
 def test_vector_env_one_engine_call_per_step(bundle, monkeypatch):
