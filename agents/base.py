@@ -202,7 +202,6 @@ class Agent:
             self.log = RunLog(Path(run_dir), self)
         while self.round < rounds:
             stats = self._one_round(rounds, say)
-            self.history.append(stats)
             # The last round's time, not the mean since the start: the first round pays for warm-up.
             eta = stats.seconds["round"] * (rounds - self.round)
             say(f"round {self.round}/{rounds}: reward {stats.reward_mean:.3f} ± {stats.reward_std:.3f}"
@@ -210,7 +209,7 @@ class Agent:
             if callback is not None and not callback(self, stats):
                 break
         if self.log is not None:
-            self.log.flush()
+            self.log.close()  # flushes, and lets another process resume the run
         return self.history
 
     def _one_round(self, rounds: int, say: Callable[[str], None]) -> RoundStats:
@@ -236,6 +235,7 @@ class Agent:
                            float(rewards.max()), result.update, seconds, eval_reward,
                            rollout_scalars(rollouts, kept, info_keys))
         self.round += 1
+        self.history.append(stats)  # before the checkpoint, which holds the history
         if self.log is not None:
             self.log.record_round(stats, rollouts, kept)
             self.log.checkpoint(self)

@@ -24,8 +24,10 @@ from seal_gym.agents.policy import SamplingConfig
 from seal_gym.agents.presets import agent_config, preset_for
 from seal_gym.arc.inner_loop import make_ttt_config
 from seal_gym.arc.ttt import TTTConfig
-from seal_gym.agents.runlog import run_settings
-from seal_gym.commands.common import UsageError, run_checked
+from seal_gym.agents.run_lock import RunLockedError
+from seal_gym.commands.common import UsageError, run_checked, usage_error
+from seal_gym.commands.resume import (GIVEN, RunFinished, check_not_finished, note_given_options, record_rounds,
+                                      resume_settings)
 from seal_gym.configs import add_runtime_arguments, field_docs, option_parser
 from seal_gym.models import default_device
 from seal_gym.runs import new_run_dir
@@ -54,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue this run with its own settings")
     add_runtime_arguments(parser)
     _add_override_options(parser)
+    note_given_options(parser)  # last: --resume refuses every option it would ignore
 
 
 def _add_override_options(parser: argparse.ArgumentParser) -> None:
@@ -85,7 +88,7 @@ def _prefixed(settings: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     """The command's settings as plain data (what config.json records and --resume replays)."""
-    return {k: v for k, v in vars(args).items() if not callable(v) and k not in ("resume", "command", "threads")}
+    return {k: v for k, v in vars(args).items() if not callable(v) and k not in ("resume", "command", "threads", GIVEN)}
 
 
 def _check(settings: dict[str, Any]) -> None:
@@ -118,16 +121,6 @@ def _agent_option_names() -> set[str]:
     return {f.name for agent in AGENTS.values() for f in dataclasses.fields(agent.config_class)} - {"seed"}
 
 
-def _resume_settings(run_dir: str) -> dict[str, Any]:
-    try:
-        settings = run_settings(run_dir)
-    except FileNotFoundError as err:
-        raise UsageError(str(err)) from None
-    if "command" not in settings:
-        raise UsageError(f"{run_dir} was not started by seal-gym train (its config.json has no 'command' settings)")
-    return settings["command"]
-
-
 def build(settings: dict[str, Any]):
     """The agent a settings dict describes, and the number of rounds."""
     env_id, preset = settings["env"], preset_for(settings["env"], settings["preset"])
@@ -154,13 +147,20 @@ def build(settings: dict[str, Any]):
 
 def run(args: argparse.Namespace) -> int:
     # Threads (applied by run_checked) are this process's, not the run's: --resume may take another --threads.
-    return run_checked("train", args, _prepare, _train)
+    try:
+        return run_checked("train", args, _prepare, _train)
+    except RunFinished as finished:
+        print(finished)
+        return 0
 
 
 def _prepare(args: argparse.Namespace):
     """The settings and the agent, or a UsageError; nothing is written yet."""
-    settings = _resume_settings(args.resume) if args.resume else _settings(args)
+    settings, done = resume_settings(args) if args.resume else (_settings(args), 0)
     _check(settings)
+    if args.resume:
+        total = settings.get("rounds") or preset_for(settings["env"], settings["preset"]).rounds
+        check_not_finished(args.resume, done, total)
     try:
         agent, rounds = build(settings)
     except (FileNotFoundError, ValueError, ModuleNotFoundError, OSError) as err:  # dataset, model, env arguments
@@ -171,7 +171,12 @@ def _prepare(args: argparse.Namespace):
 def _train(args: argparse.Namespace, settings: dict[str, Any], agent, rounds: int) -> int:
     if args.resume:
         run_dir = Path(args.resume)
-        agent.resume(run_dir)
+        try:
+            agent.resume(run_dir)  # takes the run's lock: a writer that started since _prepare is refused here
+        except (RunLockedError, ValueError) as err:
+            return usage_error("train", err)
+        if args.rounds is not None:
+            record_rounds(run_dir, rounds)
         print(f"resuming {run_dir} at round {agent.round}/{rounds}")
     else:
         run_dir = new_run_dir(settings["runs_dir"], f"{settings['env']}__{settings['agent']}__{settings['seed']}")
