@@ -57,6 +57,11 @@ class AgentConfig:
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
 
+    @classmethod
+    def from_preset(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """A preset's agent fields as this agent takes them (an agent whose budget or model differs adapts them)."""
+        return dict(values)
+
 
 @dataclass
 class RoundStats:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from seal_gym.agents.losses import group_advantages
-from seal_gym.agents.policy import Completion
-from seal_gym.agents.policy_gradient import PolicyGradient, PolicyGradientConfig, group_reward_stats
+from seal_gym.agents.policy_gradient import Batch, PolicyGradient, PolicyGradientConfig
 from seal_gym.agents.rollouts import Rollouts
 
 
@@ -44,17 +44,21 @@ class GRPO(PolicyGradient):
     config_class = GRPOConfig
     config: GRPOConfig
 
-    def advantages(self, rollouts: Rollouts) -> tuple[list[Completion], torch.Tensor, dict[str, float]]:
+    def kept(self, rollouts: Rollouts) -> list[bool]:
+        """Every self-edit of a group whose rewards differ (all of them without ``skip_equal_groups``)."""
+        n = rollouts.mean_rewards.shape[1]
+        return [bool(k) for k in self._kept_groups(rollouts) for _ in range(n)]
+
+    def _kept_groups(self, rollouts: Rollouts) -> np.ndarray:
+        rewards = rollouts.mean_rewards.astype(np.float32)  # as the advantages see them
+        if not self.config.skip_equal_groups:
+            return np.ones(rewards.shape[0], dtype=bool)
+        return rewards.max(axis=1) > rewards.min(axis=1)
+
+    def advantages(self, rollouts: Rollouts) -> Batch:
         rewards = torch.tensor(rollouts.mean_rewards, dtype=torch.float32)
         advantages = group_advantages(rewards, self.config.scale_rewards, self.config.leave_one_out)
+        keep = torch.from_numpy(self._kept_groups(rollouts))
         G, n = rewards.shape
-        keep = torch.ones(G, dtype=torch.bool)
-        if self.config.skip_equal_groups:
-            keep = rewards.max(dim=1).values > rewards.min(dim=1).values
         batch = [rollouts.completions[g * n + i] for g in range(G) if keep[g] for i in range(n)]
-        self._kept = [bool(keep[k // n]) for k in range(G * n)]
-        stats = {**group_reward_stats(rollouts.mean_rewards), "charts/trained_fraction": float(keep.float().mean())}
-        return batch, advantages[keep].reshape(-1), stats
-
-    def kept(self, rollouts: Rollouts) -> list[bool] | None:
-        return getattr(self, "_kept", None)
+        return Batch(batch, advantages[keep].reshape(-1), float(keep.float().mean()), {})

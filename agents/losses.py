@@ -53,7 +53,10 @@ class SurrogateStats:
     ratio_min: float
     ratio_max: float
     kl: float
+    """k3 KL to the reference policy."""
     num_tokens: int
+    approx_kl: float = 0.0
+    """KL(behaviour || current) estimated as ``mean((ratio - 1) - log ratio)`` (Stable-Baselines3's)."""
 
 
 def clipped_surrogate(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
@@ -90,9 +93,10 @@ def clipped_surrogate(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advant
         real = mask.bool()
         r = ratio[real]
         clipped = ((r < 1 - clip_low) | (r > 1 + clip_high)).float()
+        approx_kl = float(((r - 1) - log_ratio[real]).mean()) if r.numel() else 0.0
         stats = SurrogateStats(float(clipped.mean()) if r.numel() else 0.0, float(r.min()) if r.numel() else 1.0,
                                float(r.max()) if r.numel() else 1.0, float(kl[real].mean()) if r.numel() else 0.0,
-                               int(r.numel()))
+                               int(r.numel()), approx_kl)
     return loss * m, stats
 
 

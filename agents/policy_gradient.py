@@ -1,8 +1,9 @@
 """What GRPO and PPO share: an optimizer that lives across rounds, the clipped update over gradient passes,
 an optional KL anchor to the reference policy, and the numbers that explain instability.
 
-A subclass says how advantages are computed (:meth:`PolicyGradient.advantages`) and may add a loss term
-(:meth:`PolicyGradient.extra_loss`, PPO's value loss). The policy adapter is not merged between rounds: the
+A subclass says how advantages are computed (:meth:`PolicyGradient.advantages`, which returns a
+:class:`Batch`) and may add a loss term (:meth:`PolicyGradient.extra_loss`, PPO's value loss, which reads
+the batch it is handed: nothing passes between the hooks through ``self``). The policy adapter is not merged between rounds: the
 reference policy (the KL anchor) is the model without it.
 """
 
@@ -45,6 +46,20 @@ class PolicyGradientConfig(AgentConfig):
             raise ValueError("need passes >= 1, 0 <= clip_low < 1, clip_high >= 0 and kl_coef >= 0")
 
 
+@dataclass
+class Batch:
+    """What :meth:`PolicyGradient.advantages` hands the loss: the completions to train on and their targets."""
+
+    completions: list[Completion]
+    """The completions to train on (empty: nothing is trained this round)."""
+    advantages: torch.Tensor
+    """``[len(completions)]``: one advantage per completion."""
+    trained_fraction: float
+    """Share of the round's completions in the batch (``charts/trained_fraction``)."""
+    stats: dict[str, float]
+    """Numbers to log (tags of :data:`~seal_gym.agents.scalars.SCHEMA`)."""
+
+
 class PolicyGradient(Agent):
     """Base of GRPO and PPO (see the module docstring)."""
 
@@ -56,12 +71,13 @@ class PolicyGradient(Agent):
         self._pending_optimizer_state: dict | None = None
 
     # --- what a subclass adds --------------------------------------------------------------------------------
-    def advantages(self, rollouts: Rollouts) -> tuple[list[Completion], torch.Tensor, dict[str, float]]:
+    def advantages(self, rollouts: Rollouts) -> Batch:
         """The completions to train on, one advantage each, and numbers to log."""
         raise NotImplementedError
 
-    def extra_loss(self, scores: TokenScores, part: slice) -> torch.Tensor | None:
-        """A loss term added to each minibatch (e.g. a value loss); ``None``: nothing."""
+    def extra_loss(self, scores: TokenScores, part: slice, batch: Batch) -> torch.Tensor | None:
+        """A loss term added to each minibatch (e.g. a value loss; ``part`` locates the minibatch in ``batch``);
+        ``None``: nothing."""
         return None
 
     def extra_parameters(self) -> list[torch.nn.Parameter]:
@@ -83,7 +99,9 @@ class PolicyGradient(Agent):
 
     def update(self, rollouts: Rollouts) -> dict[str, float]:
         c = self.config
-        batch, advantages, stats = self.advantages(rollouts)
+        data = self.advantages(rollouts)
+        batch, advantages = data.completions, data.advantages
+        stats = {**data.stats, "charts/trained_fraction": data.trained_fraction if batch else 0.0}
         if not batch:
             return stats
         optimizer = self._make_optimizer()
@@ -102,7 +120,7 @@ class PolicyGradient(Agent):
             surrogate.append(s)
             entropy.append(float(scores.entropy[scores.mask].mean()))
             loss = aggregate(token_losses, scores.mask, c.aggregation, tokens, sequences)
-            extra = self.extra_loss(scores, part)
+            extra = self.extra_loss(scores, part, data)
             return loss if extra is None else loss + extra
 
         steps = [gradient_step(self.policy, optimizer, batch, loss_fn, c.minibatch_size, c.max_grad_norm,
@@ -111,9 +129,11 @@ class PolicyGradient(Agent):
         return {
             **stats,
             "losses/policy_loss": float(np.mean([s["loss"] for s in steps])),
+            "losses/first_step_loss": steps[0]["loss"],
             "losses/grad_norm": float(np.mean([s["grad_norm"] for s in steps])),
             "losses/clip_fraction": float(np.average([s.clip_fraction for s in surrogate], weights=weights)),
             "losses/kl": float(np.average([s.kl for s in surrogate], weights=weights)),
+            "losses/approx_kl": float(np.average([s.approx_kl for s in surrogate], weights=weights)),
             "losses/ratio_min": min(s.ratio_min for s in surrogate),
             "losses/ratio_max": max(s.ratio_max for s in surrogate),
             "losses/entropy": float(np.average(entropy, weights=weights)),
@@ -125,12 +145,6 @@ class PolicyGradient(Agent):
 
     def load_algorithm_state(self, state: dict[str, Any]) -> None:
         self.optimizer, self._pending_optimizer_state = None, state.get("optimizer")
-
-
-def group_reward_stats(rewards: np.ndarray) -> dict[str, float]:
-    """How much signal a round's groups carry: mean within-group std and the share of zero-variance groups."""
-    std = rewards.std(axis=1)
-    return {"charts/group_reward_std": float(std.mean()), "charts/zero_variance_groups": float((std == 0).mean())}
 
 
 def _pad(rows: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:

@@ -16,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from seal_gym.agents.policy import Completion, TokenScores
-from seal_gym.agents.policy_gradient import PolicyGradient, PolicyGradientConfig, group_reward_stats
+from seal_gym.agents.policy_gradient import Batch, PolicyGradient, PolicyGradientConfig
 from seal_gym.agents.rollouts import Rollouts
 
 
@@ -42,6 +43,16 @@ class PPOConfig(PolicyGradientConfig):
     """Learning rate of the value head (it starts from zero and must catch up with the rewards)."""
 
 
+@dataclass
+class ValueBatch(Batch):
+    """PPO's batch: the policy's targets plus the value head's (for :meth:`PPO.extra_loss`)."""
+
+    returns: torch.Tensor
+    """``[B]``: each completion's return, its reward (discount 1, one step)."""
+    old_values: torch.Tensor
+    """``[B]``: ``V(prompt)`` before the update (the centre of the value clip)."""
+
+
 class PPO(PolicyGradient):
     """Clipped PPO with a per-prompt value head (see the module docstring)."""
 
@@ -52,8 +63,6 @@ class PPO(PolicyGradient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.value_head: torch.nn.Linear | None = None  # made on first use, when the hidden width is known
-        self._returns = torch.zeros(0)
-        self._old_values = torch.zeros(0)
 
     def _head(self, width: int) -> torch.nn.Linear:
         if self.value_head is None:
@@ -85,29 +94,39 @@ class PPO(PolicyGradient):
             values.append(self._value(scores))
         return torch.cat(values)
 
-    def advantages(self, rollouts: Rollouts) -> tuple[list[Completion], torch.Tensor, dict[str, float]]:
+    def kept(self, rollouts: Rollouts) -> list[bool]:
+        """Every self-edit, or none when the policy takes no step (``skip_equal_rewards`` on equal rewards)."""
+        return [not self._skips(rollouts)] * len(rollouts.completions)
+
+    def _skips(self, rollouts: Rollouts) -> bool:
+        returns = rollouts.mean_rewards.reshape(-1).astype(np.float32)  # as the advantages see them
+        return self.config.skip_equal_rewards and len(returns) > 1 and bool((returns == returns[0]).all())
+
+    def advantages(self, rollouts: Rollouts) -> ValueBatch:
         batch = list(rollouts.completions)
         returns = torch.tensor(rollouts.mean_rewards.reshape(-1), dtype=torch.float32)
         values = self._values(batch)
         advantages = returns - values
         explained = 1 - float((returns - values).var() / returns.var()) if returns.var() > 0 else 0.0
-        if self.config.skip_equal_rewards and len(batch) > 1 and bool((returns == returns[0]).all()):
+        skips = self._skips(rollouts)
+        if skips:
             advantages = torch.zeros_like(advantages)  # the value head still learns from the batch
         elif self.config.normalize_advantages and len(batch) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        self._returns, self._old_values = returns, values
-        return batch, advantages, {**group_reward_stats(rollouts.mean_rewards),
-                                   "charts/value_mean": float(values.mean()), "losses/explained_variance": explained}
+        stats = {"charts/value_mean": float(values.mean()), "losses/explained_variance": explained,
+                 "losses/value_loss": float(((values - returns) ** 2).mean())}
+        return ValueBatch(batch, advantages, 0.0 if skips else 1.0, stats, returns, values)
 
-    def extra_loss(self, scores: TokenScores, part: slice) -> torch.Tensor:
+    def extra_loss(self, scores: TokenScores, part: slice, batch: Batch) -> torch.Tensor:
+        assert isinstance(batch, ValueBatch)
         values = self._value(scores)
-        returns, old = self._returns[part], self._old_values[part]
+        returns, old = batch.returns[part], batch.old_values[part]
         loss = (values - returns) ** 2
         if self.config.value_clip is not None:
             clipped = old + (values - old).clamp(-self.config.value_clip, self.config.value_clip)
             loss = torch.maximum(loss, (clipped - returns) ** 2)
         # This minibatch's share of the batch mean, like the policy loss.
-        return self.config.value_coef * loss.sum() / len(self._returns)
+        return self.config.value_coef * loss.sum() / len(batch.returns)
 
     def algorithm_state(self) -> dict[str, Any]:
         head = None if self.value_head is None else self.value_head.state_dict()

@@ -6,7 +6,9 @@
 - ``paper``: the SEAL paper's budget and hyperparameters (a GPU's work).
 
 A preset's ``agent`` fields apply to whichever agent is trained (fields an agent does not have are skipped),
-so one preset serves every optimizer on the same budget.
+so one preset serves every optimizer on the same budget; an agent whose policy is not the language model
+adapts them (:meth:`~seal_gym.agents.base.AgentConfig.from_preset`: sb3-ppo keeps SB3's own learning rate
+for its MLP and gets ``G x n`` tasks per round).
 """
 
 from __future__ import annotations
@@ -91,16 +93,10 @@ def preset_for(env_id: str, name: str) -> Preset:
 
 
 def agent_config(config_class: type, preset: Preset, **overrides: Any) -> Any:
-    """The agent's config: its defaults, then the preset's fields it has, then ``overrides``.
-
-    An agent that writes one action per task (``ONE_SAMPLE_PER_PROMPT``, e.g. sb3-ppo) gets ``G x n`` tasks
-    per round instead of ``G`` tasks x ``n`` samples: the same number of inner loops, so budgets compare.
-    """
+    """The agent's config: its defaults, then the preset's fields as the agent takes them
+    (:meth:`~seal_gym.agents.base.AgentConfig.from_preset`), then ``overrides``."""
     names = {f.name for f in dataclasses.fields(config_class)}
-    values = dict(preset.agent)
-    if getattr(config_class, "ONE_SAMPLE_PER_PROMPT", False):
-        values["prompts_per_round"] = values.get("prompts_per_round", 1) * values.pop("samples_per_prompt", 1)
-        values.pop("inner_seeds", None)
+    values = config_class.from_preset(preset.agent)
     return config_class(**{k: v for k, v in {**values, **overrides}.items() if k in names})
 
 

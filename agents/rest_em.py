@@ -31,8 +31,11 @@ class ReSTEMConfig(AgentConfig):
     """"best": the top self-edit of each prompt; "threshold": every self-edit with mean reward >= min_reward."""
     min_reward: float | None = None
     """A kept self-edit's mean reward must reach this (ARC: 1.0); none: no floor."""
-    min_gain: float | None = None
-    """Keep only self-edits whose reward beats the env's info["baseline_accuracy"] by at least this."""
+    min_info_key: str | None = None
+    """A step-info key (e.g. SealSquad-v0's "gain", the accuracy gained over the base model): keep only
+    self-edits whose value there, averaged over inner-loop seeds, reaches ``min_info``; none: no such floor."""
+    min_info: float = 0.0
+    """The floor of ``min_info_key``'s value."""
     epochs: int = 2
     """Supervised passes over the kept pairs per round."""
     batch_size: int = 5
@@ -66,20 +69,19 @@ class ReSTEM(Agent):
             keep[:] = True
         if c.min_reward is not None:
             keep &= means >= c.min_reward
-        if c.min_gain is not None:
-            baseline = np.array([[info[0].get("baseline_accuracy", 0.0) if info else 0.0
-                                  for info in rollouts.infos[g * n:(g + 1) * n]] for g in range(G)])
-            keep &= means - baseline >= c.min_gain
+        if c.min_info_key is not None:
+            values = np.array([_info_mean(rows, c.min_info_key) for rows in rollouts.infos]).reshape(G, n)
+            keep &= values >= c.min_info  # NaN (the key missing) never passes
         return keep.reshape(-1).tolist()
 
     def update(self, rollouts: Rollouts) -> dict[str, float]:
         c = self.config
         pairs = [x for x, k in zip(rollouts.completions, self.kept(rollouts)) if k and x.completion_ids]
-        stats = {"charts/kept_fraction": len(pairs) / len(rollouts.completions), "charts/num_kept": float(len(pairs))}
-        if not pairs or c.epochs == 0:
-            return stats
+        trained = len(pairs) / len(rollouts.completions) if c.epochs else 0.0
+        if not trained:
+            return {"charts/trained_fraction": 0.0}
         optimizer = torch.optim.AdamW(self.policy.parameters(), lr=c.learning_rate, weight_decay=0.0)
-        losses = []
+        losses, grad_norms, entropy, tokens_seen = [], [], [], []
         for _ in range(c.epochs):
             order = self.rng.permutation(len(pairs))
             for start in range(0, len(pairs), c.batch_size):
@@ -87,12 +89,22 @@ class ReSTEM(Agent):
                 tokens = sum(len(x.completion_ids) for x in batch)
 
                 def loss_fn(scores, part, tokens=tokens):
+                    entropy.append(float(scores.entropy[scores.mask].mean()))
+                    tokens_seen.append(int(scores.mask.sum()))
                     return -(scores.logprobs * scores.mask).sum() / tokens
 
                 step = gradient_step(self.policy, optimizer, batch, loss_fn, c.minibatch_size, c.max_grad_norm)
                 losses.append(step["loss"])
+                grad_norms.append(step["grad_norm"])
         if c.merge:
             self.policy.end_round()
         steps_per_epoch = -(-len(pairs) // c.batch_size)
-        return {**stats, "losses/sft_loss": float(np.mean(losses[-steps_per_epoch:])),
-                "losses/sft_loss_first_step": losses[0]}
+        return {"charts/trained_fraction": trained, "losses/policy_loss": float(np.mean(losses[-steps_per_epoch:])),
+                "losses/first_step_loss": losses[0], "losses/grad_norm": float(np.mean(grad_norms)),
+                "losses/entropy": float(np.average(entropy, weights=tokens_seen))}
+
+
+def _info_mean(rows: list[dict], key: str) -> float:
+    """Mean of a numeric step-info value over a self-edit's inner-loop seeds (NaN if none reports it)."""
+    values = [row[key] for row in rows if isinstance(row.get(key), (int, float))]
+    return float(np.mean(values)) if values else float("nan")

@@ -41,7 +41,7 @@ class Rollouts:
     infos: list[list[dict[str, Any]]]
     """Step infos, ``[G * n][r]``."""
     prompt_keys: list[str]
-    """A name for each of the G prompts (the task's ``passage_index`` or ``task_id`` from reset info)."""
+    """A name for each of the G prompts (the env's ``info["task_key"]`` from reset, see :func:`prompt_key`)."""
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall-clock seconds of ``sampling`` and of the ``inner_loop`` (env resets and steps)."""
 
@@ -74,11 +74,14 @@ def unstack_infos(infos: dict[str, Any], num_envs: int) -> list[dict[str, Any]]:
     return out
 
 
+TASK_KEY = "task_key"
+"""The reset-info key under which an env names its task (episodes with equal names answer the same task)."""
+
+
 def prompt_key(info: dict[str, Any], observation: str) -> str:
-    """The task's name from reset info, else a short hash of its observation."""
-    for key in ("passage_index", "task_id"):
-        if key in info:
-            return f"{key}={info[key]}"
+    """The task's name the env declares in reset info (``info["task_key"]``), else a short hash of its observation."""
+    if info.get(TASK_KEY) is not None:
+        return str(info[TASK_KEY])
     return hashlib.sha1(observation.encode()).hexdigest()[:10]
 
 

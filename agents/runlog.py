@@ -30,6 +30,7 @@ import numpy as np
 
 from seal_gym.agents.agent_state import has_agent_state, load_agent_state, save_agent_state
 from seal_gym.agents.run_lock import RunLock
+from seal_gym.agents.scalars import scalar_infos
 
 if TYPE_CHECKING:
     from seal_gym.agents.base import Agent, RoundStats
@@ -103,25 +104,14 @@ class RunLog:
                       "self_edit": completion.text, "rewards": rollouts.rewards[k // n, k % n].tolist(),
                       "reward": float(rollouts.rewards[k // n, k % n].mean()),
                       "kept": None if kept is None else bool(kept[k])}
-            for key in ("baseline_accuracy", "adapter_accuracy", "error"):
-                if infos and infos[0].get(key) is not None:
-                    record[key] = infos[0][key]
+            if infos:  # the env's plain step-info values (first inner seed), e.g. accuracies or an error
+                record.update((k, v) for k, v in scalar_infos(infos[0]).items() if k not in record)
             lines.append(json.dumps(record, ensure_ascii=False, default=_plain))
         with open(self.run_dir / EPISODES, "a", encoding="utf-8") as f:
             f.write("".join(line + "\n" for line in lines))
-        step, w = stats.global_step, self.writer
-        for key in ("reward_mean", "reward_std", "reward_max"):
-            w.add_scalar(f"charts/{key}", getattr(stats, key), step)
-        for key, value in stats.extra.items():
-            w.add_scalar(f"charts/{key}", value, step)
-        if stats.eval_reward is not None:
-            w.add_scalar("eval/reward", stats.eval_reward, step)
-        for key, value in stats.update.items():
-            w.add_scalar(key if "/" in key else f"losses/{key}", value, step)
-        for key, value in stats.seconds.items():
-            w.add_scalar(f"time/{key}_seconds", value, step)
-        w.add_scalar("charts/round", stats.round + 1, step)
-        w.flush()
+        for tag, value in stats.scalars().items():  # one tag set for every agent (seal_gym.agents.scalars)
+            self.writer.add_scalar(tag, value, stats.global_step)
+        self.writer.flush()
 
     def checkpoint(self, agent: "Agent") -> None:
         """Save the policy and the loop's state; ``latest`` moves only once the checkpoint is whole."""

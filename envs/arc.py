@@ -7,6 +7,9 @@ from typing import Any
 from seal_gym.arc.domain import ArcDomain
 from seal_gym.envs.base import SealEnv
 
+INFO_METRICS = ("solved", "cell_accuracy", "trained", "num_ttt_examples", "num_optimizer_steps", "final_loss")
+"""The step-info numbers training loops log (``metadata["info_metrics"]``)."""
+
 
 class SealARCEnv(SealEnv):
     """Few-shot abstract reasoning: read an ARC task's demonstrations, choose a test-time-training recipe.
@@ -69,6 +72,8 @@ class SealARCEnv(SealEnv):
     ## Version History
     - v0: initial release.
     """
+
+    metadata = {**SealEnv.metadata, "info_metrics": INFO_METRICS}
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
         super().__init__(ArcDomain(**kwargs), render_mode)

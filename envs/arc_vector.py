@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from seal_gym.envs.arc import INFO_METRICS
 from seal_gym.envs.vector import SealVectorEnv
 from seal_gym.arc.domain import ArcDomain
 
@@ -15,6 +16,8 @@ class SealARCVectorEnv(SealVectorEnv):
     Same tasks, prompts, actions, rewards, ``info`` keys and keyword arguments as
     :class:`~seal_gym.envs.arc.SealARCEnv` (see its docstring), plus ``num_envs`` and ``group_size``.
     """
+
+    metadata = {**SealVectorEnv.metadata, "info_metrics": INFO_METRICS}
 
     def __init__(self, num_envs: int = 1, group_size: int = 1, render_mode: str | None = None, **kwargs: Any):
         super().__init__(ArcDomain(**kwargs), num_envs, group_size, render_mode)

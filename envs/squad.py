@@ -7,6 +7,9 @@ from typing import Any
 from seal_gym.envs.base import SealEnv
 from seal_gym.squad.domain import SquadDomain
 
+INFO_METRICS = ("baseline_accuracy", "adapter_accuracy", "gain", "final_loss", "num_train_tokens", "num_optimizer_steps")
+"""The step-info numbers training loops log (``metadata["info_metrics"]``; ``passage_index`` names, not measures)."""
+
 
 class SealSquadEnv(SealEnv):
     """Knowledge incorporation: write a self-edit about a passage, learn from it, answer without it.
@@ -30,8 +33,17 @@ class SealSquadEnv(SealEnv):
 
     ## Rewards
     ``reward="accuracy"`` (default): the adapted model's accuracy on the passage's questions, in [0, 1].
-    ``reward="gain"``: that accuracy minus the base model's accuracy, in [-1, 1]. A self-edit that is
-    empty after cleaning is not trained on and scores 0 (``info["error"]`` says why).
+    ``reward="gain"``: that accuracy minus the base model's accuracy, in [-1, 1]. Under these two a self-edit
+    that is empty after cleaning is not trained on and scores 0 (``info["error"]`` says why).
+    ``reward="answer_logprob"``: the mean per-token log-probability of the gold answers after the update
+    (teacher-forced: dense, grader-free, <= 0). ``reward="answer_f1"``: whole-answer token F1 of the concise
+    answers (best with ``answer_style="short"``; a recital scores low). ``reward="X_vs_passage"`` (X one of
+    accuracy, answer_logprob, answer_f1): X minus the same score of an adapter trained on the passage alone
+    with the same inner seed (trained once per passage, seed and weights version, then cached), so > 0
+    means the self-edit taught more than the passage did. Under these kinds an empty self-edit is scored
+    as the passage alone. ``info`` carries every measure: ``answer_exact``, ``answer_f1``, ``answer_words``,
+    ``answer_recital`` (share of answers that repeat >= 8 passage words), ``answer_logprob`` and, for the
+    relative kinds, the same for the passage (``passage_*``).
 
     ## Starting State
     A passage drawn uniformly with ``self.np_random``, and an inner-loop seed drawn with it too, so that
@@ -49,8 +61,14 @@ class SealSquadEnv(SealEnv):
       list of :class:`~seal_gym.squad.passages.Passage`.
     - ``prompt_style``: ``"implications"``, ``"implications-long"``, ``"rewrite"``, ``"self-qa"`` or a
       :class:`~seal_gym.squad.prompts.PromptStyle`.
-    - ``grader``: ``"contains"`` (default), ``"f1"``, ``"judge-openai"``, ``"judge-local"`` or a grader object.
-    - ``reward``: ``"accuracy"`` or ``"gain"``.
+    - ``grader``: ``"contains"`` (default; credits a recital that holds the gold span), ``"f1"`` (best-span
+      F1, lenient), ``"exact"`` (exact match of the concise answer), ``"judge-openai"``, ``"judge-local"`` or
+      a grader object.
+    - ``reward``: one of ``seal_gym.squad.domain.REWARDS`` (see Rewards).
+    - ``answer_style``: ``"free"`` (SEAL's question) or ``"short"`` (asks for just the answer, in a few words).
+    - ``score_logprob``: also score the gold answers' log-probability (on for the ``*logprob*`` rewards).
+    - ``max_answer_tokens``: greedy answer length; 0 generates none (only with a log-probability reward).
+    - ``include_passage``: train on the passage too, after the self-edit's items (SEAL does).
     - ``engine``: ``"auto"``, ``"sequential"``, ``"batched"`` or an engine object (see
       :func:`seal_gym.adapt.make_engine`; tests inject scripted engines).
     - ``lora`` / ``train``: :class:`~seal_gym.adapt.LoraSpec` / :class:`~seal_gym.adapt.TrainSpec` overrides.
@@ -58,8 +76,10 @@ class SealSquadEnv(SealEnv):
     - ``render_mode``: ``None`` or ``"ansi"``.
 
     ## Version History
-    - v0: initial release.
+    - v0: initial release; reward kinds, answer styles and answer metrics added without changing defaults.
     """
+
+    metadata = {**SealEnv.metadata, "info_metrics": INFO_METRICS}
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
         super().__init__(SquadDomain(**kwargs), render_mode)

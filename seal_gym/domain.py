@@ -56,7 +56,7 @@ class Domain(Protocol[TaskT]):
         ...
 
     def reset_info(self, task: TaskT) -> dict[str, Any]:
-        """``info`` of ``reset``: the task in plain data."""
+        """``info`` of ``reset``: the task in plain data, its name under ``"task_key"`` (agents group by it)."""
         ...
 
     def score(self, items: Sequence[tuple[TaskT, Any, int]]) -> list[Scored]:

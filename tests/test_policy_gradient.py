@@ -160,10 +160,13 @@ def test_ppo_takes_no_policy_step_on_a_batch_of_equal_rewards():
     def rollouts(rewards):
         return Rollouts(completions, np.asarray(rewards, dtype=float).reshape(3, 2, 1), [[{}]] * 6, ["p"] * 3)
 
-    assert float(agent.advantages(rollouts([0.0] * 6))[1].abs().max()) == 0.0
-    assert float(agent.advantages(rollouts([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))[1].std()) == pytest.approx(1.0, abs=1e-4)
+    equal = agent.advantages(rollouts([0.0] * 6))
+    assert float(equal.advantages.abs().max()) == 0.0 and equal.trained_fraction == 0.0
+    assert equal.returns.tolist() == [0.0] * 6 and equal.old_values.shape == (6,)  # the value loss's targets, by value
+    varied = agent.advantages(rollouts([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))
+    assert float(varied.advantages.std()) == pytest.approx(1.0, abs=1e-4) and varied.trained_fraction == 1.0
     before = [p.detach().clone() for p in agent.policy.parameters()]
     value_before = agent.value_head.bias.detach().clone()
-    agent.update(rollouts([0.0] * 6))
+    assert agent.update(rollouts([0.0] * 6))["charts/trained_fraction"] == 0.0
     assert all(torch.equal(a, b) for a, b in zip(before, agent.policy.parameters()))
     assert not torch.equal(value_before, agent.value_head.bias)  # the value head learns that V should be 0

@@ -88,6 +88,7 @@ def reset_info(task: ArcTask) -> dict[str, Any]:
     """The task, as plain lists, for the ``info`` of ``reset``."""
     return {
         "task_id": task.task_id,
+        "task_key": f"task_id={task.task_id}",  # the task's name, for agents that group episodes by task
         "demonstrations": [{"input": [list(r) for r in p.input], "output": [list(r) for r in p.output]} for p in task.train],
         "test_inputs": [[list(r) for r in g] for g in task.test_inputs],
     }

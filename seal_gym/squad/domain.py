@@ -62,7 +62,7 @@ class SquadDomain:
     def reset_info(self, task: int) -> dict[str, Any]:
         passage = self.passages[task]
         return {"passage_index": task, "title": passage.title, "passage": passage.context,
-                "num_questions": len(passage.questions)}
+                "num_questions": len(passage.questions), "task_key": f"passage_index={task}"}
 
     def score(self, items: Sequence[tuple[int, Any, int]]) -> list[Scored]:
         """All non-empty self-edits go through ONE inner-loop call; empty ones score 0 and are not trained."""
