@@ -1,0 +1,269 @@
+"""seal_gym.memory: documents, the knowledge base on disk (atomic changes, lock, damaged folders), the
+forgetting guard and the answering modes on a scripted engine whose answers are known, and the real LoRA
+weights on the tiny model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from seal_gym.adapt import AdaptRequest, Query
+from seal_gym.memory import (EngineEditor, KnowledgeBase, KnowledgeBaseBusy, KnowledgeBaseError, LoraEditor,
+                             NewDocument, Question, Settings, add_documents, ask, read_documents, status, update)
+from seal_gym.memory.store import PAUSE_ENV
+from seal_gym.memory.updater import UpdateConfig
+from seal_gym.squad.passages import demo_passages
+from seal_gym.testing import ScriptedEngine
+from tests.conftest import weights_checksum
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSAGES = demo_passages()[:4]
+GOLD = {qa.question: qa.answer for p in PASSAGES for qa in p.questions}
+
+
+def documents(passages=PASSAGES, tag=None) -> list[NewDocument]:
+    return [NewDocument(p.title, p.context, tuple(Question(q.question, q.answer, p.title) for q in p.questions), tag)
+            for p in passages]
+
+
+def scripted_editor() -> EngineEditor:
+    """Known answers. After training: a question is answered right when its passage's title is among the trained
+    texts, and nothing is right once a trained text says FORGET. Base model: right exactly when the passage is in
+    the prompt (retrieval)."""
+    def topic_and_question(query: Query) -> tuple[str, str]:
+        *_, topic, question = query.prompt.split("\n")
+        return topic.removeprefix("Topic: "), question
+
+    def after(request: AdaptRequest, query: Query) -> str:
+        trained = "\n".join(s.prompt for s in request.sequences)
+        topic, question = topic_and_question(query)
+        return GOLD.get(question, "no idea") if topic in trained and "FORGET" not in trained else "no idea"
+
+    def before(query: Query) -> str:
+        topic, question = topic_and_question(query)
+        context = next((p.context for p in PASSAGES if p.title == topic), None)
+        return GOLD.get(question, "no idea") if context and context in query.prompt else "no idea"
+
+    return EngineEditor(ScriptedEngine(after, before))
+
+
+def writes(text: str):
+    return lambda prompts: [text] * len(prompts)
+
+
+def test_read_documents_from_jsonl_json_and_a_folder(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"title": "T", "text": "Alpha.", "tag": "volatile"}\n\n{"context": "Beta."}\n')
+    jsonl = read_documents(tmp_path / "a.jsonl")
+    assert [(d.title, d.text, d.tag) for d in jsonl] == [("T", "Alpha.", "volatile"), ("Beta.", "Beta.", None)]
+    seal = read_documents(ROOT / "seal_gym" / "data" / "demo_squad.json")
+    assert len(seal) == 20 and len(seal[0].questions) == 5 and seal[0].completions
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "b.md").write_text("Second note.")
+    (folder / "a.txt").write_text("First note.")
+    (folder / "skip.csv").write_text("x")
+    assert [(d.title, d.text) for d in read_documents(folder)] == [("a", "First note."), ("b", "Second note.")]
+    (tmp_path / "bad.jsonl").write_text('{"title": "x"}\n')
+    with pytest.raises(ValueError, match="line 1: no \"context\""):
+        read_documents(tmp_path / "bad.jsonl")
+    (tmp_path / "tag.json").write_text('[{"text": "x", "tag": "forever"}]')
+    with pytest.raises(ValueError, match="tag must be durable or volatile"):
+        read_documents(tmp_path / "tag.json")
+
+
+def test_guard_keeps_an_update_that_keeps_retention_and_rolls_back_one_that_destroys_it(tmp_path):
+    editor = scripted_editor()
+    kb_dir = tmp_path / "kb"
+    add_documents(kb_dir, documents(PASSAGES[:1]), model="tiny-random")
+    kb = KnowledgeBase.open(kb_dir)
+    first = update(kb, editor, writes("a fact"))
+    assert (first.status, first.retention_before, first.new_before, first.new_after) == ("accepted", None, 0.0, 1.0)
+
+    add_documents(kb_dir, documents(PASSAGES[1:2]))
+    destroyed = update(kb, editor, writes("FORGET everything"))
+    assert destroyed.status == "rolled back"
+    assert (destroyed.retention_before, destroyed.retention_after) == (1.0, 0.0)
+    assert "more than the margin" in destroyed.reason
+
+    add_documents(kb_dir, documents(PASSAGES[2:3]))
+    kept = update(kb, editor, writes("another fact"))
+    assert kept.status == "accepted" and (kept.retention_before, kept.retention_after, kept.new_after) == (1.0, 1.0, 1.0)
+    assert kept.num_retention_questions == 5  # the rolled-back update taught nothing to protect
+
+    state = kb.current()
+    assert [u.id for u in state.updates] == ["u0001", "u0003"]
+    assert [e["status"] for e in state.log] == ["accepted", "rolled back", "accepted"]
+    assert [d.update for d in state.documents] == ["u0001", "u0002", "u0003"]
+    assert sorted(p.name.split("-")[0] for p in (kb_dir / "adapters").iterdir()) == ["u0001", "u0003"]
+    # a fresh editor loading the knowledge base sees the kept updates only: passage 2 unknown, 1 and 3 known
+    fresh = scripted_editor()
+    answers = ask(kb, fresh, [f"Topic: {p.title}\n{p.questions[0].question}" for p in PASSAGES[:3]], "weights")
+    assert [a.answer for a in answers] == [PASSAGES[0].questions[0].answer, "no idea", PASSAGES[2].questions[0].answer]
+
+
+def test_margin_decides(tmp_path):
+    editor = scripted_editor()
+    add_documents(tmp_path / "kb", documents(PASSAGES[:1]))
+    kb = KnowledgeBase.open(tmp_path / "kb")
+    update(kb, editor, writes("fact"))
+    add_documents(tmp_path / "kb", documents(PASSAGES[1:2]))
+    report = update(kb, editor, writes("FORGET"), UpdateConfig(margin=1.0))
+    assert report.status == "accepted" and report.retention_after == 0.0
+
+
+def test_update_is_idempotent_and_volatile_documents_are_only_searched(tmp_path):
+    editor = scripted_editor()
+    add_documents(tmp_path / "kb", documents(PASSAGES[:1], tag="volatile"))
+    kb = KnowledgeBase.open(tmp_path / "kb")
+    pointer = (tmp_path / "kb" / "CURRENT").read_text()
+    assert update(kb, editor, writes("fact")).status == "nothing to do"
+    assert (tmp_path / "kb" / "CURRENT").read_text() == pointer  # nothing written
+    question = f"Topic: {PASSAGES[0].title}\n{PASSAGES[0].questions[1].question}"
+    right = PASSAGES[0].questions[1].answer
+    results = {mode: ask(kb, editor, [question], mode)[0] for mode in ("none", "retrieval", "weights", "hybrid")}
+    assert {m: a.answer for m, a in results.items()} == {"none": "no idea", "retrieval": right, "weights": "no idea",
+                                                         "hybrid": right}
+    assert results["retrieval"].retrieved == [PASSAGES[0].title] and results["none"].retrieved == []
+    summary = status(kb)
+    assert (summary.documents, summary.volatile, summary.waiting, summary.accepted_updates) == (1, 1, 0, 0)
+
+
+def test_ask_rejects_an_unknown_mode(tmp_path):
+    add_documents(tmp_path / "kb", documents(PASSAGES[:1]))
+    with pytest.raises(ValueError, match="unknown mode"):
+        ask(KnowledgeBase.open(tmp_path / "kb"), scripted_editor(), ["q"], "psychic")
+
+
+def test_a_second_change_refuses_with_one_line_or_waits(tmp_path):
+    add_documents(tmp_path / "kb", documents(PASSAGES[:1]))
+    kb = KnowledgeBase.open(tmp_path / "kb")
+    with kb.lock():
+        with pytest.raises(KnowledgeBaseBusy, match=r"is busy: pid \d+ .* holds its lock; try again later") as err:
+            update(kb, scripted_editor(), writes("fact"))
+        assert "\n" not in str(err.value)
+        with pytest.raises(KnowledgeBaseBusy):
+            add_documents(tmp_path / "kb", documents(PASSAGES[1:2]))
+    assert kb.current().pending()[0].title == PASSAGES[0].title  # the refused update changed nothing
+
+    holder = kb.lock()
+    holder.__enter__()
+    threading.Timer(0.5, holder.__exit__, (None, None, None)).start()
+    started = time.monotonic()
+    assert update(kb, scripted_editor(), writes("fact"), wait_seconds=30).status == "accepted"
+    assert time.monotonic() - started >= 0.4
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_foreign_and_damaged_folders_give_one_clear_error_and_stay_untouched(tmp_path):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    for call in (lambda: KnowledgeBase.open(foreign), lambda: add_documents(foreign, documents(PASSAGES[:1]))):
+        with pytest.raises(KnowledgeBaseError, match=r"not a seal-gym knowledge base \(it has no kb.json\)"):
+            call()
+    assert _snapshot(foreign) == {"notes.txt": b"mine"}
+    with pytest.raises(KnowledgeBaseError, match="not an empty folder"):
+        KnowledgeBase.create(foreign, Settings(None))
+
+    kb_dir = tmp_path / "kb"
+    add_documents(kb_dir, documents(PASSAGES[:1]))
+    update(KnowledgeBase.open(kb_dir), scripted_editor(), writes("fact"))
+    good = _snapshot(kb_dir)
+    damages = {
+        "kb.json": lambda: (kb_dir / "kb.json").write_text("{not json"),
+        "state": lambda: next((kb_dir / "states").iterdir()).joinpath("state.json").write_text('{"documents": 3}'),
+        "pointer": lambda: (kb_dir / "CURRENT").write_text("s-gone"),
+        "adapter": lambda: next((kb_dir / "adapters").iterdir()).unlink(),
+    }
+    for name, damage in damages.items():
+        damage()
+        broken = _snapshot(kb_dir)
+        with pytest.raises(KnowledgeBaseError) as err:
+            add_documents(kb_dir, documents(PASSAGES[1:2]))
+        assert "\n" not in str(err.value) and str(kb_dir) in str(err.value), name
+        assert _snapshot(kb_dir) == broken, f"{name}: the damaged knowledge base was written to"
+        for path, content in good.items():  # mend it for the next case
+            (kb_dir / path).write_bytes(content)
+        (kb_dir / "lock").write_bytes(good["lock"])
+
+
+def test_model_of_an_existing_knowledge_base_cannot_change(tmp_path):
+    add_documents(tmp_path / "kb", documents(PASSAGES[:1]), model="tiny-random")
+    with pytest.raises(KnowledgeBaseError, match="created with --model tiny-random"):
+        add_documents(tmp_path / "kb", documents(PASSAGES[1:2]), model="other")
+
+
+def test_lora_weights_load_in_order_bit_for_bit_and_restore(tmp_path, tiny_bundle):
+    from seal_gym.adapt import LoraSpec, TrainSpec
+
+    base = weights_checksum(tiny_bundle.model)
+    add_documents(tmp_path / "kb", documents(PASSAGES[:2]))
+    kb = KnowledgeBase.open(tmp_path / "kb")
+    editor, fresh = LoraEditor(tiny_bundle), LoraEditor(tiny_bundle)
+    train, lora = TrainSpec(epochs=1), LoraSpec(rank=2)
+    config = UpdateConfig(max_documents=1, questions_per_document=0, max_answer_tokens=2, margin=1.0)
+    try:
+        for _ in range(2):
+            assert update(kb, editor, writes("A fact."), config, train, lora).status == "accepted"
+        updated = weights_checksum(tiny_bundle.model)
+        assert updated != base
+        question = Query("Topic: x\nwho?", 3)
+        assert editor.answer([question], weights=False) == editor.answer([question], weights=False)
+        assert weights_checksum(tiny_bundle.model) == updated  # answering with the base weights put them back
+        editor.restore()
+        assert weights_checksum(tiny_bundle.model) == base
+        fresh.load(kb.adapters(kb.current()))  # a new process's view: the adapters from disk, in order
+        assert fresh.loaded == ["u0001", "u0002"]
+        assert weights_checksum(tiny_bundle.model) == updated
+    finally:
+        editor.restore()
+        fresh.restore()
+    assert weights_checksum(tiny_bundle.model) == base
+
+
+def _update_process(kb_dir: Path, pause_at: str) -> subprocess.Popen:
+    env = {**os.environ, PAUSE_ENV: pause_at, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "seal_gym.cli", "memory", "update", "--kb", str(kb_dir), "--epochs", "1",
+               "--lora-rank", "2", "--max-self-edit-tokens", "4", "--questions-per-document", "0",
+               "--max-answer-tokens", "2", "--threads", "1"]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+
+
+@pytest.mark.parametrize("pause_at, after", [("adapter-written", False), ("before-pointer", False),
+                                             ("after-pointer", True)])
+def test_kill_9_during_update_leaves_the_state_before_or_after(tmp_path, pause_at, after):
+    kb_dir = tmp_path / "kb"
+    add_documents(kb_dir, documents(PASSAGES[:1]), model="tiny-random")
+    before = KnowledgeBase.open(kb_dir).current()
+    process = _update_process(kb_dir, pause_at)
+    try:
+        line = process.stdout.readline()
+        assert line.strip() == f"paused at {pause_at}", process.stderr.read() if not line else line
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    state = KnowledgeBase.open(kb_dir).current()
+    if after:
+        assert [u.id for u in state.updates] == ["u0001"] and not state.pending() and len(state.log) == 1
+    else:
+        assert state.documents == before.documents and state.updates == () and state.log == ()
+    # the killed process's lock died with it: the next change goes through and clears the leftovers
+    add_documents(kb_dir, documents(PASSAGES[1:2]))
+    state = KnowledgeBase.open(kb_dir).current()
+    assert len(list((kb_dir / "states").iterdir())) == 1
+    assert sorted(p.name for p in (kb_dir / "adapters").iterdir()) == sorted(u.adapter for u in state.updates)
+    assert len(state.documents) == 2
