@@ -74,7 +74,7 @@ class Diversity:
     distinct_1_prompt: float
     distinct_2_prompt: float
     distinct_3_prompt: float
-    """The same within each prompt's self-edits, averaged over prompts."""
+    """The same within each prompt's self-edits, averaged over the prompts that have an n-gram."""
     compression_ratio: float
     """Of every self-edit pooled."""
     compression_ratio_prompt: float
@@ -98,11 +98,15 @@ def diversity(texts_by_prompt: Sequence[Sequence[str]]) -> Diversity:
     groups = [list(texts) for texts in texts_by_prompt if texts]
     pooled = [text for texts in groups for text in texts]
 
-    def per_prompt(metric) -> float:
+    def per_prompt(metric, groups=groups) -> float:
         return sum(metric(texts) for texts in groups) / len(groups) if groups else 0.0
 
+    def long_enough(n: int) -> list[list[str]]:  # a prompt whose self-edits have no n-gram has no distinct-n
+        return [texts for texts in groups if any(len(words(t)) >= n for t in texts)]
+
     distinct = {f"distinct_{n}": distinct_n(pooled, n) for n in NGRAMS}
-    distinct_prompt = {f"distinct_{n}_prompt": per_prompt(lambda texts, n=n: distinct_n(texts, n)) for n in NGRAMS}
+    distinct_prompt = {f"distinct_{n}_prompt": per_prompt(lambda texts, n=n: distinct_n(texts, n), long_enough(n))
+                       for n in NGRAMS}
     return Diversity(**distinct, **distinct_prompt, compression_ratio=compression_ratio(pooled),
                      compression_ratio_prompt=per_prompt(compression_ratio),
                      self_edit_words=sum(len(words(t)) for t in pooled) / len(pooled) if pooled else 0.0,

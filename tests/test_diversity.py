@@ -46,3 +46,9 @@ def test_round_diversity_is_a_flat_dict_of_floats_and_skips_empty_prompts():
     assert all(isinstance(v, float) for v in scalars.values())
     assert scalars["distinct_1"] == pytest.approx(4 / 6) and scalars["distinct_1_prompt"] == 1.0
     assert round_diversity([])["self_edits"] == 0.0
+
+
+def test_a_prompt_too_short_for_an_ngram_does_not_count_in_its_per_prompt_mean():
+    d = diversity([["one two"], ["three four five", "three four five"]])
+    assert d.distinct_3_prompt == pytest.approx(0.5)  # only the second prompt has trigrams
+    assert d.distinct_1_prompt == pytest.approx((1.0 + 0.5) / 2)

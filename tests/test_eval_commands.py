@@ -49,6 +49,30 @@ def test_eval_squad_cpt_writes_every_output(tmp_path, capsys):
     assert "the dataset's self-edits" in capsys.readouterr().out
 
 
+def test_eval_squad_baselines_paired_differences_and_diversity(tmp_path, capsys):
+    conditions = "passage,base-self-edits,best-of-n,prompt-ensemble,passage-self-edit"
+    args = ["eval", "squad", *FAST, "--passages", "2", "--self-edits", "2", "--max-self-edit-tokens", "8",
+            "--conditions", conditions, "--ensemble-styles", "implications,rewrite", "--runs-dir", str(tmp_path)]
+    assert main(args) == 0
+    run = only_run(tmp_path)
+    results = json.loads((run / "results.json").read_text())
+    compared = ["base_self_edits", "best_of_n", "prompt_ensemble", "passage_self_edit"]
+    assert list(results["labels"]) == ["passage", *compared]
+    paired = results["paired"]
+    assert paired["reference"] == "passage" and "Wilcoxon" in paired["tests"]
+    assert {(line["condition"], line["metric"]) for line in paired["lines"]} >= {(c, "strict") for c in compared}
+    assert all("p_value" in line and line["n"] == 2 for line in paired["lines"])
+    assert set(results["diversity"]) == set(compared)
+    assert results["diversity"]["prompt_ensemble"]["self_edits"] == 4  # 2 passages x 2 self-edits
+    best = [p["conditions"]["best_of_n"]["adapters"] for p in results["passages"]]
+    assert all(len(adapters) == 1 for adapters in best)  # one self-edit picked of 2, one seed
+    assert (run / "paired.csv").read_text().count("\n") == 1 + len(paired["lines"])
+    assert (run / "paired.png").read_bytes()[:4] == b"\x89PNG"
+    out = capsys.readouterr().out
+    assert "paired differences from 'trained on the passage'" in out and "self-edit diversity" in out
+    assert "paired differences" in (run / "table.txt").read_text()
+
+
 def test_eval_continual_passage_only(tmp_path):
     assert main(["eval", "continual", *FAST, "--passages", "2", "--passage-only", "--runs-dir", str(tmp_path)]) == 0
     run = only_run(tmp_path)
@@ -113,12 +137,19 @@ def bad_inputs(tmp_path):
         "self-edit file misses": (["eval", "squad", "--self-edits-file", str(no_questions)], "no completions"),
         "arc without tasks": (["eval", "arc", "--source", f"kaggle:{tmp_path / 'none'}"], "challenges"),
         "arc unknown choices": (["eval", "arc", "--choices", "nope"], "unknown choice set 'nope'"),
+        "best-of-n alone": (["eval", "squad", "--conditions", "passage,best-of-n"], "add base-self-edits"),
+        "best-of-n metric": (["eval", "squad", "--conditions", "base-self-edits,best-of-n", "--best-of-metric", "nope"],
+                             "--best-of-metric 'nope'"),
+        "reference not run": (["eval", "squad", "--conditions", "base,passage", "--reference", "in-context"],
+                              "--reference in-context is not among"),
+        "ensemble style": (["eval", "squad", "--conditions", "prompt-ensemble", "--ensemble-styles", "nope"],
+                           "unknown prompt style 'nope'"),
     }
 
 
 BAD_CASES = ["not a run", "no checkpoint", "arc policy", "no questions", "continual no questions", "missing dataset",
              "unknown condition", "policy condition alone", "self-edit file misses", "arc without tasks",
-             "arc unknown choices"]
+             "arc unknown choices", "best-of-n alone", "best-of-n metric", "reference not run", "ensemble style"]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)

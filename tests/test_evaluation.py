@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -212,3 +213,142 @@ def test_arc_conditions_sampled_recipes_and_the_oracle(tiny_bundle):
     assert invalid[0].error.startswith("invalid recipe")
     assert "oracle" in result.table() and tasks[1].task_id in result.task_table()
     assert len(engine.calls) == 2  # one engine call per task
+
+
+# --- baselines, paired differences, diversity (scripted engine: known answers) ------------------------------------
+
+def test_best_of_n_picks_each_passages_best_self_edit_from_its_adapters(tiny_bundle):
+    from seal_gym.evaluation.best_of_n import with_best_of_n
+
+    engine = squad_engine()
+    loop = KnowledgeInnerLoop(tiny_bundle, engine=engine, config=TINY)
+    edits = {"own": SelfEdits("own", [["bad", "GOOD 1"], ["GOOD 0", "bad"], ["bad", "bad"]])}
+    result = evaluate_squad(loop, PASSAGES[:3], edits, SquadEvalConfig(seeds=2, base=False, in_context=False))
+    calls = len(engine.calls)
+    best = with_best_of_n(result, "own", label="best of own")
+    assert len(engine.calls) == calls  # no extra training: picked from the adapters already scored
+    assert list(best.labels) == ["passage", "own", "best_of_n", ] and best.labels["best_of_n"] == "best of own"
+    cells = [p.conditions["best_of_n"] for p in best.passages]
+    assert [c.strict for c in cells] == [1.0, 1.0, 0.0] and [c.lenient for c in cells] == [1.0, 1.0, 0.0]
+    assert [p.conditions["own"].strict for p in best.passages] == [0.5, 0.5, 0.0]
+    assert [{a.sample for a in c.adapters} for c in cells] == [{1}, {0}, {0}]  # ties go to the first sample
+    assert all(len(c.adapters) == 2 for c in cells)  # both seeds of the picked self-edit
+    with pytest.raises(ValueError, match="cannot pick by 'nope'"):
+        with_best_of_n(result, "own", by="nope")
+    with pytest.raises(ValueError, match="lacks"):
+        with_best_of_n(result, "missing")
+
+
+def test_the_prompt_ensemble_splits_each_self_edit_by_its_own_style(tiny_bundle):
+    from seal_gym.evaluation.self_edits import write_ensemble
+    from seal_gym.squad.prompts import PROMPT_STYLES
+
+    def writer(prompts):  # a rewrite (paragraphs, one over two lines) or a list of implications, by prompt
+        rewrite = PROMPT_STYLES["rewrite"].template.split("{passage}")[1]
+        return ["GOOD rewrite,\nover two lines.\n\nSecond rewrite." if p.endswith(rewrite) else "1. Fact one.\n- Fact two."
+                for p in prompts]
+
+    edits = write_ensemble(writer, PASSAGES[:2], 1, "implications", ["implications", "rewrite"])
+    assert edits[0] == ["Fact one.\nFact two.\nGOOD rewrite, over two lines.\nSecond rewrite."]
+    engine = ScriptedEngine(lambda request, query: "")
+    loop = KnowledgeInnerLoop(tiny_bundle, engine=engine, config=TINY)  # the loop splits by lines
+    evaluate_squad(loop, PASSAGES[:1], {"ensemble": SelfEdits("e", edits[:1])},
+                   SquadEvalConfig(base=False, passage_only=False, in_context=False))
+    title = PASSAGES[0].title
+    assert [s.prompt for s in engine.calls[0][0].sequences] == [
+        f"{title}\nFact one.", f"{title}\nFact two.", f"{title}\nGOOD rewrite, over two lines.",
+        f"{title}\nSecond rewrite.", f"{title}\n{PASSAGES[0].context}"]
+    # Under a paragraph style the same items come back whole (line breaks inside a rewrite kept).
+    paragraphs = write_ensemble(writer, PASSAGES[:1], 1, "rewrite", ["implications", "rewrite"])[0][0]
+    assert PROMPT_STYLES["rewrite"].split_items(paragraphs) == [
+        "Fact one.", "Fact two.", "GOOD rewrite,\nover two lines.", "Second rewrite."]
+
+
+def test_the_passage_as_its_own_self_edit_trains_on_the_passage_twice(tiny_bundle):
+    from seal_gym.evaluation.self_edits import passage_self_edits
+
+    engine = ScriptedEngine(lambda request, query: "")
+    loop = KnowledgeInnerLoop(tiny_bundle, engine=engine, config=TINY)
+    evaluate_squad(loop, PASSAGES[:1], {"p": SelfEdits("p", passage_self_edits(PASSAGES[:1], "implications"))},
+                   SquadEvalConfig(base=False, passage_only=False, in_context=False))
+    passage = f"{PASSAGES[0].title}\n{' '.join(PASSAGES[0].context.split())}"
+    assert [s.prompt for s in engine.calls[0][0].sequences] == [passage, passage]
+
+
+def test_scripted_baseline_policies_read_the_envs_observations():
+    from seal_gym.agents.scripted import PassagePolicy, PromptEnsemblePolicy, parse_prompt
+    from seal_gym.squad.prompts import get_prompt_style
+
+    p = PASSAGES[0]
+    observation = get_prompt_style("self-qa").render(p.title, p.context)
+    assert parse_prompt(observation, "self-qa") == (p.title, p.context)
+    assert PassagePolicy("self-qa").act([observation]) == [" ".join(p.context.split())]
+    asked = []
+
+    def writer(prompts):
+        asked.extend(prompts)
+        return ["What is it? A town.\nWho? Odila." if "questions and answers" in q else "One.\n\nTwo." for q in prompts]
+
+    policy = PromptEnsemblePolicy(writer, ["self-qa", "rewrite"], prompt_style="self-qa")
+    assert policy.act([observation, observation]) == ["What is it? A town.\nWho? Odila.\nOne.\nTwo."] * 2
+    assert asked[1] == get_prompt_style("rewrite").render(p.title, p.context) and len(asked) == 4  # one batch
+    with pytest.raises(ValueError, match="not a 'implications' prompt"):
+        PassagePolicy().act([observation])
+
+
+@dataclasses.dataclass
+class ScoredCell:
+    """A per-passage score with one more metric than strict/lenient, and a dict of further ones."""
+
+    strict: float
+    lenient: float
+    logprob: float
+    metrics: dict = dataclasses.field(default_factory=dict)
+    adapters: list = dataclasses.field(default_factory=list)
+
+
+def test_paired_differences_cover_every_numeric_metric_and_pair_only_shared_passages():
+    from scipy import stats
+
+    from seal_gym.evaluation.reports import paired_chart, paired_csv_rows, paired_json, paired_lines, paired_table
+    from seal_gym.evaluation.squad import PassageScores, SquadEvaluation
+
+    ref = [ScoredCell(0.2, 0.4, -3.0, {"concise_em": 0.0}), ScoredCell(0.0, 0.2, -2.5, {"concise_em": 0.2}),
+           ScoredCell(0.4, 0.4, -2.0, {"concise_em": 0.2}), ScoredCell(0.2, 0.6, -4.0, {"concise_em": 0.0})]
+    new = [ScoredCell(0.6, 0.8, -2.0, {"concise_em": 0.4}), ScoredCell(0.2, 0.2, -2.0, {"concise_em": 0.2}),
+           ScoredCell(0.6, 0.4, -1.5, {"concise_em": 0.2}), None]  # the last passage lacks the condition
+    passages = [PassageScores(i, f"p{i}", i, {"passage": r, **({"writer": w} if w else {})})
+                for i, (r, w) in enumerate(zip(ref, new))]
+    evaluation = SquadEvaluation({"passage": "trained on the passage", "writer": "passage + writer"}, passages,
+                                 SquadEvalConfig())
+    lines = {line.metric: line for line in paired_lines(evaluation, "passage")}
+    assert set(lines) == {"strict", "lenient", "logprob", "concise_em"}
+    strict = lines["strict"].difference
+    a, b = [60.0, 20.0, 60.0], [20.0, 0.0, 40.0]  # strict in percentage points, the 3 shared passages
+    assert strict.n == 3 and strict.mean == pytest.approx(80 / 3) and lines["strict"].unit == "points"
+    assert strict.p_value == pytest.approx(stats.wilcoxon(a, b).pvalue)
+    assert strict.p_value_t == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    assert lines["logprob"].unit == "" and lines["logprob"].difference.mean == pytest.approx(2 / 3)
+    assert lines["concise_em"].difference.mean == pytest.approx(40 / 3)
+    table = paired_table(list(lines.values()), "trained on the passage")
+    assert "Wilcoxon" in table and "t-test" in table and "logprob" in table
+    section = paired_json(list(lines.values()), "passage", 0, 10000)
+    assert all("p_value" in line for line in section["lines"]) and section["reference"] == "passage"
+    assert len(paired_csv_rows(list(lines.values()))) == 4
+    assert paired_chart(list(lines.values()), "demo", "trained on the passage").get_axes()
+    with pytest.raises(ValueError, match="not in this evaluation"):
+        paired_lines(evaluation, "base")
+
+
+def test_condition_diversity_reads_each_conditions_self_edits(tiny_bundle):
+    from seal_gym.evaluation.reports import condition_diversity, diversity_table
+
+    loop = KnowledgeInnerLoop(tiny_bundle, engine=squad_engine(), config=TINY)
+    edits = {"same": SelfEdits("same", [["a b c", "a b c"], ["a b c", "a b c"]]),
+             "varied": SelfEdits("varied", [["a b c", "d e f"], ["g h i", "j k l"]])}
+    result = evaluate_squad(loop, PASSAGES[:2], edits, SquadEvalConfig(seeds=2, base=False, in_context=False))
+    found = condition_diversity(result)
+    assert set(found) == {"same", "varied"}  # the passage alone has no self-edit to measure
+    assert found["same"].self_edits == 4 and found["same"].distinct_1_prompt == 0.5
+    assert found["varied"].distinct_1 == 1.0 and found["same"].distinct_1 == pytest.approx(3 / 12)
+    assert "distinct-2" in diversity_table(found, result.labels)

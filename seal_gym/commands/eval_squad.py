@@ -3,29 +3,35 @@
 Conditions (--conditions): base (the model, no passage), passage (trained on the passage alone),
 base-self-edits (trained on the passage + self-edits the model writes itself), policy-self-edits (+ self-edits
 of the trained policy in --policy RUN_DIR), file-self-edits (+ self-edits from --self-edits-file, by default
-the dataset's own "completions", e.g. a bigger model's), in-context (the passage in the prompt, no training).
+the dataset's own "completions", e.g. a bigger model's), in-context (the passage in the prompt, no training),
+and baselines: prompt-ensemble (+ one self-edit of the model per prompt style of --ensemble-styles, each split
+its own way, pooled into one adapter), passage-self-edit (+ the passage itself as the self-edit), best-of-n
+(the best of the base-self-edits by --best-of-metric: picked from their adapters, no extra training).
 Every trained condition trains the same model; a policy only writes. Questions are asked without the
 passage except in context. --self-edits n and --seeds r give n x r adapters per passage and condition;
 tables show mean ± standard error over passages under the strict grader and the lenient one (best-span
 token F1 >= 0.5). --cpt N pools the self-edits of N consecutive passages into each adapter and asks all
-their questions. Writes table.txt, results.json, results.csv, chart.png and TensorBoard events into a new
-run folder.
+their questions. Beside the table: each condition's paired difference from --reference per metric (mean,
+bootstrap interval over passages, Wilcoxon and paired t-test p-values) and the diversity of its self-edits.
+Writes table.txt, results.json, results.csv, paired.csv, chart.png, paired.png and TensorBoard events into a
+new run folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 
 from seal_gym.adapt import ENGINES, TrainSpec
 from seal_gym.commands.common import (UsageError, add_model_arguments, add_passage_arguments, dataset_label, load_bundle, load_passage_range,
                                       parse_conditions, run_checked, tensorboard_writer, trained_policy,
-                                      write_run_files)
+                                      write_csv, write_run_files)
 from seal_gym.configs import add_config_arguments, config_from_args
 
 HELP = "knowledge-incorporation table: base / passage / + self-edits (own, policy, file) / in context; --cpt N"
-CONDITIONS = ("base", "passage", "base-self-edits", "policy-self-edits", "file-self-edits", "in-context")
+CONDITIONS = ("base", "passage", "base-self-edits", "policy-self-edits", "file-self-edits", "in-context",
+              "prompt-ensemble", "passage-self-edit", "best-of-n")
 DEFAULT_CONDITIONS = "base,passage,base-self-edits,file-self-edits,in-context"
 
 
@@ -40,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpt", type=int, default=1, help="passages pooled into one adapter (CPT setting)")
     parser.add_argument("--self-edits-file", default=None,
                         help="JSON list of {context, completions} for file-self-edits (default: the dataset's own)")
+    parser.add_argument("--reference", default=None,
+                        help="condition the paired differences are taken from (default: passage, when it runs)")
+    parser.add_argument("--ensemble-styles", default="implications,implications-long,rewrite,self-qa",
+                        help="comma-separated prompt styles of the prompt-ensemble condition")
+    parser.add_argument("--best-of-metric", default="strict",
+                        help="the per-adapter metric best-of-n maximises (strict, lenient, ...)")
     add_config_arguments(parser, TrainSpec, skip=("seed",))  # the inner loop's training; --seed seeds it
 
 
@@ -54,6 +66,7 @@ def _prepare(args: argparse.Namespace):
     conditions = parse_conditions(args, CONDITIONS, "policy-self-edits")
     if min(args.self_edits, args.seeds, args.cpt) < 1:
         raise UsageError("--self-edits, --seeds and --cpt must be >= 1")
+    _check_baselines(args, conditions)
     passages = load_passage_range(args)
     file_edits = None
     if "file-self-edits" in conditions:
@@ -99,16 +112,18 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
 
     started, metadata = time.perf_counter(), run_metadata()
     self_edits: dict[str, SelfEdits] = {}
-    if "base-self-edits" in conditions:
+    if {"base-self-edits", "prompt-ensemble"} & set(conditions):
         # The base model writes with the weights it is trained on, as in SEAL's self mode: one shared bundle.
         writer = LMPolicy(bundle, SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_self_edit_tokens),
                           seed=args.seed)
+    if "base-self-edits" in conditions:
         self_edits["base_self_edits"] = SelfEdits("passage + the model's own self-edits",
                                                   _write(writer.act, passages, args, "base model"))
     if policy_edits is not None:
         self_edits["policy_self_edits"] = policy_edits
     if file_edits is not None:
         self_edits["file_self_edits"] = file_edits
+    self_edits.update(_baseline_self_edits(args, conditions, passages, writer.act if "prompt-ensemble" in conditions else None))
     config = SquadEvalConfig(base="base" in conditions, passage_only="passage" in conditions,
                              in_context="in-context" in conditions, seeds=args.seeds, seed=args.seed, cpt=args.cpt)
     knowledge = KnowledgeConfig(train=config_from_args(args, TrainSpec),
@@ -130,15 +145,109 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
     evaluation = evaluate_squad(loop, passages, self_edits, config, first_index=args.start, on_group=logged)
     groups.close()
     writer.close()
+    if "best-of-n" in conditions:
+        evaluation = _with_best_of_n(evaluation, args)
     table = evaluation.table()
     minutes = (time.perf_counter() - started) / 60
     setting = "single passage" if args.cpt == 1 else f"CPT, {args.cpt} passages per adapter"
     title = (f"Knowledge incorporation ({setting}): {dataset_label(args.dataset)} "
              f"[{args.start}:{args.start + len(passages)}], model {bundle.name}")
-    print(f"\n{table}\n\n{len(passages)} passages, {minutes:.1f} min, model {bundle.name}, run folder {run_dir}")
-    write_run_files(run_dir, args, table,
+    reports = _reports(args, evaluation, title)
+    print(f"\n{table}\n\n{reports.text}\n\n{len(passages)} passages, {minutes:.1f} min, model {bundle.name}, "
+          f"run folder {run_dir}")
+    write_run_files(run_dir, args, f"{table}\n\n{reports.text}",
                     {"model": bundle.name, "minutes": minutes, "config": asdict(config),
                      "inner_loop": asdict(replace(knowledge, prompt_style=args.prompt_style)),
-                     "summary": evaluation.summary(), "labels": evaluation.labels, "passages": evaluation.passages},
-                    evaluation.csv_rows(), {"chart.png": evaluation.chart(title)}, metadata)
+                     "summary": evaluation.summary(), "labels": evaluation.labels, **reports.results,
+                     "passages": evaluation.passages},
+                    evaluation.csv_rows(), {"chart.png": evaluation.chart(title), **reports.figures}, metadata)
+    write_csv(run_dir / "paired.csv", reports.paired_rows)
     return 0
+
+
+def _check_baselines(args: argparse.Namespace, conditions: list[str]) -> None:
+    """The baselines' and the paired report's options, checked before anything runs."""
+    from dataclasses import fields
+
+    from seal_gym.evaluation.squad import AdapterScore
+    from seal_gym.squad.prompts import PROMPT_STYLES
+
+    styles = [s.strip() for s in args.ensemble_styles.split(",") if s.strip()]
+    unknown = [s for s in styles if s not in PROMPT_STYLES]
+    if "prompt-ensemble" in conditions and (unknown or not styles):
+        raise UsageError(f"unknown prompt style {unknown[0]!r} in --ensemble-styles; choose from "
+                         f"{', '.join(sorted(PROMPT_STYLES))}" if unknown else "--ensemble-styles names no style")
+    if "best-of-n" in conditions:
+        if "base-self-edits" not in conditions:
+            raise UsageError("best-of-n picks among the base-self-edits' adapters: add base-self-edits to --conditions")
+        metrics = {f.name for f in fields(AdapterScore) if str(f.type).startswith(("float", "int"))}
+        has_dict = any(str(f.type).startswith("dict") for f in fields(AdapterScore))
+        if args.best_of_metric not in metrics and not has_dict:
+            raise UsageError(f"--best-of-metric {args.best_of_metric!r} is not a metric of an adapter's score; "
+                             f"choose from {', '.join(sorted(metrics))}")
+    if args.reference is not None and args.reference not in conditions:
+        raise UsageError(f"--reference {args.reference} is not among the conditions ({', '.join(conditions)})")
+
+
+def _baseline_self_edits(args: argparse.Namespace, conditions: list[str], passages, act) -> dict:
+    """The prompt ensemble's self-edits (written by ``act``) and the passage as its own self-edit."""
+    from tqdm.auto import tqdm
+
+    from seal_gym.evaluation import SelfEdits
+    from seal_gym.evaluation.self_edits import passage_self_edits, write_ensemble
+
+    out = {}
+    if "prompt-ensemble" in conditions:
+        styles = [s.strip() for s in args.ensemble_styles.split(",") if s.strip()]
+        with tqdm(total=len(styles), desc="base model writes the prompt ensemble", unit="style") as bar:
+            edits = write_ensemble(act, passages, args.self_edits, args.prompt_style, styles,
+                                   progress=lambda done: bar.update(done - bar.n))
+        out["prompt_ensemble"] = SelfEdits(f"passage + the model's prompt ensemble ({len(styles)} styles)", edits)
+    if "passage-self-edit" in conditions:
+        out["passage_self_edit"] = SelfEdits("passage + the passage as its self-edit",
+                                             passage_self_edits(passages, args.prompt_style))
+    return out
+
+
+def _with_best_of_n(evaluation, args: argparse.Namespace):
+    from seal_gym.evaluation.best_of_n import with_best_of_n
+
+    try:
+        return with_best_of_n(evaluation, "base_self_edits", by=args.best_of_metric,
+                              label=f"passage + best of the model's {args.self_edits} self-edits (by {args.best_of_metric})")
+    except ValueError as err:  # e.g. no passage got a self-edit: the table goes on without the condition
+        print(f"note: best-of-n skipped: {err}")
+        return evaluation
+
+
+@dataclass
+class _Reports:
+    text: str
+    results: dict
+    """results.json sections: ``paired`` and ``diversity``."""
+    figures: dict
+    paired_rows: list[dict]
+
+
+def _reports(args: argparse.Namespace, evaluation, title: str) -> _Reports:
+    """Paired differences from the reference condition and the self-edits' diversity, beside the table."""
+    from seal_gym.evaluation.reports import (condition_diversity, diversity_table, paired_chart, paired_csv_rows,
+                                             paired_json, paired_lines, paired_table)
+
+    found = condition_diversity(evaluation)
+    texts = []
+    results: dict = {"diversity": {name: d.as_dict() for name, d in found.items()}}
+    figures, rows = {}, []
+    reference = (args.reference or "passage").replace("-", "_")
+    if reference in evaluation.labels:
+        lines = paired_lines(evaluation, reference, seed=args.seed)
+        label = evaluation.labels[reference]
+        texts.append(paired_table(lines, label))
+        results["paired"] = paired_json(lines, reference, args.seed, 10000)
+        rows = paired_csv_rows(lines)
+        if lines:
+            figures["paired.png"] = paired_chart(lines, f"Paired differences from {label!r}: {title}", label)
+    else:
+        texts.append(f"no paired differences: the reference condition {reference} did not run")
+    texts.append(diversity_table(found, evaluation.labels))
+    return _Reports("\n\n".join(texts), results, figures, rows)

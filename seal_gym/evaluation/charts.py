@@ -1,4 +1,5 @@
-"""Figures of evaluations: condition bars with error bars, forgetting heatmaps. PNG files, no display.
+"""Figures of evaluations: condition bars with error bars, paired differences with their intervals,
+forgetting heatmaps. PNG files, no display.
 
 Figures are built on ``matplotlib.figure.Figure`` with the Agg canvas, never through ``pyplot``: nothing
 global changes (a notebook keeps its inline backend; a server needs no display), and a notebook can still
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -48,6 +50,57 @@ def bar_chart(labels: Sequence[str], series: dict[str, Series], *, title: str, y
     axes.set_axisbelow(True)
     if len(series) > 1:
         axes.legend(loc="upper left")
+    return figure
+
+
+@dataclass(frozen=True)
+class DifferencePanel:
+    """One panel of :func:`difference_chart`: each label's mean difference, its interval and p-value."""
+
+    means: Sequence[float]
+    lows: Sequence[float]
+    highs: Sequence[float]
+    p_values: Sequence[float]
+    unit: str = ""
+    """What the differences are measured in, for the axis (e.g. "percentage points")."""
+
+
+def difference_chart(labels: Sequence[str], panels: dict[str, DifferencePanel], *, title: str,
+                     reference: str) -> "Figure":
+    """Paired differences from a reference: one panel per metric, one horizontal bar per label with its
+    interval as a whisker and its p-value written beside it, and a line at 0 (no difference).
+
+    Args:
+        labels: the compared conditions (rows).
+        panels: metric -> its differences, in the order of ``labels`` (NaN: not compared; left blank).
+        reference: the reference condition's label, for the axis.
+    """
+    figure = _figure((max(6.0, 4.2 * len(panels) + 2.0), 1.6 + 0.55 * len(labels)))
+    axes_list = figure.subplots(1, max(1, len(panels)), squeeze=False, sharey=True)[0]
+    rows = range(len(labels))
+    for axes, (metric, panel) in zip(axes_list, panels.items()):
+        means = [_finite(m) for m in panel.means]
+        errors = [[max(0.0, _finite(m) - _finite(lo)) for m, lo in zip(panel.means, panel.lows)],
+                  [max(0.0, _finite(hi) - _finite(m)) for m, hi in zip(panel.means, panel.highs)]]
+        colours = ["tab:green" if m > 0 else "tab:red" for m in means]
+        axes.barh(rows, means, 0.6, xerr=errors, capsize=4, color=colours, alpha=0.75, error_kw={"elinewidth": 1.2})
+        for row, (m, hi, p) in enumerate(zip(panel.means, panel.highs, panel.p_values)):
+            if math.isfinite(m):
+                axes.annotate(f"{m:+.3g}  p={p:.2g}" if math.isfinite(p) else f"{m:+.3g}",
+                              (max(_finite(hi), m, 0.0), row), xytext=(4, 0), textcoords="offset points",
+                              va="center", fontsize=8)
+        axes.axvline(0.0, color="black", linewidth=0.8)
+        axes.set_title(metric, fontsize=10)
+        axes.set_xlabel(f"difference from {textwrap.shorten(reference, 40, placeholder='…')}"
+                        + (f" ({panel.unit})" if panel.unit else ""), fontsize=9)
+        axes.grid(axis="x", alpha=0.3)
+        axes.set_axisbelow(True)
+        extent = max([abs(_finite(v)) for v in (*panel.means, *panel.lows, *panel.highs)] + [0.0])
+        axes.set_xlim(-1.6 * extent if extent else -1.0, 1.6 * extent if extent else 1.0)  # 0 in the middle
+    axes_list[0].set_yticks(list(rows), [textwrap.fill(label, 28, break_on_hyphens=False) for label in labels],
+                            fontsize=9)
+    axes_list[0].invert_yaxis()
+    figure.suptitle(textwrap.fill(title, 100), fontsize=11)
     return figure
 
 
