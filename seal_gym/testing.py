@@ -27,19 +27,29 @@ class ScriptedEngine:
     Args:
         after_training: the answer to ``query`` of a model adapted on ``request``.
         before_training: the base model's answer to ``query``.
+        target_logprob: the log-probability of ``query.target`` of a model adapted on ``request`` (asked
+            only for queries with a target); default: none is reported.
     """
 
     def __init__(self, after_training: Callable[[AdaptRequest, Query], str],
-                 before_training: Callable[[Query], str] = lambda query: "") -> None:
+                 before_training: Callable[[Query], str] = lambda query: "",
+                 target_logprob: Callable[[AdaptRequest, Query], float] | None = None) -> None:
         self.after_training, self.before_training = after_training, before_training
+        self.target_logprob = target_logprob
         self.calls: list[list[AdaptRequest]] = []
         """The requests of every ``adapt`` call, in order."""
 
     def adapt(self, requests: Sequence[AdaptRequest]) -> list[AdaptOutcome]:
         self.calls.append(list(requests))
         return [AdaptOutcome(answers=[self.after_training(r, q) for q in r.queries], losses=[],
-                             num_train_tokens=0, num_optimizer_steps=0, train_seconds=0.0, answer_seconds=0.0)
+                             num_train_tokens=0, num_optimizer_steps=0, train_seconds=0.0, answer_seconds=0.0,
+                             target_logprobs=self._scores(r))
                 for r in requests]
+
+    def _scores(self, request: AdaptRequest) -> list[float | None]:
+        if self.target_logprob is None or not any(q.target for q in request.queries):
+            return []
+        return [self.target_logprob(request, q) if q.target else None for q in request.queries]
 
     def answer(self, queries: Sequence[Query]) -> list[str]:
         return [self.before_training(q) for q in queries]

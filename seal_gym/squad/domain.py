@@ -9,12 +9,38 @@ import numpy as np
 from seal_gym.adapt import InnerLoopEngine, LoraSpec, TrainSpec
 from seal_gym.domain import Scored, result_info
 from seal_gym.squad.grading import Grader
-from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop, KnowledgeItem
+from seal_gym.squad.inner_loop import AnswerStyle, KnowledgeConfig, KnowledgeInnerLoop, KnowledgeItem, KnowledgeResult
 from seal_gym.squad.passages import Passage, load_passages
 from seal_gym.squad.prompts import PromptStyle, get_prompt_style
 from seal_gym.text import clean_self_edit
 
-Reward = Literal["accuracy", "gain"]
+Reward = Literal["accuracy", "gain", "answer_logprob", "answer_f1", "accuracy_vs_passage",
+                 "answer_logprob_vs_passage", "answer_f1_vs_passage"]
+REWARDS = ("accuracy", "gain", "answer_logprob", "answer_f1", "accuracy_vs_passage", "answer_logprob_vs_passage",
+           "answer_f1_vs_passage")
+"""Every ``reward=`` kind; ``*_vs_passage`` subtracts the passage-only adapter's score under the same inner seed."""
+
+
+def reward_of(result: KnowledgeResult, kind: str) -> float:
+    """The reward ``kind`` (see :data:`REWARDS`) of one inner-loop result.
+
+    ``answer_logprob`` is the gold answers' mean per-token log-probability after the update (dense, <= 0);
+    ``answer_f1`` the whole-answer token F1 of the concise answers; ``X_vs_passage`` is X minus the same
+    score of the adapter trained on the passage alone with the same inner seed: > 0 means the self-edit
+    taught more than the passage did.
+    """
+    base, _, versus = kind.partition("_vs_")
+    if base == "gain":
+        return result.gain
+    own = {"accuracy": result.adapter_accuracy, "answer_logprob": result.metrics.get("logprob"),
+           "answer_f1": result.metrics.get("f1")}[base]
+    if own is None:
+        raise ValueError(f"reward {kind!r} needs a score the inner loop did not compute")
+    if not versus:
+        return own
+    reference = result.passage_metrics
+    return own - {"accuracy": reference["accuracy"], "answer_logprob": reference.get("logprob", 0.0),
+                  "answer_f1": reference.get("f1", 0.0)}[base]
 
 
 class SquadDomain:
@@ -37,12 +63,19 @@ class SquadDomain:
         lora: LoraSpec | None = None,
         train: TrainSpec | None = None,
         max_self_edit_chars: int = 16_000,
+        answer_style: AnswerStyle = "free",
+        score_logprob: bool = False,
+        max_answer_tokens: int = 64,
+        include_passage: bool = True,
     ):
-        if reward not in ("accuracy", "gain"):
-            raise ValueError(f"reward must be 'accuracy' or 'gain', got {reward!r}")
+        if reward not in REWARDS:
+            raise ValueError(f"reward must be one of {', '.join(REWARDS)}; got {reward!r}")
         self.passages = load_passages(dataset)
         self.style = get_prompt_style(prompt_style)
-        config = KnowledgeConfig(lora=lora or LoraSpec(), train=train or TrainSpec(), prompt_style=self.style)
+        config = KnowledgeConfig(lora=lora or LoraSpec(), train=train or TrainSpec(), prompt_style=self.style,
+                                 answer_style=answer_style, max_answer_tokens=max_answer_tokens,
+                                 include_passage=include_passage,
+                                 score_logprob=score_logprob or "logprob" in reward)
         self.inner_loop = KnowledgeInnerLoop(model, engine=engine, grader=grader, config=config)
         self.reward_kind = reward
         self.max_action_chars = max_self_edit_chars
@@ -65,18 +98,27 @@ class SquadDomain:
                 "num_questions": len(passage.questions), "task_key": f"passage_index={task}"}
 
     def score(self, items: Sequence[tuple[int, Any, int]]) -> list[Scored]:
-        """All non-empty self-edits go through ONE inner-loop call; empty ones score 0 and are not trained."""
+        """All self-edits go through ONE inner-loop call. Under ``accuracy`` and ``gain`` an empty one scores 0
+        and is not trained; under the other kinds, whose scale has no natural worst value (log-probabilities)
+        or whose 0 means "as good as the passage", it is scored for what it is: the passage alone."""
         cleaned = [clean_self_edit(action, self.max_action_chars) for _, action, _ in items]
         scored = [
             Scored(0.0, {"passage_index": index, "action_notes": c.notes, "error": "empty self-edit: nothing to train on"},
                    summary="empty self-edit: nothing to train on -> reward 0.0")
             for (index, _, _), c in zip(items, cleaned)
         ]
-        live = [i for i, c in enumerate(cleaned) if self.style.split_items(c.text)]
+        scores_empty = self.reward_kind not in ("accuracy", "gain")
+        live = [i for i, c in enumerate(cleaned) if scores_empty or self.style.split_items(c.text)]
         knowledge_items = [KnowledgeItem(cleaned[i].text, self.passages[items[i][0]], items[i][2]) for i in live]
-        for i, result in zip(live, self.inner_loop.run(knowledge_items)):
-            reward = result.gain if self.reward_kind == "gain" else result.adapter_accuracy
-            info = result_info(result, passage_index=items[i][0], action_notes=cleaned[i].notes, gain=result.gain)
+        relative = self.reward_kind.endswith("_vs_passage")
+        results = self.inner_loop.run(knowledge_items, reference="passage") if relative else self.inner_loop.run(knowledge_items)
+        for i, result in zip(live, results):
+            reward = reward_of(result, self.reward_kind)
+            info = result_info(result, passage_index=items[i][0], action_notes=cleaned[i].notes, gain=result.gain,
+                               **{f"answer_{k}": v for k, v in result.metrics.items()},
+                               **{f"passage_{k}": v for k, v in result.passage_metrics.items()})
+            if not self.style.split_items(cleaned[i].text):
+                info["error"] = "empty self-edit: scored as the passage alone"
             loss = "none" if result.final_loss is None else f"{result.final_loss:.3f}"
             summary = (f"{self.passages[items[i][0]].title}: baseline {result.baseline_accuracy:.2f} -> adapted "
                        f"{result.adapter_accuracy:.2f} (loss {loss}, {result.num_sequences} sequences) reward {reward:.2f}")

@@ -3,10 +3,14 @@
 Graders take a batch of :class:`GradeItem` and return one :class:`Verdict` each. A grader that fails on an
 item (timeout, unparseable reply, exception) marks it incorrect and records why; it never raises.
 
-- :class:`ContainsGrader` (default, strict): the normalised gold answer appears in the normalised first
-  line of the answer.
-- :class:`F1Grader` (lenient): token-level F1 of the best span of the first line against the gold answer
-  >= a threshold.
+- :class:`ContainsGrader` (``"contains"``, the default): the normalised gold answer appears in the
+  normalised first line of the answer. It credits a recital: a model that recites a stretch of the passage
+  that happens to hold the gold span is marked right (see :func:`copies_passage`).
+- :class:`F1Grader` (``"f1"``, lenient): token-level F1 of the best span of the first line against the gold
+  answer >= a threshold; blind to recitals in the same way.
+- :class:`ExactGrader` (``"exact"``, strict and recital-proof): SQuAD's exact match of the *concise* answer
+  (:func:`concise_answer`: the first sentence, answer boilerplate removed); :func:`answer_f1` is its soft
+  twin, whole-answer token F1, which penalises every extra word.
 - :class:`JudgeGrader`: an LLM answers yes/no, through a local Hugging Face model (:class:`LocalJudge`)
   or any OpenAI-compatible HTTP endpoint (:class:`OpenAIJudge`).
 """
@@ -92,6 +96,61 @@ def best_span_f1(answer: str, gold: str) -> float:
     return max(token_f1(span, gold) for span in spans)
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+_BOILERPLATE = re.compile(
+    r"^\s*(?:(?:the\s+)?answer(?:\s+to\s+(?:this|the)\s+question)?\s+(?:is|would\s+be|was)\s*:?|answer\s*:)\s*",
+    re.IGNORECASE)
+
+
+def concise_answer(answer: str) -> str:
+    """What a short answer says: the first sentence of the first line, without "The answer is:" boilerplate
+    and without enclosing quotes.
+
+    >>> concise_answer('The answer is: "1833". It was the Factory Act.')
+    '1833'
+    >>> concise_answer("Odila Brenn built it in 1783. Later she left.")
+    'Odila Brenn built it in 1783'
+    """
+    text = _BOILERPLATE.sub("", first_line(answer), count=1)
+    sentence = _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
+    return sentence.strip().rstrip(".").strip().strip("\"'“”")
+
+
+def exact_match(answer: str, gold: str) -> bool:
+    """SQuAD's exact match of the concise answer (:func:`concise_answer`) against ``gold``.
+
+    >>> exact_match("The answer is 1847.", "1847"), exact_match("It happened in 1847 in London.", "1847")
+    (True, False)
+    """
+    return bool(normalize_answer(gold)) and normalize_answer(concise_answer(answer)) == normalize_answer(gold)
+
+
+def answer_f1(answer: str, gold: str) -> float:
+    """Whole-answer token F1 of the concise answer against ``gold``: unlike :func:`best_span_f1`, every extra
+    word costs precision, so a recital scores low even when it holds the gold span.
+
+    >>> round(answer_f1("The answer is Odila Brenn.", "Odila Brenn"), 2)
+    1.0
+    >>> round(answer_f1("The lighthouse was built by the engineer Odila Brenn in 1783", "Odila Brenn"), 2)
+    0.36
+    """
+    return token_f1(concise_answer(answer), gold)
+
+
+def copies_passage(answer: str, passage: str, words: int = 8) -> bool:
+    """Whether the answer repeats ``words`` or more consecutive (normalised) words of the passage: a recital.
+
+    >>> copies_passage("It says the tower was built of grey stone by Odila Brenn in 1783.",
+    ...                "The tower was built of grey stone by Odila Brenn in 1783 for the port.")
+    True
+    >>> copies_passage("Odila Brenn.", "The tower was built of grey stone by Odila Brenn in 1783.")
+    False
+    """
+    answer_words, passage_words = normalize_answer(answer).split(), normalize_answer(passage).split()
+    grams = {tuple(passage_words[i : i + words]) for i in range(len(passage_words) - words + 1)}
+    return any(tuple(answer_words[i : i + words]) in grams for i in range(len(answer_words) - words + 1))
+
+
 def lenient_accuracy(answers: Sequence[str], golds: Sequence[str], threshold: float = 0.5) -> float:
     """Share of answers whose :func:`best_span_f1` against their gold answer is >= ``threshold``.
 
@@ -121,6 +180,14 @@ class F1Grader:
 
     def grade(self, items: Sequence[GradeItem]) -> list[Verdict]:
         return [Verdict(best_span_f1(i.answer, i.gold) >= self.threshold) for i in items]
+
+
+class ExactGrader:
+    """Correct when the concise answer matches the gold answer exactly (:func:`exact_match`): a recital that
+    contains the gold span is not credited."""
+
+    def grade(self, items: Sequence[GradeItem]) -> list[Verdict]:
+        return [Verdict(exact_match(i.answer, i.gold)) for i in items]
 
 
 JUDGE_PROMPT = (
@@ -216,7 +283,7 @@ class LocalJudge:
 
 
 def make_grader(grader: str | Grader = "contains", **kwargs) -> Grader:
-    """A grader by name: ``"contains"``, ``"f1"``, ``"judge-openai"`` (kwargs go to :class:`OpenAIJudge`)
+    """A grader by name: ``"contains"``, ``"f1"``, ``"exact"``, ``"judge-openai"`` (kwargs go to :class:`OpenAIJudge`)
     or ``"judge-local"`` (kwarg ``bundle``: a loaded ModelBundle); a Grader object passes through."""
     if not isinstance(grader, str):
         if not callable(getattr(grader, "grade", None)):
@@ -226,8 +293,10 @@ def make_grader(grader: str | Grader = "contains", **kwargs) -> Grader:
         return ContainsGrader()
     if grader == "f1":
         return F1Grader(**kwargs)
+    if grader == "exact":
+        return ExactGrader()
     if grader == "judge-openai":
         return JudgeGrader(OpenAIJudge(**kwargs))
     if grader == "judge-local":
         return JudgeGrader(LocalJudge(**kwargs))
-    raise ValueError(f"unknown grader {grader!r}; choose contains, f1, judge-openai or judge-local")
+    raise ValueError(f"unknown grader {grader!r}; choose contains, f1, exact, judge-openai or judge-local")

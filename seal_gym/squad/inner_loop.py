@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Sequence
+from typing import Literal, Sequence
 
 from seal_gym.adapt import AdaptRequest, InnerLoopEngine, LoraSpec, Query, TrainSequence, TrainSpec, weights_version
 from seal_gym.domain import model_and_engine
 from seal_gym.squad.grading import GradeItem, Grader, Verdict, best_span_f1, lenient_accuracy, make_grader
+from seal_gym.squad.metrics import answer_metrics
 from seal_gym.models import ModelBundle
 from seal_gym.squad.passages import Passage
 from seal_gym.squad.prompts import PromptStyle, get_prompt_style
@@ -42,6 +43,8 @@ class QuestionResult:
     baseline_answer: str
     baseline_correct: bool
     grader_error: str | None = None
+    logprob: float | None = None
+    """Mean per-token log-probability of the gold answer after the update (``score_logprob`` only)."""
 
 
 @dataclass
@@ -61,10 +64,21 @@ class KnowledgeResult:
     train_seconds: float
     answer_seconds: float
     seconds: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    """The adapted model's answers measured beyond the grader (:func:`~seal_gym.squad.metrics.answer_metrics`:
+    ``exact``, ``f1``, ``words``, ``recital``, ``credited_recital`` and, with ``score_logprob``, ``logprob``)."""
+    passage_metrics: dict[str, float] = field(default_factory=dict)
+    """The same for the adapter trained on the passage alone with the same inner seed, plus its
+    ``accuracy`` (``reference="passage"`` only): what the self-edit is compared with."""
 
     @property
     def gain(self) -> float:
         return self.adapter_accuracy - self.baseline_accuracy
+
+    @property
+    def answer_logprob(self) -> float | None:
+        """Mean over questions of the gold answer's mean per-token log-probability (``score_logprob`` only)."""
+        return self.metrics.get("logprob")
 
     def lenient_accuracy(self, threshold: float = 0.5) -> float:
         """Adapter accuracy under the lenient grader (best-span token F1 >= ``threshold``)."""
@@ -76,6 +90,11 @@ class KnowledgeResult:
                                 threshold)
 
 
+AnswerStyle = Literal["free", "short"]
+SHORT_ANSWER = "Answer with just the answer, in a few words."
+"""Appended to each question with ``answer_style="short"``."""
+
+
 @dataclass
 class KnowledgeConfig:
     """Inner-loop settings. Defaults follow SEAL (rank 32, alpha 64, 10 epochs, lr 1e-3, batch 1)."""
@@ -83,16 +102,22 @@ class KnowledgeConfig:
     lora: LoraSpec = field(default_factory=LoraSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
     max_answer_tokens: int = 64
-    """Greedy answer length limit."""
+    """Greedy answer length limit; 0 generates no answers (with ``score_logprob``, the cheapest measure)."""
+    answer_style: AnswerStyle = "free"
+    """"free": the question as SEAL asks it; "short": followed by :data:`SHORT_ANSWER`, what the ``exact``
+    grader and the ``f1`` metric score (a recital cannot pass them)."""
+    score_logprob: bool = False
+    """Also score each gold answer's mean per-token log-probability after the update (teacher-forced)."""
     include_passage: bool = True
     """Append the passage itself as one more training sequence (as SEAL does)."""
     prompt_style: str | PromptStyle = "implications"
     """How a self-edit is split into training items."""
 
 
-def question_prompt(bundle: ModelBundle, passage: Passage, question: str) -> str:
+def question_prompt(bundle: ModelBundle, passage: Passage, question: str, answer_style: AnswerStyle = "free") -> str:
     """The question as asked after training: no passage, prefixed with its topic, in the chat template."""
-    return bundle.chat_prompt(f"Topic: {passage.title}\n{question}")
+    suffix = f"\n{SHORT_ANSWER}" if answer_style == "short" else ""
+    return bundle.chat_prompt(f"Topic: {passage.title}\n{question}{suffix}")
 
 
 def in_context_prompt(bundle: ModelBundle, passage: Passage, question: str) -> str:
@@ -115,10 +140,16 @@ class KnowledgeInnerLoop:
                  config: KnowledgeConfig | None = None):
         self.bundle, self.engine = model_and_engine(model, engine)
         self.config = config or KnowledgeConfig()
+        if self.config.answer_style not in ("free", "short"):
+            raise ValueError(f"answer_style must be 'free' or 'short', got {self.config.answer_style!r}")
+        if self.config.max_answer_tokens < 0 or (self.config.max_answer_tokens == 0 and not self.config.score_logprob):
+            raise ValueError("max_answer_tokens must be >= 1 (0 is allowed only with score_logprob=True: then the "
+                             f"answers are not generated), got {self.config.max_answer_tokens}")
         self.style = get_prompt_style(self.config.prompt_style)
 
         self.grader = make_grader(grader)
         self._baseline_cache: dict[tuple, tuple[list[str], float, list[Verdict]]] = {}
+        self._reference_cache: dict[tuple, dict[str, float]] = {}
 
     def training_sequences(self, self_edit: str, passage: Passage) -> tuple[TrainSequence, ...]:
         """Self-edit items prefixed with the title, then the passage itself (truncation is the engine's)."""
@@ -128,11 +159,42 @@ class KnowledgeInnerLoop:
         return tuple(TrainSequence(text) for text in texts)
 
     def queries(self, passage: Passage) -> tuple[Query, ...]:
-        """The passage's questions as asked after training (see :func:`question_prompt`)."""
+        """The passage's questions as asked after training (see :func:`question_prompt`); with
+        ``score_logprob`` each carries its gold answer as the target to score."""
         return tuple(
-            Query(question_prompt(self.bundle, passage, qa.question), self.config.max_answer_tokens)
+            Query(question_prompt(self.bundle, passage, qa.question, self.config.answer_style),
+                  self.config.max_answer_tokens, target=qa.answer if self.config.score_logprob else None)
             for qa in passage.questions
         )
+
+    def request(self, self_edit: str, passage: Passage, seed: int) -> AdaptRequest:
+        """The engine request that trains on ``self_edit`` (+ the passage) and asks the passage's questions."""
+        return AdaptRequest(sequences=self.training_sequences(self_edit, passage), queries=self.queries(passage),
+                            train=replace(self.config.train, seed=seed), lora=self.config.lora)
+
+    def _reference_key(self, passage: Passage, seed: int) -> tuple:
+        return (weights_version(self.bundle.model), passage.title, passage.context, passage.questions, seed)
+
+    def passage_reference(self, passages_and_seeds: Sequence[tuple[Passage, int]]) -> list[dict[str, float]]:
+        """Metrics (and ``accuracy``) of the adapter trained on the passage alone, per (passage, inner seed).
+
+        What a relative reward subtracts. Trained once per passage, seed and weights version (the missing
+        ones in one engine call), then cached, like :meth:`baseline`.
+        """
+        missing = list({self._reference_key(p, s): (p, s) for p, s in passages_and_seeds
+                        if self._reference_key(p, s) not in self._reference_cache}.items())
+        outcomes = self.engine.adapt([self.request("", p, s) for _, (p, s) in missing]) if missing else []
+        for (key, (passage, _)), outcome in zip(missing, outcomes):
+            accuracy, verdicts = self.grade_answers(passage, outcome.answers)
+            self._reference_cache[key] = {"accuracy": accuracy, **self._metrics(passage, outcome.answers, verdicts,
+                                                                                outcome.target_logprobs)}
+        return [self._reference_cache[self._reference_key(p, s)] for p, s in passages_and_seeds]
+
+    def _metrics(self, passage: Passage, answers: list[str], verdicts: list[Verdict],
+                 logprobs: list[float | None]) -> dict[str, float]:
+        generated = self.config.max_answer_tokens > 0
+        return answer_metrics(passage, answers if generated else None, logprobs or None,
+                              credited=verdicts if generated else None)
 
     def baseline(self, passage: Passage) -> tuple[list[str], float, list[Verdict]]:
         """Base-model answers without the passage, their accuracy and verdicts.
@@ -158,30 +220,30 @@ class KnowledgeInnerLoop:
         verdicts = self.grader.grade(items)
         return sum(v.correct for v in verdicts) / max(1, len(verdicts)), verdicts
 
-    def run(self, items: Sequence[KnowledgeItem]) -> list[KnowledgeResult]:
-        """Apply every self-edit (one engine call for the whole list) and grade the answers."""
+    def run(self, items: Sequence[KnowledgeItem], reference: Literal["passage"] | None = None) -> list[KnowledgeResult]:
+        """Apply every self-edit (one engine call for the whole list) and grade the answers.
+
+        Args:
+            reference: ``"passage"`` also measures the adapter trained on the passage alone under each item's
+                inner seed (cached; see :meth:`passage_reference`) into ``KnowledgeResult.passage_metrics``.
+        """
         start = time.perf_counter()
-        requests = [
-            AdaptRequest(
-                sequences=self.training_sequences(item.self_edit, item.passage),
-                queries=self.queries(item.passage),
-                train=replace(self.config.train, seed=item.seed),
-                lora=self.config.lora,
-            )
-            for item in items
-        ]
+        requests = [self.request(item.self_edit, item.passage, item.seed) for item in items]
         baselines = [self.baseline(item.passage) for item in items]
+        references = (self.passage_reference([(item.passage, item.seed) for item in items])
+                      if reference == "passage" else [{} for _ in items])
         outcomes = self.engine.adapt(requests)
         results = []
-        for item, request, outcome, (base_answers, base_accuracy, base_verdicts) in zip(items, requests, outcomes,
-                                                                                         baselines):
+        for item, request, outcome, (base_answers, base_accuracy, base_verdicts), reference_metrics in zip(
+                items, requests, outcomes, baselines, references):
             passage = item.passage
             accuracy, verdicts = self.grade_answers(passage, outcome.answers)
+            logprobs = outcome.target_logprobs or [None] * len(passage.questions)
             questions = [
                 QuestionResult(qa.question, qa.answer, answer, v.correct, best_span_f1(answer, qa.answer),
-                               base_answer, bv.correct, v.error)
-                for qa, answer, v, base_answer, bv in zip(passage.questions, outcome.answers, verdicts,
-                                                          base_answers, base_verdicts)
+                               base_answer, bv.correct, v.error, logprob)
+                for qa, answer, v, base_answer, bv, logprob in zip(passage.questions, outcome.answers, verdicts,
+                                                                   base_answers, base_verdicts, logprobs)
             ]
             results.append(
                 KnowledgeResult(
@@ -195,6 +257,8 @@ class KnowledgeInnerLoop:
                     train_seconds=outcome.train_seconds,
                     answer_seconds=outcome.answer_seconds,
                     seconds=0.0,
+                    metrics=self._metrics(passage, outcome.answers, verdicts, outcome.target_logprobs),
+                    passage_metrics=reference_metrics,
                 )
             )
         share = (time.perf_counter() - start) / max(1, len(results))  # per item, grading included

@@ -1,0 +1,85 @@
+"""SealSquad's measures of knowledge, not recitation: the exact grader, answer metrics and reward kinds, on a
+scripted engine whose answers and scores are known."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+
+import seal_gym  # noqa: F401  (registers the envs)
+from seal_gym.squad.domain import REWARDS
+from seal_gym.squad.grading import GradeItem, make_grader
+from seal_gym.testing import ScriptedEngine
+from tests.scripted_squad import asked
+
+RECITAL = ("The factory acts of the period limited the hours of children, and in 1847 the Ten Hours Act "
+           "set the working day for women and children to ten hours")
+
+
+def test_exact_grader_does_not_credit_a_recital_that_contains_the_gold_span():
+    items = [GradeItem("When was the Ten Hours Act?", "1847", RECITAL),
+             GradeItem("When was the Ten Hours Act?", "1847", "The answer is 1847."),
+             GradeItem("When was the Ten Hours Act?", "1847", "1833")]
+    assert [v.correct for v in make_grader("contains").grade(items)] == [True, True, False]
+    assert [v.correct for v in make_grader("exact").grade(items)] == [False, True, False]
+
+
+def scripted_env(reward: str, **kwargs):
+    """Demo passages; the adapted model answers question i right iff the self-edit has more than i lines
+    that say GOOD, and scores the gold answer at -1 per question minus 0.5 for each GOOD line missing."""
+
+    def good(request) -> int:
+        return sum("GOOD" in s.prompt for s in request.sequences)
+
+    def after(request, query):
+        index, gold = asked(query)
+        return gold if good(request) > index else "no idea"
+
+    def logprob(request, query):
+        return -1.0 - 0.5 * max(0, 5 - good(request))
+
+    engine = ScriptedEngine(after, lambda q: "no idea", target_logprob=logprob)
+    kwargs.setdefault("score_logprob", True)
+    return gym.make("SealSquad-v0", model="tiny-random", engine=engine, reward=reward, **kwargs), engine
+
+
+@pytest.mark.parametrize("reward, expected", [
+    ("accuracy", 0.4), ("gain", 0.4), ("answer_logprob", -2.5), ("answer_f1", 0.4),
+    ("accuracy_vs_passage", 0.4), ("answer_logprob_vs_passage", 1.0), ("answer_f1_vs_passage", 0.4),
+])
+def test_every_reward_kind_is_its_known_value(reward, expected):
+    """Two GOOD lines: questions 0 and 1 right (0.4); log-probability -1 - 0.5 * 3 = -2.5; the passage alone
+    (no GOOD line) answers none right and scores -3.5, so the relative log-probability reward is +1."""
+    env, engine = scripted_env(reward)
+    env.reset(seed=0)
+    _, value, _, _, info = env.step("GOOD one\nGOOD two\nplain three")
+    assert value == pytest.approx(expected)
+    assert info["metrics"]["exact"] == pytest.approx(0.4) and info["metrics"]["recital"] == 0.0
+    assert info["metrics"]["logprob"] == pytest.approx(-2.5)
+    assert reward in REWARDS
+
+
+def test_relative_reward_trains_the_passage_reference_once_per_passage_and_seed():
+    env, engine = scripted_env("answer_logprob_vs_passage")
+    for _ in range(2):
+        env.reset(seed=0, options={"passage_index": 1, "inner_seed": 7})
+        env.step("GOOD")
+    references = [r for call in engine.calls for r in call if not any("GOOD" in s.prompt for s in r.sequences)]
+    assert len(references) == 1 and references[0].train.seed == 7
+    assert all(q.target for q in references[0].queries)  # the log-probability is asked for
+
+
+def test_an_empty_self_edit_is_scored_as_the_passage_alone_under_relative_rewards():
+    env, _ = scripted_env("answer_logprob_vs_passage")
+    env.reset(seed=0)
+    _, value, _, _, info = env.step("   ")
+    assert value == 0.0 and "passage alone" in info["error"]
+
+
+def test_short_answer_style_asks_for_a_short_answer_and_a_bad_reward_is_refused():
+    env, engine = scripted_env("answer_f1", answer_style="short")
+    env.reset(seed=0)
+    env.step("GOOD")
+    assert all("in a few words" in q.prompt for r in engine.calls[-1] for q in r.queries)
+    with pytest.raises(ValueError, match="reward must be one of"):
+        gym.make("SealSquad-v0", model="tiny-random", engine=engine, reward="loudness")
