@@ -150,13 +150,23 @@ def test_rest_em_threshold_keeps_only_solved_tasks():
         ReSTEMConfig(keep="threshold")
 
 
-def test_arc_one_round(tiny_bundle):
-    policy = testbed_policy(lora=LoraSpec(rank=4, alpha=8.0, target_modules=("q_proj", "v_proj")))
+@pytest.mark.parametrize("solves,reward", [(True, 1.0), (False, 0.0)])
+def test_arc_one_round(solves, reward):
+    """A writer restricted to the recipe grid on SealARC, with a scripted engine that solves the task after any
+    recipe (reward 1) or after none (reward 0): the round must record exactly that."""
+    from seal_gym.agents import SamplingConfig
+    from seal_gym.arc.generator import GeneratorConfig, generate_task
+    from seal_gym.arc.grids import answer_text
+
+    task = generate_task(0, GeneratorConfig(min_demos=2, max_demos=2))
+    engine = ScriptedEngine(lambda request, query: answer_text(task.test_outputs[0]) if solves else "0")
+    policy = testbed_policy(sampling=SamplingConfig(max_new_tokens=400, choices="arc-recipes"))
     agent = make_agent("rest-em", policy=policy, env="SealARC-v0",
                        config=ReSTEMConfig(prompts_per_round=1, samples_per_prompt=2, learning_rate=1e-2),
-                       env_kwargs={"engine": "batched", "ttt": {"max_examples": 4, "leave_out": (1,)}})
-    history = agent.learn(1)
-    assert history[0].global_step == 2 and 0.0 <= history[0].reward_mean <= 1.0
+                       env_kwargs={"engine": engine, "tasks": [task], "ttt": {"max_examples": 4, "leave_out": (1,)}})
+    stats = agent.learn(1)[0]
+    assert stats.global_step == 2 and len(engine.calls) == 1  # the recipes reached the engine in one call
+    assert stats.reward_mean == stats.reward_max == reward
 
 
 def test_make_agent_rejects_unknown_names():
