@@ -36,9 +36,9 @@ def documents(passages=PASSAGES, tag=None) -> list[NewDocument]:
 
 
 def scripted_editor() -> EngineEditor:
-    """Known answers. After training: a question is answered right when its passage's title is among the trained
-    texts, and nothing is right once a trained text says FORGET. Base model: right exactly when the passage is in
-    the prompt (retrieval)."""
+    """Known answers. Base model: right exactly when the passage is in the prompt (retrieval). After training: also
+    right when the passage's title is among the trained texts, and nothing is right once a trained text says
+    FORGET."""
     def topic_and_question(query: Query) -> tuple[str, str]:
         *_, topic, question = query.prompt.split("\n")
         return topic.removeprefix("Topic: "), question
@@ -46,7 +46,9 @@ def scripted_editor() -> EngineEditor:
     def after(request: AdaptRequest, query: Query) -> str:
         trained = "\n".join(s.prompt for s in request.sequences)
         topic, question = topic_and_question(query)
-        return GOLD.get(question, "no idea") if topic in trained and "FORGET" not in trained else "no idea"
+        if "FORGET" in trained:
+            return "no idea"
+        return GOLD.get(question, "no idea") if topic in trained else before(query)
 
     def before(query: Query) -> str:
         topic, question = topic_and_question(query)
