@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
+from seal_gym.diversity import NGRAMS, round_diversity
+
 if TYPE_CHECKING:
     from seal_gym.agents.base import RoundStats
     from seal_gym.agents.rollouts import Rollouts
@@ -35,6 +37,13 @@ SCHEMA: dict[str, str] = {
     "charts/value_mean": "mean value estimate V(prompt) before the update (PPO)",
     "charts/self_edit_chars": "mean self-edit length in characters",
     "charts/self_edit_tokens": "mean self-edit length in tokens (0 for sb3-ppo, which writes no tokens)",
+    "charts/self_edit_words": "mean self-edit length in words (seal_gym.diversity)",
+    **{f"charts/distinct_{n}": f"distinct {n}-grams / {n}-grams of every self-edit of the round pooled (falls when "
+       "every prompt gets the same template)" for n in NGRAMS},
+    **{f"charts/distinct_{n}_prompt": f"distinct {n}-grams within one prompt's self-edits, averaged over prompts "
+       "(falls when a prompt's samples repeat each other)" for n in NGRAMS},
+    "charts/compression_ratio": "zlib compression ratio of every self-edit of the round (rises as they repeat)",
+    "charts/compression_ratio_prompt": "zlib compression ratio of one prompt's self-edits, averaged over prompts",
     "losses/policy_loss": "the policy's loss: clipped surrogate (grpo, ppo), SFT negative log-likelihood of "
                           "the last epoch (rest-em), SB3's policy-gradient loss (sb3-ppo)",
     "losses/first_step_loss": "the policy's loss at the update's first optimizer step (grpo, ppo, rest-em)",
@@ -55,7 +64,11 @@ SCHEMA: dict[str, str] = {
 }
 """Every tag a round writes for every agent, with what it means (NaN: not measured this round)."""
 
-LOOP_EXTRA = ("group_reward_std", "zero_variance_groups", "self_edit_chars", "self_edit_tokens", "kept_fraction")
+DIVERSITY = tuple(tag.removeprefix("charts/") for tag in SCHEMA if tag.startswith(("charts/distinct_",
+                                                                                   "charts/compression_", "charts/self_edit_words")))
+"""The keys of :func:`seal_gym.diversity.round_diversity` a round logs."""
+LOOP_EXTRA = ("group_reward_std", "zero_variance_groups", "self_edit_chars", "self_edit_tokens", "kept_fraction",
+              *DIVERSITY)
 """The keys of ``RoundStats.extra`` the loop computes itself; every other key there is an env info's mean."""
 
 
@@ -76,6 +89,10 @@ def rollout_scalars(rollouts: "Rollouts", kept: list[bool] | None, info_keys: It
         "self_edit_tokens": float(np.mean([len(x.completion_ids) for x in rollouts.completions])),
         "kept_fraction": NAN if kept is None else float(np.mean(kept)),
     }
+    n = rollouts.shape[1]  # completions are prompt-major: n samples of each prompt in a row
+    texts = [x.text for x in rollouts.completions]
+    diversity = round_diversity([texts[i : i + n] for i in range(0, len(texts), n)])
+    out.update((key, diversity[key]) for key in DIVERSITY)
     for key in info_keys:
         value = rollouts.info_mean(key)
         out[key] = NAN if value is None else value

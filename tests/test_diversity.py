@@ -52,3 +52,19 @@ def test_a_prompt_too_short_for_an_ngram_does_not_count_in_its_per_prompt_mean()
     d = diversity([["one two"], ["three four five", "three four five"]])
     assert d.distinct_3_prompt == pytest.approx(0.5)  # only the second prompt has trigrams
     assert d.distinct_1_prompt == pytest.approx((1.0 + 0.5) / 2)
+
+
+def test_every_training_round_logs_the_diversity_of_its_self_edits_per_prompt():
+    import numpy as np
+
+    from seal_gym.agents.policy import Completion
+    from seal_gym.agents.rollouts import Rollouts
+    from seal_gym.agents.scalars import SCHEMA, rollout_scalars
+
+    texts = ["a b c", "a b c", "d e f", "g h i"]  # prompt 0 repeats itself, prompt 1 does not
+    rollouts = Rollouts([Completion("p", t, [], []) for t in texts], np.zeros((2, 2, 1)), [[{}]] * 4, ["0", "1"])
+    scalars = rollout_scalars(rollouts, None, [])
+    assert scalars["distinct_1_prompt"] == pytest.approx((0.5 + 1.0) / 2)
+    assert scalars["distinct_1"] == pytest.approx(9 / 12) and scalars["self_edit_words"] == 3.0
+    assert scalars["compression_ratio"] == compression_ratio(texts)
+    assert {"charts/distinct_2", "charts/compression_ratio", "charts/self_edit_words"} <= set(SCHEMA)
