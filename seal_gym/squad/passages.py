@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from seal_gym.squad.splits import parse_split, split_indices
+
 
 @dataclass(frozen=True)
 class QA:
@@ -97,11 +99,19 @@ def load_hf_squad(split: str = "validation") -> list[Passage]:
 
 
 def load_passages(dataset: str | Path | list[Passage] = "demo") -> list[Passage]:
-    """Passages from any source: ``"demo"``, a JSON path, ``"hf:squad[:split]"``, or a list of Passage."""
+    """Passages from any source: ``"demo"``, a JSON path, ``"hf:squad[:split]"``, or a list of Passage.
+
+    A suffix ``@tune``, ``@train`` or ``@heldout`` keeps one fixed split of the source
+    (:func:`seal_gym.squad.splits.split_indices`), in file order.
+    """
     if isinstance(dataset, list):
         if not all(isinstance(p, Passage) for p in dataset):
             raise TypeError("a dataset given as a list must hold seal_gym.squad.passages.Passage objects")
         return dataset
+    source, split = parse_split(str(dataset))
+    if split is not None:
+        passages = load_passages(source)
+        return [passages[i] for i in split_indices(len(passages))[split]]
     name = str(dataset)
     if name == "demo":
         return demo_passages()

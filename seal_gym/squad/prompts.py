@@ -21,13 +21,13 @@ class PromptStyle:
     Args:
         name: registry key.
         template: instruction with ``{title}`` and ``{passage}`` placeholders.
-        split: ``"lines"`` (one item per non-empty line, list markers removed) or ``"paragraphs"``
-            (items separated by blank lines).
+        split: ``"lines"`` (one item per non-empty line, list markers removed), ``"paragraphs"``
+            (items separated by blank lines) or ``"whole"`` (the self-edit is one item).
     """
 
     name: str
     template: str
-    split: Literal["lines", "paragraphs"] = "lines"
+    split: Literal["lines", "paragraphs", "whole"] = "lines"
 
     def render(self, title: str, passage: str) -> str:
         return self.template.format(title=title, passage=passage)
@@ -38,7 +38,9 @@ class PromptStyle:
         >>> PROMPT_STYLES["implications"].split_items("1. Alpha is red.\\n\\n- Beta is blue.")
         ['Alpha is red.', 'Beta is blue.']
         """
-        if self.split == "paragraphs":
+        if self.split == "whole":
+            pieces = [self_edit]
+        elif self.split == "paragraphs":
             pieces = re.split(r"\n\s*\n", self_edit)
         else:
             pieces = [_LIST_MARKER.sub("", line, count=1) for line in self_edit.splitlines()]
