@@ -116,7 +116,9 @@ def test_synthesize_command_output_feeds_eval_squad(tmp_path, capsys):
     argv = ["synthesize", str(data), "--out", str(out), "--n", "2", "--model", "tiny-random",
             "--max-self-edit-tokens", "4"]
     assert main(argv) == 0
-    assert "2 documents written, 0 already there" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert "2 documents written, 0 already there" in out_text and "pairwise Jaccard" in out_text
+    assert out_text.count("Port Varrow") == 1  # one diversity row per document
     assert main(argv) == 0
     assert "0 documents written, 2 already there" in capsys.readouterr().out
     assert [len(r["completions"]) for r in json.loads(out.read_text())] == [2, 2]

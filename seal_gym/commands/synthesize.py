@@ -52,5 +52,5 @@ def run(args: argparse.Namespace) -> int:
         report = synthesize(documents, writer_for(args, bundle), args.out, args.n, args.prompt_style, args.chunk)
     except (UsageError, ValueError, FileNotFoundError) as err:
         return usage_error("synthesize", err)
-    print(report.summary())
+    print(f"{report.table()}\n\n{report.summary()}")
     return 0

@@ -69,8 +69,18 @@ class SynthesisReport:
     skipped: int
     """Documents already in the output (an earlier, interrupted run), left as they were."""
     seconds: float
+    titles: list[str] = field(default_factory=list)
+    """The output's documents, in its order."""
     diversity: list[Diversity] = field(default_factory=list)
     """One per document of the output, in its order."""
+
+    def table(self) -> str:
+        """One row of diversity statistics per document of the output."""
+        from seal_gym.stats import format_table
+
+        rows = [[t[:40], str(d.completions), f"{d.mean_words:.0f}", f"{d.distinct_1:.2f}", f"{d.distinct_2:.2f}",
+                 f"{d.mean_jaccard:.2f}"] for t, d in zip(self.titles, self.diversity)]
+        return format_table(["document", "n", "words", "distinct-1", "distinct-2", "pairwise Jaccard"], rows)
 
     def summary(self) -> str:
         mean = lambda name: sum(getattr(d, name) for d in self.diversity) / max(1, len(self.diversity))  # noqa: E731
@@ -129,8 +139,8 @@ def synthesize(documents: Sequence[NewDocument], writer: Writer, out: str | Path
             _replace(out, records)
             bar.update(len(part))
     return SynthesisReport(str(out), len(documents), len(todo), len(documents) - len(todo),
-                           time.perf_counter() - start, [Diversity(**r["diversity"]) if "diversity" in r
-                                                         else Diversity.of(r["completions"]) for r in records])
+                           time.perf_counter() - start, [str(r.get("title", "")) for r in records],
+                           [Diversity.of(r["completions"]) for r in records])
 
 
 def _replace(path: Path, records: list[dict[str, Any]]) -> None:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable, Literal, Sequence
+from typing import Literal, Sequence
 
 from seal_gym.adapt import AdaptRequest, LoraSpec, Query, TrainSequence, TrainSpec
+from seal_gym.evaluation.self_edits import Writer
 from seal_gym.memory.answering import question_text
 from seal_gym.memory.documents import Document, Question
 from seal_gym.memory.questions import write_questions
@@ -29,10 +30,6 @@ from seal_gym.memory.store import KnowledgeBase, UpdateRecord, now, pause_point
 from seal_gym.memory.weights import WeightEditor
 from seal_gym.squad.grading import GradeItem, Grader, make_grader
 from seal_gym.squad.prompts import get_prompt_style
-
-Writer = Callable[[Sequence[str]], list[str]]
-"""Maps self-edit prompts to one self-edit each (a policy's ``act``)."""
-
 
 @dataclass(frozen=True)
 class UpdateConfig:
