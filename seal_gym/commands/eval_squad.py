@@ -33,6 +33,7 @@ HELP = "knowledge-incorporation table: base / passage / + self-edits (own, polic
 CONDITIONS = ("base", "passage", "base-self-edits", "policy-self-edits", "file-self-edits", "in-context",
               "prompt-ensemble", "passage-self-edit", "best-of-n")
 DEFAULT_CONDITIONS = "base,passage,base-self-edits,file-self-edits,in-context"
+BOOTSTRAP_RESAMPLES = 10000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -180,7 +181,8 @@ def _check_baselines(args: argparse.Namespace, conditions: list[str]) -> None:
     if "best-of-n" in conditions:
         if "base-self-edits" not in conditions:
             raise UsageError("best-of-n picks among the base-self-edits' adapters: add base-self-edits to --conditions")
-        metrics = {f.name for f in fields(AdapterScore) if str(f.type).startswith(("float", "int"))}
+        # Scores to maximise: the float fields (a loss is not one).
+        metrics = {f.name for f in fields(AdapterScore) if str(f.type) == "float"}
         has_dict = any(str(f.type).startswith("dict") for f in fields(AdapterScore))
         if args.best_of_metric not in metrics and not has_dict:
             raise UsageError(f"--best-of-metric {args.best_of_metric!r} is not a metric of an adapter's score; "
@@ -240,10 +242,10 @@ def _reports(args: argparse.Namespace, evaluation, title: str) -> _Reports:
     figures, rows = {}, []
     reference = (args.reference or "passage").replace("-", "_")
     if reference in evaluation.labels:
-        lines = paired_lines(evaluation, reference, seed=args.seed)
+        lines = paired_lines(evaluation, reference, seed=args.seed, n_boot=BOOTSTRAP_RESAMPLES)
         label = evaluation.labels[reference]
         texts.append(paired_table(lines, label))
-        results["paired"] = paired_json(lines, reference, args.seed, 10000)
+        results["paired"] = paired_json(lines, reference, args.seed, BOOTSTRAP_RESAMPLES)
         rows = paired_csv_rows(lines)
         if lines:
             figures["paired.png"] = paired_chart(lines, f"Paired differences from {label!r}: {title}", label)
