@@ -85,9 +85,9 @@ def completions_from_file(path: str | Path, passages: Sequence[Passage], n: int)
 def join_items(items: Sequence[str], style: str | PromptStyle) -> str:
     r"""One self-edit text that ``style`` splits back into ``items``.
 
-    Paragraph styles get the items separated by blank lines (blank lines inside an item closed up); line
-    styles get one item per line (line breaks inside an item become spaces, and an item that starts with
-    something like a list marker gets a ``- `` of its own, which the split removes).
+    Paragraph (and whole-text) styles get the items separated by blank lines (blank lines inside an item
+    closed up); line styles get one item per line (line breaks inside an item become spaces, and an item
+    that starts with something like a list marker gets a ``- `` of its own, which the split removes).
 
     >>> lines, paragraphs = get_prompt_style("implications"), get_prompt_style("rewrite")
     >>> items = ["1. is kept", "A rewrite,\nover two lines."]
@@ -98,7 +98,7 @@ def join_items(items: Sequence[str], style: str | PromptStyle) -> str:
     """
     style = get_prompt_style(style)
     items = [item.strip() for item in items if item.strip()]
-    if style.split == "paragraphs":
+    if style.split != "lines":  # paragraphs, or the whole self-edit as one item: keep each item's own lines
         return "\n\n".join(re.sub(r"\n\s*\n", "\n", item) for item in items)
     flat = [re.sub(r"\s*\n\s*", " ", item) for item in items]
     return "\n".join(item if style.split_items(item) == [item] else f"- {item}" for item in flat)
