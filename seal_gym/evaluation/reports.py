@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 TESTS = "Wilcoxon signed-rank (p) and paired t-test (p_t), two-sided, scipy.stats"
 """The tests behind the p-values, as the table header and results.json name them."""
-PERCENT_METRICS = {"strict", "lenient", "accuracy", "em", "f1"}
+PERCENT_METRICS = {"strict", "lenient", "accuracy", "em", "f1", "exact", "exact_match"}
 """Metrics stored as fractions (0..1) and reported in percentage points (also any name ending in one of
 these after an underscore, e.g. ``concise_em``)."""
 
@@ -35,8 +35,8 @@ these after an underscore, e.g. ``concise_em``)."""
 def metric_unit(name: str) -> tuple[float, str]:
     """The factor a metric's per-passage values are multiplied by for reporting, and its unit.
 
-    >>> metric_unit("strict"), metric_unit("concise_f1"), metric_unit("logprob")
-    ((100.0, 'points'), (100.0, 'points'), (1.0, ''))
+    >>> metric_unit("strict"), metric_unit("concise_f1"), metric_unit("exact"), metric_unit("logprob")
+    ((100.0, 'points'), (100.0, 'points'), (100.0, 'points'), (1.0, ''))
     """
     if name in PERCENT_METRICS or name.rsplit("_", 1)[-1] in PERCENT_METRICS:
         return 100.0, "points"
