@@ -1,47 +1,93 @@
-"""Every notebook's code runs top to bottom (on the tiny model, so it stays a smoke test).
-
-As papermill does, the test runs the parameter cell (the one tagged ``parameters``; without one, the code up
-to the ``MODEL = None`` line) and then its own assignments: ``MODEL = "tiny-random"`` for every notebook, plus a
-small budget per notebook (:data:`SMALL`). Users run the same notebooks big by changing that one cell.
+"""Every notebook runs the way users run it: papermill executes it in a Jupyter kernel, with the cell tagged
+``parameters`` overridden by an injected cell after it: ``MODEL = "tiny-random"`` plus a small budget per
+notebook (:data:`PARAMETERS`). A cell that raises fails the test with that cell's traceback; what the
+notebook shows is read back from the executed copy. compare_optimizers runs on scripted rewards and must show
+every optimizer learning (:func:`rewards_rise`), sb3-ppo included.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
+import nbformat
+import papermill
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-SMALL = {"continual_forgetting.ipynb": {"PASSAGES": 2, "EPOCHS": 1, "SELF_EDIT_TOKENS": 8}}
-"""Per-notebook parameter overrides on top of ``MODEL = "tiny-random"``."""
-EXPECTED = {"continual_forgetting.ipynb": "later updates"}
+PARAMETERS = {
+    "compare_optimizers.ipynb": {
+        "RUNS": {"TargetChars": ["rest-em", "grpo", "ppo"], "SealARC-v0": ["sb3-ppo"]},
+        "SCRIPTED": True, "ROUNDS": 6, "PROMPTS_PER_ROUND": 4, "SAMPLES_PER_PROMPT": 4, "MAX_NEW_TOKENS": 16,
+        "RUNS_DIR": "runs",
+    },
+    "continual_forgetting.ipynb": {"PASSAGES": 2, "EPOCHS": 1, "SELF_EDIT_TOKENS": 8},
+}
+"""Per-notebook parameters on top of ``MODEL = "tiny-random"`` (paths are relative to the test's folder)."""
+EXPECTED = {"continual_forgetting.ipynb": "later updates", "compare_optimizers.ipynb": "sb3-ppo"}
 """Text the notebook's output must hold (default: "reward")."""
 
 
-def notebook_source(path: Path, overrides: dict) -> str:
-    """The notebook's code with ``overrides`` assigned right after its parameter cell (tagged ``parameters``),
-    or, in a notebook without one, right after its ``MODEL = None`` line (that cell may go on to use MODEL)."""
-    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
-    sources = ["".join(c["source"]) for c in cells]
-    injected = "\n".join(f"{name} = {value!r}" for name, value in overrides.items())
-    tagged = [i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if tagged:
-        assert "MODEL = None" in sources[tagged[0]], f"{path.name}: its parameter cell sets MODEL = None"
-        return "\n".join([*sources[: tagged[0] + 1], injected, *sources[tagged[0] + 1 :]])
-    source = "\n".join(sources)
-    assert "MODEL = None" in source, "notebooks start with a MODEL = None line so tests can swap the model"
-    assert set(overrides) == {"MODEL"}, f"{path.name}: tag its parameter cell 'parameters' to override more"
-    lines = source.split("\n")
-    at = next(i for i, line in enumerate(lines) if line.startswith("MODEL = None"))
-    return "\n".join([*lines[: at + 1], injected, *lines[at + 1 :]])
+def execute(path: Path, folder: Path, parameters: dict) -> nbformat.NotebookNode:
+    """Run ``path`` in a fresh kernel with ``parameters``, working in ``folder``; the executed notebook."""
+    out = folder / path.name
+    papermill.execute_notebook(str(path), str(out), parameters=parameters, cwd=str(folder), kernel_name="python3",
+                               progress_bar=False, start_timeout=120, execution_timeout=600)
+    return nbformat.read(str(out), as_version=4)
+
+
+def shown_text(notebook: nbformat.NotebookNode) -> str:
+    """Everything the code cells printed or displayed as text."""
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", "") if output.output_type == "stream"
+                         else output.get("data", {}).get("text/plain", ""))
+    return "".join(parts)
+
+
+def rewards_rise(notebook: nbformat.NotebookNode, folder: Path) -> None:
+    """compare_optimizers: every (env, agent) of RUNS has one point per round and learns the scripted reward
+    (the last two rounds' mean reward above the first two's), and the figure is shown."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    parameters = PARAMETERS["compare_optimizers.ipynb"]
+    runs = sorted(p for p in (folder / "runs").iterdir() if p.is_dir())
+    expected = sorted(f"{env}__{name}" for env, names in parameters["RUNS"].items() for name in names)
+    assert sorted(run.name.rsplit("__", 2)[0] for run in runs) == expected
+    for run in runs:
+        events = EventAccumulator(str(run))
+        events.Reload()
+        rewards = [e.value for e in events.Scalars("charts/reward_mean")]
+        assert len(rewards) == parameters["ROUNDS"], run.name
+        first, last = sum(rewards[:2]) / 2, sum(rewards[-2:]) / 2
+        assert last > first + 0.15, f"{run.name} did not learn the scripted reward: {rewards}"
+    assert any("image/png" in output.get("data", {}) for cell in notebook.cells for output in cell.get("outputs", []))
+
+
+CHECKS: dict[str, Callable[[nbformat.NotebookNode, Path], None]] = {"compare_optimizers.ipynb": rewards_rise}
+"""Per-notebook checks of what it showed, beyond :data:`EXPECTED`."""
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs(path, capsys):
-    source = notebook_source(path, {"MODEL": "tiny-random", **SMALL.get(path.name, {})})
-    exec(compile(source, str(path), "exec"), {})
-    assert EXPECTED.get(path.name, "reward") in capsys.readouterr().out
+def test_notebook_runs(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the kernel inherits it: tiny models run faster on one thread
+    notebook = execute(path, tmp_path, {"MODEL": "tiny-random", **PARAMETERS.get(path.name, {})})
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count for cell in code), "every code cell ran"
+    assert "injected-parameters" in code[1].metadata.get("tags", []), "papermill injected right after the parameters"
+    assert EXPECTED.get(path.name, "reward") in shown_text(notebook)
+    CHECKS.get(path.name, lambda notebook, folder: None)(notebook, tmp_path)
+
+
+def test_every_notebook_has_one_parameters_cell_first():
+    """papermill injects its values after the cell tagged ``parameters``; MODEL = None there is what tests swap."""
+    for path in NOTEBOOKS:
+        code = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1 and tagged[0] is code[0], f"{path.name}: tag its first code cell 'parameters'"
+        assert "MODEL = None" in "".join(tagged[0]["source"]), f"{path.name}: its parameters set MODEL = None"
 
 
 def test_notebooks_are_stored_without_outputs():
@@ -50,15 +96,18 @@ def test_notebooks_are_stored_without_outputs():
             assert not cell.get("outputs") and not cell.get("execution_count"), f"{path.name}: strip its outputs"
 
 
-def test_overrides_follow_the_parameter_cell(tmp_path):
-    cell = {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": ["MODEL = None\n", "N = 5"]}
-    later = {"cell_type": "code", "metadata": {}, "source": ["result = (MODEL, N)"]}
-    path = tmp_path / "n.ipynb"
-    path.write_text(json.dumps({"cells": [later | {"source": ["x = 1"]}, cell, later]}))
-    namespace: dict = {}
-    exec(notebook_source(path, {"MODEL": "tiny-random", "N": 2}), namespace)
-    assert namespace["result"] == ("tiny-random", 2)
-    # Without a tagged cell the model is swapped before the rest of its cell uses it.
-    path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": ["MODEL = None\n", "used = MODEL"]}]}))
-    exec(notebook_source(path, {"MODEL": "tiny-random"}), namespace)
-    assert namespace["used"] == "tiny-random"
+def test_a_cell_that_raises_fails_the_run(tmp_path):
+    """The runner can fail: an error cell stops the notebook and names the error; parameters land before it."""
+    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    parameters = nbformat.v4.new_code_cell("N = 1")
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell("print('N is', N)\nraise ValueError(f'bad {N}')"),
+                      nbformat.v4.new_code_cell("print('never')")]
+    path = tmp_path / "failing.ipynb"
+    nbformat.write(notebook, str(path))
+    (tmp_path / "out").mkdir()
+    with pytest.raises(papermill.PapermillExecutionError, match="ValueError") as error:
+        execute(path, tmp_path / "out", {"N": 7})
+    assert "bad 7" in str(error.value)
+    executed = nbformat.read(str(tmp_path / "out" / "failing.ipynb"), as_version=4)
+    assert "N is 7" in shown_text(executed) and "never" not in shown_text(executed)
