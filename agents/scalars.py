@@ -49,7 +49,7 @@ SCHEMA: dict[str, str] = {
     "losses/first_step_loss": "the policy's loss at the update's first optimizer step (grpo, ppo, rest-em)",
     "losses/value_loss": "value regression MSE (ppo: of the values that made the advantages; sb3-ppo: SB3's)",
     "losses/entropy": "mean entropy of the policy's action distribution (per token for LLM policies)",
-    "losses/approx_kl": "KL(behaviour || updated policy), SB3's estimator mean((r - 1) - log r)",
+    "losses/approx_kl": "KL from the behaviour policy to the updated one: SB3's estimator mean((r - 1) - log r)",
     "losses/kl": "k3 KL to the reference policy (the weights before training; grpo, ppo)",
     "losses/clip_fraction": "share of ratios outside the clip range",
     "losses/ratio_min": "smallest importance ratio (grpo, ppo)",

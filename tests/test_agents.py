@@ -150,6 +150,24 @@ def test_rest_em_threshold_keeps_only_solved_tasks():
         ReSTEMConfig(keep="threshold")
 
 
+def test_rest_em_floor_on_an_info_the_env_names():
+    """min_info_key reads any step-info key (no env's key is built in): mean over seeds, missing never passes."""
+    from seal_gym.agents.rollouts import Rollouts
+
+    agent = ReSTEM(testbed_policy(), TargetCharEnv(ALNUM), char_env_config(keep="threshold", min_reward=0.0,
+                                                                           min_info_key="gain", min_info=0.1))
+    rewards = np.ones((2, 2, 2))
+    infos = [[{"gain": 0.3}, {"gain": 0.0}], [{"gain": 0.0}, {"gain": 0.1}], [{"gain": 0.2}, {"gain": 0.2}], [{}, {}]]
+    assert agent.kept(Rollouts([None] * 4, rewards, infos, ["a", "b"])) == [True, False, True, False]
+
+
+def test_prompt_key_is_what_the_env_declares():
+    from seal_gym.agents.rollouts import prompt_key
+
+    assert prompt_key({"task_key": "passage_index=3", "passage_index": 3}, "obs") == "passage_index=3"
+    assert prompt_key({"passage_index": 3}, "obs") == prompt_key({}, "obs") != prompt_key({}, "other")  # a hash
+
+
 @pytest.mark.parametrize("solves,reward", [(True, 1.0), (False, 0.0)])
 def test_arc_one_round(solves, reward):
     """A writer restricted to the recipe grid on SealARC, with a scripted engine that solves the task after any
@@ -183,7 +201,8 @@ def test_vector_env_object_must_match_the_agent():
         Collector(envs, groups=2, samples=2)
 
 
-@pytest.mark.parametrize("module", ["seal_gym.agents", "seal_gym.agents.scripted", "seal_gym.agents.losses"])
+@pytest.mark.parametrize("module", ["seal_gym.agents", "seal_gym.agents.scripted", "seal_gym.agents.losses",
+                                    "seal_gym.agents.progress"])
 def test_doctests(module):
     # agents/ is installed as seal_gym.agents (package-dir), outside pytest's doctest paths: run them here.
     import doctest
