@@ -165,3 +165,15 @@ def test_eval_memory_command_on_the_tiny_model(tmp_path, capsys):
     assert set(results["windows"][1]["accuracy"]) == {"none", "retrieval", "weights", "hybrid"}
     assert "window 1: hybrid %" in (run_dir / "table.txt").read_text()
     assert len(KnowledgeBase.open(run_dir / "kb").current().documents) == 2
+
+
+def test_deployment_docs_python_example_runs(tmp_path, docs_file, monkeypatch, capsys):
+    import re
+
+    text = (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
+    source = re.findall(r"```python\n(.*?)```", text, re.S)[0]
+    source = source.replace("model=None", 'model="tiny-random"').replace("max_new_tokens=256", "max_new_tokens=4")
+    monkeypatch.chdir(tmp_path)
+    docs_file.rename(tmp_path / "handbook.jsonl")
+    exec(compile(source, "docs/deployment.md", "exec"), {})
+    assert "update u0001 accepted" in capsys.readouterr().out

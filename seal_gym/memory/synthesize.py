@@ -7,8 +7,8 @@ has some. The file is replaced atomically after every chunk of documents, so it 
 list; run again after a crash or a kill, documents already in it are skipped.
 
 ``diversity`` says how different a document's completions are from each other (a writer that repeats itself
-teaches little): distinct unigrams and bigrams over all its completions, and the mean word-set Jaccard
-similarity between two of them (1.0: the same words).
+teaches little): distinct unigrams and bigrams over all its completions (:mod:`seal_gym.diversity`), their
+compression ratio, and the mean word-set Jaccard similarity between two of them (1.0: the same words).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from seal_gym.diversity import compression_ratio, distinct_n, words
 from seal_gym.evaluation.self_edits import Writer, write_self_edits
 from seal_gym.memory.documents import NewDocument
 from seal_gym.squad.prompts import get_prompt_style
@@ -29,7 +30,7 @@ from seal_gym.squad.prompts import get_prompt_style
 
 @dataclass(frozen=True)
 class Diversity:
-    """How varied one document's completions are."""
+    """How varied one document's completions are (words as :func:`seal_gym.diversity.words` counts them)."""
 
     completions: int
     mean_words: float
@@ -37,6 +38,8 @@ class Diversity:
     """Distinct words / all words over the completions (1.0: no word repeats)."""
     distinct_2: float
     """Distinct word bigrams / all bigrams."""
+    compression_ratio: float
+    """Of the completions joined (:func:`seal_gym.diversity.compression_ratio`): higher = more repetitive."""
     mean_jaccard: float
     """Mean word-set Jaccard similarity over pairs of completions (0.0 with fewer than two)."""
 
@@ -47,13 +50,10 @@ class Diversity:
         >>> d.distinct_1, round(d.mean_jaccard, 2)
         (0.625, 0.6)
         """
-        words = [c.lower().split() for c in completions]
-        unigrams = [w for ws in words for w in ws]
-        bigrams = [pair for ws in words for pair in zip(ws, ws[1:])]
-        pairs = list(itertools.combinations([set(ws) for ws in words], 2))
-        jaccard = [len(a & b) / len(a | b) if a | b else 1.0 for a, b in pairs]
-        return cls(len(completions), sum(map(len, words)) / max(1, len(words)),
-                   len(set(unigrams)) / max(1, len(unigrams)), len(set(bigrams)) / max(1, len(bigrams)),
+        sets = [set(words(c)) for c in completions]
+        jaccard = [len(a & b) / len(a | b) if a | b else 1.0 for a, b in itertools.combinations(sets, 2)]
+        return cls(len(completions), sum(len(words(c)) for c in completions) / max(1, len(completions)),
+                   distinct_n(completions, 1), distinct_n(completions, 2), compression_ratio(completions),
                    sum(jaccard) / len(jaccard) if jaccard else 0.0)
 
 
