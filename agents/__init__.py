@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from seal_gym.agents.base import Agent, AgentConfig, RoundStats
+from seal_gym.agents.env_traits import MODEL_KWARG, model_keyword
 from seal_gym.agents.grpo import GRPO, GRPOConfig
 from seal_gym.agents.policy import (Completion, LMPolicy, SamplingConfig, TextPolicy, TokenScores, TrainablePolicy,
                                     lora_from_json)
@@ -29,30 +30,54 @@ AGENTS: dict[str, type[Agent]] = {cls.name: cls for cls in (ReSTEM, GRPO, PPO, S
 
 
 def make_agent(name: str, policy: TrainablePolicy | None = None, env: Any = "SealSquad-v0",
-               config: AgentConfig | None = None, env_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> Agent:
+               config: AgentConfig | None = None, env_kwargs: dict[str, Any] | None = None,
+               self_mode: bool | None = None, **kwargs: Any) -> Agent:
     """An agent by name, for the CLI and notebooks.
 
     Args:
         name: one of :data:`AGENTS` (``"rest-em"``, ...).
-        policy: the self-edit writer; default: an :class:`LMPolicy` on ``env_kwargs["model"]`` (the embedded
-            model when absent).
-        env: a registered env id or an env object.
+        policy: the self-edit writer; default: an :class:`LMPolicy` on the model in ``env_kwargs`` (the
+            embedded model when absent).
+        env: a registered env id or an env object (any env with Text observations and actions for the
+            agents that write text).
         config: the agent's config dataclass (default: its defaults).
-        env_kwargs: arguments of the env when ``env`` is an id. Without a ``"model"`` key the env gets the
-            policy's model: self mode, as in SEAL. Give the env its own model for teacher-student mode.
+        env_kwargs: arguments of the env when ``env`` is an id.
+        self_mode: whether the env gets the policy's own model, as in SEAL. ``None``: when the env declares a
+            model keyword (``metadata["model_kwarg"]``, see :mod:`~seal_gym.agents.env_traits`) and
+            ``env_kwargs`` leave it out; give the env its own model there for teacher-student mode.
         kwargs: passed to the agent's constructor (e.g. ``eval_env``).
 
     Raises:
-        ValueError: an unknown agent name.
+        ValueError: an unknown agent name, an env the agent cannot use, or ``self_mode=True`` where the env
+            cannot share the policy's model.
     """
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}; choose one of {sorted(AGENTS)}")
     env_kwargs = dict(env_kwargs or {})
+    keyword = model_keyword(env)
     if policy is None and AGENTS[name].needs_text_policy:
-        policy = LMPolicy(env_kwargs.get("model"))
-    if isinstance(env, str) and "model" not in env_kwargs and hasattr(policy, "bundle"):
-        env_kwargs["model"] = policy.bundle
+        policy = LMPolicy(env_kwargs.get(keyword) if keyword else None)
+    if _shares_model(env, keyword, env_kwargs, policy, self_mode):
+        env_kwargs[keyword] = policy.bundle
     return AGENTS[name](policy, env, config, env_kwargs=env_kwargs, **kwargs)
+
+
+def _shares_model(env: Any, keyword: str | None, env_kwargs: dict[str, Any], policy: Any, self_mode: bool | None) -> bool:
+    """Whether the env is to get the policy's model (``self_mode=None``: when it can and none is given)."""
+    can = keyword is not None and keyword not in env_kwargs and hasattr(policy, "bundle")
+    if self_mode is None:
+        return can
+    if not self_mode or can:
+        return self_mode
+    if not isinstance(env, str):
+        why = "an env object has its model already: pass its id to share the policy's model"
+    elif keyword is None:
+        why = f"{env} declares no model keyword (metadata[{MODEL_KWARG!r}]), so it cannot take the policy's model"
+    elif keyword in env_kwargs:
+        why = f"env_kwargs[{keyword!r}] gives the env a model of its own (teacher-student mode)"
+    else:
+        why = f"the policy ({type(policy).__name__}) has no language model to share"
+    raise ValueError(f"self_mode=True: {why}")
 
 
 def load_policy(run_dir: str | Path, model: Any = None) -> LMPolicy:
@@ -64,17 +89,36 @@ def load_policy(run_dir: str | Path, model: Any = None) -> LMPolicy:
 
     Raises:
         FileNotFoundError: ``run_dir`` is not a run folder, or it has no checkpoint yet.
+        ValueError: ``model`` is a loaded model other than the one the policy was trained on.
+    """
+    meta = policy_meta(run_dir)
+    given = getattr(model, "name", None)
+    if given is not None and given != meta["model"]:
+        raise ValueError(f"{run_dir} holds a policy trained on model {meta['model']!r}; it cannot be loaded into "
+                         f"{given!r}")
+    checkpoint = latest_checkpoint(Path(run_dir))
+    policy = LMPolicy(model if model is not None else _model_arg(meta["model"]), SamplingConfig(**meta["sampling"]),
+                      lora_from_json(meta["lora"]), seed=meta["seed"])
+    policy.load(checkpoint / "policy")
+    return policy
+
+
+def policy_meta(run_dir: str | Path) -> dict[str, Any]:
+    """The newest checkpoint's ``policy.json`` of a run (``model``, ``sampling``, ``lora``, ``seed``).
+
+    Raises:
+        FileNotFoundError: ``run_dir`` is not a run folder, or it has no checkpoint yet.
     """
     run_dir = Path(run_dir)
     run_settings(run_dir)  # a run folder, or a FileNotFoundError that says so
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
         raise FileNotFoundError(f"{run_dir} has no checkpoint yet (the run stopped before its first update)")
-    meta = json.loads((checkpoint / "policy" / "policy.json").read_text())
-    policy = LMPolicy(model if model is not None else _model_arg(meta["model"]), SamplingConfig(**meta["sampling"]),
-                      lora_from_json(meta["lora"]), seed=meta["seed"])
-    policy.load(checkpoint / "policy")
-    return policy
+    try:
+        return json.loads((checkpoint / "policy" / "policy.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        raise FileNotFoundError(f"{checkpoint} holds no readable policy/policy.json (not a text policy's "
+                                "checkpoint)") from None
 
 
 def _model_arg(name: str | None) -> str | None:
@@ -87,5 +131,5 @@ __all__ = [
     "AGENTS", "Agent", "AgentConfig", "Collector", "Completion", "ConstantPolicy", "GRPO", "GRPOConfig", "LMPolicy",
     "PPO", "PPOConfig", "ReSTEM", "SB3PPO", "SB3PPOConfig",
     "ReSTEMConfig", "ReplayPolicy", "Rollouts", "RoundStats", "SamplingConfig", "TextPolicy", "TokenScores",
-    "TrainablePolicy", "load_policy", "make_agent",
+    "TrainablePolicy", "load_policy", "make_agent", "policy_meta",
 ]

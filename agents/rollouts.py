@@ -3,12 +3,16 @@
 The collector needs only Gymnasium's API and text observations/actions, so it works with the seal_gym envs,
 their native vector envs, and any text env of a user's:
 
-- an env id with a native vector env (``vector_entry_point``): one vector env of ``G * n * r`` sub-envs in
+- an env id whose native vector env groups sub-envs by task (its ``vector_entry_point`` takes
+  ``group_size``, see :mod:`~seal_gym.agents.env_traits`): one vector env of ``G * n * r`` sub-envs in
   groups of ``n * r`` that share a task, so all self-edits of a round go through ONE ``step`` call (one
   batched inner-loop call);
 - a vector env object built that way (its ``num_envs`` and ``group_size`` must match);
-- a single ``gym.Env`` (or an id without a vector entry point): each self-edit is one episode, replayed from
-  the group's seed so that all n samples answer the same observation.
+- a single ``gym.Env`` (or any other id): each self-edit is one episode, replayed from the group's seed so
+  that all n samples answer the same observation.
+
+Observations and actions must be text (``gymnasium.spaces.Text``); another env is refused when the
+collector is made, before anything is sampled.
 
 Inner-loop seeds go in through ``reset(options={"inner_seed": s})``, which seal_gym envs honour and other
 envs may ignore. The r seeds are shared by the n samples of a group (common random numbers), so samples are
@@ -25,6 +29,7 @@ from typing import Any, Callable
 import gymnasium as gym
 import numpy as np
 
+from seal_gym.agents.env_traits import make_env, text_problem
 from seal_gym.agents.policy import Completion, TrainablePolicy
 
 MAX_SEED = 2**31 - 1
@@ -94,7 +99,8 @@ class Collector:
         env_kwargs: keyword arguments for ``gym.make_vec`` / ``gym.make`` when ``env`` is an id.
 
     Raises:
-        ValueError: a vector env object whose ``num_envs`` or ``group_size`` does not match.
+        ValueError: an env whose observations or actions are not text, an id that is not registered or does
+            not take ``env_kwargs``, or a vector env object whose ``num_envs`` or ``group_size`` does not match.
     """
 
     def __init__(self, env: str | gym.Env | gym.vector.VectorEnv, groups: int, samples: int, seeds: int = 1,
@@ -103,13 +109,15 @@ class Collector:
             raise ValueError(f"groups, samples and seeds must be >= 1, got {groups}, {samples}, {seeds}")
         self.groups, self.samples, self.seeds = groups, samples, seeds
         per_group = samples * seeds
-        if isinstance(env, str):
-            spec = gym.spec(env)
-            if spec.vector_entry_point is not None:
-                env = gym.make_vec(env, num_envs=groups * per_group, vectorization_mode="vector_entry_point",
-                                   group_size=per_group, **(env_kwargs or {}))
-            else:
-                env = gym.make(env, **(env_kwargs or {}))
+        name = env if isinstance(env, str) else getattr(getattr(env, "spec", None), "id", None) or type(env).__name__
+        built = isinstance(env, str)
+        if built:
+            env = make_env(env, groups * per_group, per_group, dict(env_kwargs or {}))
+        problem = text_problem(env, name)
+        if problem is not None:
+            if built:  # ours to close; an object the caller passed stays theirs
+                env.close()
+            raise ValueError(problem)
         if isinstance(env, gym.vector.VectorEnv):
             if env.num_envs != groups * per_group or getattr(env, "group_size", 1) != per_group:
                 raise ValueError(

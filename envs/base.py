@@ -19,7 +19,9 @@ class SealEnv(gym.Env[str, str]):
     ``inner_seed`` (the inner-loop seed; drawn with ``self.np_random`` otherwise).
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+    metadata = {"render_modes": ["ansi"], "render_fps": 1, "model_kwarg": "model"}
+    """``model_kwarg``: the keyword that takes the model the inner loop adapts (agents pass their policy's
+    own model there in self mode; see :mod:`seal_gym.agents.env_traits`)."""
 
     def __init__(self, domain: Domain, render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:

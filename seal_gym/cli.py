@@ -1,6 +1,7 @@
 """The ``seal-gym`` command line. Each subcommand lives in its own module under ``seal_gym.commands``.
 
-Help is plain text with every option's default shown once (:class:`seal_gym.configs.HelpFormatter`).
+Help is plain text with every option's default shown once (:class:`seal_gym.configs.HelpFormatter`); bad
+input is one line on stderr and exit code 2 (:class:`seal_gym.configs.ArgumentParser`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import importlib
 import sys
 
 from seal_gym import __version__
-from seal_gym.configs import HelpFormatter
+from seal_gym.configs import ArgumentParser, HelpFormatter
 
 # name -> module exposing ``add_arguments(parser)``, ``HELP`` and ``run(args) -> int``.
 SUBCOMMANDS = {
@@ -24,7 +25,7 @@ SUBCOMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="seal-gym", description="SEAL self-adapting language models as Gymnasium envs.",
+    parser = ArgumentParser(prog="seal-gym", description="SEAL self-adapting language models as Gymnasium envs.",
                                      formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"seal-gym {__version__}")
     add_subcommands(parser, SUBCOMMANDS, dest="command", metavar="COMMAND", run_key="run")

@@ -5,8 +5,9 @@ Supported field types: ``bool`` (``--x/--no-x``), ``int``, ``float``, ``str``, `
 ``tuple[str, ...]`` / ``tuple[int, ...]`` (comma-separated), and ``X | None`` of those (``none`` on the
 command line). Nested dataclass fields are skipped: give them options of their own with a ``prefix``.
 
-Also here, for every command: :class:`HelpFormatter` (plain-text help, each default shown once) and the
-runtime options (:func:`add_runtime_arguments` / :func:`apply_runtime`: ``--threads``).
+Also here, for every command: :class:`ArgumentParser` (bad input in one line), :class:`HelpFormatter`
+(plain-text help, each default shown once) and the runtime options (:func:`add_runtime_arguments` /
+:func:`apply_runtime`: ``--threads``).
 """
 
 from __future__ import annotations
@@ -65,30 +66,39 @@ def option_parser(cls: type, name: str) -> tuple[Any, dict[str, Any]] | None:
     return _parser_for(typing.get_type_hints(cls)[name])
 
 
+def add_field_argument(group: Any, cls: type, name: str, option: str, dest: str, default: Any,
+                       help_text: str | None) -> bool:
+    """Add the option ``option`` for the field ``name`` of the dataclass ``cls`` (``--x/--no-x`` for a bool);
+    ``False`` if the field's type has no command-line form (a nested dataclass: give it a prefix of its own)."""
+    if typing.get_type_hints(cls)[name] is bool:
+        group.add_argument(option, dest=dest, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+        return True
+    parsed = option_parser(cls, name)
+    if parsed is None:
+        return False
+    convert, extra = parsed
+    # No "(default: ...)" here: HelpFormatter adds it, once, in the same form for every option.
+    group.add_argument(option, dest=dest, type=convert, default=default, help=help_text or None, **extra)
+    return True
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str = "", defaults: Any = None,
-                         skip: tuple[str, ...] = ()) -> None:
+                         skip: tuple[str, ...] = (), alias_prefix: str | None = None) -> None:
     """Add one ``--{prefix}{field}`` option per field of the dataclass ``cls`` (defaults from ``defaults``,
-    an instance, or the class's own)."""
-    hints = typing.get_type_hints(cls)
+    an instance, or the class's own). With ``alias_prefix``, ``--{alias_prefix}{field}`` is accepted too,
+    left out of the help (an old name kept working)."""
     docs = field_docs(cls)
     defaults = defaults if defaults is not None else cls()
     group = parser.add_argument_group(f"{cls.__name__} ({prefix or 'no prefix'})" if prefix else cls.__name__)
     for f in dataclasses.fields(cls):
         if f.name in skip or not f.init:
             continue
-        option = "--" + (prefix + f.name).replace("_", "-")
         dest = (prefix + f.name).replace("-", "_")
-        default = getattr(defaults, f.name)
-        help_text = docs.get(f.name, "")
-        if hints[f.name] is bool:
-            group.add_argument(option, dest=dest, action=argparse.BooleanOptionalAction, default=default, help=help_text)
-            continue
-        parsed = _parser_for(hints[f.name])
-        if parsed is None:
-            continue
-        convert, extra = parsed
-        # No "(default: ...)" here: HelpFormatter adds it, once, in the same form for every option.
-        group.add_argument(option, dest=dest, type=convert, default=default, help=help_text or None, **extra)
+        added = add_field_argument(group, cls, f.name, "--" + (prefix + f.name).replace("_", "-"), dest,
+                                   getattr(defaults, f.name), docs.get(f.name, ""))
+        if added and alias_prefix is not None:
+            add_field_argument(group, cls, f.name, "--" + (alias_prefix + f.name).replace("_", "-"), dest,
+                               argparse.SUPPRESS, argparse.SUPPRESS)
 
 
 def config_from_args(args: argparse.Namespace, cls: type, prefix: str = "", base: Any = None, **overrides: Any) -> Any:
@@ -157,10 +167,29 @@ def _default_text(value: Any) -> str:
 class HelpFormatter(argparse.HelpFormatter):
     """Terminal help for ``seal-gym``: plain text (docstring markup removed, see :func:`plain_text`), and
     every option's default shown once: ``(default: X)`` is added unless the help states its default already
-    (``default: ...``, ``defaults to ...``, ``%(default)s``)."""
+    (``default: ...``, ``defaults to ...``, ``%(default)s``). A description keeps its paragraphs (filled to
+    the terminal) and its indented lines (examples, tables) as written."""
 
     def _format_text(self, text: str) -> str:
         return super()._format_text(plain_text(text))
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out: list[str] = []
+        paragraph: list[str] = []
+
+        def fill() -> None:
+            if paragraph:
+                out.append(super(HelpFormatter, self)._fill_text(" ".join(paragraph), width, indent))
+                paragraph.clear()
+
+        for line in textwrap.dedent(text).strip("\n").splitlines():
+            if line.startswith((" ", "\t")) or not line.strip():
+                fill()
+                out.append(indent + line.rstrip() if line.strip() else "")
+            else:
+                paragraph.append(line.strip())
+        fill()
+        return "\n".join(out)
 
     def _format_action(self, action: argparse.Action) -> str:
         if action.help is not argparse.SUPPRESS:
@@ -175,6 +204,14 @@ class HelpFormatter(argparse.HelpFormatter):
         if action.option_strings and action.default is not argparse.SUPPRESS and not _STATES_DEFAULT.search(text):
             text = f"{text} (default: {_default_text(action.default).replace('%', '%%')})".strip()
         return text or None
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose errors are one line on stderr (exit code 2), as every other bad
+    input of ``seal-gym``: the usage is what ``--help`` is for."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _positive_int(text: str) -> int:

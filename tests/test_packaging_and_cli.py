@@ -148,6 +148,22 @@ def test_threads_option_sets_torch_threads_and_is_recorded():
     assert exit_info.value.code == 2
 
 
+# Issue 18.10: `--threads 0` printed the whole usage (a page for train) before its error.
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--threads", "0"], "seal-gym train: error: argument --threads: must be at least 1, got 0"),
+    (["eval", "squad", "--threads", "0"], "seal-gym eval squad: error: argument --threads: must be at least 1, got 0"),
+    (["train", "--rounds", "x"], "seal-gym train: error: argument --rounds: invalid int value: 'x'"),
+    (["train", "--no-such-option"], "seal-gym: error: unrecognized arguments: --no-such-option"),
+])
+def test_bad_arguments_are_one_line_without_the_usage(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith(message) and "usage" not in err, err
+    assert "--help)" in err
+
+
 def test_run_metadata_records_versions_device_and_commit(tmp_path):
     import torch
 

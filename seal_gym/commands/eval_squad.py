@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 
 from seal_gym.adapt import ENGINES, TrainSpec
-from seal_gym.commands.common import (UsageError, add_model_arguments, add_passage_arguments, dataset_label, load_bundle, load_passage_range,
+from seal_gym.commands.common import (UsageError, check_policy_run, add_model_arguments, add_passage_arguments, dataset_label, load_bundle, load_passage_range,
                                       parse_conditions, run_checked, tensorboard_writer, trained_policy,
                                       write_csv, write_run_files)
 from seal_gym.configs import add_config_arguments, config_from_args
@@ -53,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated prompt styles of the prompt-ensemble condition")
     parser.add_argument("--best-of-metric", default="strict",
                         help="the per-adapter metric best-of-n maximises (strict, lenient, ...)")
-    add_config_arguments(parser, TrainSpec, skip=("seed",))  # the inner loop's training; --seed seeds it
+    # The inner loop's training, named as train names it (--inner-epochs; --epochs still works); --seed seeds it.
+    add_config_arguments(parser, TrainSpec, prefix="inner_", skip=("seed",), alias_prefix="")
 
 
 def run(args: argparse.Namespace, command: str = "eval squad") -> int:
@@ -82,6 +83,8 @@ def _prepare(args: argparse.Namespace):
                                    [list(p.completions[: args.self_edits]) for p in passages])
         else:
             print("note: the dataset has no self-edits (completions) for these passages: file-self-edits skipped")
+    if args.policy:
+        check_policy_run(args.policy, "SealSquad-v0", "eval squad", args.model)
     bundle = load_bundle(args.model)
     policy_edits = None
     if args.policy:  # written now, while the policy is in the model; every adapter then trains the base model
@@ -127,7 +130,7 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
     self_edits.update(_baseline_self_edits(args, conditions, passages, writer.act if "prompt-ensemble" in conditions else None))
     config = SquadEvalConfig(base="base" in conditions, passage_only="passage" in conditions,
                              in_context="in-context" in conditions, seeds=args.seeds, seed=args.seed, cpt=args.cpt)
-    knowledge = KnowledgeConfig(train=config_from_args(args, TrainSpec),
+    knowledge = KnowledgeConfig(train=config_from_args(args, TrainSpec, prefix="inner_"),
                                 prompt_style=get_prompt_style(args.prompt_style))
     loop = KnowledgeInnerLoop(bundle, engine=args.engine, grader=args.grader, config=knowledge)
     run_dir = new_run_dir(args.runs_dir, f"eval-squad__{bundle.name}__{args.seed}")

@@ -1,14 +1,27 @@
-"""Train a self-edit policy with an agent (ReST-EM, ...) on a seal_gym env; each run in a folder of its own.
+"""Train a self-edit policy with an agent (ReST-EM, ...) on a seal_gym env or yours; each run in a folder of its own.
 
 Examples:
   seal-gym train --env SealSquad-v0 --agent rest-em --preset demo
   seal-gym train --preset smoke                      # seconds, on the tiny random model
+  seal-gym train --agent grpo --no-scale-rewards     # Dr. GRPO; --leave-one-out: RLOO
+  seal-gym train --env-import my_envs --env MyEnv-v0 --preset smoke   # an env my_envs.py registers
   seal-gym train --resume runs/SealSquad-v0__rest-em__0__20261125-120000
+
+Which agents run on which env:
+  SealSquad-v0           rest-em, grpo, ppo
+  SealARC-v0             rest-em, grpo, ppo; sb3-ppo (on SealARCStructured-v0 over its tasks)
+  SealARCStructured-v0   sb3-ppo (an action is a recipe's numbers, not text)
+  your env               rest-em, grpo, ppo, if its observations and actions are Text spaces
+                         (register it with gym.register in a module, then --env-import MODULE)
 
 A run writes config.json, TensorBoard events (tensorboard --logdir runs), episodes.jsonl (one record per
 self-edit) and a checkpoint after every update into runs/{env}__{agent}__{seed}__{time}/. --resume continues
-a run that was stopped (even by kill -9) with the settings it was started with.
-Agent options (below) override the preset; an option of another agent than --agent is an error.
+a run that was stopped (even by kill -9) with the settings it was started with. A run that fails before its
+first checkpoint leaves no folder; a later failure leaves FAILED (the error) beside its checkpoints.
+
+Agent options (below) override the preset; an option of another agent than --agent is an error. An env
+shares the policy's model (SEAL's self mode) when its class declares metadata["model_kwarg"]; --teacher
+gives it a model of its own (--model) instead.
 """
 
 from __future__ import annotations
@@ -20,29 +33,31 @@ from typing import Any
 
 from seal_gym.adapt import TrainSpec
 from seal_gym.agents import AGENTS, LMPolicy, make_agent
-from seal_gym.agents.policy import SamplingConfig
+from seal_gym.agents.env_traits import model_keyword
 from seal_gym.agents.presets import agent_config, preset_for
 from seal_gym.arc.inner_loop import make_ttt_config
-from seal_gym.arc.ttt import TTTConfig
 from seal_gym.agents.run_lock import RunLockedError
 from seal_gym.commands.common import UsageError, run_checked, usage_error
 from seal_gym.commands.resume import (GIVEN, RunFinished, check_not_finished, note_given_options, record_rounds,
                                       resume_settings)
-from seal_gym.configs import add_runtime_arguments, field_docs, option_parser
+from seal_gym.commands.train_options import (add_override_options, agent_fields, import_envs, option_name,
+                                             prefixed)
+from seal_gym.configs import add_runtime_arguments
 from seal_gym.models import default_device
 from seal_gym.runs import new_run_dir
 
 HELP = "train a self-edit policy (ReST-EM, ...) with TensorBoard logs, checkpoints and --resume"
-PREFIXED = {
-    "sample_": (SamplingConfig, "sampling"),
-    "inner_": (TrainSpec, "SealSquad inner loop"),
-    "ttt_": (TTTConfig, "SealARC test-time training"),
-}
-"""Option prefix -> the settings dataclass its options override."""
+FAILED = "FAILED"
+"""The file a run that failed after its first checkpoint holds: the error, in one line."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", default="SealSquad-v0", help="a registered env id with text observations/actions")
+    parser.usage = "%(prog)s [--env ENV] [--agent AGENT] [--preset PRESET] [--resume RUN_DIR] [OPTION ...]"
+    parser.add_argument("--env", default="SealSquad-v0",
+                        help="a registered env id: seal_gym's or one --env-import registers (see the table above)")
+    parser.add_argument("--env-import", action="append", default=None, metavar="MODULE[:CALLABLE]",
+                        help="import MODULE (which registers envs with gym.register), or call CALLABLE of it, "
+                             "before --env is looked up; repeatable; the working folder is searched first")
     parser.add_argument("--agent", default="rest-em", help=f"one of {', '.join(sorted(AGENTS))}")
     parser.add_argument("--preset", default="demo", help="smoke (seconds, tiny model), demo (~15 min CPU), paper (GPU)")
     parser.add_argument("--model", default=None, help="model name/path (default: the preset's; demo/paper: embedded)")
@@ -55,35 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
     parser.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue this run with its own settings")
     add_runtime_arguments(parser)
-    _add_override_options(parser)
+    add_override_options(parser)
     note_given_options(parser)  # last: --resume refuses every option it would ignore
-
-
-def _add_override_options(parser: argparse.ArgumentParser) -> None:
-    """One option per field of every agent's config and of SamplingConfig; given ones override the preset."""
-    seen: set[str] = set()
-    group = parser.add_argument_group("agent settings (override the preset)")
-    for cls in [agent.config_class for agent in AGENTS.values()]:
-        docs = field_docs(cls)
-        for f in dataclasses.fields(cls):
-            if f.name in seen or f.name == "seed" or (parsed := option_parser(cls, f.name)) is None:
-                continue
-            seen.add(f.name)
-            convert, extra = parsed
-            group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=convert, default=argparse.SUPPRESS,
-                               help=docs.get(f.name, ""), **extra)
-    for prefix, (cls, title) in PREFIXED.items():
-        group, docs = parser.add_argument_group(f"{title} (override the preset)"), field_docs(cls)
-        for f in dataclasses.fields(cls):
-            if f.name == "seed" or (parsed := option_parser(cls, f.name)) is None:
-                continue
-            convert, extra = parsed
-            group.add_argument(f"--{prefix}{f.name}".replace("_", "-"), dest=prefix + f.name, type=convert,
-                               default=argparse.SUPPRESS, help=docs.get(f.name, ""), **extra)
-
-
-def _prefixed(settings: dict[str, Any], prefix: str) -> dict[str, Any]:
-    return {k[len(prefix):]: v for k, v in settings.items() if k.startswith(prefix)}
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -98,17 +86,24 @@ def _check(settings: dict[str, Any]) -> None:
 
     if settings["agent"] not in AGENTS:
         raise UsageError(f"unknown agent {settings['agent']!r}; choose one of {', '.join(sorted(AGENTS))}")
+    import_envs(settings.get("env_import"))
     if settings["env"] not in gym.registry:
         known = ", ".join(sorted(e for e in gym.registry if e.startswith("Seal")))
-        raise UsageError(f"unknown env {settings['env']!r}; seal_gym registers {known}")
+        raise UsageError(f"unknown env {settings['env']!r}; seal_gym registers {known}; register yours with "
+                         "--env-import MODULE")
     try:
         preset_for(settings["env"], settings["preset"])
     except ValueError as err:
         raise UsageError(str(err)) from None
-    names = {f.name for f in dataclasses.fields(AGENTS[settings["agent"]].config_class)}
-    foreign = sorted(k for k in settings if k in _agent_option_names() and k not in names)
+    config_class = AGENTS[settings["agent"]].config_class
+    names = {f.name for f in dataclasses.fields(config_class)}
+    foreign = sorted(k for k in settings if k in agent_fields() and k not in names)
     if foreign:
-        raise UsageError(f"--{foreign[0].replace('_', '-')} is not a setting of {settings['agent']}")
+        owner = AGENTS[agent_fields()[foreign[0]][0]].config_class
+        raise UsageError(f"{option_name(foreign[0], owner)} is not a setting of {settings['agent']} "
+                         f"(it is {', '.join(agent_fields()[foreign[0]])}'s)")
+    if settings.get("teacher") and not AGENTS[settings["agent"]].needs_text_policy:
+        raise UsageError(f"--teacher: {settings['agent']} writes no text, so there is no teacher to give it")
     dataset = settings.get("dataset")
     if dataset and settings["env"] == "SealSquad-v0" and dataset != "demo" and not dataset.startswith("hf:") \
             and not Path(dataset).is_file():
@@ -117,29 +112,33 @@ def _check(settings: dict[str, Any]) -> None:
         raise UsageError(f"--rounds must be >= 1, got {settings['rounds']}")
 
 
-def _agent_option_names() -> set[str]:
-    return {f.name for agent in AGENTS.values() for f in dataclasses.fields(agent.config_class)} - {"seed"}
-
-
 def build(settings: dict[str, Any]):
     """The agent a settings dict describes, and the number of rounds."""
     env_id, preset = settings["env"], preset_for(settings["env"], settings["preset"])
     agent_class = AGENTS[settings["agent"]]
-    overrides = {k: v for k, v in settings.items() if k in _agent_option_names()}
+    overrides = {k: v for k, v in settings.items() if k in agent_fields()}
     config = agent_config(agent_class.config_class, preset, seed=settings["seed"], **overrides)
-    sampling = dataclasses.replace(preset.sampling, **_prefixed(settings, "sample_"))
+    sampling = dataclasses.replace(preset.sampling, **prefixed(settings, "sample_"))
     model = settings["model"] or preset.model
     env_kwargs = dict(preset.env_kwargs)
     if settings.get("dataset"):
         env_kwargs["tasks" if env_id == "SealARC-v0" else "dataset"] = settings["dataset"]
-    if _prefixed(settings, "inner_"):
-        env_kwargs["train"] = dataclasses.replace(env_kwargs.get("train") or TrainSpec(), **_prefixed(settings, "inner_"))
-    if _prefixed(settings, "ttt_"):
-        env_kwargs["ttt"] = dataclasses.replace(make_ttt_config(env_kwargs.get("ttt"), None, default_device()), **_prefixed(settings, "ttt_"))
+    if prefixed(settings, "inner_"):
+        env_kwargs["train"] = dataclasses.replace(env_kwargs.get("train") or TrainSpec(), **prefixed(settings, "inner_"))
+    if prefixed(settings, "ttt_") or prefixed(settings, "ttt_lora_"):
+        ttt = make_ttt_config(env_kwargs.get("ttt"), None, default_device())
+        env_kwargs["ttt"] = dataclasses.replace(ttt, lora=dataclasses.replace(ttt.lora, **prefixed(settings, "ttt_lora_")),
+                                                **prefixed(settings, "ttt_"))
+    keyword = model_keyword(env_id)
+    if settings["teacher"] and keyword is None:
+        raise UsageError(f"--teacher: {env_id} takes no model (its class declares no metadata['model_kwarg']), so "
+                         "there is no student for --model: drop --teacher")
     policy = None
     if agent_class.needs_text_policy:
-        policy = LMPolicy(settings["teacher"] or model, sampling, preset.policy_lora, seed=settings["seed"])
-    env_kwargs["model"] = model if settings["teacher"] or policy is None else policy.bundle  # self mode: one model
+        policy = LMPolicy(settings["teacher"] or model, sampling,
+                          dataclasses.replace(preset.policy_lora, **prefixed(settings, "policy_lora_")), seed=settings["seed"])
+    if keyword is not None and (settings["teacher"] or policy is None):
+        env_kwargs[keyword] = model  # the env's own model; otherwise make_agent shares the policy's (self mode)
     agent = make_agent(settings["agent"], policy=policy, env=env_id, config=config, env_kwargs=env_kwargs)
     agent.run_settings = {"command": settings}
     return agent, settings.get("rounds") or preset.rounds
@@ -168,6 +167,25 @@ def _prepare(args: argparse.Namespace):
     return settings, agent, rounds
 
 
+def _failed(run_dir: Path, err: Exception, fresh: bool) -> None:
+    """A run that failed: a new one without a checkpoint is removed (nothing to resume), else marked FAILED."""
+    import shutil
+
+    from seal_gym.agents.runlog import latest_checkpoint
+
+    try:
+        checkpoint = latest_checkpoint(run_dir)
+    except FileNotFoundError:
+        checkpoint = None
+    if fresh and checkpoint is None:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        print(f"the run failed before its first checkpoint; {run_dir} removed", flush=True)
+        return
+    (run_dir / FAILED).write_text(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}\n")
+    print(f"the run failed; {run_dir / FAILED} says why, and --resume {run_dir} continues from its last checkpoint",
+          flush=True)
+
+
 def _train(args: argparse.Namespace, settings: dict[str, Any], agent, rounds: int) -> int:
     if args.resume:
         run_dir = Path(args.resume)
@@ -181,7 +199,12 @@ def _train(args: argparse.Namespace, settings: dict[str, Any], agent, rounds: in
     else:
         run_dir = new_run_dir(settings["runs_dir"], f"{settings['env']}__{settings['agent']}__{settings['seed']}")
         print(f"run folder: {run_dir}")
-    history = agent.learn(rounds, run_dir=run_dir, progress=lambda line: print(line, flush=True))
+    try:
+        history = agent.learn(rounds, run_dir=run_dir, progress=lambda line: print(line, flush=True))
+    except Exception as err:
+        _failed(run_dir, err, fresh=not args.resume)
+        raise
+    (run_dir / FAILED).unlink(missing_ok=True)  # a failure that a resume has mended
     rewards = ", ".join(f"{s.reward_mean:.3f}" for s in history)
     print(f"done: mean reward per round [{rewards}]; TensorBoard: tensorboard --logdir {run_dir}")
     return 0
