@@ -1,0 +1,35 @@
+"""The study scripts' arithmetic (benchmarks/science.py, snr_study.py), on rows whose answers are known."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from science import Regime, Results, paired_table, per_passage  # noqa: E402
+from snr_study import components  # noqa: E402
+
+
+def test_variance_components_of_a_known_table():
+    """Two self-edits at 0 and 1, each trained with two seeds at +-0.1: s2_seed = 0.02, s2_edit = 0.49."""
+    table = np.array([[[0.1, -0.1], [1.1, 0.9]]] * 3)
+    s2_edit, s2_seed = components(table)
+    assert s2_seed == pytest.approx(0.02) and s2_edit == pytest.approx(0.49)
+    assert components(np.zeros((2, 3, 2)) + np.array([0.0, 1.0]))[0] == 0.0  # only seed noise: no edit variance
+
+
+def test_paired_table_pairs_by_passage_and_resumes(tmp_path):
+    results = Results(tmp_path / "results.jsonl")
+    name = Regime().name
+    for passage, (a, b) in enumerate([(1.0, 0.5), (0.8, 0.3), (0.6, 0.1)]):
+        results.add({"regime": name, "condition": "7b", "passage": passage, "seed": 1000 + passage, "logprob": a})
+        results.add({"regime": name, "condition": "passage", "passage": passage, "seed": 1000 + passage, "logprob": b})
+    again = Results(tmp_path / "results.jsonl")  # what a resumed study reads back
+    assert (name, "7b", 2, 1002) in again.done and len(again.rows) == 6
+    assert per_passage(again.rows, name, "7b", "logprob") == {0: 1.0, 1: 0.8, 2: 0.6}
+    table = paired_table(again.rows, [(name, "7b", "passage")], metrics=("logprob",))
+    assert "+0.50 [+0.50, +0.50]" in table  # a constant difference: a zero-width interval
