@@ -229,7 +229,9 @@ class Agent:
         eval_reward = None
         if c.eval_every and (self.round + 1) % c.eval_every == 0:
             evaluate_start = time.perf_counter()
-            eval_reward = self.evaluate()
+            with heartbeat(say, "evaluation", next((s.seconds["evaluate"] for s in reversed(self.history)
+                                                     if s.seconds.get("evaluate")), None)):
+                eval_reward = self.evaluate()
             seconds["evaluate"] = time.perf_counter() - evaluate_start
         seconds["round"] = time.perf_counter() - start
         kept = self.kept(rollouts)
@@ -297,7 +299,7 @@ def gradient_step(policy: TrainablePolicy, optimizer: torch.optim.Optimizer, com
     ``loss_fn`` must return the minibatch's share of the batch loss (e.g. a sum over its tokens divided by
     the batch's token count), so the accumulated gradient equals the full batch's. ``extra_parameters``
     (e.g. a value head) are clipped on their own: clipped together, a value loss's large early gradients
-    shrink the policy's step to nothing (seen with PPO on the embedded model: norm 266 against 1).
+    shrink the policy's step to nothing (seen with PPO on the embedded model; numbers in benchmarks/RESULTS.md).
     """
     optimizer.zero_grad(set_to_none=True)
     total = 0.0

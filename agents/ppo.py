@@ -82,7 +82,7 @@ class PPO(PolicyGradient):
         """``V(prompt)`` from the prompt's last hidden state scaled to unit length. Adam moves every weight by
         about the learning rate in its first steps, so the head's output moves by ``lr * sum |h_i|``: with raw
         hidden states (or unit RMS) that overshot rewards in [0, 1] after one step on the embedded model
-        (V = 4.9, then 2.1); at unit length it moves by at most ``lr * sqrt(H)``."""
+        (benchmarks/RESULTS.md); at unit length it moves by at most ``lr * sqrt(H)``."""
         hidden = torch.nn.functional.normalize(scores.prompt_hidden.detach().cpu(), dim=-1)
         return self._head(hidden.shape[1])(hidden)[:, 0]
 

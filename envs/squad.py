@@ -69,7 +69,7 @@ class SealSquadEnv(SealEnv):
     - ``score_logprob``: also score the gold answers' log-probability (on for the ``*logprob*`` rewards).
     - ``max_answer_tokens``: greedy answer length; 0 generates none (only with a log-probability reward).
     - ``include_passage``: train on the passage too, after the self-edit's items (SEAL does).
-    - ``engine``: ``"auto"``, ``"sequential"``, ``"batched"`` or an engine object (see
+    - ``engine``: ``"auto"``, ``"sequential"``, ``"batched"``, ``"ray"`` or an engine object (see
       :func:`seal_gym.adapt.make_engine`; tests inject scripted engines).
     - ``lora`` / ``train``: :class:`~seal_gym.adapt.LoraSpec` / :class:`~seal_gym.adapt.TrainSpec` overrides.
     - ``max_self_edit_chars``: longest self-edit used, in characters (cost bound).

@@ -1,7 +1,7 @@
 """Is the Hugging Face hub usable? Asked once per process, answered in about a second.
 
-Without this, a model name that is neither a local folder nor in the Hugging Face cache costs ~47 s of
-hub retries (measured on a machine without network) before ``from_pretrained`` gives up. The hub counts
+Without this, a model name that is neither a local folder nor in the Hugging Face cache waits through the
+hub client's retries (measured in benchmarks/RESULTS.md) before ``from_pretrained`` gives up. The hub counts
 as unusable when ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) is set to a true value, the variables
 ``huggingface_hub`` itself honours, or when a TCP connection to it (or to the HTTPS proxy, if one is set)
 does not open within :data:`PROBE_SECONDS`.

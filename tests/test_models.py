@@ -110,7 +110,7 @@ def test_hub_name_fails_within_seconds_when_the_hub_is_unreachable(monkeypatch):
     start = time.perf_counter()
     with pytest.raises(OSError) as err:
         load_model("seal-gym-tests/no-such-model")
-    assert time.perf_counter() - start < 5  # hub retries took ~47 s
+    assert time.perf_counter() - start < 5  # not the hub client's retries
     message = str(err.value)
     assert "HF_HUB_OFFLINE" in message and "local model folder" in message and "did not answer" in message
 

@@ -124,7 +124,7 @@ def test_resume_continues_exactly(name, tmp_path):
 
 def test_ppo_value_step_is_bounded_whatever_the_hidden_scale():
     """Adam moves each weight by about its learning rate, so a head on raw (or unit-RMS) hidden states of a
-    pretrained model jumps by lr * sum|h_i| (V = 4.9, then 2.1, on the embedded model). At unit length the
+    pretrained model jumps by lr * sum|h_i| (far past rewards in [0, 1] on the embedded model). At unit length the
     first step moves V by at most lr * sqrt(H), and the scale of the hidden states no longer matters."""
     from seal_gym.agents import TokenScores
 

@@ -13,7 +13,7 @@ from seal_gym.arc.grids import grid_to_text
 from seal_gym.arc.inner_loop import ArcInnerLoop, ArcItem
 from seal_gym.arc.recipe import LR_RANGE, MAX_EPOCHS, RECIPE_SCHEMA
 from seal_gym.arc.ttt import TTTConfig
-from seal_gym.domain import Scored, result_info
+from seal_gym.domain import MAX_SEED, Scored, result_info
 
 GENERATOR_PRESETS = {"easy": EASY, "full": FULL}
 
@@ -50,7 +50,7 @@ class TaskPool:
         if self.tasks is None:
             if "task_id" in options or "task_index" in options:
                 raise ValueError("generated tasks have no ids to pick; pass options={'task': ArcTask} or 'generator_seed'")
-            seed = options.get("generator_seed", int(rng.integers(2**31 - 1)))
+            seed = options.get("generator_seed", int(rng.integers(MAX_SEED)))
             return generate_task(int(seed), self.generator)
         if "task_id" in options:
             if options["task_id"] not in self._by_id:
