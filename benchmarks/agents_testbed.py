@@ -91,7 +91,7 @@ def main() -> None:
             history = cls(policy, bed.env, config, env_kwargs=bed.env_kwargs).learn(args.rounds)
             seconds = time.perf_counter() - start
             final = history[-1]
-            updates = [s.update for s in history if "losses/entropy" in s.update]
+            updates = [s.update for s in history if "losses/kl" in s.update]  # rounds a policy-gradient update ran
             kl = f"{updates[-1]['losses/kl']:.4f}" if updates else "n/a"
             with torch.no_grad():
                 sample = policy.sample(bed.prompts, 4)
