@@ -36,6 +36,8 @@ def test_clipped_surrogate_by_hand():
     # row 0, A=+1: min(1.5, 1.2) = 1.2; min(0.5, 0.8) = 0.5. row 1, A=-1: min(-1.1, -1.1) = -1.1.
     assert losses.flatten().tolist() == pytest.approx([-1.2, -0.5, 1.1, 0.0])
     assert stats.clip_fraction == pytest.approx(2 / 3) and stats.ratio_max == pytest.approx(1.5)
+    # SB3's approx_kl over the three real tokens: mean((r - 1) - log r).
+    assert stats.approx_kl == pytest.approx(sum(r - 1 - math.log(r) for r in (1.5, 0.5, 1.1)) / 3)
     assert aggregate(losses, mask, "token_mean", 3, 2).item() == pytest.approx((-1.2 - 0.5 + 1.1) / 3)
     assert aggregate(losses, mask, "sequence_mean", 3, 2).item() == pytest.approx((-0.85 + 1.1) / 2)
     # GSPO: one ratio per sequence, the geometric mean of its tokens' ratios: sqrt(1.5 * 0.5) = 0.866 -> clipped at 0.8.
