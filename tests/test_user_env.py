@@ -187,3 +187,12 @@ def test_a_run_that_fails_later_is_marked_failed_beside_its_checkpoint(env_modul
     (run,) = runs.iterdir()
     assert (run / "FAILED").read_text().strip() == "RuntimeError: the user's env broke"
     assert (run / "checkpoints" / "latest").read_text() == "round-0001"
+
+
+def test_the_python_example_in_docs_training_runs():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    try:
+        exec(compile(code, "docs/training.md", "exec"), {"__name__": "docs_training"})
+    finally:
+        gym.registry.pop("CountA-v0", None)
