@@ -196,3 +196,19 @@ def test_the_python_example_in_docs_training_runs():
         exec(compile(code, "docs/training.md", "exec"), {"__name__": "docs_training"})
     finally:
         gym.registry.pop("CountA-v0", None)
+
+
+def test_the_seal_gym_script_imports_a_user_env_from_the_working_folder(env_module):
+    """As a user runs it: the installed script (whose sys.path holds its own folder, not the working one)."""
+    import os
+    import subprocess
+
+    script = Path(sys.executable).parent / "seal-gym"
+    if not script.exists():
+        pytest.skip(f"no seal-gym script beside {sys.executable}")
+    done = subprocess.run([str(script), *SMOKE, "--env-import", "user_text_envs", "--env", "UserCliCountLetter-v0",
+                           "--agent", "grpo", "--runs-dir", "runs"], cwd=env_module, capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run,) = (env_module / "runs").iterdir()
+    assert len((run / "episodes.jsonl").read_text().splitlines()) == 4
