@@ -78,10 +78,23 @@ class SB3Policy:
         self.model.save(str(Path(folder) / "sb3_ppo.zip"))
 
     def load(self, folder: str | Path) -> None:
+        """Load SB3's zip without unpickling anything: SB3 stores some settings (classes, spaces, schedules, the
+        last observation) cloudpickled, and unpickling runs code, so they come from this model, built with the
+        run's settings (the env is reset where the run goes on)."""
         from stable_baselines3 import PPO
 
-        env = self.model.get_env()
-        self.model = PPO.load(str(Path(folder) / "sb3_ppo.zip"), env=env)
+        path = Path(folder) / "sb3_ppo.zip"
+        from_here = {key: getattr(self.model, key, None) for key in _pickled_keys(path)}
+        self.model = PPO.load(str(path), env=self.model.get_env(), custom_objects=from_here)
+
+
+def _pickled_keys(path: Path) -> list[str]:
+    """The settings SB3's zip at ``path`` holds cloudpickled."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        data = json.loads(archive.read("data"))
+    return [key for key, value in data.items() if isinstance(value, dict) and ":serialized:" in value]
 
 
 @dataclass

@@ -5,30 +5,35 @@
 - ``train --resume`` takes ``--rounds`` (to extend a run) and refuses every other option in one line, writing
   nothing;
 - one writer per run folder: a second one fails at once, a killed writer's lock is taken over;
-- checkpoints are data: a run folder whose ``agent.pt`` would run code when unpickled is refused, not run.
+- checkpoints are data: a run folder whose ``agent.pt`` (or sb3-ppo's zip) would run code when unpickled is
+  refused (or loaded without it), not run.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import pickle
 import shutil
 import signal
 import string
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 import torch
+from stable_baselines3 import PPO
 
-from seal_gym.agents import AGENTS
-from seal_gym.agents import presets
+from seal_gym.agents import AGENTS, SB3PPOConfig, make_agent, presets
 from seal_gym.agents.run_lock import RunLock, RunLockedError
 from seal_gym.agents.runlog import RunLog, latest_checkpoint
+from seal_gym.arc.generator import generate_task
 from seal_gym.cli import main
-from seal_gym.testing import TargetCharEnv
+from seal_gym.testing import ScriptedEngine, TargetCharEnv
 
 SMOKE = ["train", "--preset", "smoke", "--seed", "3"]
 
@@ -254,3 +259,26 @@ def test_an_older_run_folders_plain_agent_pt_still_resumes(tmp_path):
     resumed = make()
     resumed.resume(tmp_path / "run")
     assert resumed.round == 1 and resumed.history == agent.history
+
+
+def test_an_sb3_checkpoint_that_would_run_code_is_not_run(tmp_path):
+    """SB3's zip holds some settings cloudpickled; sb3-ppo takes them from its own model instead of unpickling."""
+    kwargs = {"model": "tiny-random", "engine": ScriptedEngine(lambda request, query: "0"), "tasks": [generate_task(3)],
+              "ttt": {"max_examples": 4}}
+    agent = make_agent("sb3-ppo", env="SealARC-v0", config=SB3PPOConfig(prompts_per_round=4), env_kwargs=kwargs)
+    agent.policy.save(tmp_path)
+    path, marker = tmp_path / "sb3_ppo.zip", tmp_path / "marker"
+    with zipfile.ZipFile(path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    data = json.loads(files["data"])
+    data["lr_schedule"][":serialized:"] = base64.b64encode(pickle.dumps(RunsCode(marker))).decode()
+    files["data"] = json.dumps(data).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    PPO.load(str(path))  # the file is truly malicious: SB3's own load runs it...
+    assert marker.read_text() == "ran"
+    marker.unlink()
+    agent.policy.load(tmp_path)  # ...sb3-ppo's does not
+    assert not marker.exists()
+    assert agent.policy.model.learning_rate == 3e-4 and callable(agent.policy.model.lr_schedule)
