@@ -95,7 +95,7 @@ def load_policy(run_dir: str | Path, model: Any = None) -> LMPolicy:
     given = getattr(model, "name", None)
     if given is not None and given != meta["model"]:
         raise ValueError(f"{run_dir} holds a policy trained on model {meta['model']!r}; it cannot be loaded into "
-                         f"{given!r}")
+                         f"{given!r} (load {meta['model']!r})")
     checkpoint = latest_checkpoint(Path(run_dir))
     policy = LMPolicy(model if model is not None else _model_arg(meta["model"]), SamplingConfig(**meta["sampling"]),
                       lora_from_json(meta["lora"]), seed=meta["seed"])

@@ -89,8 +89,9 @@ def make_env(env_id: str, num_envs: int, group_size: int, kwargs: dict[str, Any]
 
 def text_problem(env: Any, name: str) -> str | None:
     """Why an agent that writes text cannot use ``env`` (one line), or ``None`` if its spaces are text."""
-    observation = getattr(env, "single_observation_space", None) or env.observation_space
-    action = getattr(env, "single_action_space", None) or env.action_space
+    vector = isinstance(env, gym.vector.VectorEnv)
+    observation = env.single_observation_space if vector else env.observation_space
+    action = env.single_action_space if vector else env.action_space
     wrong = [f"{what} {_short(space)}" for what, space in (("observations", observation), ("actions", action))
              if not isinstance(space, Text)]
     if not wrong:

@@ -156,10 +156,8 @@ def trained_policy(run_dir: str, bundle) -> Iterator[Any]:
     try:
         try:
             policy = load_policy(run_dir, model=bundle)
-        except (FileNotFoundError, KeyError) as err:
+        except (FileNotFoundError, ValueError, KeyError) as err:  # ValueError: e.g. trained on another model
             raise UsageError(f"--policy {run_dir}: {err}") from None
-        except ValueError as err:  # e.g. a policy trained on another model than ``bundle``
-            raise UsageError(f"--policy {run_dir}: {err} (pass --model with the run's model)") from None
         yield policy
     finally:
         _take_out_policy(bundle, frozen)
