@@ -186,13 +186,20 @@ def test_a_second_writer_fails_at_once_and_a_killed_writers_lock_is_taken_over(f
     assert (run / "checkpoints" / "latest").read_text() == "round-0003"
 
 
-def test_a_lock_file_naming_a_dead_process_is_taken_over(tmp_path):
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    (tmp_path / "lock").write_text(json.dumps({"pid": dead.pid, "host": "here", "since": "earlier"}))
+@pytest.mark.parametrize("holder", ["dead", "alive"])
+def test_a_stale_lock_file_is_taken_over(tmp_path, holder):
+    """A lock file left by a process that no longer holds the lock: dead, or its pid now another live process's
+    (pid 1 here): the file's pid is only for messages, the kernel's lock decides."""
+    if holder == "dead":
+        process = subprocess.Popen([sys.executable, "-c", "pass"])
+        process.wait()
+        pid = process.pid
+    else:
+        pid = 1
+    (tmp_path / "lock").write_text(json.dumps({"pid": pid, "host": "here", "since": "earlier"}))
     lock = RunLock(tmp_path)
     lock.acquire()
-    assert lock.held and lock.previous["pid"] == dead.pid
+    assert lock.held and lock.previous["pid"] == pid
     assert json.loads((tmp_path / "lock").read_text())["pid"] == os.getpid()
     lock.release()
 
