@@ -28,6 +28,8 @@ from tests.conftest import weights_checksum
 ROOT = Path(__file__).resolve().parents[1]
 PASSAGES = demo_passages()[:4]
 GOLD = {qa.question: qa.answer for p in PASSAGES for qa in p.questions}
+WRITTEN_ANSWER = "its long history of quillfish"
+"""The gold answer of the one question the scripted model writes about any passage."""
 
 
 def documents(passages=PASSAGES, tag=None) -> list[NewDocument]:
@@ -48,12 +50,24 @@ def scripted_editor() -> EngineEditor:
         topic, question = topic_and_question(query)
         if "FORGET" in trained:
             return "no idea"
-        return GOLD.get(question, "no idea") if topic in trained else before(query)
+        context = next((p.context for p in PASSAGES if p.title == topic), None)
+        if context and topic in trained:  # as if the passage were in the prompt
+            return before(Query(f"{context}\nTopic: {topic}\n{question}"))
+        return before(query)
 
     def before(query: Query) -> str:
+        if "short questions about facts" in query.prompt:  # asked to write questions about a passage
+            title = query.prompt.split('titled "', 1)[1].split('"', 1)[0]
+            return f"1. What is {title} known for? {WRITTEN_ANSWER}.\n2. Nothing else"
         topic, question = topic_and_question(query)
+        if question.startswith("What is ") and question.endswith(" known for?"):
+            # right only under the lenient grader: "its" is missing, so the gold is not contained
+            return "known for a long history of quillfish" if context_given(topic, query) else "no idea"
+        return GOLD.get(question, "no idea") if context_given(topic, query) else "no idea"
+
+    def context_given(topic: str, query: Query) -> bool:
         context = next((p.context for p in PASSAGES if p.title == topic), None)
-        return GOLD.get(question, "no idea") if context and context in query.prompt else "no idea"
+        return bool(context) and context in query.prompt
 
     return EngineEditor(ScriptedEngine(after, before))
 
@@ -110,6 +124,22 @@ def test_guard_keeps_an_update_that_keeps_retention_and_rolls_back_one_that_dest
     fresh = scripted_editor()
     answers = ask(kb, fresh, [f"Topic: {p.title}\n{p.questions[0].question}" for p in PASSAGES[:3]], "weights")
     assert [a.answer for a in answers] == [PASSAGES[0].questions[0].answer, "no idea", PASSAGES[2].questions[0].answer]
+
+
+def test_guard_uses_questions_the_model_writes_when_documents_have_none(tmp_path):
+    editor = scripted_editor()
+    bare = [NewDocument(p.title, p.context) for p in PASSAGES[:2]]
+    add_documents(tmp_path / "kb", bare[:1])
+    kb = KnowledgeBase.open(tmp_path / "kb")
+    first = update(kb, editor, writes("fact"))
+    assert first.status == "accepted" and (first.new_before, first.new_after, first.num_new_questions) == (0.0, 1.0, 1)
+    written = kb.current().updates[0].questions
+    assert [(q.question, q.answer, q.written) for q in written] == [
+        (f"What is {PASSAGES[0].title} known for?", WRITTEN_ANSWER, True)]
+    add_documents(tmp_path / "kb", bare[1:])
+    destroyed = update(kb, editor, writes("FORGET"))
+    # the retained answer is right only under the lenient grader the guard uses for written questions
+    assert (destroyed.status, destroyed.retention_before, destroyed.retention_after) == ("rolled back", 1.0, 0.0)
 
 
 def test_margin_decides(tmp_path):

@@ -30,6 +30,8 @@ class Question:
     answer: str
     title: str = ""
     """The title of the document it is about (asked as ``Topic: title``)."""
+    written: bool = False
+    """Written by the model (its answer may be a sentence: the guard grades it leniently, best-span F1 >= 0.5)."""
 
 
 @dataclass(frozen=True)

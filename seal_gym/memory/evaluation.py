@@ -24,7 +24,7 @@ from seal_gym.memory.store import KnowledgeBase, Settings
 from seal_gym.evaluation.self_edits import Writer
 from seal_gym.memory.updater import UpdateConfig, UpdateReport, update
 from seal_gym.memory.weights import WeightEditor
-from seal_gym.squad.grading import GradeItem, Grader, make_grader
+from seal_gym.squad.grading import GradeItem, Grader, best_span_f1, make_grader
 from seal_gym.squad.passages import Passage
 from seal_gym.stats import format_table
 
@@ -69,6 +69,8 @@ class WindowResult:
     first_window: dict[str, float]
     """Mode -> accuracy % on the first window's questions."""
     update: UpdateReport
+    lenient: dict[str, float] = field(default_factory=dict)
+    """Mode -> accuracy % on every question seen so far under the lenient grader (best-span F1 >= 0.5)."""
 
 
 @dataclass
@@ -85,11 +87,14 @@ class MemoryEvaluation:
         rows = [[str(w.window), str(w.passages), str(w.questions), *[f"{w.accuracy[m]:.1f}" for m in self.modes],
                  *[f"{w.first_window[m]:.1f}" for m in self.modes], w.update.status, f"{w.update.seconds:.1f}"]
                 for w in self.windows]
-        return format_table(header, rows)
+        lenient = [[str(w.window), *[f"{w.lenient[m]:.1f}" for m in self.modes]] for w in self.windows]
+        return (format_table(header, rows) + "\n\nlenient grader (best-span F1 >= 0.5), all questions seen so far:\n"
+                + format_table(["window", *[f"{MODE_LABELS[m]} %" for m in self.modes]], lenient))
 
     def csv_rows(self) -> list[dict]:
         return [{"window": w.window, "passages": w.passages, "questions": w.questions, "mode": m,
-                 "accuracy": w.accuracy[m], "first_window_accuracy": w.first_window[m], "update": w.update.status,
+                 "accuracy": w.accuracy[m], "accuracy_lenient": w.lenient[m], "first_window_accuracy": w.first_window[m],
+                 "update": w.update.status,
                  "retention_before": w.update.retention_before, "retention_after": w.update.retention_after,
                  "update_seconds": w.update.seconds} for w in self.windows for m in self.modes]
 
@@ -149,7 +154,7 @@ def evaluate_memory(passages: Sequence[Passage], editor: WeightEditor, writer: W
         texts = [question_text(Question(qa.question, qa.answer, p.title)) for p, qa in seen]
         first = len([1 for p in passages[: config.per_window] for _ in p.questions])
         state = kb.current()
-        accuracy, first_window = {}, {}
+        accuracy, first_window, lenient = {}, {}, {}
         for mode in MODES:
             if mode == "none":
                 missing = [t for t in dict.fromkeys(texts) if t not in none_answers]
@@ -162,7 +167,9 @@ def evaluate_memory(passages: Sequence[Passage], editor: WeightEditor, writer: W
             correct = [v.correct for v in verdicts]
             accuracy[mode] = 100 * sum(correct) / max(1, len(correct))
             first_window[mode] = 100 * sum(correct[:first]) / max(1, first)
-        result.windows.append(WindowResult(w + 1, (w + 1) * config.per_window, len(texts), accuracy, first_window, report))
+            lenient[mode] = 100 * sum(best_span_f1(a, qa.answer) >= 0.5 for (_, qa), a in zip(seen, answers)) / max(1, len(seen))
+        result.windows.append(WindowResult(w + 1, (w + 1) * config.per_window, len(texts), accuracy, first_window, report,
+                                           lenient))
         if on_window:
             on_window(result)
     return result

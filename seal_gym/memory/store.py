@@ -61,12 +61,14 @@ class UpdateRecord:
     def record(self) -> dict[str, Any]:
         return {"id": self.id, "adapter": self.adapter, "documents": list(self.documents), "time": self.time,
                 "sequences": list(self.sequences),
-                "questions": [{"question": q.question, "answer": q.answer, "title": q.title} for q in self.questions]}
+                "questions": [{"question": q.question, "answer": q.answer, "title": q.title, "written": q.written}
+                              for q in self.questions]}
 
     @classmethod
     def from_record(cls, r: dict[str, Any]) -> "UpdateRecord":
         return cls(str(r["id"]), str(r["adapter"]), tuple(r["documents"]),
-                   tuple(Question(str(q["question"]), str(q["answer"]), str(q.get("title", ""))) for q in r["questions"]),
+                   tuple(Question(str(q["question"]), str(q["answer"]), str(q.get("title", "")), bool(q.get("written")))
+                         for q in r["questions"]),
                    tuple(r.get("sequences", ())), str(r.get("time", "")))
 
 

@@ -28,7 +28,7 @@ from seal_gym.memory.documents import Document, Question
 from seal_gym.memory.questions import write_questions
 from seal_gym.memory.store import KnowledgeBase, UpdateRecord, now, pause_point
 from seal_gym.memory.weights import WeightEditor
-from seal_gym.squad.grading import GradeItem, Grader, make_grader
+from seal_gym.squad.grading import F1Grader, GradeItem, Grader, make_grader
 from seal_gym.squad.prompts import get_prompt_style
 
 @dataclass(frozen=True)
@@ -162,8 +162,11 @@ def _sequences(documents: Sequence[Document], self_edits: Sequence[str], style, 
 
 
 def _grades(grader: Grader, questions: Sequence[Question], answers: Sequence[str]) -> list[bool]:
-    verdicts = grader.grade([GradeItem(q.question, q.answer, a) for q, a in zip(questions, answers)])
-    return [v.correct for v in verdicts]
+    """Whether each answer is right: a document's own question by ``grader``, a model-written one (whose gold
+    answer may be a whole sentence) by best-span F1 >= 0.5."""
+    items = [GradeItem(q.question, q.answer, a) for q, a in zip(questions, answers)]
+    strict, lenient = grader.grade(items), F1Grader().grade(items)
+    return [(soft if q.written else hard).correct for q, hard, soft in zip(questions, strict, lenient)]
 
 
 def _mean(values: Sequence[bool]) -> float | None:
