@@ -83,3 +83,31 @@ def test_short_answer_style_asks_for_a_short_answer_and_a_bad_reward_is_refused(
     assert all("in a few words" in q.prompt for r in engine.calls[-1] for q in r.queries)
     with pytest.raises(ValueError, match="reward must be one of"):
         gym.make("SealSquad-v0", model="tiny-random", engine=engine, reward="loudness")
+
+
+def test_eval_squad_reports_recital_and_answer_metrics_per_condition():
+    """A passage-trained model that recites the passage is credited by 'contains' but not by exact match; the
+    table shows it (recital 100 %, exact 0 %) beside a self-edit condition that answers briefly."""
+    from seal_gym.evaluation.self_edits import SelfEdits
+    from seal_gym.evaluation.squad import SquadEvalConfig, evaluate_squad
+    from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop
+    from seal_gym.squad.passages import demo_passages
+
+    passage = demo_passages()[0]
+
+    def after(request, query):
+        index, gold = asked(query)
+        if any("BRIEF" in s.prompt for s in request.sequences):
+            return gold
+        return f"{passage.context} {gold}"  # a recital that holds the gold span
+
+    engine = ScriptedEngine(after, lambda q: "no idea", target_logprob=lambda r, q: -1.0)
+    loop = KnowledgeInnerLoop("tiny-random", engine, config=KnowledgeConfig(score_logprob=True))
+    evaluation = evaluate_squad(loop, [passage], {"brief": SelfEdits("brief", [["BRIEF"]])},
+                                SquadEvalConfig(in_context=False, base=False))
+    cells = evaluation.passages[0].conditions
+    assert cells["passage"].strict == 1.0 and cells["passage"].metrics["exact"] == 0.0
+    assert cells["passage"].metrics["recital"] == 1.0 and cells["passage"].metrics["credited_recital"] == 1.0
+    assert cells["brief"].metrics["exact"] == 1.0 and cells["brief"].metrics["recital"] == 0.0
+    assert cells["brief"].metrics["logprob"] == -1.0
+    assert "recital %" in evaluation.table() and "100.0 ± 0.0" in evaluation.table()

@@ -75,6 +75,8 @@ class AdapterScore:
     final_loss: float | None
     num_sequences: int
     """Training sequences of the adapter (the whole group's in CPT)."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Answer metrics beyond the graders (:data:`seal_gym.squad.metrics.METRICS`)."""
 
 
 @dataclass
@@ -86,6 +88,8 @@ class ConditionScore:
     answers: list[str] = field(default_factory=list)
     """Untrained conditions only (each adapter keeps its own)."""
     adapters: list[AdapterScore] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Answer metrics (:data:`seal_gym.squad.metrics.METRICS`): the mean over the adapters that have each."""
 
 
 @dataclass
@@ -122,6 +126,13 @@ class SummaryLine(Accuracy):
 
     condition: str
     label: str
+    metrics: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Answer metric -> (mean, standard error) over the passages that have it."""
+
+
+TABLE_METRICS = {"exact": ("exact % (short)", 100), "f1": ("F1 % (short)", 100), "logprob": ("gold logprob", 1),
+                 "recital": ("recital %", 100)}
+"""Answer metrics the table shows when any condition has them: column title and scale."""
 
 
 @dataclass
@@ -139,13 +150,28 @@ class SquadEvaluation:
             cells = [(p.conditions[condition].strict, p.conditions[condition].lenient)
                      for p in self.passages if condition in p.conditions]
             if cells:
-                lines.append(SummaryLine(*Accuracy.over(cells), condition=condition, label=label))
+                metrics = [p.conditions[condition].metrics for p in self.passages if condition in p.conditions]
+                names = dict.fromkeys(k for m in metrics for k in m)
+                lines.append(SummaryLine(*Accuracy.over(cells), condition=condition, label=label,
+                                         metrics={k: mean_stderr([m[k] for m in metrics if k in m]) for k in names}))
         return lines
 
     def table(self) -> str:
-        rows = [[s.label, str(s.n), f"{s.strict:.1f} ± {s.strict_se:.1f}", f"{s.lenient:.1f} ± {s.lenient_se:.1f}"]
-                for s in self.summary()]
-        return format_table(["condition", "n", "accuracy % (strict)", "accuracy % (F1>=0.5)"], rows)
+        """Mean ± standard error over passages of each condition: both graders' accuracy, then the answer
+        metrics any condition has (short-answer exact match and F1, the gold answers' log-probability, the
+        share of recited answers)."""
+        lines = self.summary()
+        shown = [k for k in TABLE_METRICS if any(k in s.metrics for s in lines)]
+        rows = []
+        for s in lines:
+            row = [s.label, str(s.n), f"{s.strict:.1f} ± {s.strict_se:.1f}", f"{s.lenient:.1f} ± {s.lenient_se:.1f}"]
+            for k in shown:
+                scale = TABLE_METRICS[k][1]
+                mean, se = s.metrics.get(k, (float("nan"), float("nan")))
+                row.append("-" if mean != mean else f"{scale * mean:.{1 if scale == 100 else 2}f} ± {scale * se:.{1 if scale == 100 else 2}f}")
+            rows.append(row)
+        return format_table(["condition", "n", "accuracy % (strict)", "accuracy % (F1>=0.5)"]
+                            + [TABLE_METRICS[k][0] for k in shown], rows)
 
     def chart(self, title: str) -> "Figure":
         """Bars of every condition, strict and lenient, with standard-error bars."""
@@ -158,7 +184,8 @@ class SquadEvaluation:
     def csv_rows(self) -> list[dict]:
         """One row per passage and condition."""
         return [{"passage_index": p.index, "title": p.title, "group": p.group, "condition": name,
-                 "adapters": len(c.adapters), "accuracy_strict": c.strict, "accuracy_lenient": c.lenient}
+                 "adapters": len(c.adapters), "accuracy_strict": c.strict, "accuracy_lenient": c.lenient,
+                 **{f"answer_{k}": c.metrics.get(k) for k in TABLE_METRICS}}
                 for p in self.passages for name, c in p.conditions.items()]
 
 
@@ -211,28 +238,33 @@ def evaluate_group(loop: KnowledgeInnerLoop, passages: Sequence[Passage], self_e
     scores = [PassageScores(index, p.title, group, {}) for index, p in zip(indices, passages)]
     if config.base:
         for score, p in zip(scores, passages):
-            answers, strict, _ = loop.baseline(p)
-            score.conditions["base"] = ConditionScore(strict, lenient_score(answers, p), list(answers))
+            answers, strict, verdicts = loop.baseline(p)
+            score.conditions["base"] = ConditionScore(strict, lenient_score(answers, p), list(answers),
+                                                      metrics=loop.measure(p, answers, verdicts))
     for (name, sample, seed, texts), request, outcome in zip(jobs, requests, outcomes):
         offset = 0
         for score, p, qs, text in zip(scores, passages, queries, texts):
-            answers, offset = outcome.answers[offset : offset + len(qs)], offset + len(qs)
+            answers, logprobs = outcome.answers[offset : offset + len(qs)], outcome.target_logprobs[offset : offset + len(qs)]
+            offset += len(qs)
             if text is None:
                 continue  # the passage had no self-edit number `sample`: it trained along, unscored here
-            strict, _ = loop.grade_answers(p, answers)
+            strict, verdicts = loop.grade_answers(p, answers)
             cell = score.conditions.setdefault(name, ConditionScore(0.0, 0.0))
             cell.adapters.append(AdapterScore(sample, seed, strict, lenient_score(answers, p), answers, text,
-                                              outcome.final_loss, len(request.sequences)))
+                                              outcome.final_loss, len(request.sequences),
+                                              loop.measure(p, answers, verdicts, logprobs)))
     for score in scores:
         for cell in score.conditions.values():
             if cell.adapters:
                 cell.strict = sum(a.strict for a in cell.adapters) / len(cell.adapters)
                 cell.lenient = sum(a.lenient for a in cell.adapters) / len(cell.adapters)
+                cell.metrics = mean_metrics([a.metrics for a in cell.adapters])
     if config.in_context:
         for score, p in zip(scores, passages):
             answers = loop.in_context_answers(p)
-            strict, _ = loop.grade_answers(p, answers)
-            score.conditions["in_context"] = ConditionScore(strict, lenient_score(answers, p), answers)
+            strict, verdicts = loop.grade_answers(p, answers)
+            score.conditions["in_context"] = ConditionScore(strict, lenient_score(answers, p), answers,
+                                                            metrics=loop.measure(p, answers, verdicts))
     return scores
 
 
@@ -260,6 +292,16 @@ def evaluate_squad(loop: KnowledgeInnerLoop, passages: Sequence[Passage], self_e
         if on_group:
             on_group(scores)
     return SquadEvaluation(condition_labels(self_edits, config), results, config)
+
+
+def mean_metrics(cells: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Each metric's mean over the cells that have it.
+
+    >>> mean_metrics([{"f1": 0.5, "logprob": -2.0}, {"f1": 1.0}])
+    {'f1': 0.75, 'logprob': -2.0}
+    """
+    names = dict.fromkeys(k for cell in cells for k in cell)
+    return {k: sum(c[k] for c in cells if k in c) / sum(k in c for c in cells) for k in names}
 
 
 def lenient_score(answers: Sequence[str], passage: Passage) -> float:

@@ -186,12 +186,13 @@ class KnowledgeInnerLoop:
         outcomes = self.engine.adapt([self.request("", p, s) for _, (p, s) in missing]) if missing else []
         for (key, (passage, _)), outcome in zip(missing, outcomes):
             accuracy, verdicts = self.grade_answers(passage, outcome.answers)
-            self._reference_cache[key] = {"accuracy": accuracy, **self._metrics(passage, outcome.answers, verdicts,
+            self._reference_cache[key] = {"accuracy": accuracy, **self.measure(passage, outcome.answers, verdicts,
                                                                                 outcome.target_logprobs)}
         return [self._reference_cache[self._reference_key(p, s)] for p, s in passages_and_seeds]
 
-    def _metrics(self, passage: Passage, answers: list[str], verdicts: list[Verdict],
-                 logprobs: list[float | None]) -> dict[str, float]:
+    def measure(self, passage: Passage, answers: list[str], verdicts: list[Verdict],
+                logprobs: list[float | None] | None = None) -> dict[str, float]:
+        """The answer metrics of one adapter's (or the base model's) answers to ``passage``'s questions."""
         generated = self.config.max_answer_tokens > 0
         return answer_metrics(passage, answers if generated else None, logprobs or None,
                               credited=verdicts if generated else None)
@@ -257,7 +258,7 @@ class KnowledgeInnerLoop:
                     train_seconds=outcome.train_seconds,
                     answer_seconds=outcome.answer_seconds,
                     seconds=0.0,
-                    metrics=self._metrics(passage, outcome.answers, verdicts, outcome.target_logprobs),
+                    metrics=self.measure(passage, outcome.answers, verdicts, outcome.target_logprobs),
                     passage_metrics=reference_metrics,
                 )
             )
