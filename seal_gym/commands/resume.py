@@ -61,7 +61,7 @@ def resume_settings(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
         settings = run_settings(run_dir)
         check_unlocked(run_dir)
         done = rounds_done(run_dir)
-    except (FileNotFoundError, RunLockedError) as err:
+    except (OSError, RunLockedError) as err:  # not a run folder, or its lock is held or unreadable
         raise UsageError(str(err)) from None
     if "command" not in settings:
         raise UsageError(f"{run_dir} was not started by seal-gym train (its config.json has no 'command' settings)")
