@@ -202,10 +202,14 @@ def test_a_boolean_of_another_agent_is_refused_in_one_line(tmp_path, capsys):
 def test_eval_names_settings_as_train_does_and_keeps_the_old_names_hidden():
     train = _subparser("train")._option_string_actions
     for command, options, old in [
-        (("eval", "squad"), ["--inner-epochs", "--inner-learning-rate", "--sample-temperature", "--sample-max-new-tokens"],
-         {"--epochs": "inner_epochs", "--temperature": "temperature", "--max-self-edit-tokens": "max_self_edit_tokens"}),
-        (("eval", "arc"), ["--ttt-max-examples", "--ttt-lora-rank", "--sample-temperature", "--sample-choices"],
-         {"--max-examples": "ttt_max_examples", "--choices": "choices", "--temperature": "temperature"}),
+        (("eval", "squad"), ["--inner-epochs", "--inner-learning-rate", "--sample-temperature", "--sample-max-new-tokens",
+                             "--inner-seeds"],
+         {"--epochs": "inner_epochs", "--temperature": "temperature", "--max-self-edit-tokens": "max_self_edit_tokens",
+          "--seeds": "seeds"}),
+        (("eval", "arc"), ["--ttt-max-examples", "--ttt-lora-rank", "--sample-temperature", "--sample-choices",
+                           "--inner-seeds"],
+         {"--max-examples": "ttt_max_examples", "--choices": "choices", "--temperature": "temperature",
+          "--seeds": "seeds"}),
         (("eval", "continual"), ["--inner-epochs", "--sample-temperature"], {"--epochs": "inner_epochs"}),
     ]:
         parser = _subparser(*command)

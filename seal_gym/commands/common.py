@@ -43,15 +43,16 @@ def add_passage_arguments(parser: argparse.ArgumentParser, passages: int, passag
     parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
     parser.add_argument("--grader", default="contains", choices=["contains", "f1"], help="strict grader")
     group = parser.add_argument_group("sampling (train's --sample-* options)")
-    add_sampling_argument(group, "--sample-temperature", "--temperature", type=float, default=0.7,
+    add_renamed_argument(group, "--sample-temperature", "--temperature", type=float, default=0.7,
                           dest="temperature", help="the model's self-edit sampling temperature")
-    add_sampling_argument(group, "--sample-max-new-tokens", "--max-self-edit-tokens", type=int, default=256,
+    add_renamed_argument(group, "--sample-max-new-tokens", "--max-self-edit-tokens", type=int, default=256,
                           dest="max_self_edit_tokens", help="the model's self-edit length limit, in tokens")
     parser.add_argument("--seed", type=int, default=0, help="seeds sampling and the inner loop")
 
 
-def add_sampling_argument(parser: Any, name: str, old_name: str, **kwargs: Any) -> None:
-    """An option named as ``seal-gym train`` names the same setting, and its old name as a hidden alias."""
+def add_renamed_argument(parser: Any, name: str, old_name: str, **kwargs: Any) -> None:
+    """An option named as ``seal-gym train`` names the same setting, and its old name as a hidden alias (left
+    out of the help and the usage; its value goes to the same ``dest``)."""
     parser.add_argument(name, **kwargs)
     parser.add_argument(old_name, **{**kwargs, "default": argparse.SUPPRESS, "help": argparse.SUPPRESS})
 

@@ -21,7 +21,7 @@ from seal_gym.agents.policy import SamplingConfig
 from seal_gym.arc.domain import GENERATOR_PRESETS
 from seal_gym.arc.recipe import Recipe
 from seal_gym.arc.ttt import TTT_PRESETS, TTTConfig
-from seal_gym.commands.common import (UsageError, add_model_arguments, add_sampling_argument, check_policy_run,
+from seal_gym.commands.common import (UsageError, add_model_arguments, add_renamed_argument, check_policy_run,
                                       dataset_label, load_bundle, parse_conditions, run_checked, trained_policy,
                                       write_run_files)
 from seal_gym.configs import add_config_arguments, config_from_args, option_parser
@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--conditions", default="in-context,default,oracle",
                         help=f"comma-separated, from {', '.join(CONDITIONS)} (--policy adds policy-recipes)")
     parser.add_argument("--recipes-per-task", type=int, default=5, help="recipes sampled per task from a writer")
-    parser.add_argument("--seeds", type=int, default=1, help="TTT seeds per task and recipe")
+    add_renamed_argument(parser, "--inner-seeds", "--seeds", type=int, default=1, dest="seeds",
+                         help="TTT seeds per task and recipe (r)")
     parser.add_argument("--default-lr", type=float, default=Recipe().learning_rate, help="the default recipe's lr")
     parser.add_argument("--default-epochs", type=int, default=Recipe().num_train_epochs, help="the default recipe's epochs")
     parser.add_argument("--grid-lrs", default="3e-4,3e-3", help="learning rates of the grid (comma-separated)")
@@ -51,9 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid-basic", default="1", help="basic-augmentation switch values of the grid")
     parser.add_argument("--grid-strategies", default="train_using_output_tokens",
                         help="strategies of the grid (comma-separated)")
-    add_sampling_argument(parser, "--sample-temperature", "--temperature", type=float, default=0.7, dest="temperature",
+    add_renamed_argument(parser, "--sample-temperature", "--temperature", type=float, default=0.7, dest="temperature",
                           help="the model's sampling temperature")
-    add_sampling_argument(parser, "--sample-choices", "--choices", dest="choices", default="arc-recipes",
+    add_renamed_argument(parser, "--sample-choices", "--choices", dest="choices", default="arc-recipes",
                           type=option_parser(SamplingConfig, "choices")[0],
                           help="base-recipes: restrict the model to this choice set ('none': free text, which a "
                                "small model rarely writes as a valid recipe)")
@@ -80,7 +81,7 @@ def _prepare(args: argparse.Namespace):
     except ValueError as err:
         raise UsageError(f"--sample-choices: {err}") from None
     if min(args.tasks, args.seeds, args.recipes_per_task) < 1:
-        raise UsageError("--tasks, --seeds and --recipes-per-task must be >= 1")
+        raise UsageError("--tasks, --inner-seeds and --recipes-per-task must be >= 1")
     try:
         if args.source == "generated":
             generator = GENERATOR_PRESETS[args.generator]

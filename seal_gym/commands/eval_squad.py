@@ -8,7 +8,7 @@ and baselines: prompt-ensemble (+ one self-edit of the model per prompt style of
 its own way, pooled into one adapter), passage-self-edit (+ the passage itself as the self-edit), best-of-n
 (the best of the base-self-edits by --best-of-metric: picked from their adapters, no extra training).
 Every trained condition trains the same model; a policy only writes. Questions are asked without the
-passage except in context. --self-edits n and --seeds r give n x r adapters per passage and condition;
+passage except in context. --self-edits n and --inner-seeds r give n x r adapters per passage and condition;
 tables show mean ± standard error over passages under the strict grader and the lenient one (best-span
 token F1 >= 0.5). --cpt N pools the self-edits of N consecutive passages into each adapter and asks all
 their questions. Beside the table: each condition's paired difference from --reference per metric (mean,
@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 
 from seal_gym.adapt import ENGINES, TrainSpec
-from seal_gym.commands.common import (UsageError, check_policy_run, add_model_arguments, add_passage_arguments, dataset_label, load_bundle, load_passage_range,
+from seal_gym.commands.common import (UsageError, add_renamed_argument, check_policy_run, add_model_arguments, add_passage_arguments, dataset_label, load_bundle, load_passage_range,
                                       parse_conditions, run_checked, tensorboard_writer, trained_policy,
                                       write_csv, write_run_files)
 from seal_gym.configs import add_config_arguments, config_from_args
@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--conditions", default=DEFAULT_CONDITIONS,
                         help=f"comma-separated, from {', '.join(CONDITIONS)} (--policy adds policy-self-edits)")
     parser.add_argument("--self-edits", type=int, default=1, help="self-edits per passage and writer (n)")
-    parser.add_argument("--seeds", type=int, default=1, help="inner-loop seeds per self-edit (r)")
+    add_renamed_argument(parser, "--inner-seeds", "--seeds", type=int, default=1, dest="seeds",
+                         help="inner-loop seeds per self-edit (r)")
     parser.add_argument("--cpt", type=int, default=1, help="passages pooled into one adapter (CPT setting)")
     parser.add_argument("--self-edits-file", default=None,
                         help="JSON list of {context, completions} for file-self-edits (default: the dataset's own)")
@@ -67,7 +68,7 @@ def _prepare(args: argparse.Namespace):
 
     conditions = parse_conditions(args, CONDITIONS, "policy-self-edits")
     if min(args.self_edits, args.seeds, args.cpt) < 1:
-        raise UsageError("--self-edits, --seeds and --cpt must be >= 1")
+        raise UsageError("--self-edits, --inner-seeds and --cpt must be >= 1")
     _check_baselines(args, conditions)
     passages = load_passage_range(args)
     file_edits = None
