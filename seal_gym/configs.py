@@ -120,8 +120,8 @@ def _markdown_value(value: Any) -> str:
 
 def markdown_table(cls: type, columns: dict[str, Any] | None = None) -> str:
     """A Markdown table of the dataclass's fields: name, value in each of ``columns`` (heading -> instance;
-    default ``{"default": cls()}``), and the docstring under the field. The README's tables of LoraSpec,
-    TrainSpec and TTTConfig are this function's output (tests/test_readme.py keeps them equal).
+    default ``{"default": cls()}``), and the docstring under the field. The tables of LoraSpec, TrainSpec
+    and TTTConfig in docs/envs.md are this function's output (tests/test_readme.py keeps them equal).
 
     >>> from seal_gym.adapt import LoraSpec
     >>> print("\\n".join(markdown_table(LoraSpec).splitlines()[:3]))
