@@ -3,8 +3,8 @@ an optional KL anchor to the reference policy, and the numbers that explain inst
 
 A subclass says how advantages are computed (:meth:`PolicyGradient.advantages`, which returns a
 :class:`Batch`) and may add a loss term (:meth:`PolicyGradient.extra_loss`, PPO's value loss, which reads
-the batch it is handed: nothing passes between the hooks through ``self``). The policy adapter is not merged between rounds: the
-reference policy (the KL anchor) is the model without it.
+the batch it is handed: nothing passes between the hooks through ``self``). The policy adapter is not
+merged between rounds: the reference policy (the KL anchor) is the model without it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from seal_gym.agents.base import Agent, AgentConfig, gradient_step
-from seal_gym.agents.losses import Aggregation, RatioLevel, aggregate, clipped_surrogate
+from seal_gym.agents.losses import Aggregation, RatioLevel, SurrogateStats, aggregate, clipped_surrogate
 from seal_gym.agents.policy import Completion, TokenScores
 from seal_gym.agents.rollouts import Rollouts
 
@@ -109,7 +109,7 @@ class PolicyGradient(Agent):
         with self.policy.reference():  # the KL to the reference is logged even when not penalised
             ref = [torch.tensor(row) for row in self.policy.logprobs(batch)]
         tokens, sequences = sum(len(x.completion_ids) for x in batch), len(batch)
-        surrogate: list[Any] = []
+        surrogate: list[SurrogateStats] = []
         entropy: list[float] = []
 
         def loss_fn(scores: TokenScores, part: slice) -> torch.Tensor:

@@ -44,8 +44,8 @@ SCHEMA: dict[str, str] = {
        "(falls when a prompt's samples repeat each other)" for n in NGRAMS},
     "charts/compression_ratio": "zlib compression ratio of every self-edit of the round (rises as they repeat)",
     "charts/compression_ratio_prompt": "zlib compression ratio of one prompt's self-edits, averaged over prompts",
-    "losses/policy_loss": "the policy's loss: clipped surrogate (grpo, ppo), SFT negative log-likelihood of "
-                          "the last epoch (rest-em), SB3's policy-gradient loss (sb3-ppo)",
+    "losses/policy_loss": "the update's loss: clipped surrogate (grpo; ppo adds its weighted value loss), SFT "
+                          "negative log-likelihood of the last epoch (rest-em), SB3's policy-gradient loss (sb3-ppo)",
     "losses/first_step_loss": "the policy's loss at the update's first optimizer step (grpo, ppo, rest-em)",
     "losses/value_loss": "value regression MSE (ppo: of the values that made the advantages; sb3-ppo: SB3's)",
     "losses/entropy": "mean entropy of the policy's action distribution (per token for LLM policies)",

@@ -7,7 +7,8 @@ from typing import Any
 from seal_gym.envs.base import SealEnv
 from seal_gym.squad.domain import SquadDomain
 
-INFO_METRICS = ("baseline_accuracy", "adapter_accuracy", "gain", "final_loss", "num_train_tokens", "num_optimizer_steps")
+INFO_METRICS = ("baseline_accuracy", "adapter_accuracy", "gain", "final_loss", "num_train_tokens",
+                "num_optimizer_steps")
 """The step-info numbers training loops log (``metadata["info_metrics"]``; ``passage_index`` names, not measures)."""
 
 
@@ -69,6 +70,9 @@ class SealSquadEnv(SealEnv):
     - ``score_logprob``: also score the gold answers' log-probability (on for the ``*logprob*`` rewards).
     - ``max_answer_tokens``: greedy answer length; 0 generates none (only with a log-probability reward).
     - ``include_passage``: train on the passage too, after the self-edit's items (SEAL does).
+    - ``inner_preset``: ``"seal"`` (default) or ``"small"`` (the regime chosen for a 135M model on a CPU,
+      :mod:`seal_gym.squad.presets`); it sets ``lora``, ``train``, ``answer_style``, ``max_answer_tokens``
+      and ``include_passage``, and any of them given explicitly wins.
     - ``engine``: ``"auto"``, ``"sequential"``, ``"batched"``, ``"ray"`` or an engine object (see
       :func:`seal_gym.adapt.make_engine`; tests inject scripted engines).
     - ``lora`` / ``train``: :class:`~seal_gym.adapt.LoraSpec` / :class:`~seal_gym.adapt.TrainSpec` overrides.

@@ -48,7 +48,8 @@ def run(name: str, tiny_bundle, folder: Path) -> dict[str, list[tuple[int, float
     env_kwargs = {"model": tiny_bundle, "engine": engine, "tasks": [TASK], "ttt": {"max_examples": 4}}
     policy = None
     if AGENTS[name].needs_text_policy:
-        policy = presets.testbed_policy(lora=presets.SMOKE_LORA, sampling=SamplingConfig(max_new_tokens=400, choices="arc-recipes"))
+        sampling = SamplingConfig(max_new_tokens=400, choices="arc-recipes")  # recipes from the grid: they parse
+        policy = presets.testbed_policy(lora=presets.SMOKE_LORA, sampling=sampling)
     config = AGENTS[name].config_class(**SETTINGS[name])
     agent = make_agent(name, policy=policy, env="SealARC-v0", config=config, env_kwargs=env_kwargs)
     agent.learn(ROUNDS, run_dir=folder, callback=lambda agent, stats: solving.update(on=True) or True)
