@@ -111,3 +111,17 @@ def test_eval_squad_reports_recital_and_answer_metrics_per_condition():
     assert cells["brief"].metrics["exact"] == 1.0 and cells["brief"].metrics["recital"] == 0.0
     assert cells["brief"].metrics["logprob"] == -1.0
     assert "recital %" in evaluation.table() and "100.0 ± 0.0" in evaluation.table()
+
+
+def test_inner_preset_sets_the_loop_and_explicit_arguments_win():
+    from seal_gym.adapt import TrainSpec
+    from seal_gym.squad.presets import INNER_PRESETS
+
+    env, engine = scripted_env("answer_f1", inner_preset="small")
+    loop = env.unwrapped.domain.inner_loop
+    assert loop.config.train == INNER_PRESETS["small"].train and loop.config.answer_style == "short"
+    env, _ = scripted_env("answer_f1", inner_preset="small", train=TrainSpec(epochs=1), answer_style="free")
+    loop = env.unwrapped.domain.inner_loop
+    assert loop.config.train.epochs == 1 and loop.config.answer_style == "free"
+    with pytest.raises(ValueError, match="unknown inner preset 'tiny'"):
+        scripted_env("accuracy", inner_preset="tiny")

@@ -11,6 +11,7 @@ from seal_gym.domain import Scored, result_info
 from seal_gym.squad.grading import Grader
 from seal_gym.squad.inner_loop import AnswerStyle, KnowledgeConfig, KnowledgeInnerLoop, KnowledgeItem, KnowledgeResult
 from seal_gym.squad.passages import Passage, load_passages
+from seal_gym.squad.presets import inner_preset as get_inner_preset
 from seal_gym.squad.prompts import PromptStyle, get_prompt_style
 from seal_gym.text import clean_self_edit
 
@@ -63,18 +64,25 @@ class SquadDomain:
         lora: LoraSpec | None = None,
         train: TrainSpec | None = None,
         max_self_edit_chars: int = 16_000,
-        answer_style: AnswerStyle = "free",
+        answer_style: AnswerStyle | None = None,
         score_logprob: bool = False,
-        max_answer_tokens: int = 64,
-        include_passage: bool = True,
+        max_answer_tokens: int | None = None,
+        include_passage: bool | None = None,
+        inner_preset: str = "seal",
     ):
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {', '.join(REWARDS)}; got {reward!r}")
+        preset = get_inner_preset(inner_preset)
         self.passages = load_passages(dataset)
         self.style = get_prompt_style(prompt_style)
-        config = KnowledgeConfig(lora=lora or LoraSpec(), train=train or TrainSpec(), prompt_style=self.style,
-                                 answer_style=answer_style, max_answer_tokens=max_answer_tokens,
-                                 include_passage=include_passage,
+
+        def given(value, default):  # an argument given explicitly wins over the preset's
+            return default if value is None else value
+
+        config = KnowledgeConfig(lora=given(lora, preset.lora), train=given(train, preset.train),
+                                 prompt_style=self.style, answer_style=given(answer_style, preset.answer_style),
+                                 max_answer_tokens=given(max_answer_tokens, preset.max_answer_tokens),
+                                 include_passage=given(include_passage, preset.include_passage),
                                  score_logprob=score_logprob or "logprob" in reward)
         self.inner_loop = KnowledgeInnerLoop(model, engine=engine, grader=grader, config=config)
         self.reward_kind = reward

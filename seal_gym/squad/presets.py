@@ -1,0 +1,53 @@
+"""Named inner-loop settings for SealSquad: SEAL's own, and the small-model regime for a 135M model on a CPU.
+
+``gym.make("SealSquad-v0", inner_preset="small")`` (CLI: ``--inner-preset small``) takes every setting of the
+preset; arguments given explicitly (``train=``, ``lora=``, ``answer_style=``, ...) still win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from seal_gym.adapt import LoraSpec, TrainSpec
+
+
+@dataclass(frozen=True)
+class InnerPreset:
+    """Inner-loop settings of SealSquad, as the env's keyword arguments."""
+
+    lora: LoraSpec = field(default_factory=LoraSpec)
+    """The temporary adapter's shape."""
+    train: TrainSpec = field(default_factory=TrainSpec)
+    """How it is trained."""
+    answer_style: str = "free"
+    """How questions are asked after the update (``"free"`` or ``"short"``)."""
+    include_passage: bool = True
+    """Train on the passage too, after the self-edit's items."""
+    max_answer_tokens: int = 64
+    """Greedy answer length."""
+
+    def env_kwargs(self) -> dict:
+        return {"lora": self.lora, "train": self.train, "answer_style": self.answer_style,
+                "include_passage": self.include_passage, "max_answer_tokens": self.max_answer_tokens}
+
+
+INNER_PRESETS: dict[str, InnerPreset] = {
+    "seal": InnerPreset(),
+    # From the regime study on train.json's tune split (benchmarks/regime_study.py, benchmarks/RESULTS.md):
+    # short answers, which a recital cannot pass, and a learning rate at which a 135M model's answers are not
+    # overwritten by the passage's text.
+    "small": InnerPreset(train=TrainSpec(learning_rate=3e-4), answer_style="short", max_answer_tokens=24),
+}
+"""``seal``: SEAL's settings (rank 32 on every projection, lr 1e-3, 10 epochs, batch 1; free answers).
+``small``: the settings the regime study chose for the embedded 135M model on a CPU."""
+
+
+def inner_preset(name: str) -> InnerPreset:
+    """The preset called ``name``.
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones).
+    """
+    if name not in INNER_PRESETS:
+        raise ValueError(f"unknown inner preset {name!r}; choose one of {', '.join(INNER_PRESETS)}")
+    return INNER_PRESETS[name]
