@@ -41,7 +41,13 @@ def add_passage_arguments(parser: argparse.ArgumentParser, passages: int, passag
     parser.add_argument("--passages", type=int, default=passages, help=passages_help)
     parser.add_argument("--start", type=int, default=0, help="index of the first passage")
     parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
-    parser.add_argument("--grader", default="contains", choices=["contains", "f1"], help="strict grader")
+    parser.add_argument("--grader", default="contains", choices=["contains", "f1", "exact"],
+                        help="strict grader: contains (credits a recital holding the gold span), f1, or exact (exact "
+                             "match of the concise answer)")
+    parser.add_argument("--answer-style", default="free", choices=["free", "short"],
+                        help="free: the question as SEAL asks it; short: asks for just the answer, in a few words")
+    parser.add_argument("--score-logprob", action=argparse.BooleanOptionalAction, default=True,
+                        help="also score each gold answer's log-probability after the update (teacher-forced)")
     group = parser.add_argument_group("sampling (train's --sample-* options)")
     add_renamed_argument(group, "--sample-temperature", "--temperature", type=float, default=0.7,
                           dest="temperature", help="the model's self-edit sampling temperature")

@@ -67,7 +67,8 @@ def _stream(args: argparse.Namespace, passages, bundle, policy) -> int:
     from seal_gym.squad.prompts import get_prompt_style
 
     started, metadata = time.perf_counter(), run_metadata()
-    knowledge = KnowledgeConfig(train=config_from_args(args, TrainSpec, prefix="inner_"), prompt_style=get_prompt_style(args.prompt_style))
+    knowledge = KnowledgeConfig(train=config_from_args(args, TrainSpec, prefix="inner_"), prompt_style=get_prompt_style(args.prompt_style),
+                                answer_style=args.answer_style, score_logprob=args.score_logprob)
     loop = KnowledgeInnerLoop(bundle, engine="sequential", grader=args.grader, config=knowledge)
     if policy is None and not args.passage_only:
         policy = LMPolicy(bundle, SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_self_edit_tokens),

@@ -132,7 +132,8 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
     config = SquadEvalConfig(base="base" in conditions, passage_only="passage" in conditions,
                              in_context="in-context" in conditions, seeds=args.seeds, seed=args.seed, cpt=args.cpt)
     knowledge = KnowledgeConfig(train=config_from_args(args, TrainSpec, prefix="inner_"),
-                                prompt_style=get_prompt_style(args.prompt_style))
+                                prompt_style=get_prompt_style(args.prompt_style),
+                                answer_style=args.answer_style, score_logprob=args.score_logprob)
     loop = KnowledgeInnerLoop(bundle, engine=args.engine, grader=args.grader, config=knowledge)
     run_dir = new_run_dir(args.runs_dir, f"eval-squad__{bundle.name}__{args.seed}")
     print(f"run folder: {run_dir}")
@@ -185,10 +186,11 @@ def _check_baselines(args: argparse.Namespace, conditions: list[str]) -> None:
     if "best-of-n" in conditions:
         if "base-self-edits" not in conditions:
             raise UsageError("best-of-n picks among the base-self-edits' adapters: add base-self-edits to --conditions")
-        # Scores to maximise: the float fields (a loss is not one).
-        metrics = {f.name for f in fields(AdapterScore) if str(f.type) == "float"}
-        has_dict = any(str(f.type).startswith("dict") for f in fields(AdapterScore))
-        if args.best_of_metric not in metrics and not has_dict:
+        # Scores to maximise: the float fields (a loss is not one) and the answer metrics.
+        from seal_gym.squad.metrics import METRICS
+
+        metrics = {f.name for f in fields(AdapterScore) if str(f.type) == "float"} | set(METRICS)
+        if args.best_of_metric not in metrics:
             raise UsageError(f"--best-of-metric {args.best_of_metric!r} is not a metric of an adapter's score; "
                              f"choose from {', '.join(sorted(metrics))}")
     if args.reference is not None and args.reference not in conditions:
