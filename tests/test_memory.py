@@ -175,23 +175,40 @@ def test_ask_rejects_an_unknown_mode(tmp_path):
         ask(KnowledgeBase.open(tmp_path / "kb"), scripted_editor(), ["q"], "psychic")
 
 
-def test_a_second_change_refuses_with_one_line_or_waits(tmp_path):
+def test_a_second_update_refuses_with_one_line_or_waits_and_adding_goes_on(tmp_path):
     add_documents(tmp_path / "kb", documents(PASSAGES[:1]))
     kb = KnowledgeBase.open(tmp_path / "kb")
-    with kb.lock():
-        with pytest.raises(KnowledgeBaseBusy, match=r"is busy: pid \d+ .* holds its lock; try again later") as err:
+    with kb.lock(kind="update"):  # as a running update holds it
+        with pytest.raises(KnowledgeBaseBusy, match=r"is busy: an update is running \(pid \d+, since .*\); try again "
+                                                    r"later \(or pass --wait SECONDS\)$") as err:
             update(kb, scripted_editor(), writes("fact"))
         assert "\n" not in str(err.value)
-        with pytest.raises(KnowledgeBaseBusy):
-            add_documents(tmp_path / "kb", documents(PASSAGES[1:2]))
-    assert kb.current().pending()[0].title == PASSAGES[0].title  # the refused update changed nothing
+        add_documents(tmp_path / "kb", documents(PASSAGES[1:2]))  # documents can be added during an update
+    with kb.lock():  # a commit in progress
+        with pytest.raises(KnowledgeBaseBusy, match="is busy: it is being changed"):
+            add_documents(tmp_path / "kb", documents(PASSAGES[2:3]))
+    assert [d.title for d in kb.current().pending()] == [p.title for p in PASSAGES[:2]]  # the refusals changed nothing
 
-    holder = kb.lock()
+    holder = kb.lock(kind="update")
     holder.__enter__()
     threading.Timer(0.5, holder.__exit__, (None, None, None)).start()
     started = time.monotonic()
     assert update(kb, scripted_editor(), writes("fact"), wait_seconds=30).status == "accepted"
     assert time.monotonic() - started >= 0.4
+
+
+def test_documents_added_while_an_update_runs_wait_for_the_next(tmp_path):
+    add_documents(tmp_path / "kb", documents(PASSAGES[:1]))
+    kb = KnowledgeBase.open(tmp_path / "kb")
+
+    def adds_meanwhile(prompts):
+        add_documents(tmp_path / "kb", documents(PASSAGES[1:2]))
+        return ["fact"] * len(prompts)
+
+    report = update(kb, scripted_editor(), adds_meanwhile)
+    state = kb.current()
+    assert report.documents == [state.documents[0].id] and len(state.documents) == 2
+    assert [d.title for d in state.pending()] == [PASSAGES[1].title] and len(state.updates) == 1
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -293,9 +310,12 @@ def test_kill_9_during_update_leaves_the_state_before_or_after(tmp_path, pause_a
         assert [u.id for u in state.updates] == ["u0001"] and not state.pending() and len(state.log) == 1
     else:
         assert state.documents == before.documents and state.updates == () and state.log == ()
-    # the killed process's lock died with it: the next change goes through and clears the leftovers
+    # the killed process's locks died with it: the next changes go through, and an update clears the leftovers
     add_documents(kb_dir, documents(PASSAGES[1:2]))
-    state = KnowledgeBase.open(kb_dir).current()
-    assert len(list((kb_dir / "states").iterdir())) == 1
+    kb = KnowledgeBase.open(kb_dir)
+    assert update(kb, scripted_editor(), writes("fact")).status == "accepted"
+    state = kb.current()
+    assert not [f for f in (kb_dir / "states").iterdir() if f.name.startswith(".tmp")]
+    assert len(list((kb_dir / "states").iterdir())) == 2  # the current state and the one before it
     assert sorted(p.name for p in (kb_dir / "adapters").iterdir()) == sorted(u.adapter for u in state.updates)
-    assert len(state.documents) == 2
+    assert len(state.documents) == 2 and not state.pending()

@@ -72,7 +72,7 @@ def test_memory_commands_refuse_bad_input_with_one_line(tmp_path, docs_file, cap
     assert main(["memory", "add", str(docs_file), "--kb", kb, "--model", "tiny-random"]) == 0
     assert main(["memory", "update", "--kb", kb, "--prompt-style", "haiku"]) == 2
     assert "unknown prompt style 'haiku'" in capsys.readouterr().err
-    with KnowledgeBase.open(kb).lock():
+    with KnowledgeBase.open(kb).lock(kind="update"):
         assert main(["memory", "update", "--kb", kb, *SMALL]) == 75
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is busy" in err and "try again later" in err

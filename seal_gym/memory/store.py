@@ -7,12 +7,14 @@ Layout of a knowledge-base folder::
     states/<name>/          one complete state: state.json (documents, accepted updates), log.jsonl
                             (the update log), index/ (the retrieval index)
     adapters/<id>.safetensors   one LoRA per accepted update, never changed once written
-    lock                    held (flock) by whoever changes the knowledge base
+    lock, update.lock       file locks (flock): held by whoever commits a state, and by a running update
 
 A change builds the next state in a temporary folder, renames it into ``states/`` and then replaces
 ``CURRENT`` with :func:`os.replace`, so a process killed at any moment (``kill -9``) leaves the knowledge base
 as it was before or as it is after, never half-changed; leftovers of a killed change (a temporary folder, a
-state or adapter nothing points at) are ignored and removed by the next change. The update log lives inside
+state or adapter nothing points at) are ignored and removed by a later change. An update holds its own lock
+from start to end (a second update refuses or waits) and takes the state lock only to commit, so documents
+can be added while it runs. The update log lives inside
 the state, so it changes in the same step as what it describes.
 """
 
@@ -27,11 +29,13 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 from seal_gym.memory.documents import TAGS, Document, NewDocument, Question, Tag
 
 FORMAT, VERSION = "seal-gym-knowledge-base", 1
+LockKind = Literal["state", "update"]
+LOCK_FILES = {"state": "lock", "update": "update.lock"}
 PAUSE_ENV = "SEAL_GYM_MEMORY_PAUSE_AT"
 """Test hook: the name of a point of a change (see :func:`pause_point`) at which the process sleeps."""
 
@@ -172,7 +176,7 @@ class KnowledgeBase:
         with kb.lock():
             (path / "states").mkdir()
             (path / "adapters").mkdir()
-            kb.commit(State())
+            kb.commit(State(), collect_adapters=True)
             meta = {"format": FORMAT, "version": VERSION, "model": settings.model, "default_tag": settings.default_tag,
                     "created": settings.created}
             _write_atomically(path / "kb.json", json.dumps(meta, indent=2))  # written last: a marker means complete
@@ -235,13 +239,17 @@ class KnowledgeBase:
 
     # --- changing ------------------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
-        """Hold the knowledge base's lock for the block (released by the OS if the process dies).
+    def lock(self, wait_seconds: float = 0.0, kind: LockKind = "state") -> Iterator[None]:
+        """Hold one of the knowledge base's locks for the block (released by the OS if the process dies).
+
+        ``"state"``: held briefly by whoever commits a new state (:meth:`add`, the end of an update).
+        ``"update"``: held by an update from start to end, so two updates never run at once while documents
+        can still be added during one.
 
         Raises:
             KnowledgeBaseBusy: another process holds it (after waiting up to ``wait_seconds``).
         """
-        handle = open(self.path / "lock", "a+", encoding="utf-8")
+        handle = open(self.path / LOCK_FILES[kind], "a+", encoding="utf-8")
         try:
             deadline = time.monotonic() + wait_seconds
             while True:
@@ -252,12 +260,13 @@ class KnowledgeBase:
                     if time.monotonic() >= deadline:
                         handle.seek(0)
                         holder = handle.read().strip() or "another process"
-                        raise KnowledgeBaseBusy(f"{self.path} is busy: {holder} holds its lock; try again later "
+                        doing = "an update is running" if kind == "update" else "it is being changed"
+                        raise KnowledgeBaseBusy(f"{self.path} is busy: {doing} ({holder}); try again later "
                                                 "(or pass --wait SECONDS)") from None
                     time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
             handle.seek(0)
             handle.truncate()
-            handle.write(f"pid {os.getpid()} (since {now()})")
+            handle.write(f"pid {os.getpid()}, since {now()}")
             handle.flush()
             yield
         finally:
@@ -266,8 +275,11 @@ class KnowledgeBase:
     def new_adapter_name(self, update_id: str) -> str:
         return f"{update_id}-{uuid.uuid4().hex[:8]}.safetensors"
 
-    def commit(self, state: State) -> State:
-        """Write ``state`` as the new current state, atomically (call it holding :meth:`lock`)."""
+    def commit(self, state: State, collect_adapters: bool = False) -> State:
+        """Write ``state`` as the new current state, atomically (call it holding the ``"state"`` :meth:`lock`).
+
+        ``collect_adapters``: also delete adapter files no state points at (only an update may: another's
+        adapter may be on its way to a commit)."""
         states = self.path / "states"
         scratch = states / f".tmp-{uuid.uuid4().hex}"
         scratch.mkdir()
@@ -283,23 +295,27 @@ class KnowledgeBase:
         os.rename(scratch, states / name)
         _sync_dir(states)
         pause_point("before-pointer")
-        _write_atomically(self.path / "CURRENT", name)
+        pointer = self.path / "CURRENT"
+        previous = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else None
+        _write_atomically(pointer, name)
         pause_point("after-pointer")
-        self._collect_garbage(name, state)
+        self._collect_garbage({name, previous}, state if collect_adapters else None)
         return replace(state, folder=states / name)
 
-    def _collect_garbage(self, current: str, state: State) -> None:
-        """Remove what no state points at any more: old states, temporary folders, orphaned adapters."""
+    def _collect_garbage(self, keep: set[str | None], state: State | None) -> None:
+        """Remove what no state points at any more: old states (the previous one stays for readers that
+        opened it a moment ago), temporary folders of killed changes, and, given ``state``, orphaned adapters."""
         for folder in (self.path / "states").iterdir():
-            if folder.name != current:
+            if folder.name not in keep:
                 shutil.rmtree(folder, ignore_errors=True)
-        kept = {u.adapter for u in state.updates}
-        for adapter in (self.path / "adapters").iterdir():
-            if adapter.name not in kept:
-                adapter.unlink(missing_ok=True)
+        if state is not None:
+            kept = {u.adapter for u in state.updates}
+            for adapter in (self.path / "adapters").iterdir():
+                if adapter.name not in kept:
+                    adapter.unlink(missing_ok=True)
 
     def add(self, docs: list[NewDocument]) -> State:
-        """Add ``docs`` (searchable at once); returns the new state. Call it holding :meth:`lock`."""
+        """Add ``docs`` (searchable at once); returns the new state. Call it holding the ``"state"`` :meth:`lock`."""
         state = self.current()
         start = len(state.documents)
         added = now()

@@ -12,7 +12,8 @@ One call of :func:`update` (``seal-gym memory update``, e.g. from cron):
    count as taken up (they stay searchable);
 5. commits the new state in one atomic step (see :mod:`seal_gym.memory.store`).
 
-It holds the knowledge base's lock throughout, so a second update at the same time refuses (or waits).
+It holds the knowledge base's update lock throughout, so a second update at the same time refuses (or waits);
+documents added while it runs wait for the next one.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class UpdateConfig:
 
 
 Status = Literal["nothing to do", "accepted", "rolled back"]
+COMMIT_WAIT_SECONDS = 120.0
+"""How long a finished update waits for an ``add`` in progress to commit before it commits itself."""
 
 
 @dataclass
@@ -105,7 +108,7 @@ def update(kb: KnowledgeBase, editor: WeightEditor, writer: Writer, config: Upda
     """
     config, train, lora = config or UpdateConfig(), train or TrainSpec(), lora or LoraSpec()
     grade = make_grader(grader)
-    with kb.lock(wait_seconds):
+    with kb.lock(wait_seconds, "update"):
         state = kb.current()
         pending = state.pending()[: config.max_documents]
         if not pending:
@@ -134,17 +137,20 @@ def update(kb: KnowledgeBase, editor: WeightEditor, writer: Writer, config: Upda
             len(retention), len(new_questions), self_edits=list(self_edits),
             final_loss=trial.losses[-1] if trial.losses else None, time=now())
         report.status, report.reason = _decide(report, config.margin)
-        documents = tuple(replace(d, update=update_id) if d.update is None and d.id in report.documents else d
-                          for d in state.documents)
-        updates = state.updates
+        record = None
         if report.status == "accepted":
             adapter = kb.new_adapter_name(update_id)
             editor.save(trial, kb.path / "adapters" / adapter)
             pause_point("adapter-written")
-            updates += (UpdateRecord(update_id, adapter, tuple(report.documents), tuple(new_questions), trial.sequences,
-                                     report.time),)
+            record = UpdateRecord(update_id, adapter, tuple(report.documents), tuple(new_questions), trial.sequences,
+                                  report.time)
         report.seconds = time.perf_counter() - start
-        kb.commit(replace(state, documents=documents, updates=updates, log=state.log + (asdict(report),)))
+        with kb.lock(COMMIT_WAIT_SECONDS, "state"):
+            latest = kb.current()  # documents may have been added meanwhile; updates and log are ours alone
+            taken = set(report.documents)
+            documents = tuple(replace(d, update=update_id) if d.id in taken else d for d in latest.documents)
+            kb.commit(replace(latest, documents=documents, updates=latest.updates + ((record,) if record else ()),
+                              log=latest.log + (asdict(report),)), collect_adapters=True)
         if report.status == "accepted":
             editor.accept(trial, update_id)
         return report
