@@ -1,8 +1,11 @@
-"""Progress inside a long phase of a round: a line every so often, with the time left from a measured rate.
+"""Progress inside a long phase of a round: a line per inner-loop batch and a line every so often, each with
+the time left computed from a measured rate.
 
-A round's inner loops run inside one env ``step`` (one batched engine call), which can take minutes on a CPU;
-the loop cannot see into it, so a timer thread says how long the phase has run and, once a round has been
-measured, how long it should still take.
+A round's inner loops run inside one env ``step`` (one engine call), which can take minutes on a CPU. The
+engine reports each batch of inner loops it finishes (:mod:`seal_gym.adapt.progress`): the phase then says
+how many are done and, at the rate measured so far in the call, how long the rest should take. Between
+batches a timer thread says how long the phase has run and, once a round has been measured, how long it
+took last time.
 
 >>> lines = []
 >>> with heartbeat(lines.append, "inner loops", expected=10.0, every=0.01):
@@ -18,37 +21,51 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from seal_gym.adapt.progress import listening
+
 PROGRESS_SECONDS = 30.0
-"""How often a long phase reports (seconds)."""
+"""How often a long phase reports between batches (seconds)."""
 
 
 @contextmanager
 def heartbeat(say: Callable[[str], None], what: str, expected: float | None = None,
               every: float = PROGRESS_SECONDS) -> Iterator[None]:
-    """Report ``what`` every ``every`` seconds until the block ends.
+    """Report ``what`` after each engine batch and every ``every`` seconds until the block ends.
 
     Args:
         say: receives each line (e.g. ``print``).
         what: the phase's name.
         expected: the phase's expected seconds (the previous round's, measured); ``None`` or 0: unknown.
-        every: seconds between lines.
+        every: seconds between timer lines.
     """
     start = time.perf_counter()
     done = threading.Event()
+    call_start = [start]  # when the engine call in progress began: its rate is measured from there
 
-    def report() -> None:
+    def on_batch(finished: int, total: int) -> None:
+        now = time.perf_counter()
+        if finished == 0:
+            call_start[0] = now
+        elif total > 1:
+            left = (now - call_start[0]) / finished * (total - finished)
+            say(f"  {what}: {finished}/{total} inner loops done, {_minutes(now - start)} so far, "
+                f"about {_minutes(left)} left at the measured rate")
+
+    def timer() -> None:
         while not done.wait(every):
             elapsed = time.perf_counter() - start
             line = f"  {what}: {_minutes(elapsed)} so far"
             if expected:
                 left = expected - elapsed
-                line += f", about {_minutes(left)} left" if left > 0 else f", {_minutes(-left)} over last round's time"
+                line += (f", about {_minutes(left)} left as last round" if left > 0
+                         else f", {_minutes(-left)} over last round's time")
             say(line)
 
-    thread = threading.Thread(target=report, name=f"heartbeat: {what}", daemon=True)
+    thread = threading.Thread(target=timer, name=f"heartbeat: {what}", daemon=True)
     thread.start()
     try:
-        yield
+        with listening(on_batch):
+            yield
     finally:
         done.set()
         thread.join()

@@ -16,7 +16,6 @@ import pytest
 from seal_gym.agents import AGENTS, make_agent
 from seal_gym.agents import presets
 from seal_gym.agents.policy import SamplingConfig
-from seal_gym.agents.progress import heartbeat
 from seal_gym.agents.scalars import SCHEMA
 from seal_gym.arc.generator import generate_task
 from seal_gym.arc.grids import answer_text
@@ -91,14 +90,3 @@ def test_the_docs_table_lists_the_schema():
     documented = set(re.findall(r"^\| `([a-z_]+/[a-z_0-9]+)` \|", docs, flags=re.M))
     assert documented >= set(SCHEMA), sorted(set(SCHEMA) - documented)
 
-
-def test_heartbeat_reports_inside_a_phase_with_the_time_left():
-    import time
-
-    lines: list[str] = []
-    with heartbeat(lines.append, "inner loops", expected=60.0, every=0.02):
-        time.sleep(0.1)
-    assert lines and all(line.startswith("  inner loops: ") and "left" in line for line in lines)
-    count = len(lines)
-    time.sleep(0.05)
-    assert len(lines) == count  # stopped with the phase

@@ -29,6 +29,7 @@ from torch.utils.checkpoint import checkpoint
 
 from seal_gym.adapt.decoding import asks_answer, generation_batches, greedy_answers, target_logprobs
 from seal_gym.adapt.engine_base import EngineBase
+from seal_gym.adapt.progress import report
 from seal_gym.adapt.tokens import IGNORE_INDEX, batch_order, collate, pad_token_id, tokenize_request
 from seal_gym.adapt.training import lr_multiplier
 from seal_gym.adapt.stacked_lora import StackedLora
@@ -90,10 +91,14 @@ class BatchedEngine(EngineBase):
     def adapt(self, requests: Sequence[AdaptRequest]) -> list[AdaptOutcome]:
         outcomes: list[AdaptOutcome | None] = [None] * len(requests)
         states: list[dict] = [{} for _ in requests]
+        done = 0
+        report(done, len(requests))
         for cohort in self._cohorts(requests):
             results = self._adapt_cohort([requests[i] for i in cohort])
             for i, (outcome, state) in zip(cohort, results):
                 outcomes[i], states[i] = outcome, state
+            done += len(cohort)
+            report(done, len(requests))  # a line per batch in a training loop's output
         self.lora_states = states if self.keep_lora_state else []
         return outcomes  # type: ignore[return-value]
 

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from seal_gym.adapt.decoding import greedy_answers, target_logprobs
 from seal_gym.adapt.engine_base import EngineBase, linear_path, target_linear_names
+from seal_gym.adapt.progress import report
 from seal_gym.adapt.tokens import IGNORE_INDEX, batch_order, collate, pad_token_id, tokenize_request
 from seal_gym.adapt.training import lora_a_init, lr_multiplier
 from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, LoraSpec
@@ -91,7 +92,12 @@ class SequentialEngine(EngineBase):
         super().__init__(model, tokenizer, answer_batch_size)
 
     def adapt(self, requests: Sequence[AdaptRequest]) -> list[AdaptOutcome]:
-        return [self._adapt_one(request) for request in requests]
+        outcomes = []
+        report(0, len(requests))
+        for request in requests:
+            outcomes.append(self._adapt_one(request))
+            report(len(outcomes), len(requests))  # a line per request in a training loop's output
+        return outcomes
 
     def _adapt_one(self, request: AdaptRequest) -> AdaptOutcome:
         start = time.perf_counter()
