@@ -11,6 +11,7 @@ import pytest
 from seal_gym.cli import main
 from seal_gym.memory import KnowledgeBase, MemoryEvalConfig, NewDocument, evaluate_memory, read_documents, synthesize
 from seal_gym.squad.passages import demo_passages
+from tests.test_eval_commands import policy_run  # noqa: F401  (a fixture: a real `seal-gym train` run folder)
 from tests.test_memory import PASSAGES, scripted_editor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +77,9 @@ def test_memory_commands_refuse_bad_input_with_one_line(tmp_path, docs_file, cap
         assert main(["memory", "update", "--kb", kb, *SMALL]) == 75
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is busy" in err and "try again later" in err
+    assert main(["memory", "update", "--kb", kb, "--policy", str(tmp_path / "nope"), *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a run folder" in err, err
     assert len(KnowledgeBase.open(kb).current().pending()) == 2
 
 
@@ -178,3 +182,27 @@ def test_deployment_docs_python_example_runs(tmp_path, docs_file, monkeypatch, c
     docs_file.rename(tmp_path / "handbook.jsonl")
     exec(compile(source, "docs/deployment.md", "exec"), {})
     assert "update u0001 accepted" in capsys.readouterr().out
+
+
+def test_a_trained_policy_writes_and_leaves_before_anything_trains(tmp_path, docs_file, policy_run, capsys):
+    import argparse
+
+    from seal_gym.commands.memory import writer_for
+    from seal_gym.models import load_model
+    from tests.conftest import weights_checksum
+
+    bundle = load_model("tiny-random")
+    base = weights_checksum(bundle.model)
+    args = argparse.Namespace(policy=str(policy_run), temperature=0.7, max_self_edit_tokens=4, seed=0)
+    assert len(writer_for(args, bundle)(["Write.", "Write more."])) == 2
+    assert weights_checksum(bundle.model) == base  # the adapters of a knowledge base sit on its own model
+
+    kb = str(tmp_path / "kb")
+    assert main(["memory", "add", str(docs_file), "--kb", kb, "--model", "tiny-random"]) == 0
+    assert main(["memory", "update", "--kb", kb, "--policy", str(policy_run), *SMALL]) == 0
+    assert "update u0001 accepted" in capsys.readouterr().out
+    out = tmp_path / "corpus.json"
+    assert main(["synthesize", str(docs_file), "--out", str(out), "--n", "1", "--model", "tiny-random",
+                 "--policy", str(policy_run)]) == 0
+    assert len(json.loads(out.read_text())) == 2
+    assert main(["memory", "update", "--kb", kb, "--policy", str(tmp_path)]) == 0  # nothing waits: no policy loaded

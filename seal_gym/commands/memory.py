@@ -109,6 +109,8 @@ def _update(args: argparse.Namespace) -> int:
     if not kb.current().pending():  # cron runs this often: no model is loaded when there is nothing to do
         print("nothing to do: no durable documents wait for an update")
         return 0
+    with kb.lock(args.wait, "update"):  # a running update makes this one refuse before a model is loaded
+        pass
     bundle = load_bundle(kb.settings.model)
     report = update(kb, LoraEditor(bundle), writer_for(args, bundle), config, train, lora, args.grader, args.wait)
     print(report.line())

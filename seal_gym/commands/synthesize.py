@@ -11,8 +11,9 @@ left.
 from __future__ import annotations
 
 import argparse
+import contextlib
 
-from seal_gym.commands.common import UsageError, load_bundle, usage_error
+from seal_gym.commands.common import UsageError, load_bundle, trained_policy, usage_error
 from seal_gym.configs import add_runtime_arguments, apply_runtime
 
 HELP = "turn documents into a SEAL-format self-edit corpus (resumable, with diversity statistics)"
@@ -49,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
         documents = read_documents(args.docs)
         read_corpus(Path(args.out))  # a file that is not ours is refused before any model loads
         bundle = load_bundle(args.model)
-        report = synthesize(documents, writer_for(args, bundle), args.out, args.n, args.prompt_style, args.chunk)
+        with contextlib.ExitStack() as loan:  # nothing trains here: a trained policy stays loaded throughout
+            writer = loan.enter_context(trained_policy(args.policy, bundle)).act if args.policy else writer_for(args, bundle)
+            report = synthesize(documents, writer, args.out, args.n, args.prompt_style, args.chunk)
     except (UsageError, ValueError, FileNotFoundError) as err:
         return usage_error("synthesize", err)
     print(f"{report.table()}\n\n{report.summary()}")
