@@ -16,6 +16,7 @@ import argparse
 import ast
 import copy
 import dataclasses
+import functools
 import inspect
 import re
 import textwrap
@@ -244,3 +245,24 @@ def apply_runtime(args: argparse.Namespace) -> int:
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
     return torch.get_num_threads()
+
+
+GIVEN = "given_options"
+"""The attribute of the parsed args holding ``{dest: option string}`` of the options on the command line."""
+
+
+def note_given_options(parser: argparse.ArgumentParser) -> None:
+    """Make every option of ``parser`` (added so far) record itself in ``args.given_options`` when it is used:
+    what lets a command tell an option given at its default value from one left out."""
+    for action in parser._actions:
+        if action.option_strings and not isinstance(action, argparse._HelpAction):
+            action.__class__ = _noting(type(action))
+
+
+@functools.cache
+def _noting(cls: type[argparse.Action]) -> type[argparse.Action]:
+    def __call__(self, parser, namespace, values, option_string=None):
+        cls.__call__(self, parser, namespace, values, option_string)
+        setattr(namespace, GIVEN, {**getattr(namespace, GIVEN, {}), self.dest: option_string})
+
+    return type(cls.__name__, (cls,), {"__call__": __call__})

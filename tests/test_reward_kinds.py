@@ -125,3 +125,21 @@ def test_inner_preset_sets_the_loop_and_explicit_arguments_win():
     assert loop.config.train.epochs == 1 and loop.config.answer_style == "free"
     with pytest.raises(ValueError, match="unknown inner preset 'tiny'"):
         scripted_env("accuracy", inner_preset="tiny")
+
+
+def test_eval_squad_inner_preset_and_given_options():
+    """--inner-preset small sets the loop; an --inner-* option given explicitly wins over it."""
+    import argparse
+
+    from seal_gym.commands import eval_squad
+    from seal_gym.squad.presets import INNER_PRESETS
+
+    parser = argparse.ArgumentParser()
+    eval_squad.add_arguments(parser)
+    config = eval_squad.inner_config(parser.parse_args(["--inner-preset", "small"]))
+    assert config.train == INNER_PRESETS["small"].train and config.answer_style == "short"
+    config = eval_squad.inner_config(parser.parse_args(["--inner-preset", "small", "--inner-epochs", "2",
+                                                        "--answer-style", "free"]))
+    assert config.train.epochs == 2 and config.train.learning_rate == INNER_PRESETS["small"].train.learning_rate
+    assert config.answer_style == "free"
+    assert eval_squad.inner_config(parser.parse_args([])).train == INNER_PRESETS["seal"].train

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 from seal_gym.adapt import ENGINES, TrainSpec
 from seal_gym.commands.common import (UsageError, add_renamed_argument, check_policy_run, add_model_arguments, add_passage_arguments, dataset_label, load_bundle, load_passage_range,
                                       parse_conditions, run_checked, tensorboard_writer, trained_policy,
                                       write_csv, write_run_files)
-from seal_gym.configs import add_config_arguments, config_from_args
+from seal_gym.configs import GIVEN, add_config_arguments, config_from_args, note_given_options
+from seal_gym.squad.presets import INNER_PRESETS
 
 HELP = "knowledge-incorporation table: base / passage / + self-edits (own, policy, file) / in context; --cpt N"
 CONDITIONS = ("base", "passage", "base-self-edits", "policy-self-edits", "file-self-edits", "in-context",
@@ -54,8 +55,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated prompt styles of the prompt-ensemble condition")
     parser.add_argument("--best-of-metric", default="strict",
                         help="the per-adapter metric best-of-n maximises (strict, lenient, ...)")
+    parser.add_argument("--inner-preset", default="seal", choices=sorted(INNER_PRESETS),
+                        help="inner-loop settings: seal (the paper's) or small (chosen for a 135M model on a CPU); "
+                             "--inner-* options, --answer-style and --grader given explicitly win")
     # The inner loop's training, named as train names it (--inner-epochs; --epochs still works); --seed seeds it.
     add_config_arguments(parser, TrainSpec, prefix="inner_", skip=("seed",), alias_prefix="")
+    note_given_options(parser)  # which --inner-* options were given: they override --inner-preset's
+
+
+def inner_config(args: argparse.Namespace):
+    """The inner loop's config: ``--inner-preset``'s settings, then the options given on the command line."""
+    from seal_gym.squad.inner_loop import KnowledgeConfig
+    from seal_gym.squad.prompts import get_prompt_style
+
+    preset, given = INNER_PRESETS[args.inner_preset], getattr(args, GIVEN, {})
+    train = replace(preset.train, **{f.name: getattr(args, f"inner_{f.name}") for f in fields(TrainSpec)
+                                     if f"inner_{f.name}" in given})
+    return KnowledgeConfig(lora=preset.lora, train=train, prompt_style=get_prompt_style(args.prompt_style),
+                           answer_style=args.answer_style if "answer_style" in given else preset.answer_style,
+                           max_answer_tokens=preset.max_answer_tokens, include_passage=preset.include_passage,
+                           score_logprob=args.score_logprob)
 
 
 def run(args: argparse.Namespace, command: str = "eval squad") -> int:
@@ -131,9 +150,7 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
     self_edits.update(_baseline_self_edits(args, conditions, passages, writer.act if "prompt-ensemble" in conditions else None))
     config = SquadEvalConfig(base="base" in conditions, passage_only="passage" in conditions,
                              in_context="in-context" in conditions, seeds=args.seeds, seed=args.seed, cpt=args.cpt)
-    knowledge = KnowledgeConfig(train=config_from_args(args, TrainSpec, prefix="inner_"),
-                                prompt_style=get_prompt_style(args.prompt_style),
-                                answer_style=args.answer_style, score_logprob=args.score_logprob)
+    knowledge = inner_config(args)
     loop = KnowledgeInnerLoop(bundle, engine=args.engine, grader=args.grader, config=knowledge)
     run_dir = new_run_dir(args.runs_dir, f"eval-squad__{bundle.name}__{args.seed}")
     print(f"run folder: {run_dir}")

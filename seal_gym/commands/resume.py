@@ -9,7 +9,6 @@ process's own.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -17,31 +16,14 @@ from typing import Any
 from seal_gym.agents.run_lock import RunLockedError, check_unlocked
 from seal_gym.agents.runlog import CONFIG, rounds_done, run_settings, write_atomic
 from seal_gym.commands.common import UsageError
+from seal_gym.configs import GIVEN, note_given_options  # noqa: F401  (re-exported: train takes them from here)
 
 TAKEN_WITH_RESUME = ("resume", "rounds", "threads")
 """Options ``--resume`` takes (by dest); every other one is the run's own."""
-GIVEN = "given_options"
-"""The attribute of the parsed args holding ``{dest: option string}`` of the options on the command line."""
 
 
 class RunFinished(Exception):
     """The run has done its rounds already and no ``--rounds`` asks for more: nothing to do (exit 0)."""
-
-
-def note_given_options(parser: argparse.ArgumentParser) -> None:
-    """Make every option of ``parser`` (added so far) record itself in ``args.given_options`` when it is used."""
-    for action in parser._actions:
-        if action.option_strings and not isinstance(action, argparse._HelpAction):
-            action.__class__ = _noting(type(action))
-
-
-@functools.cache
-def _noting(cls: type[argparse.Action]) -> type[argparse.Action]:
-    def __call__(self, parser, namespace, values, option_string=None):
-        cls.__call__(self, parser, namespace, values, option_string)
-        setattr(namespace, GIVEN, {**getattr(namespace, GIVEN, {}), self.dest: option_string})
-
-    return type(cls.__name__, (cls,), {"__call__": __call__})
 
 
 def resume_settings(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
