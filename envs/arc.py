@@ -60,10 +60,9 @@ class SealARCEnv(SealEnv):
     - ``generator``: ``"easy"`` (default: 3x3 tasks the 135M model can learn), ``"full"`` or a
       :class:`~seal_gym.arc.generator.GeneratorConfig`.
     - ``ttt``: the test-time-training settings the recipe does not choose: ``None`` (default) is the preset
-      for the model's device, ``"cpu"`` on a CPU (24 examples and a vote over the 8 geometric transforms:
-      43 s per step with the embedded model on 2 cores, and the vote fixes the one-cell slips the small
-      model often makes) and ``"paper"`` elsewhere (the study's: 250 examples, greedy answer; 385 s per
-      step on that CPU); a preset name; a :class:`~seal_gym.arc.ttt.TTTConfig`; or a dict of overrides of
+      for the model's device, ``"cpu"`` on a CPU (24 examples and a vote over the 8 geometric transforms,
+      which fixes the one-cell slips the small model often makes) and ``"paper"`` elsewhere (the study's:
+      250 examples, greedy answer, about 9× the CPU preset's time per step: docs/costs.md); a preset name; a :class:`~seal_gym.arc.ttt.TTTConfig`; or a dict of overrides of
       the study's defaults (``max_examples``, ``max_optimizer_steps``, ``batch_size``, ``schedule``,
       ``augmented_inference``, ...). The env's ``domain.inner_loop.config`` shows the settings in use.
     - ``lora``: a :class:`~seal_gym.adapt.LoraSpec` (or dict) replacing the ARC default.

@@ -78,9 +78,9 @@ TTT_PRESETS = {
     "paper": TTTConfig(),
     "cpu": TTTConfig(max_examples=24, augmented_inference=True),
 }
-"""``paper``: the study's settings (a GPU's budget: 250 examples; 385 s per step with the 135M model on a
-2-core CPU, 2 threads); ``cpu``: 24 examples and a vote over the 8 geometric transforms, 43 s per step
-there (the vote fixes one-cell slips). See :func:`preset_for` for which one an env gets by default."""
+"""``paper``: the study's settings (a GPU's budget: 250 examples); ``cpu``: 24 examples and a vote over the 8
+geometric transforms (the vote fixes one-cell slips), for a CPU (the cost of a step under each: docs/costs.md).
+See :func:`preset_for` for which one an env gets by default."""
 
 
 def preset_for(device: str | torch.device) -> TTTConfig:
