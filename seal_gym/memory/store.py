@@ -77,6 +77,17 @@ class UpdateRecord:
 
 
 @dataclass(frozen=True)
+class SavedAdapter:
+    """An accepted update as a weight editor loads it."""
+
+    id: str
+    path: Path
+    """Its safetensors file."""
+    sequences: tuple[str, ...]
+    """The texts it was trained on."""
+
+
+@dataclass(frozen=True)
 class State:
     """One complete state of a knowledge base (immutable: a change makes a new one)."""
 
@@ -230,9 +241,9 @@ class KnowledgeBase:
     def adapter_path(self, update: UpdateRecord) -> Path:
         return self.path / "adapters" / update.adapter
 
-    def adapters(self, state: State) -> list[tuple[str, Path, tuple[str, ...]]]:
-        """``(update id, adapter file, sequences)`` of each accepted update, in order (a weight editor's input)."""
-        return [(u.id, self.adapter_path(u), u.sequences) for u in state.updates]
+    def adapters(self, state: State) -> list[SavedAdapter]:
+        """The accepted updates of ``state`` in the order they apply (what a weight editor loads)."""
+        return [SavedAdapter(u.id, self.adapter_path(u), u.sequences) for u in state.updates]
 
     def disk_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())

@@ -25,6 +25,7 @@ import torch
 
 from seal_gym.adapt import AdaptRequest, InnerLoopEngine, Query, TrainSequence, greedy_answers
 from seal_gym.adapt.sequential import temporary_lora, train_lora
+from seal_gym.memory.store import SavedAdapter
 
 
 @dataclass
@@ -49,8 +50,8 @@ class WeightEditor(Protocol):
         """``text`` as the model is asked it (in its chat template)."""
         ...
 
-    def load(self, adapters: Sequence[tuple[str, Path, Sequence[str]]]) -> None:
-        """Make the current weights the base plus these ``(update id, adapter file, sequences)`` in order."""
+    def load(self, adapters: Sequence[SavedAdapter]) -> None:
+        """Make the current weights the base plus these adapters, in order."""
         ...
 
     def answer(self, queries: Sequence[Query], weights: bool = True) -> list[str]:
@@ -109,14 +110,13 @@ class LoraEditor:
     def prompt(self, text: str) -> str:
         return self.bundle.chat_prompt(text)
 
-    def load(self, adapters: Sequence[tuple[str, Path, Sequence[str]]]) -> None:
-        ids = [update_id for update_id, _, _ in adapters]
-        if ids[: len(self.loaded)] != self.loaded:
+    def load(self, adapters: Sequence[SavedAdapter]) -> None:
+        if [a.id for a in adapters][: len(self.loaded)] != self.loaded:
             self.restore()
-        for update_id, path, _ in adapters[len(self.loaded):]:
-            tensors, scaling = read_adapter(path)
+        for adapter in adapters[len(self.loaded):]:  # usually only the newest: earlier ones are merged already
+            tensors, scaling = read_adapter(adapter.path)
             self._merge(tensors, scaling)
-            self.loaded.append(update_id)
+            self.loaded.append(adapter.id)
 
     def answer(self, queries: Sequence[Query], weights: bool = True) -> list[str]:
         with contextlib.nullcontext() if weights else self._base_weights():
@@ -200,9 +200,9 @@ class EngineEditor:
     def prompt(self, text: str) -> str:
         return text
 
-    def load(self, adapters: Sequence[tuple[str, Path, Sequence[str]]]) -> None:
-        self.loaded = [update_id for update_id, _, _ in adapters]
-        self.sequences = [s for _, _, seqs in adapters for s in seqs]
+    def load(self, adapters: Sequence[SavedAdapter]) -> None:
+        self.loaded = [a.id for a in adapters]
+        self.sequences = [s for a in adapters for s in a.sequences]
 
     def answer(self, queries: Sequence[Query], weights: bool = True) -> list[str]:
         if weights and self.sequences:
