@@ -22,7 +22,7 @@ def asked(query: Query) -> tuple[int, str]:
 def good_lines_answer(request: AdaptRequest, query: Query) -> str:
     """Scripted adapted model: question i is answered right when at least i + 1 trained lines say GOOD."""
     index, gold = asked(query)
-    return gold if sum("GOOD" in s.prompt + s.completion for s in request.sequences) > index else "no idea"
+    return gold if sum("GOOD" in s.prompt or "GOOD" in s.completion for s in request.sequences) > index else "no idea"
 
 
 def first_questions_answer(n: int) -> Callable[[Query], str]:
