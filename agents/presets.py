@@ -3,7 +3,10 @@
 - ``smoke``: seconds, on ``tiny-random``: one or two updates on a handful of self-edits (tests, trying it out);
 - ``demo``: about 15 minutes on a 2-core CPU with the embedded SmolLM2-135M-Instruct (on SealARC its recipes
   are restricted to the recipe grid, ``choices="arc-recipes"``: free-form, not one of its recipes parses);
-- ``paper``: the SEAL paper's budget and hyperparameters (a GPU's work).
+- ``paper``: the SEAL paper's budget and hyperparameters (a GPU's work);
+- ``cpu`` (SealSquad): the laptop-scale experiment: about 2 hours of a 2-core CPU per agent, on train.json's
+  ``train`` split, with the small-model inner loop (``inner_preset="small"``) and the relative reward
+  ``answer_logprob_vs_passage``; held-out passages are left for ``eval squad``.
 
 A preset's ``agent`` fields apply to whichever agent is trained (fields an agent does not have are skipped),
 so one preset serves every optimizer on the same budget; an agent whose policy is not the language model
@@ -59,6 +62,13 @@ PRESETS: dict[str, dict[str, Preset]] = {
                                       epochs=2, batch_size=5),
                         SamplingConfig(max_new_tokens=1024, batch_size=25), SQUAD_POLICY_LORA,
                         dict(engine="batched")),
+        # The laptop-scale experiment: the small-model inner loop, a dense reward relative to the passage
+        # alone (> 0: the self-edit taught more than the passage), train.json's train split only.
+        "cpu": Preset(12, None, dict(prompts_per_round=4, samples_per_prompt=4, learning_rate=3e-4, epochs=2,
+                                     batch_size=4, eval_every=0),
+                      SamplingConfig(max_new_tokens=256, batch_size=16), SQUAD_POLICY_LORA,
+                      dict(inner_preset="small", reward="answer_logprob_vs_passage", engine="batched",
+                           dataset="../shared/data/squad/train.json@train")),
     },
     "SealARC-v0": {
         "smoke": Preset(2, "tiny-random", dict(prompts_per_round=2, samples_per_prompt=2, learning_rate=1e-2,

