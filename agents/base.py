@@ -199,8 +199,9 @@ class Agent:
             rounds: total rounds of the run.
             run_dir: where events, episodes and checkpoints go (``None``: keep results in memory only).
             callback: called after each round; returning False stops.
-            progress: receives one line per phase, and a line every ``PROGRESS_SECONDS`` inside a long phase
-                with its expected end (from the previous round's measured time), e.g. ``print``.
+            progress: receives one line per phase, a line per batch of inner loops the engine finishes (with the
+                time left at the measured rate) and a line every 30 s inside a long phase (see
+                :mod:`seal_gym.agents.progress`), e.g. ``print``.
         """
         say = progress or (lambda line: None)
         if run_dir is not None and self.log is None:

@@ -94,8 +94,9 @@ def rollout_scalars(rollouts: "Rollouts", kept: list[bool] | None, info_keys: It
     diversity = round_diversity([texts[i : i + n] for i in range(0, len(texts), n)])
     out.update((key, diversity[key]) for key in DIVERSITY)
     for key in info_keys:
-        value = rollouts.info_mean(key)
-        out[key] = NAN if value is None else value
+        if key not in out:  # the loop's own numbers are never replaced by an env info of the same name
+            value = rollouts.info_mean(key)
+            out[key] = NAN if value is None else value
     return out
 
 
