@@ -148,6 +148,8 @@ class SB3PPO(Agent):
         except ModuleNotFoundError as err:
             raise ModuleNotFoundError("sb3-ppo needs stable-baselines3: pip install stable-baselines3") from err
         c = config or SB3PPOConfig()
+        if not isinstance(c, SB3PPOConfig):  # checked before SB3 reads it (the base class checks too late)
+            raise TypeError(f"SB3PPO takes a SB3PPOConfig, got {type(c).__name__}")
         self._episodes = _Episodes()
         kwargs = dict(env_kwargs or {})
         vec = DummyVecEnv([lambda: _Recorder(gym.make(STRUCTURED_ENV, **kwargs), self._episodes)])

@@ -59,3 +59,5 @@ def test_sb3_ppo_budget_and_errors():
         SB3PPO(None, "SealSquad-v0", SB3PPOConfig())
     with pytest.raises(ValueError, match="samples_per_prompt"):
         SB3PPOConfig(samples_per_prompt=2)
+    with pytest.raises(TypeError, match="SB3PPOConfig"):
+        SB3PPO(None, "SealARC-v0", GRPOConfig())
