@@ -8,8 +8,10 @@ from seal_gym.envs.base import SealEnv
 from seal_gym.squad.domain import SquadDomain
 
 INFO_METRICS = ("baseline_accuracy", "adapter_accuracy", "gain", "final_loss", "num_train_tokens",
-                "num_optimizer_steps")
-"""The step-info numbers training loops log (``metadata["info_metrics"]``; ``passage_index`` names, not measures)."""
+                "num_optimizer_steps", "answer_exact", "answer_f1", "answer_words", "answer_recital", "answer_logprob",
+                "passage_accuracy", "passage_f1", "passage_logprob")
+"""The step-info numbers training loops log (``metadata["info_metrics"]``; ``passage_index`` names, not measures).
+An ``answer_*`` or ``passage_*`` number the env's settings do not compute is logged as NaN."""
 
 
 class SealSquadEnv(SealEnv):
