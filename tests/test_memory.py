@@ -103,6 +103,8 @@ def test_guard_keeps_an_update_that_keeps_retention_and_rolls_back_one_that_dest
     kb = KnowledgeBase.open(kb_dir)
     first = update(kb, editor, writes("a fact"))
     assert (first.status, first.retention_before, first.new_before, first.new_after) == ("accepted", None, 0.0, 1.0)
+    assert list(first.phase_seconds) == ["self_edits", "questions", "answers_before", "train_and_answers_after"]
+    assert first.num_sequences == 2 and "2 training sequences" in first.line()  # "a fact" + the passage
 
     add_documents(kb_dir, documents(PASSAGES[1:2]))
     destroyed = update(kb, editor, writes("FORGET everything"))

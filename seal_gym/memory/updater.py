@@ -83,7 +83,11 @@ class UpdateReport:
     reason: str = ""
     self_edits: list[str] = field(default_factory=list)
     final_loss: float | None = None
+    num_sequences: int = 0
+    """Training sequences of the adapter (self-edit items and documents)."""
     seconds: float = 0.0
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+    """Seconds of each phase: writing self-edits, writing questions, answering before, training + answering after."""
     time: str = ""
 
     def line(self) -> str:
@@ -91,10 +95,11 @@ class UpdateReport:
         if self.status == "nothing to do":
             return "nothing to do: no durable documents wait for an update"
         pct = lambda v: "n/a" if v is None else f"{100 * v:.0f}%"  # noqa: E731
+        phases = ", ".join(f"{name.replace('_', ' ')} {seconds:.0f} s" for name, seconds in self.phase_seconds.items())
         return (f"update {self.update_id} {self.status}: {len(self.documents)} documents; retention "
                 f"{pct(self.retention_before)} -> {pct(self.retention_after)} ({self.num_retention_questions} questions); "
                 f"new documents {pct(self.new_before)} -> {pct(self.new_after)} ({self.num_new_questions} questions); "
-                f"{self.seconds:.1f} s; {self.reason}")
+                f"{self.num_sequences} training sequences; {self.seconds:.1f} s ({phases}); {self.reason}")
 
 
 def update(kb: KnowledgeBase, editor: WeightEditor, writer: Writer, config: UpdateConfig | None = None,
@@ -117,25 +122,31 @@ def update(kb: KnowledgeBase, editor: WeightEditor, writer: Writer, config: Upda
         update_id = f"u{len(state.log) + 1:04d}"
         editor.load(kb.adapters(state))
         style = get_prompt_style(config.prompt_style)
+        laps = _Laps()
         self_edits = writer([style.render(d.title, d.text) for d in pending])
         if len(self_edits) != len(pending):
             raise ValueError(f"the writer returned {len(self_edits)} self-edits for {len(pending)} documents")
+        laps.lap("self_edits")
         written = write_questions(editor, [d for d in pending if not d.questions], config.questions_per_document)
+        laps.lap("questions")
         own = iter(written)
         new_questions = [q for d in pending for q in (d.questions or next(own))]
         retention = [q for u in state.updates for q in u.questions]
         probes = retention + new_questions
         queries = tuple(Query(editor.prompt(question_text(q)), config.max_answer_tokens) for q in probes)
         before = editor.answer(queries)
+        laps.lap("answers_before")
         sequences = _sequences(pending, self_edits, style, config.include_passage)
         trial = editor.trial(AdaptRequest(sequences, queries, replace(train, seed=config.seed), lora))
+        laps.lap("train_and_answers_after")
         scores_before, scores_after = _grades(grade, probes, before), _grades(grade, probes, trial.answers)
         report = UpdateReport(
             "accepted", update_id, [d.id for d in pending],
             _mean(scores_before[: len(retention)]), _mean(scores_after[: len(retention)]),
             _mean(scores_before[len(retention):]), _mean(scores_after[len(retention):]),
             len(retention), len(new_questions), self_edits=list(self_edits),
-            final_loss=trial.losses[-1] if trial.losses else None, time=now())
+            final_loss=trial.losses[-1] if trial.losses else None, num_sequences=len(sequences),
+            phase_seconds=laps.seconds, time=now())
         report.status, report.reason = _decide(report, config.margin)
         record = None
         if report.status == "accepted":
@@ -154,6 +165,18 @@ def update(kb: KnowledgeBase, editor: WeightEditor, writer: Writer, config: Upda
         if report.status == "accepted":
             editor.accept(trial, update_id)
         return report
+
+
+class _Laps:
+    """Seconds between successive :meth:`lap` calls, by name."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now_ = time.perf_counter()
+        self.seconds[name], self._last = now_ - self._last, now_
 
 
 def _sequences(documents: Sequence[Document], self_edits: Sequence[str], style, include_passage: bool
