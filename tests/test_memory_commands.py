@@ -141,8 +141,13 @@ def test_synthesize_command_output_feeds_eval_squad(tmp_path, capsys):
 
 def test_evaluate_memory_on_a_scripted_model(tmp_path):
     writes = iter(["a fact", "FORGET it all"])
-    result = evaluate_memory(PASSAGES[:2], scripted_editor(), lambda prompts: [next(writes)] * len(prompts),
+    editor = scripted_editor()
+    base_prompts, base_answer = [], editor.engine.answer
+    editor.engine.answer = lambda queries: base_prompts.extend(q.prompt for q in queries) or base_answer(queries)
+    result = evaluate_memory(PASSAGES[:2], editor, lambda prompts: [next(writes)] * len(prompts),
                              tmp_path / "kb", MemoryEvalConfig(windows=2, per_window=1, give_questions=True))
+    # the base model answers a prompt once for the evaluation (and once for the first update's guard), not per window
+    assert max(base_prompts.count(p) for p in base_prompts) == 2
     first, second = result.windows
     assert first.accuracy == {"none": 0.0, "retrieval": 100.0, "weights": 100.0, "hybrid": 100.0}
     assert (first.update.status, second.update.status) == ("accepted", "rolled back")

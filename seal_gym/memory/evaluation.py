@@ -144,7 +144,7 @@ def evaluate_memory(passages: Sequence[Passage], editor: WeightEditor, writer: W
     grade = make_grader(grader)
     kb = KnowledgeBase.create(kb_dir, Settings(model_name))
     result = MemoryEvaluation(model_name or "", list(MODES))
-    none_answers: dict[str, str] = {}  # the base model's answer to a question never changes
+    asker = CachedAnswers(editor)
     for w in range(config.windows):
         window = passages[w * config.per_window : (w + 1) * config.per_window]
         with kb.lock():
@@ -156,13 +156,7 @@ def evaluate_memory(passages: Sequence[Passage], editor: WeightEditor, writer: W
         state = kb.current()
         accuracy, first_window, lenient = {}, {}, {}
         for mode in MODES:
-            if mode == "none":
-                missing = [t for t in dict.fromkeys(texts) if t not in none_answers]
-                for a in ask(kb, editor, missing, "none", config.top_k, config.max_answer_tokens, state):
-                    none_answers[a.question] = a.answer
-                answers = [none_answers[t] for t in texts]
-            else:
-                answers = [a.answer for a in ask(kb, editor, texts, mode, config.top_k, config.max_answer_tokens, state)]
+            answers = [a.answer for a in ask(kb, asker, texts, mode, config.top_k, config.max_answer_tokens, state)]
             verdicts = grade.grade([GradeItem(qa.question, qa.answer, a) for (_, qa), a in zip(seen, answers)])
             correct = [v.correct for v in verdicts]
             accuracy[mode] = 100 * sum(correct) / max(1, len(correct))
@@ -173,6 +167,30 @@ def evaluate_memory(passages: Sequence[Passage], editor: WeightEditor, writer: W
         if on_window:
             on_window(result)
     return result
+
+
+class CachedAnswers:
+    """A weight editor's answers, remembered per (weights, prompt): a question asked again on the same weights
+    with the same documents in its prompt (every "none" question, most "retrieval" ones, all of them after a
+    rolled-back update) is not answered again. Only :meth:`prompt`, :meth:`load` and :meth:`answer` are used."""
+
+    def __init__(self, editor: WeightEditor) -> None:
+        self.editor = editor
+        self._answers: dict[tuple, str] = {}
+
+    def prompt(self, text: str) -> str:
+        return self.editor.prompt(text)
+
+    def load(self, adapters) -> None:
+        self.editor.load(adapters)
+        self._weights = tuple(a.id for a in adapters)
+
+    def answer(self, queries, weights: bool = True) -> list[str]:
+        keys = [(self._weights if weights else (), q.prompt, q.max_new_tokens) for q in queries]
+        missing = {k: q for k, q in zip(keys, queries) if k not in self._answers}
+        for key, text in zip(missing, self.editor.answer(list(missing.values()), weights)):
+            self._answers[key] = text
+        return [self._answers[k] for k in keys]
 
 
 def _document(passage: Passage, give_questions: bool) -> NewDocument:
