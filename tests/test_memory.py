@@ -234,7 +234,8 @@ def test_foreign_and_damaged_folders_give_one_clear_error_and_stay_untouched(tmp
     good = _snapshot(kb_dir)
     damages = {
         "kb.json": lambda: (kb_dir / "kb.json").write_text("{not json"),
-        "state": lambda: next((kb_dir / "states").iterdir()).joinpath("state.json").write_text('{"documents": 3}'),
+        "state": lambda: (kb_dir / "states" / (kb_dir / "CURRENT").read_text()).joinpath("state.json").write_text(
+            '{"documents": 3}'),
         "pointer": lambda: (kb_dir / "CURRENT").write_text("s-gone"),
         "adapter": lambda: next((kb_dir / "adapters").iterdir()).unlink(),
     }
