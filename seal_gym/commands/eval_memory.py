@@ -16,7 +16,8 @@ import argparse
 import time
 from dataclasses import asdict
 
-from seal_gym.commands.common import UsageError, add_model_arguments, dataset_label, load_bundle, run_checked, write_run_files
+from seal_gym.commands.common import (UsageError, add_model_arguments, dataset_label, load_bundle, run_checked,
+                                      write_run_files)
 from seal_gym.configs import add_config_arguments, config_from_args
 
 HELP = "memory modes on a stream of windows: none / retrieval / weights / hybrid, retention, seconds per update"
@@ -28,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from seal_gym.memory.updater import UpdateConfig
 
     add_model_arguments(parser)
-    parser.add_argument("--dataset", default="demo", help="'demo', a SEAL-format JSON path (e.g. ../shared/data/squad/val.json)")
+    parser.add_argument("--dataset", default="demo",
+                        help="'demo', a SEAL-format JSON path (e.g. ../shared/data/squad/train.json)")
     parser.add_argument("--start", type=int, default=0, help="index of the first passage")
     parser.add_argument("--temperature", type=float, default=0.7, help="self-edit sampling temperature")
     parser.add_argument("--max-self-edit-tokens", type=int, default=256, help="self-edit length limit")

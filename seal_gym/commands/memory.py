@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = actions.add_parser("add", help="add documents (searchable at once; durable ones wait for the next update)",
                              description="Add documents to the knowledge base, creating it if --kb is missing or empty.")
     add.add_argument("docs", metavar="DOCS", help="a .jsonl or .json file of documents, or a folder of .txt/.md files")
-    add.add_argument("--model", default=None, help="the model of a new knowledge base; default: embedded SmolLM2-135M-Instruct")
+    add.add_argument("--model", default=None,
+                     help="the model of a new knowledge base; default: embedded SmolLM2-135M-Instruct")
     add.add_argument("--tag", default=None, choices=["durable", "volatile"],
                      help="tag of every added document (default: each document's own, else the knowledge base's)")
     add.add_argument("--default-tag", default="durable", choices=["durable", "volatile"],

@@ -26,7 +26,7 @@ __all__ = [
     "MODES", "Answer", "Diversity", "Document", "EngineEditor", "KnowledgeBase", "KnowledgeBaseBusy",
     "KnowledgeBaseError", "KnowledgeBaseStatus", "LoraEditor", "MemoryEvalConfig", "MemoryEvaluation", "NewDocument",
     "Question", "SavedAdapter", "Settings", "State", "SynthesisReport", "Trial", "UpdateConfig", "UpdateRecord",
-    "UpdateReport", "WeightEditor", "WindowResult", "add_documents", "ask", "evaluate_memory", "question_text", "read_documents",
-    "status", "synthesize", "update",
+    "UpdateReport", "WeightEditor", "WindowResult", "add_documents", "ask", "evaluate_memory", "question_text",
+    "read_documents", "status", "synthesize", "update",
 ]
 

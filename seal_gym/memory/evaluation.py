@@ -161,7 +161,8 @@ def evaluate_memory(passages: Sequence[Passage], editor: WeightEditor, writer: W
             correct = [v.correct for v in verdicts]
             accuracy[mode] = 100 * sum(correct) / max(1, len(correct))
             first_window[mode] = 100 * sum(correct[:first]) / max(1, first)
-            lenient[mode] = 100 * sum(best_span_f1(a, qa.answer) >= 0.5 for (_, qa), a in zip(seen, answers)) / max(1, len(seen))
+            right = [best_span_f1(a, qa.answer) >= 0.5 for (_, qa), a in zip(seen, answers)]
+            lenient[mode] = 100 * sum(right) / max(1, len(right))
         result.windows.append(WindowResult(w + 1, (w + 1) * config.per_window, len(texts), accuracy, first_window, report,
                                            lenient))
         if on_window:

@@ -148,7 +148,8 @@ class LoraEditor:
             if key not in self._originals:
                 self._originals[key] = weight.detach().to("cpu", copy=True)
                 self._masters[key] = weight.detach().to(torch.float32, copy=True)
-            a, b = tensors[f"{key}.lora_A"].to(weight.device, torch.float32), tensors[f"{key}.lora_B"].to(weight.device, torch.float32)
+            a = tensors[f"{key}.lora_A"].to(weight.device, torch.float32)
+            b = tensors[f"{key}.lora_B"].to(weight.device, torch.float32)
             self._masters[key].add_((b @ a) * scaling)
             weight.copy_(self._masters[key])
 
