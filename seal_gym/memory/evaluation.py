@@ -107,13 +107,16 @@ class MemoryEvaluation:
         FigureCanvasAgg(figure)
         left, right = figure.subplots(1, 2, sharey=True)
         xs = [w.window for w in self.windows]
-        for mode in self.modes:
-            left.plot(xs, [w.accuracy[mode] for w in self.windows], marker="o", label=MODE_LABELS[mode])
-            right.plot(xs, [w.first_window[mode] for w in self.windows], marker="o", label=MODE_LABELS[mode])
+        styles = zip("os^D", ("-", "--", "-.", ":"))  # equal lines stay told apart
+        for mode, (marker, line) in zip(self.modes, styles):
+            style = {"marker": marker, "linestyle": line, "label": MODE_LABELS[mode], "markerfacecolor": "none"}
+            left.plot(xs, [w.accuracy[mode] for w in self.windows], **style)
+            right.plot(xs, [w.first_window[mode] for w in self.windows], **style)
         for axes, name in ((left, "all questions seen so far"), (right, "first window's questions (retention)")):
             axes.set_title(name, fontsize=10)
             axes.set_xlabel("after window (one scheduled update each)")
-            axes.set_xticks(xs)
+            axes.set_xticks(xs, [f"{w.window}" + ("\n(rolled back)" if w.update.status == "rolled back" else "")
+                                 for w in self.windows])
             axes.set_ylim(-2, 102)
             axes.grid(alpha=0.3)
         left.set_ylabel("accuracy % (strict)")
