@@ -128,3 +128,6 @@ def testbed_policy(seed: int = 0, lora: LoraSpec = TESTBED_LORA, sampling: Sampl
     from seal_gym.models import load_model
 
     return LMPolicy(load_model("tiny-random"), sampling, lora, seed=seed)
+
+
+testbed_policy.__test__ = False  # a factory, not a test: pytest would collect it by its name where it is imported

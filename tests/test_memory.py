@@ -4,7 +4,6 @@ weights on the tiny model."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -14,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from seal_gym.adapt import AdaptRequest, Query
 from seal_gym.memory import (EngineEditor, KnowledgeBase, KnowledgeBaseBusy, KnowledgeBaseError, LoraEditor,

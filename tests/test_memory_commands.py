@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from seal_gym.cli import main
-from seal_gym.memory import KnowledgeBase, MemoryEvalConfig, NewDocument, evaluate_memory, read_documents, synthesize
-from seal_gym.squad.passages import demo_passages
+from seal_gym.memory import KnowledgeBase, MemoryEvalConfig, evaluate_memory, read_documents, synthesize
 from tests.test_eval_commands import policy_run  # noqa: F401  (a fixture: a real `seal-gym train` run folder)
 from tests.test_memory import PASSAGES, scripted_editor
 

@@ -27,7 +27,7 @@ from seal_gym.adapt import ENGINES, TrainSpec
 from seal_gym.commands.common import (UsageError, add_renamed_argument, check_policy_run, add_model_arguments, add_passage_arguments, dataset_label, load_bundle, load_passage_range,
                                       parse_conditions, run_checked, tensorboard_writer, trained_policy,
                                       write_csv, write_run_files)
-from seal_gym.configs import GIVEN, add_config_arguments, config_from_args, note_given_options
+from seal_gym.configs import GIVEN, add_config_arguments, note_given_options
 from seal_gym.squad.presets import INNER_PRESETS
 
 HELP = "knowledge-incorporation table: base / passage / + self-edits (own, policy, file) / in context; --cpt N"
@@ -131,8 +131,7 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
     from seal_gym.agents.policy import LMPolicy, SamplingConfig
     from seal_gym.evaluation import SelfEdits, SquadEvalConfig, evaluate_squad
     from seal_gym.runs import new_run_dir, run_metadata
-    from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop
-    from seal_gym.squad.prompts import get_prompt_style
+    from seal_gym.squad.inner_loop import KnowledgeInnerLoop
 
     started, metadata = time.perf_counter(), run_metadata()
     self_edits: dict[str, SelfEdits] = {}

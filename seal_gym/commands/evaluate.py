@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from seal_gym.commands import add_subcommands
+
 HELP = "evaluate self-edits: eval squad (single passage, --cpt N), eval arc, eval continual, eval memory"
 # name -> module exposing ``add_arguments(parser)``, ``HELP`` and ``run(args) -> int``.
 EVALUATIONS = {
@@ -19,8 +21,6 @@ EVALUATIONS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from seal_gym.cli import add_subcommands
-
     add_subcommands(parser, EVALUATIONS, dest="evaluation", metavar="EVALUATION", run_key="evaluate")
 
 

@@ -31,7 +31,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from seal_gym.adapt import TrainSpec
 from seal_gym.agents import AGENTS, LMPolicy, make_agent
 from seal_gym.agents.env_traits import model_keyword
 from seal_gym.agents.presets import agent_config, preset_for

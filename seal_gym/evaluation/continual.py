@@ -10,14 +10,15 @@ show what later updates took away. The weights are restored at the end, also whe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from seal_gym.adapt import AdaptRequest
 from seal_gym.adapt.persistent import PersistentUpdates, UpdateOutcome
 from seal_gym.evaluation.charts import heatmaps
 from seal_gym.evaluation.self_edits import Writer
-from seal_gym.evaluation.squad import Accuracy, lenient_score
+from seal_gym.evaluation.squad import Accuracy
+from seal_gym.squad.grading import lenient_score
 from seal_gym.squad.inner_loop import KnowledgeInnerLoop
 from seal_gym.squad.passages import Passage
 from seal_gym.stats import format_table
@@ -139,8 +140,7 @@ def continual_stream(loop: KnowledgeInnerLoop, passages: Sequence[Passage], writ
             result.before_lenient.append(lenient)
         for j, passage in enumerate(passages):
             self_edit = writer([loop.style.render(passage.title, passage.context)])[0] if writer else ""
-            request = AdaptRequest(loop.training_sequences(self_edit, passage), (),
-                                   replace(loop.config.train, seed=seed), loop.config.lora)
+            request = loop.request(self_edit, passage, seed, ask=False)
             outcome = updates.apply(request)
             result.steps.append(StreamStep(first_index + j, passage.title, self_edit, len(request.sequences),
                                            outcome.final_loss, outcome.seconds))

@@ -21,13 +21,12 @@ All adapters of a group go to the engine in one call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from seal_gym.adapt import AdaptRequest
 from seal_gym.evaluation.charts import bar_chart
 from seal_gym.evaluation.self_edits import SelfEdits
-from seal_gym.squad.grading import lenient_accuracy
+from seal_gym.squad.grading import lenient_score
 from seal_gym.squad.inner_loop import KnowledgeInnerLoop
 from seal_gym.squad.passages import Passage
 from seal_gym.stats import format_table, mean_stderr
@@ -228,12 +227,8 @@ def evaluate_group(loop: KnowledgeInnerLoop, passages: Sequence[Passage], self_e
         for k in range(max((len(e) for e in edits), default=0)):
             jobs += [(name, k, seed, [e[k] if k < len(e) else None for e in edits]) for seed in seeds]
     queries = [loop.queries(p) for p in passages]
-    requests = [
-        AdaptRequest(sequences=tuple(s for p, edit in zip(passages, texts) for s in loop.training_sequences(edit or "", p)),
-                     queries=tuple(q for qs in queries for q in qs),
-                     train=replace(loop.config.train, seed=seed), lora=loop.config.lora)
-        for _, _, seed, texts in jobs
-    ]
+    requests = [loop.pooled_request([(edit or "", p) for p, edit in zip(passages, texts)], seed)
+                for _, _, seed, texts in jobs]
     outcomes = loop.engine.adapt(requests) if requests else []
     scores = [PassageScores(index, p.title, group, {}) for index, p in zip(indices, passages)]
     if config.base:
@@ -303,7 +298,3 @@ def mean_metrics(cells: Sequence[dict[str, float]]) -> dict[str, float]:
     names = dict.fromkeys(k for cell in cells for k in cell)
     return {k: sum(c[k] for c in cells if k in c) / sum(k in c for c in cells) for k in names}
 
-
-def lenient_score(answers: Sequence[str], passage: Passage) -> float:
-    """Accuracy of ``answers`` to ``passage``'s questions under the lenient grader (best-span F1 >= 0.5)."""
-    return lenient_accuracy(answers, [qa.answer for qa in passage.questions])

@@ -160,6 +160,12 @@ def lenient_accuracy(answers: Sequence[str], golds: Sequence[str], threshold: fl
     return sum(best_span_f1(a, g) >= threshold for a, g in zip(answers, golds)) / max(1, len(golds))
 
 
+def lenient_score(answers: Sequence[str], passage) -> float:
+    """Accuracy of ``answers`` to ``passage``'s questions (anything with ``questions`` of ``.answer``) under the
+    lenient grader (best-span F1 >= 0.5)."""
+    return lenient_accuracy(answers, [qa.answer for qa in passage.questions])
+
+
 class ContainsGrader:
     """Correct when the normalised gold answer is contained in the normalised first line of the answer."""
 

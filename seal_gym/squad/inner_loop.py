@@ -167,9 +167,16 @@ class KnowledgeInnerLoop:
             for qa in passage.questions
         )
 
-    def request(self, self_edit: str, passage: Passage, seed: int) -> AdaptRequest:
-        """The engine request that trains on ``self_edit`` (+ the passage) and asks the passage's questions."""
-        return AdaptRequest(sequences=self.training_sequences(self_edit, passage), queries=self.queries(passage),
+    def request(self, self_edit: str, passage: Passage, seed: int, ask: bool = True) -> AdaptRequest:
+        """The engine request that trains on ``self_edit`` (+ the passage) and, with ``ask``, asks the passage's
+        questions. Every SQuAD request (env, ``eval squad``, ``eval continual``) is built here."""
+        return self.pooled_request([(self_edit, passage)], seed, ask)
+
+    def pooled_request(self, edits: Sequence[tuple[str, Passage]], seed: int, ask: bool = True) -> AdaptRequest:
+        """One adapter for several passages (the paper's CPT setting): every ``(self_edit, passage)``'s training
+        sequences, in order, and (with ``ask``) all their questions, in the same order."""
+        return AdaptRequest(sequences=tuple(s for edit, p in edits for s in self.training_sequences(edit, p)),
+                            queries=tuple(q for _, p in edits for q in self.queries(p)) if ask else (),
                             train=replace(self.config.train, seed=seed), lora=self.config.lora)
 
     def _reference_key(self, passage: Passage, seed: int) -> tuple:
