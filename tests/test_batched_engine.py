@@ -8,7 +8,7 @@ import warnings
 import pytest
 import torch
 
-import seal_gym.adapt.batched as batched
+import seal_gym.adapt.optimizer as optimizer
 import seal_gym.adapt.sequential as sequential
 from seal_gym.adapt import (
     AdaptRequest,
@@ -20,7 +20,8 @@ from seal_gym.adapt import (
     TrainSpec,
     make_engine,
 )
-from seal_gym.adapt.batched import BatchedEngine, length_buckets
+from seal_gym.adapt.batched import BatchedEngine
+from seal_gym.adapt.tokens import length_buckets
 from seal_gym.models import load_model
 from tests.conftest import weights_checksum
 
@@ -140,7 +141,7 @@ def test_optimizer_in_slices_of_adapters_gives_the_same_weights(bundle, monkeypa
     requests = [request(10 + i, 2 + i % 3, 1 + i % 2) for i in range(5)]
     states = []
     for values in (2**26, 1):  # one slice for all, then one adapter per slice
-        monkeypatch.setattr(batched, "OPTIMIZER_SLICE_VALUES", values)
+        monkeypatch.setattr(optimizer, "OPTIMIZER_SLICE_VALUES", values)
         engine = BatchedEngine(bundle.model, bundle.tokenizer, keep_lora_state=True)
         engine.adapt(requests)
         states.append(engine.lora_states)

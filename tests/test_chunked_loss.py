@@ -10,13 +10,8 @@ import pytest
 import torch
 
 from seal_gym.adapt import AdaptRequest, BatchedEngine, LoraSpec, Query, TrainSequence, TrainSpec
-from seal_gym.adapt.batched import (
-    body_and_head,
-    chunked_loss_sums,
-    decoder_layers,
-    logits_are_head_of_body,
-    per_adapter_loss_sums,
-)
+from seal_gym.adapt.checkpointing import decoder_layers
+from seal_gym.adapt.losses import body_and_head, chunked_loss_sums, logits_are_head_of_body, per_adapter_loss_sums
 from seal_gym.adapt.stacked_lora import StackedLora
 from seal_gym.adapt.tokens import IGNORE_INDEX, collate, pad_token_id, tokenize_request
 from seal_gym.models import load_model

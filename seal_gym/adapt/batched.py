@@ -4,41 +4,37 @@ Each optimizer step runs one forward and one backward over the step's sequences 
 training (right-padded into one batch, or a few batches of similar length, every row routed to its own
 adapter, see :mod:`seal_gym.adapt.stacked_lora`). Each adapter's loss is the mean over its own tokens, so its gradient
 is exactly the one it would get alone; clipping, the learning-rate schedule and AdamW are applied per
-adapter. Requests may differ in sequences, epochs, batch size, learning rate, schedule and LoRA shape:
+adapter (:mod:`seal_gym.adapt.optimizer`). Requests may differ in sequences, epochs, batch size, learning rate, schedule and LoRA shape:
 an adapter whose steps are over simply has no rows in later steps and is not updated.
 
 The loss never holds the logits of a whole batch: the model's body gives hidden states, and the LM head
 and cross-entropy run over chunks of ``loss_chunk_tokens`` tokens, each recomputed in backward
-(:func:`chunked_loss_sums`). Peak memory then grows with the chunk, not with rows x tokens x vocabulary.
+(:func:`~seal_gym.adapt.losses.chunked_loss_sums`). Peak memory then grows with the chunk, not with rows x tokens x vocabulary.
 With ``layer_checkpointing`` the decoder layers' activations are recomputed in backward too
-(:func:`checkpointed_layers`), so what remains is each layer's input, not every intermediate of every layer.
+(:func:`~seal_gym.adapt.checkpointing.checkpointed_layers`), so what remains is each layer's input, not every intermediate of every layer.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
-import math
 import time
-from typing import Iterator, Literal, Sequence
+from typing import Literal, Sequence
 
 import torch
-import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
 
+from seal_gym.adapt.checkpointing import checkpointed_layers, decoder_layers
 from seal_gym.adapt.decoding import asks_answer, generation_batches, greedy_answers, target_logprobs
 from seal_gym.adapt.engine_base import EngineBase
+from seal_gym.adapt.losses import body_and_head, chunked_loss_sums, logits_are_head_of_body, per_adapter_loss_sums
+from seal_gym.adapt.optimizer import clip_and_step, max_grad_norm
 from seal_gym.adapt.progress import report
-from seal_gym.adapt.tokens import IGNORE_INDEX, batch_order, collate, pad_token_id, tokenize_request
-from seal_gym.adapt.training import lr_multiplier
 from seal_gym.adapt.stacked_lora import StackedLora
-from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, TrainSpec
+from seal_gym.adapt.tokens import IGNORE_INDEX, batch_order, collate, length_buckets, pad_token_id, tokenize_request
+from seal_gym.adapt.training import lr_multiplier
+from seal_gym.adapt.types import AdaptOutcome, AdaptRequest
 
 GroupBy = Literal["none", "spec"]
-ADAM_BETAS = (0.9, 0.999)  # torch.optim.AdamW defaults, like the sequential engine
-ADAM_EPS = 1e-8
-OPTIMIZER_SLICE_VALUES = 2**26  # float32 values per optimizer temporary (256 MB); see _clip_and_step
 
 
 class BatchedEngine(EngineBase):
@@ -162,7 +158,7 @@ class BatchedEngine(EngineBase):
         overhead = self.bucket_overhead_tokens
         if overhead is None:
             overhead = 2048 if device.type == "cuda" else 16
-        max_norm = torch.tensor([_max_norm(r.train) for r in requests], device=device)
+        max_norm = torch.tensor([max_grad_norm(r.train) for r in requests], device=device)
         moments = (torch.zeros_like(stack.weights), torch.zeros_like(stack.weights))
         losses = torch.zeros(max(steps, default=0), k, device=device)
         tokens = [0] * k
@@ -188,7 +184,7 @@ class BatchedEngine(EngineBase):
                 losses[t, :n] += loss.detach()
             lrs = [r.train.learning_rate * lr_multiplier(t, s, r.train) for r, s in zip(requests[:n], steps)]
             decay = [1.0 - lr * r.train.weight_decay for lr, r in zip(lrs, requests)]
-            _clip_and_step(stack, moments, max_norm[:n], lrs, decay, t + 1)
+            clip_and_step(stack, moments, max_norm[:n], lrs, decay, t + 1)
         table = losses.T.tolist()
         return [table[j][: steps[j]] for j in range(k)], tokens, steps
 
@@ -248,160 +244,3 @@ class BatchedEngine(EngineBase):
         return scores
 
 
-def per_adapter_loss_sums(logits: torch.Tensor, labels: torch.Tensor, adapter_of_row: torch.Tensor,
-                          num_adapters: int) -> torch.Tensor:
-    """Each adapter's summed next-token cross-entropy over its own rows' labelled positions (the numerator
-    of ``sequential.causal_lm_loss``)."""
-    return _target_loss_sums(logits[:, :-1], labels[:, 1:], adapter_of_row, num_adapters)
-
-
-def _target_loss_sums(logits: torch.Tensor, targets: torch.Tensor, adapter_of_row: torch.Tensor,
-                      num_adapters: int) -> torch.Tensor:
-    # ``logits[:, i]`` predicts ``targets[:, i]`` (already shifted); cross-entropy in float32 on any base dtype.
-    per_token = F.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]),
-        targets.reshape(-1),
-        ignore_index=IGNORE_INDEX,
-        reduction="none",
-    ).view(targets.shape)
-    return per_token.new_zeros(num_adapters).index_add(0, adapter_of_row, per_token.sum(1))
-
-
-def _head_loss_sums(hidden: torch.Tensor, head: torch.nn.Module, targets: torch.Tensor,
-                    adapter_of_row: torch.Tensor, num_adapters: int) -> torch.Tensor:
-    return _target_loss_sums(head(hidden), targets, adapter_of_row, num_adapters)
-
-
-def chunked_loss_sums(hidden: torch.Tensor, head: torch.nn.Module, labels: torch.Tensor, adapter_of_row: torch.Tensor,
-                      num_adapters: int, chunk_tokens: int) -> torch.Tensor:
-    """:func:`per_adapter_loss_sums` of ``head(hidden)``, with only about ``chunk_tokens`` tokens' logits alive
-    at a time, in forward and in backward.
-
-    The positions are cut into chunks of ``chunk_tokens // rows`` columns (all rows together, so a head
-    with per-row adapters still sees every routed row). Each chunk's logits and cross-entropy are freed
-    after its forward and recomputed in backward (activation checkpointing), which costs one more pass
-    of the head's matmul and leaves every gradient unchanged.
-    """
-    width = max(1, chunk_tokens // hidden.shape[0])
-    parts = zip(hidden[:, :-1].split(width, dim=1), labels[:, 1:].split(width, dim=1))
-    sums = [checkpoint(_head_loss_sums, h, head, t, adapter_of_row, num_adapters, use_reentrant=False) for h, t in parts]
-    return torch.stack(sums).sum(0)
-
-
-def decoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
-    """The repeated blocks of a Hugging Face causal LM: the first ``ModuleList`` of its body (``layers`` of
-    Llama-like models, ``h`` of GPT-2).
-
-    Raises:
-        ValueError: the model has no such list.
-    """
-    body, _ = body_and_head(model)
-    for module in (body or model).children():
-        if isinstance(module, torch.nn.ModuleList) and len(module) > 0:
-            return module
-    raise ValueError(f"{type(model).__name__} has no list of decoder layers to checkpoint; "
-                     "use BatchedEngine(layer_checkpointing=False)")
-
-
-@contextlib.contextmanager
-def checkpointed_layers(model: torch.nn.Module) -> Iterator[None]:
-    """Within the block, every decoder layer runs under non-reentrant activation checkpointing.
-
-    Done here rather than with the model's own ``gradient_checkpointing_enable`` (renamed across
-    transformers versions, and a switch the user may own): each layer's ``forward`` is shadowed by a
-    checkpointed call of itself and put back afterwards, whatever was there before.
-    """
-    layers = list(decoder_layers(model))
-    saved = [vars(layer).get("forward") for layer in layers]  # an instance-level forward (e.g. a hook's), if any
-    for layer in layers:
-        layer.forward = functools.partial(checkpoint, layer.forward, use_reentrant=False)
-    try:
-        yield
-    finally:
-        for layer, forward in zip(layers, saved):
-            if forward is None:
-                del layer.forward  # the class's forward shows through again
-            else:
-                layer.forward = forward
-
-
-def body_and_head(model: torch.nn.Module) -> tuple[torch.nn.Module | None, torch.nn.Module | None]:
-    """A Hugging Face causal LM's body (input ids -> ``last_hidden_state``) and LM head, where it has them."""
-    get_body, get_head = getattr(model, "get_decoder", None), getattr(model, "get_output_embeddings", None)
-    body, head = (get_body() if callable(get_body) else None), (get_head() if callable(get_head) else None)
-    return (body if isinstance(body, torch.nn.Module) else None), (head if isinstance(head, torch.nn.Module) else None)
-
-
-@torch.no_grad()
-def logits_are_head_of_body(model: torch.nn.Module) -> bool:
-    """Whether the model's logits are exactly ``head(body(...).last_hidden_state)`` (see :func:`body_and_head`):
-    false for a model that does more (logit soft-capping, scaling), whose loss then uses its full logits.
-
-    Checked once on a short input rather than assumed, so any Hugging Face causal LM is handled correctly.
-    """
-    body, head = body_and_head(model)
-    if body is None or head is None:
-        return False
-    was_training = model.training
-    model.eval()
-    try:
-        ids = torch.arange(1, 9, device=next(model.parameters()).device)[None] % model.config.vocab_size
-        expected = model(input_ids=ids, use_cache=False).logits
-        got = head(body(input_ids=ids, use_cache=False).last_hidden_state)
-    except Exception:  # a model whose parts do not compose this way keeps the full-logits loss
-        return False
-    finally:
-        model.train(was_training)
-    return got.shape == expected.shape and torch.allclose(got.float(), expected.float(), rtol=1e-3, atol=1e-3)
-
-
-def length_buckets(lengths: list[int], overhead_tokens: int) -> list[list[int]]:
-    """Split rows into padded batches of similar length, minimising the padded tokens computed plus
-    ``overhead_tokens`` per extra batch (the fixed cost of one forward and backward, in tokens).
-
-    >>> length_buckets([40, 160, 45, 150], overhead_tokens=16)
-    [[0, 2], [3, 1]]
-    """
-    order = sorted(range(len(lengths)), key=lengths.__getitem__)
-    # best[j]: cheapest split of the j shortest rows; the last batch of rows i..j-1 is padded to row j-1.
-    best, cut = [0] + [math.inf] * len(order), [0] * (len(order) + 1)
-    for j in range(1, len(order) + 1):
-        for i in range(j):
-            cost = best[i] + (j - i) * lengths[order[j - 1]] + overhead_tokens
-            if cost < best[j]:
-                best[j], cut[j] = cost, i
-    buckets, j = [], len(order)
-    while j > 0:
-        buckets.append(order[cut[j] : j])
-        j = cut[j]
-    return buckets[::-1]
-
-
-def _max_norm(spec: TrainSpec) -> float:
-    return math.inf if spec.max_grad_norm is None else spec.max_grad_norm
-
-
-@torch.no_grad()
-def _clip_and_step(stack: StackedLora, moments: tuple[torch.Tensor, torch.Tensor], max_norm: torch.Tensor,
-                   lrs: list[float], decay: list[float], step: int) -> None:
-    """Per-adapter gradient clipping (as ``clip_grad_norm_``) and one AdamW step (as ``torch.optim.AdamW``)
-    on the first ``len(lrs)`` rows of the stack; the other adapters are finished and left untouched."""
-    n = len(lrs)
-    weights, grads = stack.weights[:n], stack.grads[:n]
-    exp_avg, exp_avg_sq = moments[0][:n], moments[1][:n]
-    norm = torch.linalg.vector_norm(grads, dim=1)
-    grads.mul_((max_norm / (norm + 1e-6)).clamp(max=1.0)[:, None])
-    beta1, beta2 = ADAM_BETAS
-    # Scalars are computed in double precision, as torch's AdamW does, then rounded once to float32.
-    step_size = torch.tensor([lr / (1 - beta1**step) for lr in lrs], device=weights.device)[:, None]
-    weights.mul_(torch.tensor(decay, device=weights.device)[:, None])
-    exp_avg.lerp_(grads, 1 - beta1)
-    exp_avg_sq.mul_(beta2).addcmul_(grads, grads, value=1 - beta2)
-    # The update needs two temporaries of its operands' size; taken a slice of adapters at a time (the
-    # arithmetic is elementwise, so the numbers are the same), they stay near OPTIMIZER_SLICE_VALUES each
-    # instead of K x the adapter size (2.5 GB at K=64, rank 32 on every projection of SmolLM2-135M).
-    rows = max(1, OPTIMIZER_SLICE_VALUES // max(1, weights.shape[1]))
-    for first in range(0, n, rows):
-        part = slice(first, first + rows)
-        denom = exp_avg_sq[part].sqrt().div_(math.sqrt(1 - beta2**step)).add_(ADAM_EPS)
-        weights[part].sub_((exp_avg[part] * step_size[part]).div_(denom))
