@@ -20,7 +20,7 @@ def test_make_vec_steps_all_sub_envs_in_one_inner_loop_call(tiny_bundle, monkeyp
     calls = []
     inner_loop = envs.unwrapped.domain.inner_loop
     run = inner_loop.run
-    monkeypatch.setattr(inner_loop, "run", lambda items: calls.append(len(items)) or run(items))
+    monkeypatch.setattr(inner_loop, "run", lambda items, **kw: calls.append(len(items)) or run(items, **kw))
     observations, infos = envs.reset(seed=0)
     assert len(observations) == 3 and infos["title"][0] in observations[0]
     actions = ["A fact.\nAnother fact.", "", "One more fact."]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, Sequence, get_args
 
 import numpy as np
 
@@ -17,9 +17,10 @@ from seal_gym.text import clean_self_edit
 
 Reward = Literal["accuracy", "gain", "answer_logprob", "answer_f1", "accuracy_vs_passage",
                  "answer_logprob_vs_passage", "answer_f1_vs_passage"]
-REWARDS = ("accuracy", "gain", "answer_logprob", "answer_f1", "accuracy_vs_passage", "answer_logprob_vs_passage",
-           "answer_f1_vs_passage")
+REWARDS: tuple[str, ...] = get_args(Reward)
 """Every ``reward=`` kind; ``*_vs_passage`` subtracts the passage-only adapter's score under the same inner seed."""
+SCORE_OF_REWARD = {"accuracy": "accuracy", "answer_logprob": "logprob", "answer_f1": "f1"}
+"""Reward kind (without ``_vs_passage``) -> the name of its score in a result's metrics."""
 
 
 def reward_of(result: KnowledgeResult, kind: str) -> float:
@@ -30,18 +31,15 @@ def reward_of(result: KnowledgeResult, kind: str) -> float:
     score of the adapter trained on the passage alone with the same inner seed: > 0 means the self-edit
     taught more than the passage did.
     """
-    base, _, versus = kind.partition("_vs_")
-    if base == "gain":
+    if kind == "gain":
         return result.gain
-    own = {"accuracy": result.adapter_accuracy, "answer_logprob": result.metrics.get("logprob"),
-           "answer_f1": result.metrics.get("f1")}[base]
-    if own is None:
+    base, _, versus = kind.partition("_vs_")
+    score = SCORE_OF_REWARD[base]
+    own = {"accuracy": result.adapter_accuracy, **result.metrics}.get(score)
+    reference = result.passage_metrics.get(score) if versus else 0.0
+    if own is None or reference is None:
         raise ValueError(f"reward {kind!r} needs a score the inner loop did not compute")
-    if not versus:
-        return own
-    reference = result.passage_metrics
-    return own - {"accuracy": reference["accuracy"], "answer_logprob": reference.get("logprob", 0.0),
-                  "answer_f1": reference.get("f1", 0.0)}[base]
+    return own - reference
 
 
 class SquadDomain:
@@ -115,17 +113,17 @@ class SquadDomain:
                    summary="empty self-edit: nothing to train on -> reward 0.0")
             for (index, _, _), c in zip(items, cleaned)
         ]
+        empty = [not self.style.split_items(c.text) for c in cleaned]
         scores_empty = self.reward_kind not in ("accuracy", "gain")
-        live = [i for i, c in enumerate(cleaned) if scores_empty or self.style.split_items(c.text)]
+        live = [i for i in range(len(items)) if scores_empty or not empty[i]]
         knowledge_items = [KnowledgeItem(cleaned[i].text, self.passages[items[i][0]], items[i][2]) for i in live]
-        relative = self.reward_kind.endswith("_vs_passage")
-        results = self.inner_loop.run(knowledge_items, reference="passage") if relative else self.inner_loop.run(knowledge_items)
-        for i, result in zip(live, results):
+        reference = "passage" if self.reward_kind.endswith("_vs_passage") else None
+        for i, result in zip(live, self.inner_loop.run(knowledge_items, reference=reference)):
             reward = reward_of(result, self.reward_kind)
             info = result_info(result, passage_index=items[i][0], action_notes=cleaned[i].notes, gain=result.gain,
                                **{f"answer_{k}": v for k, v in result.metrics.items()},
                                **{f"passage_{k}": v for k, v in result.passage_metrics.items()})
-            if not self.style.split_items(cleaned[i].text):
+            if empty[i]:
                 info["error"] = "empty self-edit: scored as the passage alone"
             loss = "none" if result.final_loss is None else f"{result.final_loss:.3f}"
             summary = (f"{self.passages[items[i][0]].title}: baseline {result.baseline_accuracy:.2f} -> adapted "

@@ -75,11 +75,6 @@ class KnowledgeResult:
     def gain(self) -> float:
         return self.adapter_accuracy - self.baseline_accuracy
 
-    @property
-    def answer_logprob(self) -> float | None:
-        """Mean over questions of the gold answer's mean per-token log-probability (``score_logprob`` only)."""
-        return self.metrics.get("logprob")
-
     def lenient_accuracy(self, threshold: float = 0.5) -> float:
         """Adapter accuracy under the lenient grader (best-span token F1 >= ``threshold``)."""
         return sum(q.f1 >= threshold for q in self.questions) / max(1, len(self.questions))

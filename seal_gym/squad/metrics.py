@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from seal_gym.squad.grading import Verdict, answer_f1, concise_answer, copies_passage, exact_match
+from seal_gym.squad.grading import Verdict, answer_f1, copies_passage, exact_match
 from seal_gym.squad.passages import Passage
 
 RECITAL_WORDS = 8
@@ -61,4 +61,4 @@ def answer_metrics(passage: Passage, answers: Sequence[str] | None, logprobs: Se
     return out
 
 
-__all__ = ["METRICS", "RECITAL_WORDS", "answer_metrics", "concise_answer"]
+__all__ = ["METRICS", "RECITAL_WORDS", "answer_metrics"]

@@ -26,10 +26,6 @@ class InnerPreset:
     max_answer_tokens: int = 64
     """Greedy answer length."""
 
-    def env_kwargs(self) -> dict:
-        return {"lora": self.lora, "train": self.train, "answer_style": self.answer_style,
-                "include_passage": self.include_passage, "max_answer_tokens": self.max_answer_tokens}
-
 
 INNER_PRESETS: dict[str, InnerPreset] = {
     "seal": InnerPreset(),
