@@ -255,8 +255,9 @@ def test_model_of_an_existing_knowledge_base_cannot_change(tmp_path):
         add_documents(tmp_path / "kb", documents(PASSAGES[1:2]), model="other")
 
 
-def test_lora_weights_load_in_order_bit_for_bit_and_restore(tmp_path, tiny_bundle):
+def test_lora_weights_load_in_order_bit_for_bit_and_restore(tmp_path, tiny_bundle, monkeypatch):
     from seal_gym.adapt import LoraSpec, TrainSpec
+    from seal_gym.memory import weights
 
     base = weights_checksum(tiny_bundle.model)
     add_documents(tmp_path / "kb", documents(PASSAGES[:2]))
@@ -269,8 +270,14 @@ def test_lora_weights_load_in_order_bit_for_bit_and_restore(tmp_path, tiny_bundl
             assert update(kb, editor, writes("A fact."), config, train, lora).status == "accepted"
         updated = weights_checksum(tiny_bundle.model)
         assert updated != base
+        answered_on = []  # the weights each answer is generated with
+        monkeypatch.setattr(weights, "greedy_answers",
+                            lambda model, *_: answered_on.append(weights_checksum(model)) or ["x"])
         question = Query("Topic: x\nwho?", 3)
-        assert editor.answer([question], weights=False) == editor.answer([question], weights=False)
+        editor.answer([question], weights=False)
+        editor.answer([question])
+        monkeypatch.undo()
+        assert answered_on == [base, updated]
         assert weights_checksum(tiny_bundle.model) == updated  # answering with the base weights put them back
         editor.restore()
         assert weights_checksum(tiny_bundle.model) == base

@@ -57,9 +57,11 @@ def ask(kb: KnowledgeBase, editor: WeightEditor, questions: Sequence[str], mode:
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     state = state if state is not None else kb.current()
-    editor.load(kb.adapters(state))
+    weights = mode in ("weights", "hybrid")
+    if weights:  # the other modes answer with the base weights: no adapter need be read
+        editor.load(kb.adapters(state))
     retrieve = mode in ("retrieval", "hybrid")
     hits = search(state.index_dir, state.documents, questions, top_k) if retrieve else [[] for _ in questions]
     queries = [Query(editor.prompt(context_prompt(q, h)), max_answer_tokens) for q, h in zip(questions, hits)]
-    answers = editor.answer(queries, weights=mode in ("weights", "hybrid"))
+    answers = editor.answer(queries, weights=weights)
     return [Answer(q, a, mode, [x.document.title for x in h]) for q, a, h in zip(questions, answers, hits)]

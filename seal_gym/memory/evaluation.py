@@ -24,7 +24,7 @@ from seal_gym.memory.store import KnowledgeBase, Settings
 from seal_gym.evaluation.self_edits import Writer
 from seal_gym.memory.updater import UpdateConfig, UpdateReport, update
 from seal_gym.memory.weights import WeightEditor
-from seal_gym.squad.grading import GradeItem, Grader, best_span_f1, make_grader
+from seal_gym.squad.grading import GradeItem, Grader, lenient_accuracy, make_grader
 from seal_gym.squad.passages import Passage
 from seal_gym.stats import format_table
 
@@ -148,6 +148,7 @@ def evaluate_memory(passages: Sequence[Passage], editor: WeightEditor, writer: W
     kb = KnowledgeBase.create(kb_dir, Settings(model_name))
     result = MemoryEvaluation(model_name or "", list(MODES))
     asker = CachedAnswers(editor)
+    first = sum(len(p.questions) for p in passages[: config.per_window])
     for w in range(config.windows):
         window = passages[w * config.per_window : (w + 1) * config.per_window]
         with kb.lock():
@@ -155,7 +156,6 @@ def evaluate_memory(passages: Sequence[Passage], editor: WeightEditor, writer: W
         report = update(kb, editor, writer, update_config, train, lora, grader)
         seen = [(p, qa) for p in passages[: (w + 1) * config.per_window] for qa in p.questions]
         texts = [question_text(Question(qa.question, qa.answer, p.title)) for p, qa in seen]
-        first = len([1 for p in passages[: config.per_window] for _ in p.questions])
         state = kb.current()
         accuracy, first_window, lenient = {}, {}, {}
         for mode in MODES:
@@ -164,8 +164,7 @@ def evaluate_memory(passages: Sequence[Passage], editor: WeightEditor, writer: W
             correct = [v.correct for v in verdicts]
             accuracy[mode] = 100 * sum(correct) / max(1, len(correct))
             first_window[mode] = 100 * sum(correct[:first]) / max(1, first)
-            right = [best_span_f1(a, qa.answer) >= 0.5 for (_, qa), a in zip(seen, answers)]
-            lenient[mode] = 100 * sum(right) / max(1, len(right))
+            lenient[mode] = 100 * lenient_accuracy(answers, [qa.answer for _, qa in seen])
         result.windows.append(WindowResult(w + 1, (w + 1) * config.per_window, len(texts), accuracy, first_window, report,
                                            lenient))
         if on_window:

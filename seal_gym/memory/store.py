@@ -108,6 +108,10 @@ class State:
         return self.folder / "index" if self.folder else None
 
 
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 @dataclass(frozen=True)
 class Settings:
     """What ``kb.json`` records when a knowledge base is created."""
@@ -116,11 +120,7 @@ class Settings:
     """The model name or path (``None``: the embedded model)."""
     default_tag: Tag = "durable"
     """Tag of an added document that names none."""
-    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-
-
-def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    created: str = field(default_factory=now)
 
 
 def pause_point(name: str) -> None:
@@ -190,7 +190,7 @@ class KnowledgeBase:
             kb.commit(State(), collect_adapters=True)
             meta = {"format": FORMAT, "version": VERSION, "model": settings.model, "default_tag": settings.default_tag,
                     "created": settings.created}
-            _write_atomically(path / "kb.json", json.dumps(meta, indent=2))  # written last: a marker means complete
+            write_atomically(path / "kb.json", json.dumps(meta, indent=2))  # written last: a marker means complete
         return kb
 
     @classmethod
@@ -308,7 +308,7 @@ class KnowledgeBase:
         pause_point("before-pointer")
         pointer = self.path / "CURRENT"
         previous = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else None
-        _write_atomically(pointer, name)
+        write_atomically(pointer, name)
         pause_point("after-pointer")
         self._collect_garbage({name, previous}, state if collect_adapters else None)
         return replace(state, folder=states / name)
@@ -342,7 +342,7 @@ def _write_synced(path: Path, text: str) -> None:
         os.fsync(f.fileno())
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` by a complete new file in one step (a reader sees the old or the new content)."""
     scratch = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     _write_synced(scratch, text)

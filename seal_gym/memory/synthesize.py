@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,6 +23,7 @@ from typing import Any, Sequence
 from seal_gym.diversity import compression_ratio, distinct_n, words
 from seal_gym.evaluation.self_edits import Writer, write_self_edits
 from seal_gym.memory.documents import NewDocument
+from seal_gym.memory.store import write_atomically
 from seal_gym.squad.prompts import get_prompt_style
 
 
@@ -146,9 +145,4 @@ def synthesize(documents: Sequence[NewDocument], writer: Writer, out: str | Path
 def _replace(path: Path, records: list[dict[str, Any]]) -> None:
     """Write ``records`` to ``path`` in one step: a reader (or a killed run) sees the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(scratch, "w", encoding="utf-8") as f:
-        json.dump(records, f, ensure_ascii=False, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(scratch, path)
+    write_atomically(path, json.dumps(records, ensure_ascii=False, indent=1))

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Protocol, Sequence
@@ -37,7 +36,6 @@ class Trial:
     answers: list[str]
     """Its answers to the request's queries (on top of the current weights)."""
     losses: list[float]
-    seconds: float
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
     """``<module>.lora_A`` / ``<module>.lora_B`` weights, on the CPU (empty for an :class:`EngineEditor`)."""
     scaling: float = 1.0
@@ -123,7 +121,6 @@ class LoraEditor:
             return greedy_answers(self.bundle.model, self.bundle.tokenizer, list(queries), self.answer_batch_size)
 
     def trial(self, request: AdaptRequest) -> Trial:
-        start = time.perf_counter()
         model, was_training = self.bundle.model, self.bundle.model.training
         with temporary_lora(model, request.lora, request.train.seed) as lora_model:
             losses, _, _ = train_lora(lora_model, self.bundle.tokenizer, request)
@@ -131,8 +128,8 @@ class LoraEditor:
             answers = greedy_answers(lora_model, self.bundle.tokenizer, list(request.queries), self.answer_batch_size)
             tensors = _lora_tensors(lora_model)
         model.train(was_training)
-        return Trial(tuple(s.prompt + s.completion for s in request.sequences), answers, losses,
-                     time.perf_counter() - start, tensors, request.lora.scaling)
+        return Trial(tuple(s.prompt + s.completion for s in request.sequences), answers, losses, tensors,
+                     request.lora.scaling)
 
     def save(self, trial: Trial, path: Path) -> None:
         write_adapter(path, trial.tensors, trial.scaling)
@@ -212,11 +209,10 @@ class EngineEditor:
         return self.engine.answer(list(queries))
 
     def trial(self, request: AdaptRequest) -> Trial:
-        start = time.perf_counter()
         combined = replace(request, sequences=tuple(TrainSequence(s) for s in self.sequences) + request.sequences)
         outcome = self.engine.adapt([combined])[0]
         return Trial(tuple(s.prompt + s.completion for s in request.sequences), outcome.answers, outcome.losses,
-                     time.perf_counter() - start, {}, request.lora.scaling)
+                     {}, request.lora.scaling)
 
     def save(self, trial: Trial, path: Path) -> None:
         write_adapter(path, trial.tensors, trial.scaling)
