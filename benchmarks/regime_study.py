@@ -31,7 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from science import SEAL, Regime, Results, make_loops, paired_table, per_passage, score_conditions, study_passages  # noqa: E402
+from science import (SEAL, Regime, Results, make_loops, own_self_edits, paired_table, per_passage,  # noqa: E402
+                     score_conditions, study_passages)
 
 STAGE_ONE = [SEAL, replace(SEAL, lr=3e-4), replace(SEAL, lr=1e-4), replace(SEAL, epochs=3),
              replace(SEAL, lr=3e-4, epochs=3)]
@@ -49,21 +50,6 @@ def margin(rows: list[dict], regime: Regime) -> float:
     a, b = per_passage(rows, regime.name, "7b", "logprob"), per_passage(rows, regime.name, "passage", "logprob")
     common = [p for p in a if p in b]
     return sum(a[p] - b[p] for p in common) / len(common) if common else float("-inf")
-
-
-def own_self_edits(bundle, passages, style: str, cache: Path, seed: int = 0) -> dict[int, str]:
-    """One self-edit per passage written by the model itself in ``style`` (sampled once, then read back)."""
-    cached = json.loads(cache.read_text()) if cache.exists() else {}
-    if style not in cached or any(str(i) not in cached[style] for i, _ in passages):
-        from seal_gym.agents import LMPolicy
-        from seal_gym.squad.prompts import get_prompt_style
-
-        policy = LMPolicy(bundle, seed=seed)
-        prompts = [get_prompt_style(style).render(p.title, p.context) for _, p in passages]
-        texts = policy.act(prompts)
-        cached[style] = {str(i): t for (i, _), t in zip(passages, texts)}
-        cache.write_text(json.dumps(cached, indent=1))
-    return {int(i): t for i, t in cached[style].items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,21 +75,21 @@ def main(argv: list[str] | None = None) -> None:
     bundle = load_model(args.model, device="cpu")
     engine = BatchedEngine(bundle.model, bundle.tokenizer)
     passages = study_passages("tune", args.passages)
-    own = own_self_edits(bundle, passages, "implications", args.out / "own_self_edits.json")
+    own = own_self_edits(bundle, passages, args.out / "own_self_edits.json")
 
     def run(regime: Regime, extra_styles: tuple[str, ...] = ()) -> None:
         began = time.perf_counter()
         print(f"{regime.name}", flush=True)
         with_passage, alone = make_loops(bundle, engine, regime)
         jobs = [(c, i, p, t) for i, p in passages
-                for c, t in (("passage", ""), ("7b", p.completions[0]), ("own", own[i]))]
+                for c, t in (("passage", ""), ("7b", p.completions[0]), ("own", own[i][0]))]
         if regime == SEAL:
             jobs += [("base", i, p, "") for i, p in passages]
         score_conditions(with_passage, alone, regime, jobs, results)
         for style in extra_styles:
-            texts = own_self_edits(bundle, passages, style, args.out / "own_self_edits.json")
+            texts = own_self_edits(bundle, passages, args.out / "own_self_edits.json", style)
             styled, _ = make_loops(bundle, engine, regime, style=style)
-            score_conditions(styled, alone, regime, [(f"own-{style}", i, p, texts[i]) for i, p in passages], results)
+            score_conditions(styled, alone, regime, [(f"own-{style}", i, p, texts[i][0]) for i, p in passages], results)
         print(f"  margin 7b - passage {margin(results.rows, regime):+.3f} nats ({time.perf_counter() - began:.0f} s)",
               flush=True)
 

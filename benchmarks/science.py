@@ -48,9 +48,12 @@ class Regime:
         return (f"lr{self.lr:.0e}_ep{self.epochs}_r{self.rank}_{self.targets}_{self.split}"
                 f"{'_P' if self.include_passage else '_noP'}_b{self.batch_size}")
 
-    def config(self, include_passage: bool | None = None, style: str = "implications") -> KnowledgeConfig:
-        """The inner loop's config: short answers, gold log-probabilities scored, answers up to 24 tokens."""
-        prompt_style = replace(get_prompt_style(style), split=self.split) if self.split == "whole" else style
+    def config(self, include_passage: bool | None = None, style: str = "implications",
+               split: str | None = None) -> KnowledgeConfig:
+        """The inner loop's config: short answers, gold log-probabilities scored, answers up to 24 tokens
+        (``include_passage`` and ``split`` override the regime's)."""
+        split = split or self.split
+        prompt_style = replace(get_prompt_style(style), split=split) if split == "whole" else style
         return KnowledgeConfig(
             lora=LoraSpec(rank=self.rank, alpha=2.0 * self.rank, target_modules=TARGETS[self.targets]),
             train=TrainSpec(epochs=self.epochs, learning_rate=self.lr, batch_size=self.batch_size),
@@ -129,10 +132,28 @@ def make_loops(bundle, engine, regime: Regime, style: str = "implications") -> t
     """The regime's inner loop with its own include_passage, and one that trains on the self-edit text alone
     (for the ``passage`` condition, whose self-edit is the passage, and ``base``, which trains nothing)."""
     with_passage = KnowledgeInnerLoop(bundle, engine, grader="contains", config=regime.config(style=style))
-    alone = KnowledgeInnerLoop(bundle, engine, grader="contains",
-                               config=regime.config(include_passage=False, style="implications"))
-    alone.style = replace(get_prompt_style("implications"), split="whole")  # the passage is one sequence
+    # The passage is one sequence, whatever the regime does with self-edits.
+    alone = KnowledgeInnerLoop(bundle, engine, grader="contains", config=regime.config(include_passage=False, split="whole"))
     return with_passage, alone
+
+
+def own_self_edits(bundle, passages: Sequence[tuple[int, Passage]], cache: Path, style: str = "implications",
+                   n: int = 1, seed: int = 0) -> dict[int, list[str]]:
+    """``n`` self-edits per passage that the model writes itself in ``style`` (sampled for the passages the
+    ``cache`` file lacks, then read back from it: ``{style: {position: [texts]}}``)."""
+    cached = json.loads(cache.read_text()) if cache.exists() else {}
+    texts = {int(i): [t] if isinstance(t, str) else t for i, t in cached.get(style, {}).items()}
+    missing = [(i, p) for i, p in passages if len(texts.get(i, [])) < n]
+    if missing:
+        from seal_gym.agents import LMPolicy
+
+        prompt = get_prompt_style(style)
+        completions = LMPolicy(bundle, seed=seed).sample([prompt.render(p.title, p.context) for _, p in missing], n,
+                                                         logprobs=False)
+        for k, (i, _) in enumerate(missing):
+            texts[i] = [c.text for c in completions[k * n : (k + 1) * n]]
+        cache.write_text(json.dumps({**cached, style: {str(i): t for i, t in sorted(texts.items())}}, indent=1))
+    return {i: t[:n] for i, t in texts.items()}
 
 
 def per_passage(rows: Iterable[dict], regime: str, condition: str, metric: str) -> dict[int, float]:

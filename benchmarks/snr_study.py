@@ -28,29 +28,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from science import Regime, Results, make_loops, study_passages  # noqa: E402
+from science import Regime, Results, make_loops, own_self_edits, study_passages  # noqa: E402
 
 from seal_gym.squad.inner_loop import KnowledgeItem  # noqa: E402
 from seal_gym.stats import format_table  # noqa: E402
 
 KINDS = ("accuracy", "exact", "f1", "logprob")
-
-
-def own_samples(bundle, passages, n: int, cache: Path) -> dict[int, list[str]]:
-    """``n`` self-edits per passage sampled from the model (implications style), cached in ``cache``."""
-    cached = json.loads(cache.read_text()) if cache.exists() else {}
-    missing = [(i, p) for i, p in passages if len(cached.get(str(i), [])) < n]
-    if missing:
-        from seal_gym.agents import LMPolicy
-        from seal_gym.squad.prompts import get_prompt_style
-
-        policy = LMPolicy(bundle, seed=1)
-        style = get_prompt_style("implications")
-        completions = policy.sample([style.render(p.title, p.context) for _, p in missing], n, logprobs=False)
-        for k, (i, _) in enumerate(missing):
-            cached[str(i)] = [c.text for c in completions[k * n : (k + 1) * n]]
-        cache.write_text(json.dumps(cached, indent=1))
-    return {int(i): texts[:n] for i, texts in cached.items()}
 
 
 def components(table: np.ndarray) -> tuple[float, float]:
@@ -94,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
         bundle = load_model(args.model, device="cpu")
         engine = BatchedEngine(bundle.model, bundle.tokenizer)
-        own = own_samples(bundle, passages, args.self_edits, args.out / "own_self_edits.json")
+        own = own_self_edits(bundle, passages, args.out / "own_self_edits.json", n=args.self_edits, seed=1)
         with_passage, alone = make_loops(bundle, engine, regime)
         jobs = [(f"edit{k}", i, p, own[i][k], s) for i, p in passages for k in range(args.self_edits)
                 for s in range(args.seeds)] + [("passage", i, p, p.context, s) for i, p in passages

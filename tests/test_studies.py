@@ -33,3 +33,18 @@ def test_paired_table_pairs_by_passage_and_resumes(tmp_path):
     assert per_passage(again.rows, name, "7b", "logprob") == {0: 1.0, 1: 0.8, 2: 0.6}
     table = paired_table(again.rows, [(name, "7b", "passage")], metrics=("logprob",))
     assert "+0.50 [+0.50, +0.50]" in table  # a constant difference: a zero-width interval
+
+
+def test_own_self_edits_are_read_back_from_the_cache_without_sampling(tmp_path):
+    """A cached passage is never sampled again (the "model" here is no model: sampling would raise); one-text
+    entries of the first cache format read as one-item lists."""
+    from science import own_self_edits
+    from seal_gym.squad.passages import demo_passages
+
+    cache = tmp_path / "own.json"
+    cache.write_text('{"implications": {"0": "Alpha.", "1": ["Beta.", "Gamma."]}}')
+    passages = list(enumerate(demo_passages()[:2]))
+    no_model = object()
+    assert own_self_edits(no_model, passages, cache) == {0: ["Alpha."], 1: ["Beta."]}
+    with pytest.raises(TypeError, match="model must be"):  # passage 0 has one text, two are asked: it samples
+        own_self_edits(no_model, passages, cache, n=2)
