@@ -20,6 +20,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 import torch
 
+from seal_gym.agents.env_traits import env_id_of
 from seal_gym.agents.policy import Completion, TokenScores, TrainablePolicy
 from seal_gym.agents.progress import heartbeat
 from seal_gym.agents.rollouts import Collector, Rollouts
@@ -277,15 +278,6 @@ class Agent:
             FileNotFoundError / ValueError: ``run_dir`` is not a run folder of this agent.
         """
         self.log = RunLog.reopen(Path(run_dir), self)
-
-
-def env_id_of(env: Any) -> str:
-    """A readable name of an env argument (its id when it has one)."""
-    if isinstance(env, str):
-        return env
-    spec = getattr(env, "spec", None)
-    return getattr(spec, "id", None) or type(getattr(env, "unwrapped", env)).__name__
-
 
 
 LossFn = Callable[[TokenScores, slice], torch.Tensor]

@@ -43,6 +43,14 @@ def _creator(entry_point: Any) -> Any:
     return load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
 
 
+def env_id_of(env: Any) -> str:
+    """A readable name of an env argument (its id when it has one)."""
+    if isinstance(env, str):
+        return env
+    spec = getattr(env, "spec", None)
+    return getattr(spec, "id", None) or type(getattr(env, "unwrapped", env)).__name__
+
+
 def model_keyword(env: Any) -> str | None:
     """The keyword through which the env ``env`` (an id) takes the model its inner loop adapts, or ``None``
     (an env object, which has its model already, or an env that declares none).

@@ -29,7 +29,7 @@ from typing import Any, Callable
 import gymnasium as gym
 import numpy as np
 
-from seal_gym.agents.env_traits import make_env, text_problem
+from seal_gym.agents.env_traits import env_id_of, make_env, text_problem
 from seal_gym.agents.policy import Completion, TrainablePolicy
 from seal_gym.domain import MAX_SEED
 
@@ -108,8 +108,7 @@ class Collector:
             raise ValueError(f"groups, samples and seeds must be >= 1, got {groups}, {samples}, {seeds}")
         self.groups, self.samples, self.seeds = groups, samples, seeds
         per_group = samples * seeds
-        name = env if isinstance(env, str) else getattr(getattr(env, "spec", None), "id", None) or type(env).__name__
-        built = isinstance(env, str)
+        name, built = env_id_of(env), isinstance(env, str)
         if built:
             env = make_env(env, groups * per_group, per_group, dict(env_kwargs or {}))
         problem = text_problem(env, name)

@@ -202,7 +202,8 @@ def test_vector_env_object_must_match_the_agent():
 
 
 @pytest.mark.parametrize("module", ["seal_gym.agents", "seal_gym.agents.scripted", "seal_gym.agents.losses",
-                                    "seal_gym.agents.progress"])
+                                    "seal_gym.agents.progress", "seal_gym.agents.agent_state",
+                                    "seal_gym.agents.env_traits"])
 def test_doctests(module):
     # agents/ is installed as seal_gym.agents (package-dir), outside pytest's doctest paths: run them here.
     import doctest
