@@ -103,6 +103,9 @@ def target_logprobs(model, tokenizer, queries: list[Query], batch_size: int = 32
 
     Rows are scored in the order given, ``batch_size`` at a time (a caller that routes rows to adapters
     relies on that order). Queries without a target, or whose target has no tokens, get ``None``.
+
+    Rows are left-padded so that every target ends the row: the model then computes logits for the last few
+    positions only (``logits_to_keep``), not rows x tokens x vocabulary of them.
     """
     scores: list[float | None] = [None] * len(queries)
     rows = [i for i, q in enumerate(queries) if q.target]
@@ -116,14 +119,18 @@ def target_logprobs(model, tokenizer, queries: list[Query], batch_size: int = 32
         input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for row, (p, t) in enumerate(zip(prompts, targets)):
-            input_ids[row, : len(p) + len(t)] = torch.tensor(p + t, dtype=torch.long)
-            mask[row, : len(p) + len(t)] = 1
-        logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
+            input_ids[row, width - len(p) - len(t) :] = torch.tensor(p + t, dtype=torch.long)
+            mask[row, width - len(p) - len(t) :] = 1
+        keep = max(len(t) for t in targets) + 1  # position j predicts token j + 1
+        inputs = dict(input_ids=input_ids.to(device), attention_mask=mask.to(device), use_cache=False,
+                      position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(device))
+        try:
+            logits = model(**inputs, logits_to_keep=keep).logits[:, -keep:]
+        except TypeError:  # a model without logits_to_keep: all logits, then the same slice
+            logits = model(**inputs).logits[:, -keep:]
         for row, (i, p, t) in enumerate(zip(batch, prompts, targets)):
             if not t or not p:
                 continue
-            positions = torch.arange(len(p) - 1, len(p) + len(t) - 1, device=logprobs.device)
-            picked = logprobs[row, positions, torch.tensor(t, device=logprobs.device)]
-            scores[i] = float(picked.mean())
+            predicting = torch.log_softmax(logits[row, keep - len(t) - 1 : keep - 1].float(), dim=-1)
+            scores[i] = float(predicting.gather(1, torch.tensor(t, device=predicting.device)[:, None]).mean())
     return scores
