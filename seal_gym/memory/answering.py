@@ -14,6 +14,7 @@ from seal_gym.memory.documents import Question
 from seal_gym.memory.index import Hit, search
 from seal_gym.memory.store import KnowledgeBase, State
 from seal_gym.memory.weights import WeightEditor
+from seal_gym.squad.inner_loop import question_text as squad_question_text
 
 Mode = Literal["none", "retrieval", "weights", "hybrid"]
 MODES: tuple[str, ...] = ("none", "retrieval", "weights", "hybrid")
@@ -36,7 +37,7 @@ def question_text(question: Question) -> str:
     >>> question_text(Question("Who founded it?", "Odila Brenn", "Port Varrow"))
     'Topic: Port Varrow\\nWho founded it?'
     """
-    return f"Topic: {question.title}\n{question.question}" if question.title else question.question
+    return squad_question_text(question.title, question.question)
 
 
 def context_prompt(question: str, hits: Sequence[Hit]) -> str:

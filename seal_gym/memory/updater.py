@@ -30,6 +30,7 @@ from seal_gym.memory.questions import write_questions
 from seal_gym.memory.store import KnowledgeBase, UpdateRecord, now, pause_point
 from seal_gym.memory.weights import WeightEditor
 from seal_gym.squad.grading import F1Grader, GradeItem, Grader, make_grader
+from seal_gym.squad.inner_loop import training_texts
 from seal_gym.squad.prompts import get_prompt_style
 
 @dataclass(frozen=True)
@@ -182,12 +183,8 @@ class _Laps:
 def _sequences(documents: Sequence[Document], self_edits: Sequence[str], style, include_passage: bool
                ) -> tuple[TrainSequence, ...]:
     """Each document's self-edit items prefixed with its title, then the document itself (as the inner loop)."""
-    texts = []
-    for document, self_edit in zip(documents, self_edits):
-        texts += [f"{document.title}\n{item}" for item in style.split_items(self_edit)]
-        if include_passage:
-            texts.append(f"{document.title}\n{document.text}")
-    return tuple(TrainSequence(t) for t in texts)
+    return tuple(TrainSequence(t) for document, self_edit in zip(documents, self_edits)
+                 for t in training_texts(document.title, document.text, self_edit, style, include_passage))
 
 
 def _grades(grader: Grader, questions: Sequence[Question], answers: Sequence[str]) -> list[bool]:

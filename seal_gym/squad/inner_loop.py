@@ -109,10 +109,32 @@ class KnowledgeConfig:
     """How a self-edit is split into training items."""
 
 
+def training_texts(title: str, text: str, self_edit: str, style: PromptStyle, include_passage: bool) -> list[str]:
+    """The training texts of one self-edit about one document: its items prefixed with the title, then (with
+    ``include_passage``) the document itself. How SEAL builds them, for the inner loop and for memory updates.
+
+    >>> from seal_gym.squad.prompts import get_prompt_style
+    >>> training_texts("Varnel", "The tower is grey.", "- It is grey.", get_prompt_style("implications"), True)
+    ['Varnel\\nIt is grey.', 'Varnel\\nThe tower is grey.']
+    """
+    texts = [f"{title}\n{item}" for item in style.split_items(self_edit)]
+    return texts + [f"{title}\n{text}"] if include_passage else texts
+
+
+def question_text(title: str, question: str, answer_style: AnswerStyle = "free") -> str:
+    """A question as asked without its document: prefixed with its topic (when there is one), and with
+    ``answer_style="short"`` followed by :data:`SHORT_ANSWER`.
+
+    >>> question_text("Varnel", "Who built it?")
+    'Topic: Varnel\\nWho built it?'
+    """
+    suffix = f"\n{SHORT_ANSWER}" if answer_style == "short" else ""
+    return f"Topic: {title}\n{question}{suffix}" if title else f"{question}{suffix}"
+
+
 def question_prompt(bundle: ModelBundle, passage: Passage, question: str, answer_style: AnswerStyle = "free") -> str:
     """The question as asked after training: no passage, prefixed with its topic, in the chat template."""
-    suffix = f"\n{SHORT_ANSWER}" if answer_style == "short" else ""
-    return bundle.chat_prompt(f"Topic: {passage.title}\n{question}{suffix}")
+    return bundle.chat_prompt(question_text(passage.title, question, answer_style))
 
 
 def in_context_prompt(bundle: ModelBundle, passage: Passage, question: str) -> str:
@@ -148,9 +170,7 @@ class KnowledgeInnerLoop:
 
     def training_sequences(self, self_edit: str, passage: Passage) -> tuple[TrainSequence, ...]:
         """Self-edit items prefixed with the title, then the passage itself (truncation is the engine's)."""
-        texts = [f"{passage.title}\n{item}" for item in self.style.split_items(self_edit)]
-        if self.config.include_passage:
-            texts.append(f"{passage.title}\n{passage.context}")
+        texts = training_texts(passage.title, passage.context, self_edit, self.style, self.config.include_passage)
         return tuple(TrainSequence(text) for text in texts)
 
     def queries(self, passage: Passage) -> tuple[Query, ...]:
