@@ -14,8 +14,10 @@ on it (an inner loop's baseline answers) follow the updated model.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 
@@ -64,26 +66,38 @@ class PersistentUpdates:
         was_training = self.model.training
         with temporary_lora(self.model, request.lora, request.train.seed) as lora_model:
             losses, num_tokens, num_steps = train_lora(lora_model, self.tokenizer, request)
-            self._merge(lora_model, request.lora.scaling)
+            tensors = lora_tensors(lora_model)
+        self.merge(tensors, request.lora.scaling)
         self.model.train(was_training)
-        self.num_updates += 1
         return UpdateOutcome(losses, num_tokens, num_steps, time.perf_counter() - start)
 
     @torch.no_grad()
-    def _merge(self, lora_model: torch.nn.Module, scaling: float) -> None:
-        prefix = "base_model.model."
-        for name, module in lora_model.named_modules():
-            lora_a, lora_b = getattr(module, "lora_A", None), getattr(module, "lora_B", None)
-            if lora_a is None or "default" not in lora_a:
-                continue
-            key = name.removeprefix(prefix)
-            weight = module.get_base_layer().weight
+    def merge(self, tensors: dict[str, torch.Tensor], scaling: float) -> None:
+        """Add ``scaling * B @ A`` of a trained LoRA (:func:`lora_tensors`, or read back from disk) to each
+        weight it adapted, through the float32 masters."""
+        for key in sorted({k.rsplit(".", 1)[0] for k in tensors if k.endswith(".lora_A")}):
+            weight = self.model.get_submodule(key).weight
             if key not in self._originals:
                 self._originals[key] = weight.detach().to("cpu", copy=True)
                 self._masters[key] = weight.detach().to(torch.float32, copy=True)
-            delta = lora_b["default"].weight.float() @ lora_a["default"].weight.float()
-            self._masters[key].add_(delta * scaling)
+            a = tensors[f"{key}.lora_A"].to(weight.device, torch.float32)
+            b = tensors[f"{key}.lora_B"].to(weight.device, torch.float32)
+            self._masters[key].add_((b @ a) * scaling)
             weight.copy_(self._masters[key])
+        self.num_updates += 1
+
+    @contextlib.contextmanager
+    def base_weights(self) -> Iterator[None]:
+        """Within the block the model has its weights from before the first update; the updates come back after."""
+        with torch.no_grad():
+            for key, original in self._originals.items():
+                self.model.get_submodule(key).weight.copy_(original)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for key, master in self._masters.items():
+                    self.model.get_submodule(key).weight.copy_(master)
 
     @torch.no_grad()
     def restore(self) -> None:
@@ -99,3 +113,17 @@ class PersistentUpdates:
 
     def __exit__(self, *exc_info) -> None:
         self.restore()
+
+
+def lora_tensors(lora_model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A trained peft LoRA's A and B of every adapted layer (``"{layer}.lora_A"`` / ``".lora_B"``, keyed by the
+    base layer's path in the model), as float32 copies on the CPU."""
+    tensors = {}
+    for name, module in lora_model.named_modules():
+        lora_a, lora_b = getattr(module, "lora_A", None), getattr(module, "lora_B", None)
+        if lora_a is None or "default" not in lora_a:
+            continue
+        key = name.removeprefix("base_model.model.")
+        tensors[f"{key}.lora_A"] = lora_a["default"].weight.detach().to("cpu", torch.float32, copy=True)
+        tensors[f"{key}.lora_B"] = lora_b["default"].weight.detach().to("cpu", torch.float32, copy=True)
+    return tensors

@@ -5,7 +5,7 @@
 - :class:`LoraEditor`, the real one: it trains a LoRA on top of the current weights exactly as the inner
   loop trains its temporary adapters (:func:`~seal_gym.adapt.sequential.train_lora`), answers with that LoRA
   in place (the guard's "after"), saves it as safetensors, and merges accepted ones into the weights in a
-  float32 master per weight (as :class:`~seal_gym.adapt.persistent.PersistentUpdates` does), so loading the
+  float32 master per weight (through :class:`~seal_gym.adapt.persistent.PersistentUpdates`), so loading the
   adapters of a knowledge base in order gives the weights its updates were trained on, bit for bit.
   :meth:`LoraEditor.restore` gives the base weights back bit for bit.
 - :class:`EngineEditor`, over any inner-loop engine (tests use :class:`~seal_gym.testing.ScriptedEngine`):
@@ -18,11 +18,12 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol, Sequence
 
 import torch
 
 from seal_gym.adapt import AdaptRequest, InnerLoopEngine, Query, TrainSequence, greedy_answers
+from seal_gym.adapt.persistent import PersistentUpdates, lora_tensors
 from seal_gym.adapt.sequential import temporary_lora, train_lora
 from seal_gym.memory.store import SavedAdapter
 
@@ -102,8 +103,7 @@ class LoraEditor:
         self.bundle, self.answer_batch_size = bundle, answer_batch_size
         self.loaded: list[str] = []
         """Ids of the updates merged in, in order."""
-        self._originals: dict[str, torch.Tensor] = {}  # as found before the first merge, on the CPU
-        self._masters: dict[str, torch.Tensor] = {}  # float32 sums of the original and every delta
+        self._updates = PersistentUpdates(bundle.model, bundle.tokenizer)
 
     def prompt(self, text: str) -> str:
         return self.bundle.chat_prompt(text)
@@ -112,12 +112,11 @@ class LoraEditor:
         if [a.id for a in adapters][: len(self.loaded)] != self.loaded:
             self.restore()
         for adapter in adapters[len(self.loaded):]:  # usually only the newest: earlier ones are merged already
-            tensors, scaling = read_adapter(adapter.path)
-            self._merge(tensors, scaling)
+            self._updates.merge(*read_adapter(adapter.path))
             self.loaded.append(adapter.id)
 
     def answer(self, queries: Sequence[Query], weights: bool = True) -> list[str]:
-        with contextlib.nullcontext() if weights else self._base_weights():
+        with contextlib.nullcontext() if weights else self._updates.base_weights():
             return greedy_answers(self.bundle.model, self.bundle.tokenizer, list(queries), self.answer_batch_size)
 
     def trial(self, request: AdaptRequest) -> Trial:
@@ -126,7 +125,7 @@ class LoraEditor:
             losses, _, _ = train_lora(lora_model, self.bundle.tokenizer, request)
             lora_model.eval()
             answers = greedy_answers(lora_model, self.bundle.tokenizer, list(request.queries), self.answer_batch_size)
-            tensors = _lora_tensors(lora_model)
+            tensors = lora_tensors(lora_model)
         model.train(was_training)
         return Trial(tuple(s.prompt + s.completion for s in request.sequences), answers, losses, tensors,
                      request.lora.scaling)
@@ -135,54 +134,13 @@ class LoraEditor:
         write_adapter(path, trial.tensors, trial.scaling)
 
     def accept(self, trial: Trial, update_id: str) -> None:
-        self._merge(trial.tensors, trial.scaling)
+        self._updates.merge(trial.tensors, trial.scaling)
         self.loaded.append(update_id)
 
-    @torch.no_grad()
-    def _merge(self, tensors: dict[str, torch.Tensor], scaling: float) -> None:
-        for key in sorted({k.rsplit(".", 1)[0] for k in tensors if k.endswith(".lora_A")}):
-            weight = self.bundle.model.get_submodule(key).weight
-            if key not in self._originals:
-                self._originals[key] = weight.detach().to("cpu", copy=True)
-                self._masters[key] = weight.detach().to(torch.float32, copy=True)
-            a = tensors[f"{key}.lora_A"].to(weight.device, torch.float32)
-            b = tensors[f"{key}.lora_B"].to(weight.device, torch.float32)
-            self._masters[key].add_((b @ a) * scaling)
-            weight.copy_(self._masters[key])
-
-    @contextlib.contextmanager
-    def _base_weights(self) -> Iterator[None]:
-        with torch.no_grad():
-            for key, original in self._originals.items():
-                self.bundle.model.get_submodule(key).weight.copy_(original)
-        try:
-            yield
-        finally:
-            with torch.no_grad():
-                for key, master in self._masters.items():
-                    self.bundle.model.get_submodule(key).weight.copy_(master)
-
-    @torch.no_grad()
     def restore(self) -> None:
         """Put the base weights back (bit-identical) and forget every merged update."""
-        for key, original in self._originals.items():
-            self.bundle.model.get_submodule(key).weight.copy_(original)
-        self._originals.clear()
-        self._masters.clear()
+        self._updates.restore()
         self.loaded = []
-
-
-def _lora_tensors(lora_model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The trained LoRA's A and B of every adapted layer, keyed by the base layer's path."""
-    tensors = {}
-    for name, module in lora_model.named_modules():
-        lora_a, lora_b = getattr(module, "lora_A", None), getattr(module, "lora_B", None)
-        if lora_a is None or "default" not in lora_a:
-            continue
-        key = name.removeprefix("base_model.model.")
-        tensors[f"{key}.lora_A"] = lora_a["default"].weight.detach().to("cpu", torch.float32, copy=True)
-        tensors[f"{key}.lora_B"] = lora_b["default"].weight.detach().to("cpu", torch.float32, copy=True)
-    return tensors
 
 
 class EngineEditor:
