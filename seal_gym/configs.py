@@ -27,6 +27,11 @@ from typing import Any, Literal
 
 def field_docs(cls: type) -> dict[str, str]:
     """``{field: first line of the docstring under it}`` for a dataclass and its bases."""
+    return dict(_field_docs(cls))
+
+
+@functools.cache  # parsing a class's source is the slow part of building the seal-gym parser: once per class
+def _field_docs(cls: type) -> dict[str, str]:
     docs: dict[str, str] = {}
     for klass in reversed(cls.__mro__[:-1]):
         try:
@@ -64,14 +69,19 @@ def _parser_for(annotation: Any) -> tuple[Any, dict[str, Any]] | None:
 def option_parser(cls: type, name: str) -> tuple[Any, dict[str, Any]] | None:
     """``(converter, extra add_argument kwargs)`` for the field ``name`` of the dataclass ``cls``, or ``None``
     if its type has no command-line form."""
-    return _parser_for(typing.get_type_hints(cls)[name])
+    return _parser_for(_type_hints(cls)[name])
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
 
 
 def add_field_argument(group: Any, cls: type, name: str, option: str, dest: str, default: Any,
                        help_text: str | None) -> bool:
     """Add the option ``option`` for the field ``name`` of the dataclass ``cls`` (``--x/--no-x`` for a bool);
     ``False`` if the field's type has no command-line form (a nested dataclass: give it a prefix of its own)."""
-    if typing.get_type_hints(cls)[name] is bool:
+    if _type_hints(cls)[name] is bool:
         group.add_argument(option, dest=dest, action=argparse.BooleanOptionalAction, default=default, help=help_text)
         return True
     parsed = option_parser(cls, name)

@@ -37,7 +37,8 @@ def test_per_prompt_and_round_views_catch_the_two_collapses():
     assert r.distinct_2_prompt == pytest.approx(0.5) and v.distinct_2_prompt == 1.0  # samples repeat each other
     assert r.compression_ratio_prompt > v.compression_ratio_prompt
     assert t.distinct_2_prompt == 1.0 and t.distinct_2 < v.distinct_2  # one template for every prompt
-    assert v.self_edit_words == pytest.approx((6 + 5 + 7 + 5) / 4)  # "3,400" is two words and v.self_edits == 4
+    assert v.self_edit_words == pytest.approx((6 + 5 + 7 + 5) / 4)  # "3,400" is two words
+    assert v.self_edits == 4
 
 
 def test_round_diversity_is_a_flat_dict_of_floats_and_skips_empty_prompts():

@@ -28,6 +28,7 @@ from seal_gym.commands.common import (UsageError, add_renamed_argument, check_po
                                       parse_conditions, run_checked, tensorboard_writer, trained_policy,
                                       write_csv, write_run_files)
 from seal_gym.configs import GIVEN, add_config_arguments, note_given_options
+from seal_gym.evaluation.self_edits import ENSEMBLE_STYLES
 from seal_gym.squad.presets import INNER_PRESETS
 
 HELP = "knowledge-incorporation table: base / passage / + self-edits (own, policy, file) / in context; --cpt N"
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="JSON list of {context, completions} for file-self-edits (default: the dataset's own)")
     parser.add_argument("--reference", default=None,
                         help="condition the paired differences are taken from (default: passage, when it runs)")
-    parser.add_argument("--ensemble-styles", default="implications,implications-long,rewrite,self-qa",
+    parser.add_argument("--ensemble-styles", default=",".join(ENSEMBLE_STYLES),
                         help="comma-separated prompt styles of the prompt-ensemble condition")
     parser.add_argument("--best-of-metric", default="strict",
                         help="the per-adapter metric best-of-n maximises (strict, lenient, ...)")
@@ -189,12 +190,10 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
 
 def _check_baselines(args: argparse.Namespace, conditions: list[str]) -> None:
     """The baselines' and the paired report's options, checked before anything runs."""
-    from dataclasses import fields
-
     from seal_gym.evaluation.squad import AdapterScore
     from seal_gym.squad.prompts import PROMPT_STYLES
 
-    styles = [s.strip() for s in args.ensemble_styles.split(",") if s.strip()]
+    styles = _ensemble_styles(args)
     unknown = [s for s in styles if s not in PROMPT_STYLES]
     if "prompt-ensemble" in conditions and (unknown or not styles):
         raise UsageError(f"unknown prompt style {unknown[0]!r} in --ensemble-styles; choose from "
@@ -213,6 +212,10 @@ def _check_baselines(args: argparse.Namespace, conditions: list[str]) -> None:
         raise UsageError(f"--reference {args.reference} is not among the conditions ({', '.join(conditions)})")
 
 
+def _ensemble_styles(args: argparse.Namespace) -> list[str]:
+    return [s.strip() for s in args.ensemble_styles.split(",") if s.strip()]
+
+
 def _baseline_self_edits(args: argparse.Namespace, conditions: list[str], passages, act) -> dict:
     """The prompt ensemble's self-edits (written by ``act``) and the passage as its own self-edit."""
     from tqdm.auto import tqdm
@@ -222,7 +225,7 @@ def _baseline_self_edits(args: argparse.Namespace, conditions: list[str], passag
 
     out = {}
     if "prompt-ensemble" in conditions:
-        styles = [s.strip() for s in args.ensemble_styles.split(",") if s.strip()]
+        styles = _ensemble_styles(args)
         with tqdm(total=len(styles), desc="base model writes the prompt ensemble", unit="style") as bar:
             edits = write_ensemble(act, passages, args.self_edits, args.prompt_style, styles,
                                    progress=lambda done: bar.update(done - bar.n))

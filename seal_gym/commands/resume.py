@@ -2,8 +2,8 @@
 
 A resumed run replays the settings its ``config.json`` recorded, so any other option would be ignored: it is
 refused instead, even one that repeats a default (argparse cannot tell those apart from defaults, hence
-:func:`note_given_options`). ``--rounds`` is the one setting it takes (to extend a run), ``--threads`` is the
-process's own.
+:func:`seal_gym.configs.note_given_options`). ``--rounds`` is the one setting it takes (to extend a run),
+``--threads`` is the process's own.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from seal_gym.agents.run_lock import RunLockedError, check_unlocked
 from seal_gym.agents.runlog import CONFIG, rounds_done, run_settings, write_atomic
 from seal_gym.commands.common import UsageError
-from seal_gym.configs import GIVEN, note_given_options  # noqa: F401  (re-exported: train takes them from here)
+from seal_gym.configs import GIVEN
 
 TAKEN_WITH_RESUME = ("resume", "rounds", "threads")
 """Options ``--resume`` takes (by dest); every other one is the run's own."""

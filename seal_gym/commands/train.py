@@ -37,14 +37,13 @@ from seal_gym.agents.presets import agent_config, preset_for
 from seal_gym.arc.inner_loop import make_ttt_config
 from seal_gym.agents.run_lock import RunLockedError
 from seal_gym.commands.common import UsageError, run_checked, usage_error
-from seal_gym.commands.resume import (GIVEN, RunFinished, check_not_finished, note_given_options, record_rounds,
-                                      resume_settings)
+from seal_gym.commands.resume import RunFinished, check_not_finished, record_rounds, resume_settings
 from seal_gym.commands.train_options import (add_override_options, agent_fields, import_envs, option_name,
                                              prefixed)
 from seal_gym.squad.domain import REWARDS
 from seal_gym.squad.presets import INNER_PRESETS
 from seal_gym.squad.splits import parse_split
-from seal_gym.configs import add_runtime_arguments
+from seal_gym.configs import GIVEN, add_runtime_arguments, note_given_options
 from seal_gym.models import default_device
 from seal_gym.runs import new_run_dir
 
@@ -102,13 +101,13 @@ def _check(settings: dict[str, Any]) -> None:
         preset_for(settings["env"], settings["preset"])
     except ValueError as err:
         raise UsageError(str(err)) from None
-    config_class = AGENTS[settings["agent"]].config_class
-    names = {f.name for f in dataclasses.fields(config_class)}
-    foreign = sorted(k for k in settings if k in agent_fields() and k not in names)
+    names = {f.name for f in dataclasses.fields(AGENTS[settings["agent"]].config_class)}
+    owners = agent_fields()
+    foreign = sorted(k for k in settings if k in owners and k not in names)
     if foreign:
-        owner = AGENTS[agent_fields()[foreign[0]][0]].config_class
+        owner = AGENTS[owners[foreign[0]][0]].config_class
         raise UsageError(f"{option_name(foreign[0], owner)} is not a setting of {settings['agent']} "
-                         f"(it is {', '.join(agent_fields()[foreign[0]])}'s)")
+                         f"(it is {', '.join(owners[foreign[0]])}'s)")
     if settings.get("teacher") and not AGENTS[settings["agent"]].needs_text_policy:
         raise UsageError(f"--teacher: {settings['agent']} writes no text, so there is no teacher to give it")
     dataset = settings.get("dataset")
@@ -130,7 +129,8 @@ def build(settings: dict[str, Any]):
     """The agent a settings dict describes, and the number of rounds."""
     env_id, preset = settings["env"], preset_for(settings["env"], settings["preset"])
     agent_class = AGENTS[settings["agent"]]
-    overrides = {k: v for k, v in settings.items() if k in agent_fields()}
+    owners = agent_fields()
+    overrides = {k: v for k, v in settings.items() if k in owners}
     config = agent_config(agent_class.config_class, preset, seed=settings["seed"], **overrides)
     sampling = dataclasses.replace(preset.sampling, **prefixed(settings, "sample_"))
     model = settings["model"] or preset.model

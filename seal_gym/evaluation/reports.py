@@ -87,13 +87,13 @@ def paired_lines(evaluation: "SquadEvaluation", reference: str = "passage", seed
     per_condition = {name: {p.index: cell_metrics(p.conditions[name]) for p in evaluation.passages
                             if name in p.conditions} for name in evaluation.labels}
     base = per_condition[reference]
+    base_metrics = set(_metric_names(base))
     lines = []
     for name, label in evaluation.labels.items():
         scores = per_condition[name]
         if name == reference or not scores:
             continue
-        metrics = [m for m in _metric_names(scores) if m in _metric_names(base)]
-        for metric in metrics:
+        for metric in (m for m in _metric_names(scores) if m in base_metrics):
             scale, unit = metric_unit(metric)
             a = {i: scale * s[metric] for i, s in scores.items() if metric in s}
             b = {i: scale * s[metric] for i, s in base.items() if metric in s}
