@@ -15,6 +15,13 @@ rate and epochs, then tries one change at a time from the best so far; "best" is
 of ``7b`` over ``passage`` in log-probability (the room a trained writer can climb into). Then it scores
 the model's own self-edits in the other prompt styles under the chosen regime.
 
+To fit a 2-core machine, each candidate is screened first: ``passage`` and ``7b`` on the first ``--screen``
+passages only. A candidate whose paired margin there falls below the best regime's margin on the same passages
+stops; one that matches or beats it is run on every passage with every condition. The ``passage`` condition
+depends only on the learning rate, epochs, rank, targets and batch size, so a variant that changes how
+self-edits become sequences (or drops the passage from the self-edit's training) reuses its parent's
+``passage`` adapters, trained under the same seeds.
+
 Every adapter is one line of ``results.jsonl``: rerun the same command to resume after a kill.
 
     python benchmarks/regime_study.py --out benchmarks/studies/regime --passages 20
@@ -45,10 +52,16 @@ def one_change_variants(best: Regime) -> list[Regime]:
             replace(best, include_passage=False)]
 
 
-def margin(rows: list[dict], regime: Regime) -> float:
-    """Mean paired ``7b - passage`` log-probability over the passages both were scored on."""
-    a, b = per_passage(rows, regime.name, "7b", "logprob"), per_passage(rows, regime.name, "passage", "logprob")
-    common = [p for p in a if p in b]
+def passage_regime(regime: Regime) -> Regime:
+    """The regime whose ``passage`` adapters ``regime`` shares (its passage-only training is the same)."""
+    return replace(regime, split=SEAL.split, include_passage=SEAL.include_passage)
+
+
+def margin(rows: list[dict], regime: Regime, among: set[int] | None = None) -> float:
+    """Mean paired ``7b - passage`` log-probability over the passages both were scored on (within ``among``)."""
+    a = per_passage(rows, regime.name, "7b", "logprob")
+    b = per_passage(rows, passage_regime(regime).name, "passage", "logprob")
+    common = [p for p in a if p in b and (among is None or p in among)]
     return sum(a[p] - b[p] for p in common) / len(common) if common else float("-inf")
 
 
@@ -56,6 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/studies/regime"))
     parser.add_argument("--passages", type=int, default=20, help="tune passages (at most 20)")
+    parser.add_argument("--screen", type=int, default=6,
+                        help="passages a candidate regime is screened on before it runs on all of them")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", default=None, help="default: the embedded SmolLM2-135M-Instruct")
     parser.add_argument("--report", action="store_true", help="print the tables of what is done and stop")
@@ -77,28 +92,45 @@ def main(argv: list[str] | None = None) -> None:
     passages = study_passages("tune", args.passages)
     own = own_self_edits(bundle, passages, args.out / "own_self_edits.json")
 
-    def run(regime: Regime, extra_styles: tuple[str, ...] = ()) -> None:
+    def run(regime: Regime, on=passages, conditions=("passage", "7b", "own"), extra_styles: tuple[str, ...] = ()) -> None:
         began = time.perf_counter()
-        print(f"{regime.name}", flush=True)
+        print(f"{regime.name} on {len(on)} passages: {', '.join(conditions)}", flush=True)
         with_passage, alone = make_loops(bundle, engine, regime)
-        jobs = [(c, i, p, t) for i, p in passages
-                for c, t in (("passage", ""), ("7b", p.completions[0]), ("own", own[i][0]))]
-        if regime == SEAL:
-            jobs += [("base", i, p, "") for i, p in passages]
+        texts = {"7b": lambda i, p: p.completions[0], "own": lambda i, p: own[i][0]}
+        jobs = [(c, i, p, texts[c](i, p)) for i, p in on for c in conditions if c != "passage"]
         score_conditions(with_passage, alone, regime, jobs, results)
+        fixed = [("passage", i, p, "") for i, p in on if "passage" in conditions]
+        if regime == SEAL:
+            fixed += [("base", i, p, "") for i, p in on]
+        score_conditions(*make_loops(bundle, engine, passage_regime(regime)), passage_regime(regime), fixed, results)
         for style in extra_styles:
-            texts = own_self_edits(bundle, passages, args.out / "own_self_edits.json", style)
+            styled_texts = own_self_edits(bundle, on, args.out / "own_self_edits.json", style)
             styled, _ = make_loops(bundle, engine, regime, style=style)
-            score_conditions(styled, alone, regime, [(f"own-{style}", i, p, texts[i][0]) for i, p in passages], results)
+            score_conditions(styled, alone, regime, [(f"own-{style}", i, p, styled_texts[i][0]) for i, p in on],
+                             results)
         print(f"  margin 7b - passage {margin(results.rows, regime):+.3f} nats ({time.perf_counter() - began:.0f} s)",
               flush=True)
 
-    for regime in STAGE_ONE:
-        run(regime)
-    best = max(STAGE_ONE, key=lambda r: margin(results.rows, r))
+    def screened_in(candidate: Regime, best: Regime) -> bool:
+        """Run ``candidate`` on the screening passages; True (and the full run) if it keeps up with ``best``."""
+        screen = passages[: args.screen]
+        run(candidate, on=screen, conditions=("passage", "7b"))
+        among = {i for i, _ in screen}
+        kept = margin(results.rows, candidate, among) >= margin(results.rows, best, among)
+        print(f"  screen: {margin(results.rows, candidate, among):+.3f} vs best {best.name} "
+              f"{margin(results.rows, best, among):+.3f} on {len(among)} passages: {'kept' if kept else 'stopped'}",
+              flush=True)
+        if kept:
+            run(candidate)
+        return kept
+
+    run(SEAL)
+    best = SEAL
+    for candidate in STAGE_ONE[1:]:
+        if screened_in(candidate, best) and margin(results.rows, candidate) > margin(results.rows, best):
+            best = candidate
     for variant in one_change_variants(best):
-        run(variant)
-        if margin(results.rows, variant) > margin(results.rows, best):
+        if screened_in(variant, best) and margin(results.rows, variant) > margin(results.rows, best):
             best = variant
     run(best, extra_styles=("rewrite", "self-qa"))
     (args.out / "chosen.json").write_text(json.dumps({"regime": best.name, "settings": best.__dict__}, indent=1))
@@ -106,7 +138,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def report(rows: list[dict]) -> str:
-    """Per regime, the paired differences from the passage alone, widest 7b margin first."""
+    """Per regime, the paired differences from the passage alone (a variant's are its parent's)."""
+    names = {r["regime"]: Regime(**r["regime_settings"]) for r in rows}
+    rows = rows + [{**r, "regime": name} for name, regime in names.items() if passage_regime(regime).name != name
+                   for r in rows if r["regime"] == passage_regime(regime).name and r["condition"] == "passage"]
     regimes = sorted({r["regime"] for r in rows})
     comparisons = []
     for regime in regimes:
