@@ -23,7 +23,8 @@ from seal_gym.models import load_model
 from tests.conftest import weights_checksum
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'seal-gym[ray]'")
-from seal_gym.adapt.ray_engine import RayEngine, balanced_shards  # noqa: E402  (needs ray)
+from seal_gym.adapt.ray_engine import RayEngine  # noqa: E402  (needs ray)
+from seal_gym.adapt.ray_scheduling import balanced_shards  # noqa: E402  (needs ray)
 
 LOSS_ATOL = 1e-5
 # Two actors of half a CPU each: two engines fit at once in a 2-CPU Ray, and a killed actor's replacement

@@ -149,6 +149,18 @@ class PolicyAdapter:
                 raise ValueError(f"{key}: shape {tuple(value.shape)} where this adapter has {tuple(target.shape)}")
             target.copy_(value)
 
+    def plain_state_dict(self) -> dict[str, torch.Tensor]:
+        """The model's state dict as the model without this adapter names it (each wrapped linear's base
+        weights under the linear's own name; ``A`` and ``B`` left out), CPU copies: what rebuilds the plain
+        model elsewhere, before an adapter is installed there again."""
+        state = {key: value.detach().to("cpu", copy=True) for key, value in self.model.state_dict().items()}
+        for name in self.layers:
+            for kind in ("policy_a", "policy_b"):
+                del state[f"{name}.{kind}"]
+            for key in [k for k in state if k.startswith(f"{name}.base.")]:
+                state[f"{name}.{key.removeprefix(f'{name}.base.')}"] = state.pop(key)
+        return state
+
     def save(self, path: str | Path) -> None:
         """Write the trainable state to a safetensors file."""
         from safetensors.torch import save_file
