@@ -82,7 +82,7 @@ def run_metadata() -> dict[str, Any]:
     Keys: ``versions`` (installed versions of :data:`RECORDED_PACKAGES`, ``None`` for one that is missing),
     ``python``, ``platform`` (OS and machine), ``device`` (``"cpu"`` or the CUDA device's name),
     ``cpu_count``, ``torch_threads`` (``torch.get_num_threads()`` now: call it after
-    :func:`seal_gym.configs.apply_runtime`), ``git_commit`` (see :func:`git_commit`), ``started`` (local
+    :func:`seal_gym.commands.options.apply_runtime`), ``git_commit`` (see :func:`git_commit`), ``started`` (local
     time).
 
     >>> sorted(run_metadata())

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from seal_gym.cli import SUBCOMMANDS, build_parser, main
-from seal_gym.configs import HelpFormatter, add_runtime_arguments, apply_runtime
+from seal_gym.commands.options import add_runtime_arguments, apply_runtime
+from seal_gym.commands.help import HelpFormatter
 from seal_gym.runs import git_commit, new_run_dir, run_metadata, write_json
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -106,7 +106,7 @@ def _section(title: str) -> str:
 def test_env_config_tables_are_current():
     from seal_gym.adapt import LoraSpec, TrainSpec
     from seal_gym.arc.ttt import TTT_PRESETS, TTTConfig
-    from seal_gym.configs import markdown_table
+    from seal_gym.commands.options import markdown_table
 
     section = _section("Env arguments")
     assert markdown_table(LoraSpec) in section

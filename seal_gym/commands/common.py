@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from seal_gym.configs import add_runtime_arguments, apply_runtime
+from seal_gym.commands.options import apply_runtime
 from seal_gym.runs import cli_args, hyperparameters_text, write_json
 
 
@@ -22,45 +22,6 @@ def usage_error(command: str, err: BaseException) -> int:
     message = str(err).splitlines()[0] if str(err) else type(err).__name__
     print(f"seal-gym {command}: error: {message}", file=sys.stderr)
     return 2
-
-
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options every eval command takes: the model, a trained policy, where runs go, runtime (threads)."""
-    parser.add_argument("--model", default=None, help="model name/path; default: embedded SmolLM2-135M-Instruct")
-    parser.add_argument("--policy", default=None, metavar="RUN_DIR",
-                        help="a `seal-gym train` run folder: its newest checkpoint writes self-edits too")
-    parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
-    add_runtime_arguments(parser)
-
-
-def add_passage_arguments(parser: argparse.ArgumentParser, passages: int, passages_help: str) -> None:
-    """Options of the SQuAD-style evaluations: which passages, how self-edits are prompted, sampled and graded."""
-    from seal_gym.squad.prompts import PROMPT_STYLES
-
-    parser.add_argument("--dataset", default="demo", help="'demo', a SEAL-format JSON path, or 'hf:squad'")
-    parser.add_argument("--passages", type=int, default=passages, help=passages_help)
-    parser.add_argument("--start", type=int, default=0, help="index of the first passage")
-    parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
-    parser.add_argument("--grader", default="contains", choices=["contains", "f1", "exact"],
-                        help="strict grader: contains (credits a recital holding the gold span), f1, or exact (exact "
-                             "match of the concise answer)")
-    parser.add_argument("--answer-style", default="free", choices=["free", "short"],
-                        help="free: the question as SEAL asks it; short: asks for just the answer, in a few words")
-    parser.add_argument("--score-logprob", action=argparse.BooleanOptionalAction, default=True,
-                        help="also score each gold answer's log-probability after the update (teacher-forced)")
-    group = parser.add_argument_group("sampling (train's --sample-* options)")
-    add_renamed_argument(group, "--sample-temperature", "--temperature", type=float, default=0.7,
-                          dest="temperature", help="the model's self-edit sampling temperature")
-    add_renamed_argument(group, "--sample-max-new-tokens", "--max-self-edit-tokens", type=int, default=256,
-                          dest="max_self_edit_tokens", help="the model's self-edit length limit, in tokens")
-    parser.add_argument("--seed", type=int, default=0, help="seeds sampling and the inner loop")
-
-
-def add_renamed_argument(parser: Any, name: str, old_name: str, **kwargs: Any) -> None:
-    """An option named as ``seal-gym train`` names the same setting, and its old name as a hidden alias (left
-    out of the help and the usage; its value goes to the same ``dest``)."""
-    parser.add_argument(name, **kwargs)
-    parser.add_argument(old_name, **{**kwargs, "default": argparse.SUPPRESS, "help": argparse.SUPPRESS})
 
 
 def parse_conditions(args: argparse.Namespace, known: Sequence[str], policy_condition: str) -> list[str]:

@@ -21,10 +21,10 @@ from seal_gym.agents.policy import SamplingConfig
 from seal_gym.arc.domain import GENERATOR_PRESETS
 from seal_gym.arc.recipe import Recipe
 from seal_gym.arc.ttt import TTT_PRESETS, TTTConfig
-from seal_gym.commands.common import (UsageError, add_model_arguments, add_renamed_argument, check_policy_run,
-                                      dataset_label, load_bundle, parse_conditions, run_checked, trained_policy,
-                                      write_run_files)
-from seal_gym.configs import add_config_arguments, config_from_args, option_parser
+from seal_gym.commands.common import (UsageError, check_policy_run, dataset_label, load_bundle, parse_conditions,
+                                      run_checked, trained_policy, write_run_files)
+from seal_gym.commands.options import (add_config_arguments, add_model_arguments, add_renamed_argument,
+                                       config_from_args, option_parser)
 
 HELP = "ARC table: in context / default recipe / recipes from the model or a policy / grid oracle"
 CONDITIONS = ("in-context", "default", "random-recipes", "base-recipes", "policy-recipes", "oracle")

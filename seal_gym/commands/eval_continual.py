@@ -18,9 +18,9 @@ import time
 from dataclasses import asdict
 
 from seal_gym.adapt import TrainSpec
-from seal_gym.commands.common import (UsageError, add_model_arguments, add_passage_arguments, check_policy_run, dataset_label, load_bundle, load_passage_range,
+from seal_gym.commands.common import (UsageError, check_policy_run, dataset_label, load_bundle, load_passage_range,
                                       run_checked, trained_policy, write_csv, write_run_files)
-from seal_gym.configs import add_config_arguments, config_from_args
+from seal_gym.commands.options import add_config_arguments, add_model_arguments, add_passage_arguments, config_from_args
 
 HELP = "continual self-edits: merged updates one after another, forgetting matrix + heatmap"
 

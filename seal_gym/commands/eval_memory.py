@@ -16,9 +16,8 @@ import argparse
 import time
 from dataclasses import asdict
 
-from seal_gym.commands.common import (UsageError, add_model_arguments, dataset_label, load_bundle, run_checked,
-                                      write_run_files)
-from seal_gym.configs import add_config_arguments, config_from_args
+from seal_gym.commands.common import UsageError, dataset_label, load_bundle, run_checked, write_run_files
+from seal_gym.commands.options import add_config_arguments, add_model_arguments, config_from_args
 
 HELP = "memory modes on a stream of windows: none / retrieval / weights / hybrid, retention, seconds per update"
 

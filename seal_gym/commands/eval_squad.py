@@ -24,10 +24,11 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 
 from seal_gym.adapt import ENGINES, TrainSpec
-from seal_gym.commands.common import (UsageError, add_renamed_argument, check_policy_run, add_model_arguments, add_passage_arguments, dataset_label, load_bundle, load_passage_range,
-                                      parse_conditions, run_checked, tensorboard_writer, trained_policy,
-                                      write_csv, write_run_files)
-from seal_gym.configs import GIVEN, add_config_arguments, note_given_options
+from seal_gym.commands.common import (UsageError, check_policy_run, dataset_label, load_bundle, load_passage_range,
+                                      parse_conditions, run_checked, tensorboard_writer, trained_policy, write_csv,
+                                      write_run_files)
+from seal_gym.commands.options import (GIVEN, add_config_arguments, add_model_arguments, add_passage_arguments,
+                                       add_renamed_argument, note_given_options)
 from seal_gym.evaluation.self_edits import ENSEMBLE_STYLES
 from seal_gym.squad.presets import INNER_PRESETS
 

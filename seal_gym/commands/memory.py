@@ -19,7 +19,7 @@ from dataclasses import asdict
 from typing import Any, Callable
 
 from seal_gym.commands.common import UsageError, load_bundle, usage_error
-from seal_gym.configs import add_config_arguments, add_runtime_arguments, apply_runtime, config_from_args
+from seal_gym.commands.options import add_config_arguments, add_runtime_arguments, apply_runtime, config_from_args
 
 HELP = "a knowledge base that learns on a schedule: memory add | update | ask | status"
 BUSY_EXIT = 75  # EX_TEMPFAIL: a scheduler may simply try again later

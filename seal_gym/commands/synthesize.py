@@ -14,7 +14,7 @@ import argparse
 import contextlib
 
 from seal_gym.commands.common import UsageError, load_bundle, trained_policy, usage_error
-from seal_gym.configs import add_runtime_arguments, apply_runtime
+from seal_gym.commands.options import add_runtime_arguments, apply_runtime
 
 HELP = "turn documents into a SEAL-format self-edit corpus (resumable, with diversity statistics)"
 

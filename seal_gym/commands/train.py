@@ -43,7 +43,7 @@ from seal_gym.commands.train_options import (add_override_options, agent_fields,
 from seal_gym.squad.domain import REWARDS
 from seal_gym.squad.presets import INNER_PRESETS
 from seal_gym.squad.splits import parse_split
-from seal_gym.configs import GIVEN, add_runtime_arguments, note_given_options
+from seal_gym.commands.options import GIVEN, add_runtime_arguments, note_given_options
 from seal_gym.models import default_device
 from seal_gym.runs import new_run_dir
 

@@ -21,7 +21,7 @@ from seal_gym.agents.base import AgentConfig
 from seal_gym.agents.policy import SamplingConfig
 from seal_gym.arc.ttt import TTTConfig
 from seal_gym.commands.common import UsageError
-from seal_gym.configs import add_field_argument, field_docs
+from seal_gym.commands.options import add_field_argument, field_docs
 
 PREFIXED = {
     "sample_": (SamplingConfig, "sampling"),

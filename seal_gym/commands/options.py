@@ -1,24 +1,24 @@
-"""Command-line options generated from config dataclasses, so every default and its help live in one place.
+"""The options of ``seal-gym`` commands, generated from config dataclasses so that every default and its help
+live in one place.
 
 A field's help is the docstring written under it (as in the dataclasses of :mod:`seal_gym.adapt.types`).
 Supported field types: ``bool`` (``--x/--no-x``), ``int``, ``float``, ``str``, ``Literal[...]`` (choices),
 ``tuple[str, ...]`` / ``tuple[int, ...]`` (comma-separated), and ``X | None`` of those (``none`` on the
 command line). Nested dataclass fields are skipped: give them options of their own with a ``prefix``.
 
-Also here, for every command: :class:`ArgumentParser` (bad input in one line), :class:`HelpFormatter`
-(plain-text help, each default shown once) and the runtime options (:func:`add_runtime_arguments` /
-:func:`apply_runtime`: ``--threads``).
+Also here, the option groups several commands share: the runtime options (:func:`add_runtime_arguments` /
+:func:`apply_runtime`: ``--threads``), the model options of the eval commands, the passage options of the
+SQuAD-style evaluations, and :data:`GIVEN` (which options the command line named). How help is shown is
+:mod:`seal_gym.commands.help`'s.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import copy
 import dataclasses
 import functools
 import inspect
-import re
 import textwrap
 import types
 import typing
@@ -150,81 +150,6 @@ def markdown_table(cls: type, columns: dict[str, Any] | None = None) -> str:
     return "\n".join(rows)
 
 
-_ROLE = re.compile(r":(?:[a-z]+:)+`([^`]+)`")
-_STATES_DEFAULT = re.compile(r"default\s*[:=]|defaults? to\b|%\(default\)", re.IGNORECASE)
-
-
-def plain_text(text: str) -> str:
-    """Docstring text for a terminal: reStructuredText roles and literals become plain words.
-
-    >>> plain_text("see :class:`~seal_gym.arc.ttt.TTTConfig` and :func:`seal_gym.models.load_model`; ``x=1``")
-    'see TTTConfig and seal_gym.models.load_model; x=1'
-    """
-    def role(match: re.Match) -> str:
-        target = match.group(1).split(" <")[0]
-        return target.lstrip("~").rsplit(".", 1)[-1] if target.startswith("~") else target
-
-    return _ROLE.sub(role, text).replace("``", "")
-
-
-def _default_text(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, (tuple, list)):
-        return ",".join(str(v) for v in value)
-    return str(value)
-
-
-class HelpFormatter(argparse.HelpFormatter):
-    """Terminal help for ``seal-gym``: plain text (docstring markup removed, see :func:`plain_text`), and
-    every option's default shown once: ``(default: X)`` is added unless the help states its default already
-    (``default: ...``, ``defaults to ...``, ``%(default)s``). A description keeps its paragraphs (filled to
-    the terminal) and its indented lines (examples, tables) as written."""
-
-    def _format_text(self, text: str) -> str:
-        return super()._format_text(plain_text(text))
-
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        out: list[str] = []
-        paragraph: list[str] = []
-
-        def fill() -> None:
-            if paragraph:
-                out.append(super(HelpFormatter, self)._fill_text(" ".join(paragraph), width, indent))
-                paragraph.clear()
-
-        for line in textwrap.dedent(text).strip("\n").splitlines():
-            if line.startswith((" ", "\t")) or not line.strip():
-                fill()
-                out.append(indent + line.rstrip() if line.strip() else "")
-            else:
-                paragraph.append(line.strip())
-        fill()
-        return "\n".join(out)
-
-    def _format_action(self, action: argparse.Action) -> str:
-        if action.help is not argparse.SUPPRESS:
-            action = copy.copy(action)
-            action.help = self.help_with_default(action)
-        return super()._format_action(action)
-
-    @staticmethod
-    def help_with_default(action: argparse.Action) -> str | None:
-        """The help text of ``action`` as shown: plain, with its default once."""
-        text = plain_text(action.help or "")
-        if action.option_strings and action.default is not argparse.SUPPRESS and not _STATES_DEFAULT.search(text):
-            text = f"{text} (default: {_default_text(action.default).replace('%', '%%')})".strip()
-        return text or None
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """``argparse.ArgumentParser`` whose errors are one line on stderr (exit code 2), as every other bad
-    input of ``seal-gym``: the usage is what ``--help`` is for."""
-
-    def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -255,6 +180,45 @@ def apply_runtime(args: argparse.Namespace) -> int:
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
     return torch.get_num_threads()
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options every eval command takes: the model, a trained policy, where runs go, runtime (threads)."""
+    parser.add_argument("--model", default=None, help="model name/path; default: embedded SmolLM2-135M-Instruct")
+    parser.add_argument("--policy", default=None, metavar="RUN_DIR",
+                        help="a `seal-gym train` run folder: its newest checkpoint writes self-edits too")
+    parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
+    add_runtime_arguments(parser)
+
+
+def add_passage_arguments(parser: argparse.ArgumentParser, passages: int, passages_help: str) -> None:
+    """Options of the SQuAD-style evaluations: which passages, how self-edits are prompted, sampled and graded."""
+    from seal_gym.squad.prompts import PROMPT_STYLES
+
+    parser.add_argument("--dataset", default="demo", help="'demo', a SEAL-format JSON path, or 'hf:squad'")
+    parser.add_argument("--passages", type=int, default=passages, help=passages_help)
+    parser.add_argument("--start", type=int, default=0, help="index of the first passage")
+    parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
+    parser.add_argument("--grader", default="contains", choices=["contains", "f1", "exact"],
+                        help="strict grader: contains (credits a recital holding the gold span), f1, or exact (exact "
+                             "match of the concise answer)")
+    parser.add_argument("--answer-style", default="free", choices=["free", "short"],
+                        help="free: the question as SEAL asks it; short: asks for just the answer, in a few words")
+    parser.add_argument("--score-logprob", action=argparse.BooleanOptionalAction, default=True,
+                        help="also score each gold answer's log-probability after the update (teacher-forced)")
+    group = parser.add_argument_group("sampling (train's --sample-* options)")
+    add_renamed_argument(group, "--sample-temperature", "--temperature", type=float, default=0.7,
+                          dest="temperature", help="the model's self-edit sampling temperature")
+    add_renamed_argument(group, "--sample-max-new-tokens", "--max-self-edit-tokens", type=int, default=256,
+                          dest="max_self_edit_tokens", help="the model's self-edit length limit, in tokens")
+    parser.add_argument("--seed", type=int, default=0, help="seeds sampling and the inner loop")
+
+
+def add_renamed_argument(parser: Any, name: str, old_name: str, **kwargs: Any) -> None:
+    """An option named as ``seal-gym train`` names the same setting, and its old name as a hidden alias (left
+    out of the help and the usage; its value goes to the same ``dest``)."""
+    parser.add_argument(name, **kwargs)
+    parser.add_argument(old_name, **{**kwargs, "default": argparse.SUPPRESS, "help": argparse.SUPPRESS})
 
 
 GIVEN = "given_options"
