@@ -105,6 +105,26 @@ def test_eval_squad_with_a_policy(policy_run, tmp_path):
     assert len(results["passages"][0]["conditions"]["policy_self_edits"]["adapters"]) == 1
 
 
+def test_eval_squad_pairs_several_policies_against_several_references(policy_run, tmp_path):
+    # The same run twice under two names: the same self-edits, the same inner seeds, so their paired difference
+    # is exactly 0 in every metric, while each is paired with the passage too.
+    args = ["eval", "squad", *FAST, "--passages", "1", "--conditions", "passage", "--policy", f"a={policy_run}",
+            "--policy", f"b={policy_run}", "--reference", "passage,policy-self-edits-a", "--runs-dir", str(tmp_path)]
+    assert main(args) == 0
+    run = only_run(tmp_path)
+    results = json.loads((run / "results.json").read_text())
+    assert list(results["labels"]) == ["passage", "policy_self_edits_a", "policy_self_edits_b"]
+    cells = results["passages"][0]["conditions"]
+    assert [x["self_edit"] for x in cells["policy_self_edits_a"]["adapters"]] == \
+        [x["self_edit"] for x in cells["policy_self_edits_b"]["adapters"]]
+    by_reference = results["paired_by_reference"]
+    assert list(by_reference) == ["passage", "policy_self_edits_a"] and results["paired"] == by_reference["passage"]
+    against_a = [line for line in by_reference["policy_self_edits_a"]["lines"] if line["condition"] == "policy_self_edits_b"]
+    assert against_a and all(line["mean"] == 0 for line in against_a)
+    assert {line["condition"] for line in by_reference["passage"]["lines"]} == {"policy_self_edits_a", "policy_self_edits_b"}
+    assert {"paired.png", "paired_vs_policy_self_edits_a.png"} <= {p.name for p in run.iterdir()}
+
+
 def test_eval_arc_random_and_the_models_own_grid_recipes(tmp_path):
     args = ["eval", "arc", "--model", "tiny-random", "--threads", "1", "--tasks", "1", "--recipes-per-task", "2",
             "--conditions", "random-recipes,base-recipes", "--max-examples", "4", "--runs-dir", str(tmp_path)]
@@ -144,12 +164,15 @@ def bad_inputs(tmp_path):
                               "--reference in-context is not among"),
         "ensemble style": (["eval", "squad", "--conditions", "prompt-ensemble", "--ensemble-styles", "nope"],
                            "unknown prompt style 'nope'"),
+        "policies named alike": (["eval", "squad", "--policy", f"x={not_a_run}", "--policy", f"x={no_checkpoint}"],
+                                 "both named 'x'"),
     }
 
 
 BAD_CASES = ["not a run", "no checkpoint", "arc policy", "no questions", "continual no questions", "missing dataset",
              "unknown condition", "policy condition alone", "self-edit file misses", "arc without tasks",
-             "arc unknown choices", "best-of-n alone", "best-of-n metric", "reference not run", "ensemble style"]
+             "arc unknown choices", "best-of-n alone", "best-of-n metric", "reference not run", "ensemble style",
+             "policies named alike"]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)

@@ -2,7 +2,8 @@
 
 Conditions (--conditions): base (the model, no passage), passage (trained on the passage alone),
 base-self-edits (trained on the passage + self-edits the model writes itself), policy-self-edits (+ self-edits
-of the trained policy in --policy RUN_DIR), file-self-edits (+ self-edits from --self-edits-file, by default
+of the trained policy in --policy RUN_DIR; repeat --policy NAME=RUN_DIR to compare several writers, each the
+condition policy-self-edits-NAME), file-self-edits (+ self-edits from --self-edits-file, by default
 the dataset's own "completions", e.g. a bigger model's), in-context (the passage in the prompt, no training),
 and baselines: prompt-ensemble (+ one self-edit of the model per prompt style of --ensemble-styles, each split
 its own way, pooled into one adapter), passage-self-edit (+ the passage itself as the self-edit), best-of-n
@@ -20,8 +21,10 @@ new run folder.
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 
 from seal_gym.adapt import ENGINES, TrainSpec
 from seal_gym.commands.common import (UsageError, check_policy_run, dataset_label, load_bundle, load_passage_range,
@@ -40,7 +43,7 @@ BOOTSTRAP_RESAMPLES = 10000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_arguments(parser)
+    add_model_arguments(parser, many_policies=True)
     parser.add_argument("--engine", default="auto", choices=ENGINES, help="inner-loop engine")
     add_passage_arguments(parser, 8, "number of passages (from --start on)")
     parser.add_argument("--conditions", default=DEFAULT_CONDITIONS,
@@ -52,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--self-edits-file", default=None,
                         help="JSON list of {context, completions} for file-self-edits (default: the dataset's own)")
     parser.add_argument("--reference", default=None,
-                        help="condition the paired differences are taken from (default: passage, when it runs)")
+                        help="condition(s) the paired differences are taken from, comma-separated (default: passage, "
+                             "when it runs); results.json's paired section is the first one's")
     parser.add_argument("--ensemble-styles", default=",".join(ENSEMBLE_STYLES),
                         help="comma-separated prompt styles of the prompt-ensemble condition")
     parser.add_argument("--best-of-metric", default="strict",
@@ -105,14 +109,41 @@ def _prepare(args: argparse.Namespace):
                                    [list(p.completions[: args.self_edits]) for p in passages])
         else:
             print("note: the dataset has no self-edits (completions) for these passages: file-self-edits skipped")
-    if args.policy:
-        check_policy_run(args.policy, "SealSquad-v0", "eval squad", args.model)
+    policies = policy_conditions(args.policy or [])
+    for run_dir in policies.values():
+        check_policy_run(run_dir, "SealSquad-v0", "eval squad", args.model)
     bundle = load_bundle(args.model)
-    policy_edits = None
-    if args.policy:  # written now, while the policy is in the model; every adapter then trains the base model
-        with trained_policy(args.policy, bundle) as policy:
-            policy_edits = SelfEdits("passage + the policy's self-edits", _write(policy.act, passages, args, "policy"))
+    policy_edits = {}
+    for key, run_dir in policies.items():  # written now, while the policy is in the model; every adapter then
+        with trained_policy(run_dir, bundle) as policy:  # trains the base model
+            label = "the policy's" if key == "policy_self_edits" else f"{Path(run_dir).name}'s"
+            policy_edits[key] = SelfEdits(f"passage + {label} self-edits", _write(policy.act, passages, args, key))
     return conditions, passages, bundle, file_edits, policy_edits
+
+
+def policy_conditions(given: list[str]) -> dict[str, str]:
+    """``{condition key: run folder}`` of the ``--policy`` options: one unnamed policy is ``policy_self_edits``;
+    otherwise each is ``policy_self_edits_<NAME>`` (``NAME=RUN_DIR``, or the folder's name).
+
+    >>> policy_conditions(["runs/a"])
+    {'policy_self_edits': 'runs/a'}
+    >>> policy_conditions(["grpo=runs/b", "runs/rest-em__0"])
+    {'policy_self_edits_grpo': 'runs/b', 'policy_self_edits_rest_em_0': 'runs/rest-em__0'}
+
+    Raises:
+        UsageError: two policies get the same name.
+    """
+    if len(given) == 1 and "=" not in given[0]:
+        return {"policy_self_edits": given[0]}
+    out: dict[str, str] = {}
+    for text in given:
+        name, run_dir = text.split("=", 1) if "=" in text else (Path(text.rstrip("/")).name, text)
+        key = "policy_self_edits_" + "_".join(re.findall(r"[A-Za-z0-9]+", name)).lower()
+        if key in out:
+            raise UsageError(f"two --policy options are both named {key.removeprefix('policy_self_edits_')!r}: "
+                             "name them (--policy NAME=RUN_DIR)")
+        out[key] = run_dir
+    return out
 
 
 def _write(act, passages, args, who: str) -> list[list[str]]:
@@ -144,8 +175,7 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
     if "base-self-edits" in conditions:
         self_edits["base_self_edits"] = SelfEdits("passage + the model's own self-edits",
                                                   _write(writer.act, passages, args, "base model"))
-    if policy_edits is not None:
-        self_edits["policy_self_edits"] = policy_edits
+    self_edits.update(policy_edits)
     if file_edits is not None:
         self_edits["file_self_edits"] = file_edits
     self_edits.update(_baseline_self_edits(args, conditions, passages, writer.act if "prompt-ensemble" in conditions else None))
@@ -209,8 +239,14 @@ def _check_baselines(args: argparse.Namespace, conditions: list[str]) -> None:
         if args.best_of_metric not in metrics:
             raise UsageError(f"--best-of-metric {args.best_of_metric!r} is not a metric of an adapter's score; "
                              f"choose from {', '.join(sorted(metrics))}")
-    if args.reference is not None and args.reference not in conditions:
-        raise UsageError(f"--reference {args.reference} is not among the conditions ({', '.join(conditions)})")
+    policies = [key.replace("_", "-") for key in policy_conditions(args.policy or [])]
+    for reference in _references(args):
+        if reference not in conditions + policies:
+            raise UsageError(f"--reference {reference} is not among the conditions ({', '.join(conditions + policies)})")
+
+
+def _references(args: argparse.Namespace) -> list[str]:
+    return [r.strip() for r in (args.reference or "passage").split(",") if r.strip()]
 
 
 def _ensemble_styles(args: argparse.Namespace) -> list[str]:
@@ -266,16 +302,19 @@ def _reports(args: argparse.Namespace, evaluation, title: str) -> _Reports:
     texts = []
     results: dict = {"diversity": {name: d.as_dict() for name, d in found.items()}}
     figures, rows = {}, []
-    reference = (args.reference or "passage").replace("-", "_")
-    if reference in evaluation.labels:
+    for number, reference in enumerate(r.replace("-", "_") for r in _references(args)):
+        if reference not in evaluation.labels:
+            texts.append(f"no paired differences: the reference condition {reference} did not run")
+            continue
         lines = paired_lines(evaluation, reference, seed=args.seed, n_boot=BOOTSTRAP_RESAMPLES)
         label = evaluation.labels[reference]
         texts.append(paired_table(lines, label))
-        results["paired"] = paired_json(lines, reference, args.seed, BOOTSTRAP_RESAMPLES)
-        rows = paired_csv_rows(lines)
+        section = paired_json(lines, reference, args.seed, BOOTSTRAP_RESAMPLES)
+        results.setdefault("paired", section)
+        results.setdefault("paired_by_reference", {})[reference] = section
+        rows += paired_csv_rows(lines)
         if lines:
-            figures["paired.png"] = paired_chart(lines, f"Paired differences from {label!r}: {title}", label)
-    else:
-        texts.append(f"no paired differences: the reference condition {reference} did not run")
+            chart = "paired.png" if number == 0 else f"paired_vs_{reference}.png"
+            figures[chart] = paired_chart(lines, f"Paired differences from {label!r}: {title}", label)
     texts.append(diversity_table(found, evaluation.labels))
     return _Reports("\n\n".join(texts), results, figures, rows)

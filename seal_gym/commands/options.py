@@ -182,11 +182,18 @@ def apply_runtime(args: argparse.Namespace) -> int:
     return torch.get_num_threads()
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options every eval command takes: the model, a trained policy, where runs go, runtime (threads)."""
+def add_model_arguments(parser: argparse.ArgumentParser, many_policies: bool = False) -> None:
+    """Options every eval command takes: the model, a trained policy (``many_policies``: ``--policy`` may be
+    repeated, each ``[NAME=]RUN_DIR``, and ``args.policy`` is a list), where runs go, runtime (threads)."""
     parser.add_argument("--model", default=None, help="model name/path; default: embedded SmolLM2-135M-Instruct")
-    parser.add_argument("--policy", default=None, metavar="RUN_DIR",
-                        help="a `seal-gym train` run folder: its newest checkpoint writes self-edits too")
+    if many_policies:
+        parser.add_argument("--policy", action="append", default=None, metavar="[NAME=]RUN_DIR",
+                            help="a `seal-gym train` run folder: its newest checkpoint writes self-edits too; repeat "
+                                 "it to compare several trained writers on the same passages and seeds (each "
+                                 "becomes the condition policy-self-edits-NAME; NAME defaults to the folder's name)")
+    else:
+        parser.add_argument("--policy", default=None, metavar="RUN_DIR",
+                            help="a `seal-gym train` run folder: its newest checkpoint writes self-edits too")
     parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
     add_runtime_arguments(parser)
 
