@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,3 +68,29 @@ def test_inner_loop_benchmark_every_mode_on_the_tiny_model():
     assert all(float(row[2]) > 0 for row in memory)
     profiled = inner_loop("--profile")
     assert "one batched call of K=4 self-edits" in profiled and "aten::mm" in profiled
+
+
+def test_optimizer_experiment_pools_chunks_by_passage(tmp_path):
+    # Two eval chunks with known per-passage scores: the writer is +1 nat over the passage on every passage
+    # of the first chunk and +3 on the second's, so the pooled paired mean is +2 over 4 passages.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import optimizer_experiment
+
+    files = []
+    for chunk, gain in ((0, 1.0), (1, 3.0)):
+        passages = [{"index": 2 * chunk + k, "title": "t", "group": 0, "conditions": {
+            "passage": {"strict": 0.5, "lenient": 0.5, "metrics": {"logprob": -4.0 - k}},
+            "policy_self_edits_grpo": {"strict": 0.5, "lenient": 0.5, "metrics": {"logprob": -4.0 - k + gain}}}}
+            for k in range(2)]
+        path = tmp_path / f"chunk-{chunk}" / "run" / "results.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"labels": {"passage": "passage", "policy_self_edits_grpo": "grpo"},
+                                    "passages": passages}))
+        files.append(path)
+    text = optimizer_experiment.report(tmp_path, files, seed=0)
+    lines = json.loads((tmp_path / "report.json").read_text())["paired"]["passage"]
+    logprob = next(line for line in lines if line["metric"] == "logprob")
+    assert logprob["n"] == 4 and logprob["mean"] == pytest.approx(2.0)
+    strict = next(line for line in lines if line["metric"] == "strict")
+    assert strict["mean"] == 0
+    assert "4 held-out passages" in text and (tmp_path / "paired.png").exists()
