@@ -111,3 +111,29 @@ def test_a_cell_that_raises_fails_the_run(tmp_path):
     assert "bad 7" in str(error.value)
     executed = nbformat.read(str(tmp_path / "out" / "failing.ipynb"), as_version=4)
     assert "N is 7" in shown_text(executed) and "never" not in shown_text(executed)
+
+
+def test_compare_optimizers_reads_given_run_folders_and_a_held_out_report(tmp_path, monkeypatch):
+    """RUN_FOLDERS: nothing is trained, the curves are the given runs'; HELDOUT_REPORT: its paired lines shown."""
+    from seal_gym.agents import LMPolicy, ReSTEM, ReSTEMConfig, SamplingConfig
+    from seal_gym.models import load_model
+    from seal_gym.testing import TargetCharEnv
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    policy = LMPolicy(load_model("tiny-random"), SamplingConfig(temperature=1.0, max_new_tokens=8), seed=0)
+    run = tmp_path / "trained-elsewhere"
+    ReSTEM(policy, TargetCharEnv("ab"), ReSTEMConfig(prompts_per_round=2, samples_per_prompt=2, epochs=1)).learn(
+        2, run_dir=run)
+    line = {"condition": "policy_self_edits_rest_em", "metric": "logprob", "unit": "", "n": 40, "mean": 0.25,
+            "low": 0.05, "high": 0.45, "p_value": 0.012}
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"passages": 40, "labels": {"passage": "passage alone",
+                                                             "policy_self_edits_rest_em": "rest-em's self-edits"},
+                                  "paired": {"passage": [line]}}))
+    notebook = execute(NOTEBOOKS[0].parent / "compare_optimizers.ipynb", tmp_path,
+                       {"RUN_FOLDERS": {"TargetChars/rest-em": str(run)}, "HELDOUT_REPORT": str(report),
+                        "RUNS_DIR": "out"})
+    text = shown_text(notebook)
+    assert "--- " not in text, "nothing is trained when RUN_FOLDERS is given"
+    assert "rest-em's self-edits" in text and "+0.250 [+0.050, +0.450] p=0.012" in text
+    assert (tmp_path / "out" / "heldout_paired.png").exists() and (tmp_path / "out" / "reward_curves.png").exists()
