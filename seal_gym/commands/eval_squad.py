@@ -240,7 +240,7 @@ def _check_baselines(args: argparse.Namespace, conditions: list[str]) -> None:
             raise UsageError(f"--best-of-metric {args.best_of_metric!r} is not a metric of an adapter's score; "
                              f"choose from {', '.join(sorted(metrics))}")
     policies = [key.replace("_", "-") for key in policy_conditions(args.policy or [])]
-    for reference in _references(args):
+    for reference in _references(args) if args.reference is not None else []:  # the default may not run
         if reference not in conditions + policies:
             raise UsageError(f"--reference {reference} is not among the conditions ({', '.join(conditions + policies)})")
 
