@@ -149,6 +149,8 @@ def bad_inputs(tmp_path):
         "not a run": (["eval", "squad", "--policy", str(not_a_run)], "not a run folder"),
         "no checkpoint": (["eval", "continual", "--policy", str(no_checkpoint)], "no checkpoint"),
         "arc policy": (["eval", "arc", "--policy", str(no_checkpoint)], "no checkpoint"),
+        "memory policy": (["eval", "memory", "--windows", "1", "--per-window", "1", "--policy", str(not_a_run)],
+                          "not a run folder"),
         "no questions": (["eval", "squad", "--dataset", str(no_questions)], "has no questions"),
         "continual no questions": (["eval", "continual", "--dataset", str(no_questions)], "has no questions"),
         "missing dataset": (["squad-table", "--dataset", str(tmp_path / "nope.json")], "no passage file"),
@@ -169,7 +171,7 @@ def bad_inputs(tmp_path):
     }
 
 
-BAD_CASES = ["not a run", "no checkpoint", "arc policy", "no questions", "continual no questions", "missing dataset",
+BAD_CASES = ["not a run", "no checkpoint", "arc policy", "memory policy", "no questions", "continual no questions", "missing dataset",
              "unknown condition", "policy condition alone", "self-edit file misses", "arc without tasks",
              "arc unknown choices", "best-of-n alone", "best-of-n metric", "reference not run", "ensemble style",
              "policies named alike"]

@@ -16,7 +16,8 @@ import argparse
 import time
 from dataclasses import asdict
 
-from seal_gym.commands.common import UsageError, dataset_label, load_bundle, run_checked, write_run_files
+from seal_gym.commands.common import (UsageError, check_policy_run, dataset_label, load_bundle, run_checked,
+                                      write_run_files)
 from seal_gym.commands.options import add_config_arguments, add_model_arguments, config_from_args
 
 HELP = "memory modes on a stream of windows: none / retrieval / weights / hybrid, retention, seconds per update"
@@ -62,6 +63,8 @@ def _prepare(args: argparse.Namespace):
     if args.start < 0 or len(passages) < needed:
         raise UsageError(f"{config.windows} windows x {config.per_window} passages need {needed} passages from index "
                          f"{args.start}; {dataset_label(args.dataset)} has {len(passages)} there")
+    if args.policy:
+        check_policy_run(args.policy, "SealSquad-v0", "eval memory", args.model)
     return passages[:needed], configs, load_bundle(args.model)
 
 

@@ -43,7 +43,7 @@ BOOTSTRAP_RESAMPLES = 10000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_arguments(parser, many_policies=True)
+    add_model_arguments(parser, policy="many")
     parser.add_argument("--engine", default="auto", choices=ENGINES, help="inner-loop engine")
     add_passage_arguments(parser, 8, "number of passages (from --start on)")
     parser.add_argument("--conditions", default=DEFAULT_CONDITIONS,

@@ -18,7 +18,7 @@ import json
 from dataclasses import asdict
 from typing import Any, Callable
 
-from seal_gym.commands.common import UsageError, load_bundle, usage_error
+from seal_gym.commands.common import UsageError, check_policy_run, load_bundle, usage_error
 from seal_gym.commands.options import add_config_arguments, add_runtime_arguments, apply_runtime, config_from_args
 
 HELP = "a knowledge base that learns on a schedule: memory add | update | ask | status"
@@ -112,6 +112,8 @@ def _update(args: argparse.Namespace) -> int:
         return 0
     with kb.lock(args.wait, "update"):  # a running update makes this one refuse before a model is loaded
         pass
+    if args.policy:
+        check_policy_run(args.policy, "SealSquad-v0", "memory update", kb.settings.model)
     bundle = load_bundle(kb.settings.model)
     report = update(kb, LoraEditor(bundle), writer_for(args, bundle), config, train, lora, args.grader, args.wait)
     print(report.line())

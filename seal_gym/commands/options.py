@@ -182,16 +182,17 @@ def apply_runtime(args: argparse.Namespace) -> int:
     return torch.get_num_threads()
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, many_policies: bool = False) -> None:
-    """Options every eval command takes: the model, a trained policy (``many_policies``: ``--policy`` may be
-    repeated, each ``[NAME=]RUN_DIR``, and ``args.policy`` is a list), where runs go, runtime (threads)."""
+def add_model_arguments(parser: argparse.ArgumentParser, policy: str | None = "one") -> None:
+    """Options every eval command takes: the model, where runs go, runtime (threads), and a trained policy:
+    ``policy="one"`` adds ``--policy RUN_DIR``; ``"many"`` lets it be repeated, each ``[NAME=]RUN_DIR`` (and
+    ``args.policy`` is a list); ``None`` leaves it out, for a command that has no use for one."""
     parser.add_argument("--model", default=None, help="model name/path; default: embedded SmolLM2-135M-Instruct")
-    if many_policies:
+    if policy == "many":
         parser.add_argument("--policy", action="append", default=None, metavar="[NAME=]RUN_DIR",
                             help="a `seal-gym train` run folder: its newest checkpoint writes self-edits too; repeat "
                                  "it to compare several trained writers on the same passages and seeds (each "
                                  "becomes the condition policy-self-edits-NAME; NAME defaults to the folder's name)")
-    else:
+    elif policy == "one":
         parser.add_argument("--policy", default=None, metavar="RUN_DIR",
                             help="a `seal-gym train` run folder: its newest checkpoint writes self-edits too")
     parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
