@@ -116,7 +116,7 @@ def _prepare(args: argparse.Namespace):
     policy_edits = {}
     for key, run_dir in policies.items():  # written now, while the policy is in the model; every adapter then
         with trained_policy(run_dir, bundle) as policy:  # trains the base model
-            label = "the policy's" if key == "policy_self_edits" else f"{Path(run_dir).name}'s"
+            label = "the policy's" if key == "policy_self_edits" else f"{key.removeprefix('policy_self_edits_')}'s"
             policy_edits[key] = SelfEdits(f"passage + {label} self-edits", _write(policy.act, passages, args, key))
     return conditions, passages, bundle, file_edits, policy_edits
 
