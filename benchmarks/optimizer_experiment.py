@@ -1,18 +1,23 @@
-"""Which optimizer makes the model's own self-edits teach it more: issue 17's experiment, resumable.
+"""Which optimizer makes the model's own self-edits teach it more: issue 17's experiment, resumable by stage.
 
 1. ``train``: one ``seal-gym train --preset cpu`` run per agent (self mode on SealSquad-v0, train.json's
-   ``train`` split, the small-model inner loop, the reward ``answer_logprob_vs_passage``). A run that was
-   stopped is resumed (``--resume``); its folder is recorded in ``OUT/state.json`` as soon as it exists.
-2. ``eval``: ``seal-gym eval squad`` on train.json's ``heldout`` split, which no training round and no tuning
-   saw, in chunks of ``--chunk`` passages (each chunk one run folder under ``OUT/heldout``; a finished chunk is
-   not run again). Every chunk pairs, on the same passages and inner seeds: the untrained writer
-   (``base-self-edits``), each trained writer (``policy-self-edits-AGENT``), the passage alone, the dataset's
-   7B self-edits (``file-self-edits``) and the prompt ensemble.
-3. ``report``: the chunks pooled by passage; each condition's paired difference from the passage alone and
+   ``train`` split, the small-model inner loop, the cpu preset's reward). A stopped run is resumed
+   (``--resume``); its folder is recorded in ``OUT/state.json`` as soon as it exists.
+2. ``write``: the untrained writer and each trained one write ``--self-edits`` self-edits for every
+   ``heldout`` passage of train.json (which no training round and no tuning saw) with ``seal-gym synthesize``
+   into ``OUT/self_edits/WRITER.json``: a few KB of text, committed, so the evaluation needs no checkpoint and
+   can run in a later session than the training.
+3. ``eval``: ``seal-gym eval squad`` on the held-out passages in chunks of ``--chunk`` passages and one group
+   of conditions per run folder ``OUT/heldout/chunk-NNN/GROUP`` (a finished one is not run again):
+   ``baselines`` (the passage alone, the dataset's 7B self-edits, the prompt ensemble) and one group per
+   writer (``file-self-edits-WRITER``). Every run trains the same model with the same inner seeds on the
+   same passages, so conditions pair by passage across run folders.
+4. ``report``: every run pooled by passage; each condition's paired difference from the passage alone and
    from the untrained writer, per metric (mean, 95 % bootstrap interval, Wilcoxon p), as a table,
    ``OUT/report.json`` and ``OUT/paired.png``.
 
-    python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers            # all three stages
+    python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers                    # every stage
+    python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers --stage train --agents grpo
     python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers --stage report
 """
 
@@ -27,8 +32,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_JSON = ROOT.parent / "shared" / "data" / "squad" / "train.json"
-CONDITIONS = "base-self-edits,passage,file-self-edits,prompt-ensemble"
-REFERENCES = ("passage", "base_self_edits")
+BASELINES = "passage,file-self-edits,prompt-ensemble"
+UNTRAINED = "untrained"
+REFERENCES = ("passage", f"file_self_edits_{UNTRAINED}")
+METRICS = ("logprob", "f1", "exact", "strict", "recital", "words")
 
 
 def seal_gym(args: list[str], log: Path, on_line=None) -> int:
@@ -47,7 +54,12 @@ def seal_gym(args: list[str], log: Path, on_line=None) -> int:
 
 
 def train(out: Path, agents: list[str], seed: int, threads: int) -> dict[str, str]:
-    """Train (or resume) every agent's run; ``{agent: run folder}``."""
+    """Train (or resume) every agent's run; ``{agent: run folder}``.
+
+    A finished run's small files (TensorBoard events, episodes, config: the reward curves) are copied to
+    ``OUT/curves/AGENT``, which is committed; its checkpoints (~80 MB a round) are not. An agent whose
+    held-out self-edits were written already is not trained again, even where its run folder is gone.
+    """
     state_path = out / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
 
@@ -57,35 +69,89 @@ def train(out: Path, agents: list[str], seed: int, threads: int) -> dict[str, st
             state_path.write_text(json.dumps(state, indent=1))
 
     for agent in agents:
-        if agent in state:
+        if (out / "self_edits" / f"{agent}.json").exists():
+            print(f"{agent}: its held-out self-edits are written; not trained again", flush=True)
+            continue
+        if agent in state and Path(state[agent]).is_dir():
             args = ["train", "--resume", state[agent]]
         else:
+            if agent in state:
+                print(f"{agent}: run folder {state[agent]} is gone (another machine?): training afresh", flush=True)
             args = ["train", "--preset", "cpu", "--agent", agent, "--seed", str(seed), "--threads", str(threads),
                     "--runs-dir", str(out / "runs")]
         code = seal_gym(args, out / f"train-{agent}.log", lambda line, a=agent: remember(a, line))
         print(f"{agent}: exit {code}, run folder {state.get(agent)}", flush=True)
         if code != 0:
             raise SystemExit(f"seal-gym train for {agent} failed: see {out / f'train-{agent}.log'}")
+        keep_curves(Path(state[agent]), out / "curves" / agent)
     return state
 
 
-def evaluate(out: Path, runs: dict[str, str], passages: int, chunk: int, seed: int, threads: int) -> list[Path]:
-    """Every chunk's results.json (running the chunks that have none)."""
+def keep_curves(run_dir: Path, to: Path) -> None:
+    """Copy a run folder's files, without its checkpoints, to ``to`` (replacing an earlier copy)."""
+    import shutil
+
+    shutil.rmtree(to, ignore_errors=True)
+    shutil.copytree(run_dir, to, ignore=shutil.ignore_patterns("checkpoints", "*.safetensors", "*.lock"))
+
+
+def heldout_documents(out: Path, passages: int) -> Path:
+    """The first ``passages`` held-out passages as a document file for ``seal-gym synthesize``."""
+    from seal_gym.squad.passages import load_passages
+
+    path = out / "heldout_passages.json"
+    chosen = load_passages(f"{TRAIN_JSON}@heldout")[:passages]
+    path.write_text(json.dumps([{"title": p.title, "context": p.context} for p in chosen], indent=1))
+    return path
+
+
+def write(out: Path, runs: dict[str, str], passages: int, self_edits: int, seed: int, threads: int) -> dict[str, Path]:
+    """``{writer: its self-edit file}``: the untrained writer's and each trained run's (written where missing)."""
+    documents = heldout_documents(out, passages)
+    wanted = len(json.loads(documents.read_text()))
+    files = {}
+    for name, run_dir in [(UNTRAINED, None), *runs.items()]:
+        path = out / "self_edits" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or len(json.loads(path.read_text())) < wanted:  # synthesize resumes a partial file
+            args = ["synthesize", str(documents), "--out", str(path), "--n", str(self_edits), "--seed", str(seed),
+                    "--threads", str(threads), *(["--policy", run_dir] if run_dir else [])]
+            if seal_gym(args, out / "write.log") != 0:
+                raise SystemExit(f"seal-gym synthesize for {name} failed: see {out / 'write.log'}")
+        files[name] = path
+    return files
+
+
+def evaluate(out: Path, writers: dict[str, Path], passages: int, chunk: int, self_edits: int, seeds: int, seed: int,
+             threads: int) -> list[Path]:
+    """Every run's results.json, chunk by chunk and group by group (running those that have none)."""
+    groups = {"baselines": ["--conditions", BASELINES]}
+    groups.update({name: ["--conditions", "file-self-edits", "--self-edits-file", f"{name}={path}"]
+                   for name, path in writers.items()})
     found = []
     for start in range(0, passages, chunk):
-        folder = out / "heldout" / f"chunk-{start:03d}"
-        done = sorted(folder.glob("*/results.json"))
-        if not done:
-            args = ["eval", "squad", "--dataset", f"{TRAIN_JSON}@heldout", "--start", str(start),
-                    "--passages", str(min(chunk, passages - start)), "--inner-preset", "small", "--conditions",
-                    CONDITIONS, "--reference", ",".join(REFERENCES), "--seed", str(seed), "--threads", str(threads),
-                    "--runs-dir", str(folder)]
-            for agent, run_dir in runs.items():
-                args += ["--policy", f"{agent}={run_dir}"]
-            if seal_gym(args, out / "heldout.log") != 0:
-                raise SystemExit(f"seal-gym eval squad failed on passages {start}+: see {out / 'heldout.log'}")
+        for group, conditions in groups.items():
+            folder = out / "heldout" / f"chunk-{start:03d}" / group
             done = sorted(folder.glob("*/results.json"))
-        found.append(done[-1])
+            if not done:
+                args = ["eval", "squad", "--dataset", f"{TRAIN_JSON}@heldout", "--start", str(start), "--passages",
+                        str(min(chunk, passages - start)), "--inner-preset", "small", *conditions, "--self-edits",
+                        str(self_edits), "--inner-seeds", str(seeds), "--seed", str(seed), "--threads", str(threads),
+                        "--runs-dir", str(folder)]
+                if seal_gym(args, out / "heldout.log") != 0:
+                    raise SystemExit(f"seal-gym eval squad failed ({group}, passages {start}+): see {out / 'heldout.log'}")
+                done = sorted(folder.glob("*/results.json"))
+            found.append(done[-1])
+    return found
+
+
+def finished_runs(out: Path) -> list[Path]:
+    """The newest results.json of every chunk and group evaluated so far."""
+    found = []
+    for folder in sorted((out / "heldout").glob("chunk-*/*")):
+        done = sorted(folder.glob("*/results.json"))
+        if done:
+            found.append(done[-1])
     return found
 
 
@@ -116,7 +182,7 @@ def report(out: Path, results_files: list[Path], seed: int) -> str:
         for name in labels:
             if name == reference or name not in cells or reference not in cells:
                 continue
-            for metric in ("logprob", "f1", "exact", "strict", "recital", "words"):
+            for metric in METRICS:
                 scale, unit = metric_unit(metric)
                 a = {i: scale * m[metric] for i, m in cells[name].items() if metric in m}
                 b = {i: scale * m[metric] for i, m in cells[reference].items() if metric in m}
@@ -139,10 +205,12 @@ def report(out: Path, results_files: list[Path], seed: int) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/studies/optimizers"))
-    parser.add_argument("--stage", choices=("all", "train", "eval", "report"), default="all")
-    parser.add_argument("--agents", default="rest-em,grpo,ppo")
+    parser.add_argument("--stage", choices=("all", "train", "write", "eval", "report"), default="all")
+    parser.add_argument("--agents", default="rest-em,grpo,ppo", help="the agents to train and whose writers to use")
     parser.add_argument("--passages", type=int, default=40, help="held-out passages (train.json has 40)")
     parser.add_argument("--chunk", type=int, default=10, help="held-out passages per eval run")
+    parser.add_argument("--self-edits", type=int, default=1, help="self-edits per passage and writer")
+    parser.add_argument("--inner-seeds", type=int, default=1, help="inner-loop seeds per self-edit")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
@@ -151,15 +219,15 @@ def main(argv: list[str] | None = None) -> None:
     state_path = args.out / "state.json"
     runs = train(args.out, agents, args.seed, args.threads) if args.stage in ("all", "train") else \
         json.loads(state_path.read_text()) if state_path.exists() else {}
-    if args.stage == "train":
-        return
+    runs = {a: runs[a] for a in agents if a in runs}
+    if args.stage in ("all", "write"):
+        write(args.out, runs, args.passages, args.self_edits, args.seed, args.threads)
     if args.stage in ("all", "eval"):
-        files = evaluate(args.out, {a: runs[a] for a in agents if a in runs}, args.passages, args.chunk, args.seed,
-                         args.threads)
-    else:
-        files = [sorted(c.glob("*/results.json"))[-1] for c in sorted((args.out / "heldout").glob("chunk-*"))
-                 if list(c.glob("*/results.json"))]
-    print(report(args.out, files, args.seed))
+        writers = {path.stem: path for path in sorted((args.out / "self_edits").glob("*.json"))}
+        evaluate(args.out, dict(sorted(writers.items(), key=lambda item: item[0] != UNTRAINED)), args.passages,
+                 args.chunk, args.self_edits, args.inner_seeds, args.seed, args.threads)
+    if args.stage in ("all", "eval", "report"):
+        print(report(args.out, finished_runs(args.out), args.seed))
 
 
 if __name__ == "__main__":

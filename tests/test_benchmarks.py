@@ -70,27 +70,35 @@ def test_inner_loop_benchmark_every_mode_on_the_tiny_model():
     assert "one batched call of K=4 self-edits" in profiled and "aten::mm" in profiled
 
 
-def test_optimizer_experiment_pools_chunks_by_passage(tmp_path):
-    # Two eval chunks with known per-passage scores: the writer is +1 nat over the passage on every passage
-    # of the first chunk and +3 on the second's, so the pooled paired mean is +2 over 4 passages.
+def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
+    # Two chunks, each evaluated in three run folders (baselines, the untrained writer, grpo's), with known
+    # per-passage scores: grpo is +1 nat over the passage on the first chunk's passages and +3 on the second's
+    # (pooled paired mean +2 over 4 passages) and always +0.5 over the untrained writer.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import optimizer_experiment
 
-    files = []
+    def cell(logprob):
+        return {"strict": 0.5, "lenient": 0.5, "metrics": {"logprob": logprob}}
+
     for chunk, gain in ((0, 1.0), (1, 3.0)):
-        passages = [{"index": 2 * chunk + k, "title": "t", "group": 0, "conditions": {
-            "passage": {"strict": 0.5, "lenient": 0.5, "metrics": {"logprob": -4.0 - k}},
-            "policy_self_edits_grpo": {"strict": 0.5, "lenient": 0.5, "metrics": {"logprob": -4.0 - k + gain}}}}
-            for k in range(2)]
-        path = tmp_path / f"chunk-{chunk}" / "run" / "results.json"
-        path.parent.mkdir(parents=True)
-        path.write_text(json.dumps({"labels": {"passage": "passage", "policy_self_edits_grpo": "grpo"},
-                                    "passages": passages}))
-        files.append(path)
-    text = optimizer_experiment.report(tmp_path, files, seed=0)
-    lines = json.loads((tmp_path / "report.json").read_text())["paired"]["passage"]
-    logprob = next(line for line in lines if line["metric"] == "logprob")
-    assert logprob["n"] == 4 and logprob["mean"] == pytest.approx(2.0)
-    strict = next(line for line in lines if line["metric"] == "strict")
-    assert strict["mean"] == 0
+        by_group = {"baselines": ("passage", 0.0), "untrained": ("file_self_edits_untrained", gain - 0.5),
+                    "grpo": ("file_self_edits_grpo", gain)}
+        for group, (name, offset) in by_group.items():
+            passages = [{"index": 2 * chunk + k, "title": "t", "group": 0,
+                         "conditions": {name: cell(-4.0 - k + offset)}} for k in range(2)]
+            path = tmp_path / "heldout" / f"chunk-{10 * chunk:03d}" / group / "eval-squad__run" / "results.json"
+            path.parent.mkdir(parents=True)
+            path.write_text(json.dumps({"labels": {name: group}, "passages": passages}))
+    runs = optimizer_experiment.finished_runs(tmp_path)
+    assert len(runs) == 6
+    text = optimizer_experiment.report(tmp_path, runs, seed=0)
+    paired = json.loads((tmp_path / "report.json").read_text())["paired"]
+
+    def line(reference, condition, metric):
+        return next(x for x in paired[reference] if x["condition"] == condition and x["metric"] == metric)
+
+    assert line("passage", "file_self_edits_grpo", "logprob")["n"] == 4
+    assert line("passage", "file_self_edits_grpo", "logprob")["mean"] == pytest.approx(2.0)
+    assert line("passage", "file_self_edits_grpo", "strict")["mean"] == 0
+    assert line("file_self_edits_untrained", "file_self_edits_grpo", "logprob")["mean"] == pytest.approx(0.5)
     assert "4 held-out passages" in text and (tmp_path / "paired.png").exists()

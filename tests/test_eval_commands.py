@@ -125,6 +125,33 @@ def test_eval_squad_pairs_several_policies_against_several_references(policy_run
     assert {"paired.png", "paired_vs_policy_self_edits_a.png"} <= {p.name for p in run.iterdir()}
 
 
+def test_eval_squad_names_saved_writers_and_pairs_across_runs(tmp_path):
+    # Two saved writers' files, each its own named condition holding exactly that file's self-edit; and the
+    # passage condition scores the same in a later run (same passages, same inner seeds), so an experiment
+    # may evaluate writers in separate runs and pair them by passage.
+    from seal_gym.squad.passages import load_passages
+
+    passage = load_passages("demo")[0]
+    files = {}
+    for name, text in (("rest-em", "The first writer's line."), ("ppo", "Another writer, another line.")):
+        files[name] = tmp_path / f"{name}.json"
+        files[name].write_text(json.dumps([{"context": passage.context, "completions": [text]}]))
+    runs = [tmp_path / "one", tmp_path / "two"]
+    assert main(["eval", "squad", *FAST, "--dataset", "demo", "--passages", "1", "--conditions", "passage",
+                 "--self-edits-file", str(files["rest-em"]), "--self-edits-file", str(files["ppo"]),
+                 "--runs-dir", str(runs[0])]) == 0
+    assert main(["eval", "squad", *FAST, "--dataset", "demo", "--passages", "1", "--conditions", "passage",
+                 "--runs-dir", str(runs[1])]) == 0
+    first, second = (json.loads((only_run(r) / "results.json").read_text()) for r in runs)
+    assert list(first["labels"]) == ["passage", "file_self_edits_rest_em", "file_self_edits_ppo"]
+    assert first["labels"]["file_self_edits_ppo"] == "passage + ppo's self-edits"
+    cells = first["passages"][0]["conditions"]
+    assert [a["self_edit"] for a in cells["file_self_edits_rest_em"]["adapters"]] == ["The first writer's line."]
+    assert [a["self_edit"] for a in cells["file_self_edits_ppo"]["adapters"]] == ["Another writer, another line."]
+    assert cells["passage"]["metrics"] == second["passages"][0]["conditions"]["passage"]["metrics"]
+    assert "logprob" in cells["passage"]["metrics"]
+
+
 def test_eval_arc_random_and_the_models_own_grid_recipes(tmp_path):
     args = ["eval", "arc", "--model", "tiny-random", "--threads", "1", "--tasks", "1", "--recipes-per-task", "2",
             "--conditions", "random-recipes,base-recipes", "--max-examples", "4", "--runs-dir", str(tmp_path)]
@@ -168,13 +195,15 @@ def bad_inputs(tmp_path):
                            "unknown prompt style 'nope'"),
         "policies named alike": (["eval", "squad", "--policy", f"x={not_a_run}", "--policy", f"x={no_checkpoint}"],
                                  "both named 'x'"),
+        "files named alike": (["eval", "squad", "--self-edits-file", "a/x.json", "--self-edits-file", "b/x.json"],
+                              "both named 'x'"),
     }
 
 
 BAD_CASES = ["not a run", "no checkpoint", "arc policy", "memory policy", "no questions", "continual no questions", "missing dataset",
              "unknown condition", "policy condition alone", "self-edit file misses", "arc without tasks",
              "arc unknown choices", "best-of-n alone", "best-of-n metric", "reference not run", "ensemble style",
-             "policies named alike"]
+             "policies named alike", "files named alike"]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)

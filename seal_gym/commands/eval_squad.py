@@ -4,7 +4,8 @@ Conditions (--conditions): base (the model, no passage), passage (trained on the
 base-self-edits (trained on the passage + self-edits the model writes itself), policy-self-edits (+ self-edits
 of the trained policy in --policy RUN_DIR; repeat --policy NAME=RUN_DIR to compare several writers, each the
 condition policy-self-edits-NAME), file-self-edits (+ self-edits from --self-edits-file, by default
-the dataset's own "completions", e.g. a bigger model's), in-context (the passage in the prompt, no training),
+the dataset's own "completions", e.g. a bigger model's; repeat --self-edits-file NAME=FILE to compare several
+saved writers, each the condition file-self-edits-NAME), in-context (the passage in the prompt, no training),
 and baselines: prompt-ensemble (+ one self-edit of the model per prompt style of --ensemble-styles, each split
 its own way, pooled into one adapter), passage-self-edit (+ the passage itself as the self-edit), best-of-n
 (the best of the base-self-edits by --best-of-metric: picked from their adapters, no extra training).
@@ -52,8 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_renamed_argument(parser, "--inner-seeds", "--seeds", type=int, default=1, dest="seeds",
                          help="inner-loop seeds per self-edit (r)")
     parser.add_argument("--cpt", type=int, default=1, help="passages pooled into one adapter (CPT setting)")
-    parser.add_argument("--self-edits-file", default=None,
-                        help="JSON list of {context, completions} for file-self-edits (default: the dataset's own)")
+    parser.add_argument("--self-edits-file", action="append", default=None, metavar="[NAME=]FILE",
+                        help="JSON list of {context, completions} for file-self-edits (default: the dataset's own); "
+                             "given, it adds file-self-edits; repeat as NAME=FILE for one condition file-self-edits-NAME per file")
     parser.add_argument("--reference", default=None,
                         help="condition(s) the paired differences are taken from, comma-separated (default: passage, "
                              "when it runs); results.json's paired section is the first one's")
@@ -96,20 +98,23 @@ def _prepare(args: argparse.Namespace):
         raise UsageError("--self-edits, --inner-seeds and --cpt must be >= 1")
     _check_baselines(args, conditions)
     passages = load_passage_range(args)
-    file_edits = None
-    if "file-self-edits" in conditions:
-        if args.self_edits_file:
-            try:
-                per_passage = completions_from_file(args.self_edits_file, passages, args.self_edits)
-            except (ValueError, FileNotFoundError) as err:
-                raise UsageError(str(err)) from None
-            file_edits = SelfEdits(f"passage + self-edits from {dataset_label(args.self_edits_file)}", per_passage)
-        elif any(p.completions for p in passages):
-            file_edits = SelfEdits("passage + the dataset's self-edits",
-                                   [list(p.completions[: args.self_edits]) for p in passages])
+    file_edits = {}
+    files = named_conditions("file_self_edits", args.self_edits_file or [], keep_suffix=False)
+    for key, path in files.items():
+        try:
+            per_passage = completions_from_file(path, passages, args.self_edits)
+        except (ValueError, FileNotFoundError) as err:
+            raise UsageError(str(err)) from None
+        name = key.removeprefix("file_self_edits_")
+        label = f"self-edits from {dataset_label(path)}" if key == "file_self_edits" else f"{name}'s self-edits"
+        file_edits[key] = SelfEdits(f"passage + {label}", per_passage)
+    if "file-self-edits" in conditions and not files:
+        if any(p.completions for p in passages):
+            file_edits["file_self_edits"] = SelfEdits("passage + the dataset's self-edits",
+                                                      [list(p.completions[: args.self_edits]) for p in passages])
         else:
             print("note: the dataset has no self-edits (completions) for these passages: file-self-edits skipped")
-    policies = policy_conditions(args.policy or [])
+    policies = named_conditions("policy_self_edits", args.policy or [])
     for run_dir in policies.values():
         check_policy_run(run_dir, "SealSquad-v0", "eval squad", args.model)
     bundle = load_bundle(args.model)
@@ -121,28 +126,31 @@ def _prepare(args: argparse.Namespace):
     return conditions, passages, bundle, file_edits, policy_edits
 
 
-def policy_conditions(given: list[str]) -> dict[str, str]:
-    """``{condition key: run folder}`` of the ``--policy`` options: one unnamed policy is ``policy_self_edits``;
-    otherwise each is ``policy_self_edits_<NAME>`` (``NAME=RUN_DIR``, or the folder's name).
+def named_conditions(prefix: str, given: list[str], keep_suffix: bool = True) -> dict[str, str]:
+    """``{condition key: source}`` of a repeatable ``[NAME=]SOURCE`` option (``--policy``, ``--self-edits-file``):
+    one unnamed source is the condition ``prefix``; otherwise each is ``prefix_<NAME>``, NAME defaulting to the
+    source's file or folder name (without its suffix unless ``keep_suffix``).
 
-    >>> policy_conditions(["runs/a"])
+    >>> named_conditions("policy_self_edits", ["runs/a"])
     {'policy_self_edits': 'runs/a'}
-    >>> policy_conditions(["grpo=runs/b", "runs/rest-em__0"])
+    >>> named_conditions("policy_self_edits", ["grpo=runs/b", "runs/rest-em__0"])
     {'policy_self_edits_grpo': 'runs/b', 'policy_self_edits_rest_em_0': 'runs/rest-em__0'}
+    >>> named_conditions("file_self_edits", ["out/rest-em.json", "out/ppo.json"], keep_suffix=False)
+    {'file_self_edits_rest_em': 'out/rest-em.json', 'file_self_edits_ppo': 'out/ppo.json'}
 
     Raises:
-        UsageError: two policies get the same name.
+        UsageError: two sources get the same name.
     """
     if len(given) == 1 and "=" not in given[0]:
-        return {"policy_self_edits": given[0]}
+        return {prefix: given[0]}
     out: dict[str, str] = {}
     for text in given:
-        name, run_dir = text.split("=", 1) if "=" in text else (Path(text.rstrip("/")).name, text)
-        key = "policy_self_edits_" + "_".join(re.findall(r"[A-Za-z0-9]+", name)).lower()
+        path = Path(text.rstrip("/"))
+        name, source = text.split("=", 1) if "=" in text else (path.name if keep_suffix else path.stem, text)
+        key = f"{prefix}_" + "_".join(re.findall(r"[A-Za-z0-9]+", name)).lower()
         if key in out:
-            raise UsageError(f"two --policy options are both named {key.removeprefix('policy_self_edits_')!r}: "
-                             "name them (--policy NAME=RUN_DIR)")
-        out[key] = run_dir
+            raise UsageError(f"two {prefix} sources are both named {key.removeprefix(prefix + '_')!r}: name them (NAME=...)")
+        out[key] = source
     return out
 
 
@@ -176,8 +184,7 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
         self_edits["base_self_edits"] = SelfEdits("passage + the model's own self-edits",
                                                   _write(writer.act, passages, args, "base model"))
     self_edits.update(policy_edits)
-    if file_edits is not None:
-        self_edits["file_self_edits"] = file_edits
+    self_edits.update(file_edits)
     self_edits.update(_baseline_self_edits(args, conditions, passages, writer.act if "prompt-ensemble" in conditions else None))
     config = SquadEvalConfig(base="base" in conditions, passage_only="passage" in conditions,
                              in_context="in-context" in conditions, seeds=args.seeds, seed=args.seed, cpt=args.cpt)
@@ -239,10 +246,12 @@ def _check_baselines(args: argparse.Namespace, conditions: list[str]) -> None:
         if args.best_of_metric not in metrics:
             raise UsageError(f"--best-of-metric {args.best_of_metric!r} is not a metric of an adapter's score; "
                              f"choose from {', '.join(sorted(metrics))}")
-    policies = [key.replace("_", "-") for key in policy_conditions(args.policy or [])]
+    named = [key.replace("_", "-") for key in {**named_conditions("policy_self_edits", args.policy or []),
+                                                **named_conditions("file_self_edits", args.self_edits_file or [],
+                                                                   keep_suffix=False)}]
     for reference in _references(args) if args.reference is not None else []:  # the default may not run
-        if reference not in conditions + policies:
-            raise UsageError(f"--reference {reference} is not among the conditions ({', '.join(conditions + policies)})")
+        if reference not in conditions + named:
+            raise UsageError(f"--reference {reference} is not among the conditions ({', '.join(conditions + named)})")
 
 
 def _references(args: argparse.Namespace) -> list[str]:
