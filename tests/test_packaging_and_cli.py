@@ -179,3 +179,14 @@ def test_run_metadata_records_versions_device_and_commit(tmp_path):
         head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
         assert meta["git_commit"].removesuffix("+dirty") == head
     assert git_commit(tmp_path) is None  # not a checkout: no commit
+
+
+def test_top_level_help_imports_no_command_and_no_torch():
+    # `seal-gym --help` and `seal-gym eval --help` list the commands from the table: no command module that
+    # imports torch (~2 s) loads until its command runs.
+    code = ("import sys\nfrom seal_gym.commands import main\nfor argv in (['--help'], ['eval', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('seal_gym.commands.eval_')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "[]"
+    assert "synthesize" in out and "squad " in out

@@ -7,13 +7,9 @@ This package is the only code that touches LoRA internals. Public pieces: the ty
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from seal_gym.adapt.auto import AutoEngine
-from seal_gym.adapt.batched import BatchedEngine
-from seal_gym.adapt.decoding import greedy_answers
-from seal_gym.adapt.policy_adapter import PolicyAdapter, weights_version
-from seal_gym.adapt.sequential import SequentialEngine
 from seal_gym.adapt.types import (
     AdaptOutcome,
     AdaptRequest,
@@ -25,6 +21,24 @@ from seal_gym.adapt.types import (
 )
 
 ENGINES = ("auto", "sequential", "batched", "ray")
+
+# The engines import torch and peft (~2 s); the types and ENGINES do not, so a command that only builds its
+# options from them (``seal-gym --help``) stays fast. The engines load on first use (PEP 562).
+_LAZY = {"AutoEngine": "auto", "BatchedEngine": "batched", "greedy_answers": "decoding",
+         "PolicyAdapter": "policy_adapter", "weights_version": "policy_adapter", "SequentialEngine": "sequential"}
+
+if TYPE_CHECKING:
+    from seal_gym.adapt.auto import AutoEngine
+    from seal_gym.adapt.batched import BatchedEngine
+    from seal_gym.adapt.decoding import greedy_answers
+    from seal_gym.adapt.policy_adapter import PolicyAdapter, weights_version
+    from seal_gym.adapt.sequential import SequentialEngine
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"seal_gym.adapt.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'seal_gym.adapt' has no attribute {name!r}")
 
 
 def make_engine(model, tokenizer, engine: str | InnerLoopEngine = "auto", **kwargs: Any) -> InnerLoopEngine:
@@ -46,12 +60,8 @@ def make_engine(model, tokenizer, engine: str | InnerLoopEngine = "auto", **kwar
             raise TypeError(f"engine must be one of {ENGINES} or an object with adapt() and answer(), "
                             f"got {type(engine).__name__}")
         return engine
-    if engine == "sequential":
-        return SequentialEngine(model, tokenizer, **kwargs)
-    if engine == "batched":
-        return BatchedEngine(model, tokenizer, **kwargs)
-    if engine == "auto":
-        return AutoEngine(model, tokenizer, **kwargs)
+    if engine in ("sequential", "batched", "auto"):
+        return __getattr__(f"{engine.capitalize()}Engine")(model, tokenizer, **kwargs)
     if engine == "ray":
         from seal_gym.adapt.ray_engine import RayEngine  # Ray is an optional extra: imported only when asked for
 

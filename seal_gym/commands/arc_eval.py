@@ -10,7 +10,6 @@ import argparse
 
 from seal_gym.commands import eval_arc
 
-HELP = "alias of `eval arc`: TTT recipes (none / default / grid oracle) on ARC tasks"
 add_arguments = eval_arc.add_arguments
 
 

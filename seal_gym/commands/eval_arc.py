@@ -26,7 +26,6 @@ from seal_gym.commands.common import (UsageError, check_policy_run, dataset_labe
 from seal_gym.commands.options import (add_config_arguments, add_model_arguments, add_renamed_argument,
                                        config_from_args, option_parser)
 
-HELP = "ARC table: in context / default recipe / recipes from the model or a policy / grid oracle"
 CONDITIONS = ("in-context", "default", "random-recipes", "base-recipes", "policy-recipes", "oracle")
 
 

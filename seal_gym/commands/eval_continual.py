@@ -22,7 +22,6 @@ from seal_gym.commands.common import (UsageError, check_policy_run, dataset_labe
                                       run_checked, trained_policy, write_csv, write_run_files)
 from seal_gym.commands.options import add_config_arguments, add_model_arguments, add_passage_arguments, config_from_args
 
-HELP = "continual self-edits: merged updates one after another, forgetting matrix + heatmap"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,6 @@ from seal_gym.commands.common import (UsageError, check_policy_run, dataset_labe
                                       write_run_files)
 from seal_gym.commands.options import add_config_arguments, add_model_arguments, config_from_args
 
-HELP = "memory modes on a stream of windows: none / retrieval / weights / hybrid, retention, seconds per update"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

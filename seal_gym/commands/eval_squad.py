@@ -36,7 +36,6 @@ from seal_gym.commands.options import (GIVEN, add_config_arguments, add_model_ar
 from seal_gym.evaluation.self_edits import ENSEMBLE_STYLES
 from seal_gym.squad.presets import INNER_PRESETS
 
-HELP = "knowledge-incorporation table: base / passage / + self-edits (own, policy, file) / in context; --cpt N"
 CONDITIONS = ("base", "passage", "base-self-edits", "policy-self-edits", "file-self-edits", "in-context",
               "prompt-ensemble", "passage-self-edit", "best-of-n")
 DEFAULT_CONDITIONS = "base,passage,base-self-edits,file-self-edits,in-context"

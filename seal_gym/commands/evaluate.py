@@ -10,13 +10,16 @@ import argparse
 
 from seal_gym.commands import add_subcommands
 
-HELP = "evaluate self-edits: eval squad (single passage, --cpt N), eval arc, eval continual, eval memory"
-# name -> module exposing ``add_arguments(parser)``, ``HELP`` and ``run(args) -> int``.
+# name -> (module exposing ``add_arguments(parser)`` and ``run(args) -> int``, one-line help).
 EVALUATIONS = {
-    "squad": "seal_gym.commands.eval_squad",
-    "arc": "seal_gym.commands.eval_arc",
-    "continual": "seal_gym.commands.eval_continual",
-    "memory": "seal_gym.commands.eval_memory",
+    "squad": ("seal_gym.commands.eval_squad",
+              "knowledge-incorporation table: base / passage / + self-edits (own, policy, file) / in context; --cpt N"),
+    "arc": ("seal_gym.commands.eval_arc",
+            "ARC table: in context / default recipe / recipes from the model or a policy / grid oracle"),
+    "continual": ("seal_gym.commands.eval_continual",
+                  "continual self-edits: merged updates one after another, forgetting matrix + heatmap"),
+    "memory": ("seal_gym.commands.eval_memory",
+               "memory modes on a stream of windows: none / retrieval / weights / hybrid, retention, seconds per update"),
 }
 
 

@@ -21,7 +21,6 @@ from typing import Any, Callable
 from seal_gym.commands.common import UsageError, check_policy_run, load_bundle, usage_error
 from seal_gym.commands.options import add_config_arguments, add_runtime_arguments, apply_runtime, config_from_args
 
-HELP = "a knowledge base that learns on a schedule: memory add | update | ask | status"
 BUSY_EXIT = 75  # EX_TEMPFAIL: a scheduler may simply try again later
 
 

@@ -10,7 +10,6 @@ import argparse
 
 from seal_gym.commands import eval_squad
 
-HELP = "alias of `eval squad`: the knowledge-incorporation table with its defaults"
 add_arguments = eval_squad.add_arguments
 
 

@@ -16,7 +16,6 @@ import contextlib
 from seal_gym.commands.common import UsageError, load_bundle, trained_policy, usage_error
 from seal_gym.commands.options import add_runtime_arguments, apply_runtime
 
-HELP = "turn documents into a SEAL-format self-edit corpus (resumable, with diversity statistics)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -47,7 +47,6 @@ from seal_gym.commands.options import GIVEN, add_runtime_arguments, note_given_o
 from seal_gym.models import default_device
 from seal_gym.runs import new_run_dir
 
-HELP = "train a self-edit policy (ReST-EM, ...) with TensorBoard logs, checkpoints and --resume"
 FAILED = "FAILED"
 """The file a run that failed after its first checkpoint holds: the error, in one line."""
 
