@@ -1,6 +1,6 @@
 """One writer per run folder: ``run_dir/lock``, locked through the operating system while a process writes.
 
-The lock is the kernel's (``flock``; POSIX only, Windows runs are not guarded), not the file's existence: the
+The lock is the kernel's (:func:`seal_gym.filelock.try_flock`; POSIX only), not the file's existence: the
 kernel drops it the moment its process ends, however it ends (``kill -9`` included), so a lock left by a killed
 run is stale by construction and the next writer simply takes it, while a pid written in the file could
 belong to another process by then. The file holds the writer's pid, host and start time for the message a
@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 from typing import IO, Any
+
+from seal_gym.filelock import try_flock
 
 LOCK = "lock"
 
@@ -51,7 +53,7 @@ class RunLock:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         file = open(self.path, "a+", encoding="utf-8")
-        if not _try_lock(file):
+        if not try_flock(file):
             holder = _read_holder(file)
             file.close()
             raise RunLockedError(locked_message(self.path.parent, holder))
@@ -80,7 +82,7 @@ def check_unlocked(run_dir: str | Path) -> None:
     if not path.exists():
         return
     with open(path, encoding="utf-8") as file:
-        if not _try_lock(file, shared=True):
+        if not try_flock(file, shared=True):
             raise RunLockedError(locked_message(Path(run_dir), _read_holder(file)))
 
 
@@ -97,16 +99,3 @@ def _read_holder(file: IO[str]) -> dict[str, Any]:
         return json.loads(file.read() or "{}")
     except (OSError, json.JSONDecodeError):
         return {}
-
-
-def _try_lock(file: IO[str], shared: bool = False) -> bool:
-    """Lock ``file`` without waiting (a shared lock only probes: it is dropped when ``file`` closes)."""
-    try:
-        import fcntl
-    except ModuleNotFoundError:  # not POSIX (Windows): the folder is not guarded there
-        return True
-    try:
-        fcntl.flock(file.fileno(), (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False

@@ -21,7 +21,6 @@ the state, so it changes in the same step as what it describes.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
+from seal_gym.filelock import try_flock
 from seal_gym.memory.documents import TAGS, Document, NewDocument, Question, Tag
 
 FORMAT, VERSION = "seal-gym-knowledge-base", 1
@@ -264,17 +264,15 @@ class KnowledgeBase:
         try:
             deadline = time.monotonic() + wait_seconds
             while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if try_flock(handle):
                     break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        handle.seek(0)
-                        holder = handle.read().strip() or "another process"
-                        doing = "an update is running" if kind == "update" else "it is being changed"
-                        raise KnowledgeBaseBusy(f"{self.path} is busy: {doing} ({holder}); try again later "
-                                                "(or pass --wait SECONDS)") from None
-                    time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    doing = "an update is running" if kind == "update" else "it is being changed"
+                    raise KnowledgeBaseBusy(f"{self.path} is busy: {doing} ({holder}); try again later "
+                                            "(or pass --wait SECONDS)")
+                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
             handle.seek(0)
             handle.truncate()
             handle.write(f"pid {os.getpid()}, since {now()}")
