@@ -327,3 +327,16 @@ def test_kill_9_during_update_leaves_the_state_before_or_after(tmp_path, pause_a
     assert len(list((kb_dir / "states").iterdir())) == 2  # the current state and the one before it
     assert sorted(p.name for p in (kb_dir / "adapters").iterdir()) == sorted(u.adapter for u in state.updates)
     assert len(state.documents) == 2 and not state.pending()
+
+
+def test_the_guard_grades_each_question_once_by_its_own_grader():
+    # A document's own question by the strict grader, a model-written one (a sentence as gold) by best-span F1.
+    from seal_gym.memory.documents import Question
+    from seal_gym.memory.updater import _grades
+    from seal_gym.squad.grading import make_grader
+
+    questions = [Question("Capital?", "Paris"), Question("Which way?", "The river flows north through the city", written=True),
+                 Question("Colour?", "red")]
+    answers = ["It is Paris.", "it flows north through the city", "the river flows north through the city"]
+    assert _grades(make_grader("contains"), questions, answers) == [True, True, False]
+    assert _grades(make_grader("contains"), questions[1:2], ["blue"]) == [False]

@@ -191,8 +191,12 @@ def _grades(grader: Grader, questions: Sequence[Question], answers: Sequence[str
     """Whether each answer is right: a document's own question by ``grader``, a model-written one (whose gold
     answer may be a whole sentence) by best-span F1 >= 0.5."""
     items = [GradeItem(q.question, q.answer, a) for q, a in zip(questions, answers)]
-    strict, lenient = grader.grade(items), F1Grader().grade(items)
-    return [(soft if q.written else hard).correct for q, hard, soft in zip(questions, strict, lenient)]
+    correct: list[bool] = [False] * len(items)
+    for which, by in ((False, grader), (True, F1Grader())):  # each question graded once, by its own grader
+        positions = [i for i, q in enumerate(questions) if q.written == which]
+        for i, verdict in zip(positions, by.grade([items[i] for i in positions]) if positions else []):
+            correct[i] = verdict.correct
+    return correct
 
 
 def _mean(values: Sequence[bool]) -> float | None:
