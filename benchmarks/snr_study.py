@@ -11,7 +11,10 @@ self-edits the embedded model writes itself x ``--seeds`` inner seeds, under a r
 
 Per kind it reports the within-passage variance components (one-way ANOVA per passage, pooled): the
 self-edit variance, the seed variance, their intraclass correlation ICC = s2_edit / (s2_edit + s2_seed),
-the seeds a self-edit's mean reward needs for a reliability of 0.8, and the seconds per reward.
+the seeds a self-edit's mean reward needs for a reliability of 0.8, the passages a paired comparison of two
+writers needs (one self-edit and one seed per passage each) to detect, with 80 % power at the 5 % level, a
+shift of half a standard deviation of self-edit quality (n = 2 (1.96 + 0.84)^2 (s2_edit + s2_seed) /
+(s2_edit / 4) = 63 / ICC), and the seconds per reward.
 
     python benchmarks/snr_study.py --out benchmarks/studies/snr
 """
@@ -113,8 +116,9 @@ def report(rows: list[dict], regime: str, passages: list[int], edits: int, seeds
             s2_edit, s2_seed = components(table)
             icc = s2_edit / (s2_edit + s2_seed) if s2_edit + s2_seed > 0 else float("nan")
             needed = math.ceil(4 * s2_seed / s2_edit) if s2_edit > 0 else float("inf")  # Spearman-Brown, 0.8
+            passages_needed = math.ceil(2 * 2.8016 ** 2 * (s2_edit + s2_seed) / (s2_edit / 4)) if s2_edit > 0 else float("inf")
             lines.append([kind + ("_vs_passage" if relative else ""), f"{table.mean():+.3f}", f"{math.sqrt(s2_edit):.3f}",
-                          f"{math.sqrt(s2_seed):.3f}", f"{icc:.2f}", str(needed)])
+                          f"{math.sqrt(s2_seed):.3f}", f"{icc:.2f}", str(needed), str(passages_needed)])
     scored = [r for r in rows if r["regime"] == regime and "train_seconds" in r and r["condition"] != "passage"]
     cost = ""
     if scored:
@@ -122,7 +126,8 @@ def report(rows: list[dict], regime: str, passages: list[int], edits: int, seeds
         answer = sum(r["answer_seconds"] for r in scored) / len(scored)
         cost = (f"\nseconds per adapter (batched, 8 at a time): training {train:.1f}, answering + scoring {answer:.1f}; "
                 "a *_vs_passage reward adds one passage adapter per passage and seed (cached across self-edits)")
-    return format_table(["reward", "mean", "sd between self-edits", "sd across seeds", "ICC", "seeds for 0.8"],
+    return format_table(["reward", "mean", "sd between self-edits", "sd across seeds", "ICC", "seeds for 0.8",
+                         "passages for d=0.5"],
                         lines) + cost
 
 

@@ -48,3 +48,17 @@ def test_own_self_edits_are_read_back_from_the_cache_without_sampling(tmp_path):
     assert own_self_edits(no_model, passages, cache) == {0: ["Alpha."], 1: ["Beta."]}
     with pytest.raises(TypeError, match="model must be"):  # passage 0 has one text, two are asked: it samples
         own_self_edits(no_model, passages, cache, n=2)
+
+
+def test_snr_report_on_a_known_table():
+    """The table above as study rows: ICC 0.49 / 0.51 = 0.96, 4 x 0.02 / 0.49 -> 1 seed for a reliability of 0.8,
+    and 2 x 2.8016^2 x 0.51 / (0.49 / 4) = 65.4 -> 66 passages for a paired comparison of two writers."""
+    from snr_study import report
+
+    rows = [{"regime": "r", "condition": f"edit{k}", "passage": i, "seed": s, "logprob": k + (0.1 if s == 0 else -0.1)}
+            for i in range(3) for k in range(2) for s in range(2)]
+    rows += [{"regime": "r", "condition": "passage", "passage": i, "seed": s, "logprob": 0.0} for i in range(3) for s in range(2)]
+    text = report(rows, "r", [0, 1, 2], edits=2, seeds=2)
+    line = next(row for row in text.splitlines() if row.startswith("logprob "))
+    assert line.split()[-3:] == ["0.96", "1", "66"]
+    assert "accuracy" not in text  # kinds with no rows are left out, not reported as zeros
