@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 from dataclasses import asdict
@@ -53,7 +54,7 @@ def seal_gym(args: list[str], log: Path, on_line=None) -> int:
         return process.wait()
 
 
-def train(out: Path, agents: list[str], seed: int, threads: int) -> dict[str, str]:
+def train(out: Path, agents: list[str], seed: int, threads: int, options: list[str] = ()) -> dict[str, str]:
     """Train (or resume) every agent's run; ``{agent: run folder}``.
 
     A finished run's small files (TensorBoard events, episodes, config: the reward curves) are copied to
@@ -78,7 +79,7 @@ def train(out: Path, agents: list[str], seed: int, threads: int) -> dict[str, st
             if agent in state:
                 print(f"{agent}: run folder {state[agent]} is gone (another machine?): training afresh", flush=True)
             args = ["train", "--preset", "cpu", "--agent", agent, "--seed", str(seed), "--threads", str(threads),
-                    "--runs-dir", str(out / "runs")]
+                    "--runs-dir", str(out / "runs"), *options]
         code = seal_gym(args, out / f"train-{agent}.log", lambda line, a=agent: remember(a, line))
         print(f"{agent}: exit {code}, run folder {state.get(agent)}", flush=True)
         if code != 0:
@@ -92,7 +93,7 @@ def keep_curves(run_dir: Path, to: Path) -> None:
     import shutil
 
     shutil.rmtree(to, ignore_errors=True)
-    shutil.copytree(run_dir, to, ignore=shutil.ignore_patterns("checkpoints", "*.safetensors", "*.lock"))
+    shutil.copytree(run_dir, to, ignore=shutil.ignore_patterns("checkpoints", "*.safetensors", "lock"))
 
 
 def heldout_documents(out: Path, passages: int) -> Path:
@@ -213,11 +214,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--inner-seeds", type=int, default=1, help="inner-loop seeds per self-edit")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--train-options", default="",
+                        help="more `seal-gym train` options, e.g. a smoke budget: '--rounds 1 --samples-per-prompt 2'")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     agents = [a.strip() for a in args.agents.split(",") if a.strip()]
     state_path = args.out / "state.json"
-    runs = train(args.out, agents, args.seed, args.threads) if args.stage in ("all", "train") else \
+    runs = train(args.out, agents, args.seed, args.threads, shlex.split(args.train_options)) if args.stage in ("all", "train") else \
         json.loads(state_path.read_text()) if state_path.exists() else {}
     runs = {a: runs[a] for a in agents if a in runs}
     if args.stage in ("all", "write"):

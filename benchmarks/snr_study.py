@@ -121,10 +121,10 @@ def report(rows: list[dict], regime: str, passages: list[int], edits: int, seeds
                           f"{math.sqrt(s2_seed):.3f}", f"{icc:.2f}", str(needed), str(passages_needed)])
     scored = [r for r in rows if r["regime"] == regime and "train_seconds" in r and r["condition"] != "passage"]
     cost = ""
-    if scored:
-        train = sum(r["train_seconds"] for r in scored) / len(scored)
-        answer = sum(r["answer_seconds"] for r in scored) / len(scored)
-        cost = (f"\nseconds per adapter (batched, 8 at a time): training {train:.1f}, answering + scoring {answer:.1f}; "
+    if scored:  # medians: a chunk timed while the machine was shared (or paused) does not move them
+        train = float(np.median([r["train_seconds"] for r in scored]))
+        answer = float(np.median([r["answer_seconds"] for r in scored]))
+        cost = (f"\nseconds per adapter (batched, 8 at a time; median): training {train:.1f}, answering + scoring {answer:.1f}; "
                 "a *_vs_passage reward adds one passage adapter per passage and seed (cached across self-edits)")
     return format_table(["reward", "mean", "sd between self-edits", "sd across seeds", "ICC", "seeds for 0.8",
                          "passages for d=0.5"],

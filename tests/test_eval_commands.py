@@ -144,7 +144,7 @@ def test_eval_squad_names_saved_writers_and_pairs_across_runs(tmp_path):
                  "--runs-dir", str(runs[1])]) == 0
     first, second = (json.loads((only_run(r) / "results.json").read_text()) for r in runs)
     assert list(first["labels"]) == ["passage", "file_self_edits_rest_em", "file_self_edits_ppo"]
-    assert first["labels"]["file_self_edits_ppo"] == "passage + ppo's self-edits"
+    assert first["labels"]["file_self_edits_rest_em"] == "passage + rest-em's self-edits"
     cells = first["passages"][0]["conditions"]
     assert [a["self_edit"] for a in cells["file_self_edits_rest_em"]["adapters"]] == ["The first writer's line."]
     assert [a["self_edit"] for a in cells["file_self_edits_ppo"]["adapters"]] == ["Another writer, another line."]

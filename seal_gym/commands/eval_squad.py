@@ -99,13 +99,12 @@ def _prepare(args: argparse.Namespace):
     passages = load_passage_range(args)
     file_edits = {}
     files = named_conditions("file_self_edits", args.self_edits_file or [], keep_suffix=False)
-    for key, path in files.items():
+    for key, (name, path) in files.items():
         try:
             per_passage = completions_from_file(path, passages, args.self_edits)
         except (ValueError, FileNotFoundError) as err:
             raise UsageError(str(err)) from None
-        name = key.removeprefix("file_self_edits_")
-        label = f"self-edits from {dataset_label(path)}" if key == "file_self_edits" else f"{name}'s self-edits"
+        label = f"{name}'s self-edits" if name else f"self-edits from {dataset_label(path)}"
         file_edits[key] = SelfEdits(f"passage + {label}", per_passage)
     if "file-self-edits" in conditions and not files:
         if any(p.completions for p in passages):
@@ -114,42 +113,43 @@ def _prepare(args: argparse.Namespace):
         else:
             print("note: the dataset has no self-edits (completions) for these passages: file-self-edits skipped")
     policies = named_conditions("policy_self_edits", args.policy or [])
-    for run_dir in policies.values():
+    for _, run_dir in policies.values():
         check_policy_run(run_dir, "SealSquad-v0", "eval squad", args.model)
     bundle = load_bundle(args.model)
     policy_edits = {}
-    for key, run_dir in policies.items():  # written now, while the policy is in the model; every adapter then
-        with trained_policy(run_dir, bundle) as policy:  # trains the base model
-            label = "the policy's" if key == "policy_self_edits" else f"{key.removeprefix('policy_self_edits_')}'s"
+    for key, (name, run_dir) in policies.items():  # written now, while the policy is in the model; every adapter
+        with trained_policy(run_dir, bundle) as policy:  # then trains the base model
+            label = f"{name}'s" if name else "the policy's"
             policy_edits[key] = SelfEdits(f"passage + {label} self-edits", _write(policy.act, passages, args, key))
     return conditions, passages, bundle, file_edits, policy_edits
 
 
-def named_conditions(prefix: str, given: list[str], keep_suffix: bool = True) -> dict[str, str]:
-    """``{condition key: source}`` of a repeatable ``[NAME=]SOURCE`` option (``--policy``, ``--self-edits-file``):
-    one unnamed source is the condition ``prefix``; otherwise each is ``prefix_<NAME>``, NAME defaulting to the
-    source's file or folder name (without its suffix unless ``keep_suffix``).
+def named_conditions(prefix: str, given: list[str], keep_suffix: bool = True) -> dict[str, tuple[str | None, str]]:
+    """``{condition key: (NAME, source)}`` of a repeatable ``[NAME=]SOURCE`` option (``--policy``,
+    ``--self-edits-file``): one unnamed source is the condition ``prefix`` (NAME None); otherwise each is
+    ``prefix_<NAME>`` (NAME's letters and digits, lower case), NAME defaulting to the source's file or folder
+    name (without its suffix unless ``keep_suffix``).
 
     >>> named_conditions("policy_self_edits", ["runs/a"])
-    {'policy_self_edits': 'runs/a'}
+    {'policy_self_edits': (None, 'runs/a')}
     >>> named_conditions("policy_self_edits", ["grpo=runs/b", "runs/rest-em__0"])
-    {'policy_self_edits_grpo': 'runs/b', 'policy_self_edits_rest_em_0': 'runs/rest-em__0'}
+    {'policy_self_edits_grpo': ('grpo', 'runs/b'), 'policy_self_edits_rest_em_0': ('rest-em__0', 'runs/rest-em__0')}
     >>> named_conditions("file_self_edits", ["out/rest-em.json", "out/ppo.json"], keep_suffix=False)
-    {'file_self_edits_rest_em': 'out/rest-em.json', 'file_self_edits_ppo': 'out/ppo.json'}
+    {'file_self_edits_rest_em': ('rest-em', 'out/rest-em.json'), 'file_self_edits_ppo': ('ppo', 'out/ppo.json')}
 
     Raises:
         UsageError: two sources get the same name.
     """
     if len(given) == 1 and "=" not in given[0]:
-        return {prefix: given[0]}
-    out: dict[str, str] = {}
+        return {prefix: (None, given[0])}
+    out: dict[str, tuple[str | None, str]] = {}
     for text in given:
         path = Path(text.rstrip("/"))
         name, source = text.split("=", 1) if "=" in text else (path.name if keep_suffix else path.stem, text)
         key = f"{prefix}_" + "_".join(re.findall(r"[A-Za-z0-9]+", name)).lower()
         if key in out:
             raise UsageError(f"two {prefix} sources are both named {key.removeprefix(prefix + '_')!r}: name them (NAME=...)")
-        out[key] = source
+        out[key] = (name, source)
     return out
 
 
