@@ -17,6 +17,7 @@ from seal_gym.adapt.tokens import IGNORE_INDEX, collate, pad_token_id, tokenize_
 from seal_gym.models import load_model
 
 ATOL = 1e-5
+SUM_RTOL = 1e-6
 SPECS = [LoraSpec(rank=4, alpha=8), LoraSpec(rank=2, alpha=8, target_modules=("q_proj", "lm_head")), LoraSpec(rank=4)]
 
 
@@ -70,7 +71,9 @@ def test_chunked_loss_and_gradients_equal_full_logits(bundle):
         assert full_grads.abs().sum() > 0
         for chunk_tokens in (1, 7, 10_000):
             sums, grads = loss_and_grads(model, stack, batch, row_adapter, chunk_tokens)
-            torch.testing.assert_close(sums, full_sums, atol=ATOL, rtol=0)
+            # Loss *sums* (~100 nats): float32 summed in another order differ by an ulp or two of the sum (seen
+            # 1.5e-5 on 136, relative 1.1e-7), so the sums get a relative tolerance of a few float32 epsilons.
+            torch.testing.assert_close(sums, full_sums, atol=ATOL, rtol=SUM_RTOL)
             torch.testing.assert_close(grads, full_grads, atol=ATOL, rtol=0)
     model.eval()
 
