@@ -63,7 +63,9 @@ PRESETS: dict[str, dict[str, Preset]] = {
                         SamplingConfig(max_new_tokens=1024, batch_size=25), SQUAD_POLICY_LORA,
                         dict(engine="batched")),
         # The laptop-scale experiment: the small-model inner loop, a dense reward relative to the passage
-        # alone (> 0: the self-edit taught more than the passage), train.json's train split only. A run is
+        # alone (> 0: the self-edit taught more than the passage; the SNR study in RESULTS.md found it as
+        # reliable within a passage as the plain log-probability and half as variable across passages),
+        # train.json's train split only. A run is
         # 6 rounds x 16 inner loops + 4 passage references = 120 adapters at ~55 s each (batched, 2 cores),
         # about 1.8 hours with sampling and updates: under 2 hours, so one run fits in one sitting.
         "cpu": Preset(6, None, dict(prompts_per_round=4, samples_per_prompt=4, learning_rate=3e-4, epochs=2,

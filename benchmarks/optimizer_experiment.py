@@ -123,12 +123,13 @@ def write(out: Path, runs: dict[str, str], passages: int, self_edits: int, seed:
     return files
 
 
-def evaluate(out: Path, writers: dict[str, Path], passages: int, chunk: int, self_edits: int, seeds: int, seed: int,
-             threads: int) -> list[Path]:
-    """Every run's results.json, chunk by chunk and group by group (running those that have none)."""
-    groups = {"baselines": ["--conditions", BASELINES]}
-    groups.update({name: ["--conditions", "file-self-edits", "--self-edits-file", f"{name}={path}"]
-                   for name, path in writers.items()})
+def evaluate(out: Path, writers: dict[str, Path], passages: int, chunk: int, self_edits: tuple[int, int], seeds: int,
+             seed: int, threads: int) -> list[Path]:
+    """Every run's results.json, chunk by chunk and group by group (running those that have none);
+    ``self_edits``: per passage, (each writer's, each baseline's)."""
+    groups = {"baselines": ["--conditions", BASELINES, "--self-edits", str(self_edits[1])]}
+    groups.update({name: ["--conditions", "file-self-edits", "--self-edits-file", f"{name}={path}", "--self-edits",
+                          str(self_edits[0])] for name, path in writers.items()})
     found = []
     for start in range(0, passages, chunk):
         for group, conditions in groups.items():
@@ -136,9 +137,8 @@ def evaluate(out: Path, writers: dict[str, Path], passages: int, chunk: int, sel
             done = sorted(folder.glob("*/results.json"))
             if not done:
                 args = ["eval", "squad", "--dataset", f"{TRAIN_JSON}@heldout", "--start", str(start), "--passages",
-                        str(min(chunk, passages - start)), "--inner-preset", "small", *conditions, "--self-edits",
-                        str(self_edits), "--inner-seeds", str(seeds), "--seed", str(seed), "--threads", str(threads),
-                        "--runs-dir", str(folder)]
+                        str(min(chunk, passages - start)), "--inner-preset", "small", *conditions, "--inner-seeds",
+                        str(seeds), "--seed", str(seed), "--threads", str(threads), "--runs-dir", str(folder)]
                 if seal_gym(args, out / "heldout.log") != 0:
                     raise SystemExit(f"seal-gym eval squad failed ({group}, passages {start}+): see {out / 'heldout.log'}")
                 done = sorted(folder.glob("*/results.json"))
@@ -210,7 +210,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--agents", default="rest-em,grpo,ppo", help="the agents to train and whose writers to use")
     parser.add_argument("--passages", type=int, default=40, help="held-out passages (train.json has 40)")
     parser.add_argument("--chunk", type=int, default=10, help="held-out passages per eval run")
-    parser.add_argument("--self-edits", type=int, default=1, help="self-edits per passage and writer")
+    # 2 self-edits per passage and writer: 40 passages then detect about half an SD of self-edit quality (the
+    # SNR study); a baseline either has no sampling noise (the passage) or is not what the experiment compares.
+    parser.add_argument("--self-edits", type=int, default=2, help="self-edits per passage and writer")
+    parser.add_argument("--baseline-self-edits", type=int, default=1,
+                        help="self-edits per passage of the 7B file and the prompt ensemble")
     parser.add_argument("--inner-seeds", type=int, default=1, help="inner-loop seeds per self-edit")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
@@ -228,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.stage in ("all", "eval"):
         writers = {path.stem: path for path in sorted((args.out / "self_edits").glob("*.json"))}
         evaluate(args.out, dict(sorted(writers.items(), key=lambda item: item[0] != UNTRAINED)), args.passages,
-                 args.chunk, args.self_edits, args.inner_seeds, args.seed, args.threads)
+                 args.chunk, (args.self_edits, args.baseline_self_edits), args.inner_seeds, args.seed, args.threads)
     if args.stage in ("all", "eval", "report"):
         print(report(args.out, finished_runs(args.out), args.seed))
 
