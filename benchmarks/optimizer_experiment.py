@@ -96,20 +96,19 @@ def keep_curves(run_dir: Path, to: Path) -> None:
     shutil.copytree(run_dir, to, ignore=shutil.ignore_patterns("checkpoints", "*.safetensors", "lock"))
 
 
-def heldout_documents(out: Path, passages: int) -> Path:
-    """The first ``passages`` held-out passages as a document file for ``seal-gym synthesize``."""
+def heldout_documents(out: Path, passages: int) -> tuple[Path, int]:
+    """The first ``passages`` held-out passages as a document file for ``seal-gym synthesize``, and their number."""
     from seal_gym.squad.passages import load_passages
 
     path = out / "heldout_passages.json"
     chosen = load_passages(f"{TRAIN_JSON}@heldout")[:passages]
     path.write_text(json.dumps([{"title": p.title, "context": p.context} for p in chosen], indent=1))
-    return path
+    return path, len(chosen)
 
 
 def write(out: Path, runs: dict[str, str], passages: int, self_edits: int, seed: int, threads: int) -> dict[str, Path]:
     """``{writer: its self-edit file}``: the untrained writer's and each trained run's (written where missing)."""
-    documents = heldout_documents(out, passages)
-    wanted = len(json.loads(documents.read_text()))
+    documents, wanted = heldout_documents(out, passages)
     files = {}
     for name, run_dir in [(UNTRAINED, None), *runs.items()]:
         path = out / "self_edits" / f"{name}.json"

@@ -95,10 +95,11 @@ def _prepare(args: argparse.Namespace):
     conditions = parse_conditions(args, CONDITIONS, "policy-self-edits")
     if min(args.self_edits, args.seeds, args.cpt) < 1:
         raise UsageError("--self-edits, --inner-seeds and --cpt must be >= 1")
-    _check_baselines(args, conditions)
+    files = named_conditions("file_self_edits", args.self_edits_file or [], keep_suffix=False)
+    policies = named_conditions("policy_self_edits", args.policy or [])
+    _check_baselines(args, conditions, [*policies, *files])
     passages = load_passage_range(args)
     file_edits = {}
-    files = named_conditions("file_self_edits", args.self_edits_file or [], keep_suffix=False)
     for key, (name, path) in files.items():
         try:
             per_passage = completions_from_file(path, passages, args.self_edits)
@@ -112,7 +113,6 @@ def _prepare(args: argparse.Namespace):
                                                       [list(p.completions[: args.self_edits]) for p in passages])
         else:
             print("note: the dataset has no self-edits (completions) for these passages: file-self-edits skipped")
-    policies = named_conditions("policy_self_edits", args.policy or [])
     for _, run_dir in policies.values():
         check_policy_run(run_dir, "SealSquad-v0", "eval squad", args.model)
     bundle = load_bundle(args.model)
@@ -225,7 +225,7 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
     return 0
 
 
-def _check_baselines(args: argparse.Namespace, conditions: list[str]) -> None:
+def _check_baselines(args: argparse.Namespace, conditions: list[str], named: list[str]) -> None:
     """The baselines' and the paired report's options, checked before anything runs."""
     from seal_gym.evaluation.squad import AdapterScore
     from seal_gym.squad.prompts import PROMPT_STYLES
@@ -245,9 +245,7 @@ def _check_baselines(args: argparse.Namespace, conditions: list[str]) -> None:
         if args.best_of_metric not in metrics:
             raise UsageError(f"--best-of-metric {args.best_of_metric!r} is not a metric of an adapter's score; "
                              f"choose from {', '.join(sorted(metrics))}")
-    named = [key.replace("_", "-") for key in {**named_conditions("policy_self_edits", args.policy or []),
-                                                **named_conditions("file_self_edits", args.self_edits_file or [],
-                                                                   keep_suffix=False)}]
+    named = [key.replace("_", "-") for key in named]  # the --policy and --self-edits-file conditions
     for reference in _references(args) if args.reference is not None else []:  # the default may not run
         if reference not in conditions + named:
             raise UsageError(f"--reference {reference} is not among the conditions ({', '.join(conditions + named)})")
