@@ -28,7 +28,6 @@ import json
 import shlex
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,6 +156,8 @@ def finished_runs(out: Path) -> list[Path]:
 
 def pooled(results_files: list[Path]) -> tuple[dict[str, dict[int, dict[str, float]]], dict[str, str]]:
     """``{condition: {passage: {metric: value}}}`` over every chunk, and the conditions' labels."""
+    from seal_gym.evaluation.reports import cell_metrics
+
     cells: dict[str, dict[int, dict[str, float]]] = {}
     labels: dict[str, str] = {}
     for path in results_files:
@@ -164,35 +165,21 @@ def pooled(results_files: list[Path]) -> tuple[dict[str, dict[int, dict[str, flo
         labels.update(results["labels"])
         for passage in results["passages"]:
             for name, cell in passage["conditions"].items():
-                metrics = {"strict": cell["strict"], "lenient": cell["lenient"], **cell.get("metrics", {})}
-                cells.setdefault(name, {})[passage["index"]] = {k: float(v) for k, v in metrics.items()
-                                                                 if isinstance(v, (int, float)) and not isinstance(v, bool)}
+                cells.setdefault(name, {})[passage["index"]] = cell_metrics(cell)
     return cells, labels
 
 
 def report(out: Path, results_files: list[Path], seed: int) -> str:
     """Paired differences of the pooled chunks from each reference: a table, report.json and paired.png."""
-    from seal_gym.evaluation.reports import PairedLine, metric_unit, paired_chart, paired_table
-    from seal_gym.stats import paired_difference
+    from seal_gym.evaluation.reports import (BOOTSTRAP_RESAMPLES, paired_chart, paired_json, paired_score_lines,
+                                             paired_table)
 
     cells, labels = pooled(results_files)
     texts, sections = [], {}
-    for reference in REFERENCES:
-        lines = []
-        for name in labels:
-            if name == reference or name not in cells or reference not in cells:
-                continue
-            for metric in METRICS:
-                scale, unit = metric_unit(metric)
-                a = {i: scale * m[metric] for i, m in cells[name].items() if metric in m}
-                b = {i: scale * m[metric] for i, m in cells[reference].items() if metric in m}
-                if a and b:
-                    lines.append(PairedLine(name, labels[name], metric, unit, reference,
-                                            paired_difference(a, b, seed=seed)))
-        texts.append(paired_table(lines, labels.get(reference, reference)))
-        sections[reference] = [{"condition": line.condition, "metric": line.metric, "unit": line.unit,
-                                **{k: None if v != v else v for k, v in asdict(line.difference).items()}}
-                               for line in lines]
+    for reference in (r for r in REFERENCES if r in cells):
+        lines = paired_score_lines(cells, labels, reference, metrics=METRICS, seed=seed, n_boot=BOOTSTRAP_RESAMPLES)
+        texts.append(paired_table(lines, labels[reference]))
+        sections[reference] = paired_json(lines, reference, seed, BOOTSTRAP_RESAMPLES)
         if reference == "passage" and lines:
             paired_chart(lines, "Held-out passages: paired differences from the passage alone",
                          labels[reference]).savefig(out / "paired.png", dpi=120, bbox_inches="tight")

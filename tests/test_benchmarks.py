@@ -95,7 +95,7 @@ def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
     paired = json.loads((tmp_path / "report.json").read_text())["paired"]
 
     def line(reference, condition, metric):
-        return next(x for x in paired[reference] if x["condition"] == condition and x["metric"] == metric)
+        return next(x for x in paired[reference]["lines"] if x["condition"] == condition and x["metric"] == metric)
 
     assert line("passage", "file_self_edits_grpo", "logprob")["n"] == 4
     assert line("passage", "file_self_edits_grpo", "logprob")["mean"] == pytest.approx(2.0)

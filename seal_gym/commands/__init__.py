@@ -39,8 +39,8 @@ class CommandParser(ArgumentParser):
         super().__init__(*args, **kwargs)
         self._module, self._run_key = module, run_key
 
-    def load(self) -> "CommandParser":
-        """Import the module and add its options (once)."""
+    def load(self, recursive: bool = False) -> "CommandParser":
+        """Import the module and add its options (once); ``recursive``: its own subcommands' too."""
         if self._module is not None:
             name, self._module = self._module, None
             module = importlib.import_module(name)
@@ -48,6 +48,12 @@ class CommandParser(ArgumentParser):
             module.add_arguments(self)
             self.set_defaults(**{self._run_key: module.run})
             _plain_help_everywhere(self)
+        if recursive:
+            for action in self._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    for child in action.choices.values():
+                        if isinstance(child, CommandParser):
+                            child.load(recursive=True)
         return self
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
@@ -69,11 +75,7 @@ def add_subcommands(parser: argparse.ArgumentParser, commands: dict[str, tuple[s
     for name, (module, help_text) in commands.items():
         sub = subparsers.add_parser(name, help=help_text, formatter_class=HelpFormatter, module=module, run_key=run_key)
         if not lazy:
-            sub.load()
-            for action in sub._actions:  # a nested level (eval squad, memory add) loads too
-                if isinstance(action, argparse._SubParsersAction):
-                    for child in action.choices.values():
-                        child.load() if isinstance(child, CommandParser) else None
+            sub.load(recursive=True)  # nested levels too (eval squad, memory add)
 
 
 def build_parser(lazy: bool = False) -> argparse.ArgumentParser:

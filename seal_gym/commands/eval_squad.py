@@ -39,7 +39,6 @@ from seal_gym.squad.presets import INNER_PRESETS
 CONDITIONS = ("base", "passage", "base-self-edits", "policy-self-edits", "file-self-edits", "in-context",
               "prompt-ensemble", "passage-self-edit", "best-of-n")
 DEFAULT_CONDITIONS = "base,passage,base-self-edits,file-self-edits,in-context"
-BOOTSTRAP_RESAMPLES = 10000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -301,8 +300,8 @@ class _Reports:
 
 def _reports(args: argparse.Namespace, evaluation, title: str) -> _Reports:
     """Paired differences from the reference condition and the self-edits' diversity, beside the table."""
-    from seal_gym.evaluation.reports import (condition_diversity, diversity_table, paired_chart, paired_csv_rows,
-                                             paired_json, paired_lines, paired_table)
+    from seal_gym.evaluation.reports import (BOOTSTRAP_RESAMPLES, condition_diversity, diversity_table, paired_chart,
+                                             paired_csv_rows, paired_json, paired_lines, paired_table)
 
     found = condition_diversity(evaluation)
     texts = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from seal_gym.diversity import NGRAMS, Diversity, diversity
 from seal_gym.evaluation.charts import DifferencePanel, difference_chart
@@ -30,6 +30,8 @@ TESTS = "Wilcoxon signed-rank (p) and paired t-test (p_t), two-sided, scipy.stat
 PERCENT_METRICS = {"strict", "lenient", "accuracy", "em", "f1", "exact", "exact_match"}
 """Metrics stored as fractions (0..1) and reported in percentage points (also any name ending in one of
 these after an underscore, e.g. ``concise_em``)."""
+BOOTSTRAP_RESAMPLES = 10000
+"""Bootstrap resamples behind each interval."""
 
 
 def metric_unit(name: str) -> tuple[float, str]:
@@ -45,19 +47,21 @@ def metric_unit(name: str) -> tuple[float, str]:
 
 def cell_metrics(cell: Any) -> dict[str, float]:
     """The numeric metrics of a per-passage score: its ``float``/``int`` fields (not bools) and the float
-    entries of its ``dict`` fields, by name.
+    entries of its ``dict`` fields, by name. ``cell`` is a dataclass or, read back from results.json, a dict.
 
     >>> from seal_gym.evaluation.squad import ConditionScore
     >>> cell_metrics(ConditionScore(0.4, 0.6))
     {'strict': 0.4, 'lenient': 0.6}
+    >>> cell_metrics({"strict": 0.4, "answers": ["x"], "metrics": {"logprob": -2.5}})
+    {'strict': 0.4, 'logprob': -2.5}
     """
+    items = cell.items() if isinstance(cell, dict) else ((f.name, getattr(cell, f.name)) for f in dataclasses.fields(cell))
     out: dict[str, float] = {}
-    for f in dataclasses.fields(cell):
-        value = getattr(cell, f.name)
+    for name, value in items:
         if isinstance(value, dict):
             out.update({k: float(v) for k, v in value.items() if _number(v)})
         elif _number(value):
-            out[f.name] = float(value)
+            out[name] = float(value)
     return out
 
 
@@ -74,28 +78,41 @@ class PairedLine:
     difference: PairedDifference
 
 
-def paired_lines(evaluation: "SquadEvaluation", reference: str = "passage", seed: int = 0, n_boot: int = 10000,
-                 confidence: float = 0.95) -> list[PairedLine]:
+def paired_lines(evaluation: "SquadEvaluation", reference: str = "passage", seed: int = 0,
+                 n_boot: int = BOOTSTRAP_RESAMPLES, confidence: float = 0.95) -> list[PairedLine]:
     """Every other condition minus ``reference``, per metric both have, paired by passage.
 
     Raises:
         ValueError: ``reference`` is not a condition of the evaluation.
     """
-    if reference not in evaluation.labels:
+    scores = {name: {p.index: cell_metrics(p.conditions[name]) for p in evaluation.passages if name in p.conditions}
+              for name in evaluation.labels}
+    return paired_score_lines(scores, evaluation.labels, reference, seed=seed, n_boot=n_boot, confidence=confidence)
+
+
+def paired_score_lines(scores: dict[str, dict[int, dict[str, float]]], labels: dict[str, str], reference: str,
+                       metrics: Sequence[str] | None = None, seed: int = 0, n_boot: int = BOOTSTRAP_RESAMPLES,
+                       confidence: float = 0.95) -> list[PairedLine]:
+    """:func:`paired_lines` from per-passage metrics, ``{condition: {passage index: {metric: value}}}`` (e.g.
+    pooled from several results.json files); ``metrics`` keeps only those, in that order.
+
+    Raises:
+        ValueError: ``reference`` has no scores.
+    """
+    if reference not in labels or reference not in scores:
         raise ValueError(f"reference condition {reference!r} is not in this evaluation "
-                         f"(it has {', '.join(evaluation.labels)})")
-    per_condition = {name: {p.index: cell_metrics(p.conditions[name]) for p in evaluation.passages
-                            if name in p.conditions} for name in evaluation.labels}
-    base = per_condition[reference]
+                         f"(it has {', '.join(labels)})")
+    base = scores[reference]
     base_metrics = set(_metric_names(base))
     lines = []
-    for name, label in evaluation.labels.items():
-        scores = per_condition[name]
-        if name == reference or not scores:
+    for name, label in labels.items():
+        cells = scores.get(name, {})
+        if name == reference or not cells:
             continue
-        for metric in (m for m in _metric_names(scores) if m in base_metrics):
+        names = _metric_names(cells) if metrics is None else [m for m in metrics if m in _metric_names(cells)]
+        for metric in (m for m in names if m in base_metrics):
             scale, unit = metric_unit(metric)
-            a = {i: scale * s[metric] for i, s in scores.items() if metric in s}
+            a = {i: scale * s[metric] for i, s in cells.items() if metric in s}
             b = {i: scale * s[metric] for i, s in base.items() if metric in s}
             lines.append(PairedLine(name, label, metric, unit, reference,
                                     paired_difference(a, b, seed=seed, n_boot=n_boot, confidence=confidence)))
