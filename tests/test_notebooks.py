@@ -124,16 +124,22 @@ def test_compare_optimizers_reads_given_run_folders_and_a_held_out_report(tmp_pa
     run = tmp_path / "trained-elsewhere"
     ReSTEM(policy, TargetCharEnv("ab"), ReSTEMConfig(prompts_per_round=2, samples_per_prompt=2, epochs=1)).learn(
         2, run_dir=run)
-    line = {"condition": "policy_self_edits_rest_em", "metric": "logprob", "unit": "", "n": 40, "mean": 0.25,
-            "low": 0.05, "high": 0.45, "p_value": 0.012}
+    # The report's sections as benchmarks/optimizer_experiment.py writes them (reports.paired_json).
+    from seal_gym.evaluation.reports import paired_json, paired_score_lines
+
+    labels = {"passage": "passage alone", "policy_self_edits_rest_em": "rest-em's self-edits"}
+    scores = {"passage": {i: {"logprob": -4.0} for i in range(6)},
+              "policy_self_edits_rest_em": {i: {"logprob": -4.0 + 0.1 * i} for i in range(6)}}
+    lines = paired_score_lines(scores, labels, "passage", n_boot=200)
     report = tmp_path / "report.json"
-    report.write_text(json.dumps({"passages": 40, "labels": {"passage": "passage alone",
-                                                             "policy_self_edits_rest_em": "rest-em's self-edits"},
-                                  "paired": {"passage": [line]}}))
+    report.write_text(json.dumps({"passages": 6, "labels": labels,
+                                  "paired": {"passage": paired_json(lines, "passage", seed=0, n_boot=200)}}))
+    line = lines[0].difference
     notebook = execute(NOTEBOOKS[0].parent / "compare_optimizers.ipynb", tmp_path,
                        {"RUN_FOLDERS": {"TargetChars/rest-em": str(run)}, "HELDOUT_REPORT": str(report),
                         "RUNS_DIR": "out"})
     text = shown_text(notebook)
     assert "--- " not in text, "nothing is trained when RUN_FOLDERS is given"
-    assert "rest-em's self-edits" in text and "+0.250 [+0.050, +0.450] p=0.012" in text
+    assert "rest-em's self-edits" in text
+    assert f"{line.mean:+.3f} [{line.low:+.3f}, {line.high:+.3f}] p={line.p_value:.3g}" in text
     assert (tmp_path / "out" / "heldout_paired.png").exists() and (tmp_path / "out" / "reward_curves.png").exists()
