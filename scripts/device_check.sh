@@ -2,7 +2,8 @@
 # Every GPU check in ONE device call (device time is scarce: about 15 minutes a session, start-up included).
 #   here:   bash scripts/device_wheels.sh
 #   device: run(command="bash scripts/device_check.sh", carry=[".whl"], timeout_s=570)
-# Leaves in $OUT: env.txt (GPU, versions), gpu_tests.txt (pytest -m gpu), inner_loop.txt (reference vs sequential
+# Leaves in $OUT: env.txt (GPU, versions), gpu_tests.txt (pytest -m gpu: engines, env steps incl. the cpu
+# presets' log-prob rewards in bf16, agent updates), inner_loop.txt (reference vs sequential
 # vs batched at SEAL's settings, bf16), loss_memory.txt (K=64: full logits, chunked, chunked + layer
 # checkpointing), profile.txt (where one K=64 call's time goes, and how busy the GPU is). Each step has its own
 # time limit, so one that hangs or breaks still leaves the others' results. Commit the tables, with the device

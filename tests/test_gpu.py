@@ -33,6 +33,8 @@ from .test_batched_engine import MIXED, REQUESTS
 
 LOSS_ATOL = 1e-4  # float32 on two devices: reductions run in different orders (CPU vs CUDA measured < 1e-5)
 BF16_LOSS_RTOL = 2e-2  # as tests/test_batched_engine.py's bf16-on-CPU test
+BF16_LOGPROB_RTOL = 2e-2  # mean gold-answer log-probability, bfloat16 weights vs float32
+BF16_RELATIVE_ATOL = 0.05  # nats: a difference of two such means (the tiny model's are about -5.5)
 # A request the tiny model learns by heart, so greedy answers are decided by wide margins (a random model's
 # near-ties would flip under bfloat16 rounding and say nothing about the engine).
 MEMORISED = AdaptRequest(
@@ -131,6 +133,27 @@ def test_squad_step_and_vector_step_in_bfloat16(device):
     _, rewards, terminated, _, _ = envs.step(["A fact.", "Two facts.\nMore.", "Three.", "Four facts here."])
     assert rewards.shape == (4,) and terminated.all() and ((0 <= rewards) & (rewards <= 1)).all()
     assert weights_checksum(bundle.model) == before
+
+
+@pytest.mark.parametrize("reward", ["answer_logprob", "answer_logprob_vs_passage"])
+def test_answer_logprob_rewards_in_bfloat16_track_float32(device, reward):
+    """The cpu presets' dense rewards (teacher-forced gold-answer log-probabilities, and the same minus the
+    passage-only adapter's) through the batched engine: bfloat16 weights with float32 adapters give the
+    float32 model's rewards up to rounding, and the passage reference is computed once and reported."""
+    self_edit = "The place is old.\nIt has many facts.\nPeople visit it."
+    rewards, infos = {}, {}
+    for dtype in (torch.float32, torch.bfloat16):
+        env = gym.make("SealSquad-v0", model=tiny_on(device, dtype), engine="batched", reward=reward,
+                       train=TrainSpec(epochs=2, learning_rate=1e-3), lora=LoraSpec(rank=2, alpha=4))
+        env.reset(seed=0)
+        _, rewards[dtype], _, _, infos[dtype] = env.step(self_edit)
+    assert all(torch.isfinite(torch.tensor(r)) for r in rewards.values())
+    if reward == "answer_logprob":
+        assert rewards[torch.float32] < 0
+        assert rewards[torch.bfloat16] == pytest.approx(rewards[torch.float32], rel=BF16_LOGPROB_RTOL)
+    else:
+        assert "passage_logprob" in infos[torch.bfloat16]
+        assert rewards[torch.bfloat16] == pytest.approx(rewards[torch.float32], abs=BF16_RELATIVE_ATOL)
 
 
 def test_arc_step_in_bfloat16(device):
