@@ -4,7 +4,7 @@
 - ``demo``: about 15 minutes on a 2-core CPU with the embedded SmolLM2-135M-Instruct (on SealARC its recipes
   are restricted to the recipe grid, ``choices="arc-recipes"``: free-form, not one of its recipes parses);
 - ``paper``: the SEAL paper's budget and hyperparameters (a GPU's work);
-- ``cpu`` (SealSquad): the laptop-scale experiment: about 1.8 hours of a 2-core CPU per agent, on train.json's
+- ``cpu`` (SealSquad): the laptop-scale experiment: about 1.6 hours of a 2-core CPU per agent, on train.json's
   ``train`` split, with the small-model inner loop (``inner_preset="small"``) and the relative reward
   ``answer_logprob_vs_passage``; held-out passages are left for ``eval squad``.
 
@@ -66,8 +66,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
         # alone (> 0: the self-edit taught more than the passage; the SNR study in RESULTS.md found it as
         # reliable within a passage as the plain log-probability and half as variable across passages),
         # train.json's train split only. A run is
-        # 6 rounds x 16 inner loops + 4 passage references = 120 adapters at ~55 s each (batched, 2 cores),
-        # about 1.8 hours with sampling and updates: under 2 hours, so one run fits in one sitting.
+        # 6 rounds x 16 inner loops + 4 passage references = 120 adapters (batched, 2 cores); rest-em's run
+        # took 95 minutes (benchmarks/RESULTS.md): under 2 hours, so one run fits in one sitting.
         "cpu": Preset(6, None, dict(prompts_per_round=4, samples_per_prompt=4, learning_rate=3e-4, epochs=2,
                                      batch_size=4, eval_every=0),
                       SamplingConfig(max_new_tokens=256, batch_size=16), SQUAD_POLICY_LORA,
