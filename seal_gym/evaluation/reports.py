@@ -109,7 +109,8 @@ def paired_score_lines(scores: dict[str, dict[int, dict[str, float]]], labels: d
         cells = scores.get(name, {})
         if name == reference or not cells:
             continue
-        names = _metric_names(cells) if metrics is None else [m for m in metrics if m in _metric_names(cells)]
+        names = _metric_names(cells)
+        names = names if metrics is None else [m for m in metrics if m in names]
         for metric in (m for m in names if m in base_metrics):
             scale, unit = metric_unit(metric)
             a = {i: scale * s[metric] for i, s in cells.items() if metric in s}
