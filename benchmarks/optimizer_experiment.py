@@ -14,7 +14,9 @@
    same passages, so conditions pair by passage across run folders.
 4. ``report``: every run pooled by passage; each condition's paired difference from the passage alone and
    from the untrained writer, per metric (mean, 95 % bootstrap interval, Wilcoxon p), as a table,
-   ``OUT/report.json`` and ``OUT/paired.png``.
+   ``OUT/report.json`` and ``OUT/paired.png``; and the primary comparison, fixed before any held-out result
+   existed: each trained writer minus the untrained one in ``PRIMARY_METRIC``, its p-value Holm-adjusted over
+   the trained writers.
 
     python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers                    # every stage
     python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers --stage train --agents grpo
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import subprocess
 import sys
@@ -36,6 +39,9 @@ BASELINES = "passage,file-self-edits,prompt-ensemble"
 UNTRAINED = "untrained"
 REFERENCES = ("passage", f"file_self_edits_{UNTRAINED}")
 METRICS = ("logprob", "f1", "exact", "strict", "recital", "words")
+PRIMARY_METRIC = "logprob"
+"""The primary outcome, fixed before the held-out evaluation ran: the gold answers' mean per-token log-probability
+(the SNR study's only reward with more signal than noise at 135M)."""
 
 
 def seal_gym(args: list[str], log: Path, on_line=None) -> int:
@@ -183,10 +189,32 @@ def report(out: Path, results_files: list[Path], seed: int) -> str:
         if reference == "passage" and lines:
             paired_chart(lines, "Held-out passages: paired differences from the passage alone",
                          labels[reference]).savefig(out / "paired.png", dpi=120, bbox_inches="tight")
+    primary = primary_comparison(sections.get(REFERENCES[1], {}).get("lines", []))
+    if primary:
+        texts.append("primary comparison (stated before the evaluation): each trained writer minus the untrained one, "
+                     f"{PRIMARY_METRIC}, Wilcoxon p Holm-adjusted over the {len(primary)} trained writers\n" +
+                     "\n".join(f"  {row['label']}: {_number(row['mean'], '+.3f')} [{_number(row['low'], '+.3f')}, "
+                               f"{_number(row['high'], '+.3f')}], p {_number(row['p_value'], '.3g')}, "
+                               f"Holm {_number(row['p_holm'], '.3g')}" for row in primary))
     passages = len({i for c in cells.values() for i in c})
     (out / "report.json").write_text(json.dumps({"passages": passages, "chunks": [str(p) for p in results_files],
-                                                 "labels": labels, "paired": sections}, indent=1))
+                                                 "labels": labels, "paired": sections, "primary": primary}, indent=1))
     return f"{passages} held-out passages\n\n" + "\n\n".join(texts)
+
+
+def primary_comparison(untrained_lines: list[dict]) -> list[dict]:
+    """The primary test's rows: each trained writer's ``PRIMARY_METRIC`` line against the untrained writer
+    (report.json's form), with its Wilcoxon p-value Holm-adjusted over the trained writers (``p_holm``)."""
+    from seal_gym.stats import holm_adjusted
+
+    rows = [line for line in untrained_lines if line["metric"] == PRIMARY_METRIC
+            and line["condition"].startswith("file_self_edits_")]
+    adjusted = holm_adjusted([math.nan if row["p_value"] is None else row["p_value"] for row in rows])
+    return [{**row, "p_holm": None if math.isnan(p) else p} for row, p in zip(rows, adjusted)]
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
 
 
 def main(argv: list[str] | None = None) -> None:

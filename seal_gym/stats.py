@@ -141,6 +141,24 @@ def paired_difference(a: Scores, b: Scores, seed: int = 0, n_boot: int = 10000,
                             int((diffs < 0).sum()), float(xs.mean()), float(ys.mean()))
 
 
+def holm_adjusted(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values (family-wise error rate), in the input's order.
+
+    Compare each adjusted p-value with the level (e.g. 0.05) as if it were the only test; NaN stays NaN and
+    does not count towards the family.
+
+    >>> holm_adjusted([0.01, 0.04, 0.03])
+    [0.03, 0.06, 0.06]
+    """
+    finite = sorted((p, i) for i, p in enumerate(p_values) if math.isfinite(p))
+    adjusted = [float("nan")] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(finite):
+        running = max(running, min(1.0, (len(finite) - rank) * p))  # step-down: never below an earlier one
+        adjusted[i] = running
+    return adjusted
+
+
 def _wilcoxon_p(diffs: np.ndarray) -> float:
     from scipy.stats import wilcoxon
 

@@ -71,9 +71,10 @@ def test_inner_loop_benchmark_every_mode_on_the_tiny_model():
 
 
 def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
-    # Two chunks, each evaluated in three run folders (baselines, the untrained writer, grpo's), with known
-    # per-passage scores: grpo is +1 nat over the passage on the first chunk's passages and +3 on the second's
-    # (pooled paired mean +2 over 4 passages) and always +0.5 over the untrained writer.
+    # Two chunks, each evaluated in four run folders (baselines, the untrained writer, grpo's, rest-em's), with
+    # known per-passage scores: grpo is +1 nat over the passage on the first chunk's passages and +3 on the
+    # second's (pooled paired mean +2 over 4 passages) and always +0.5 over the untrained writer; rest-em is
+    # -0.25 below the untrained writer on its first passage of a chunk and +0.25 above it on the second.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import optimizer_experiment
 
@@ -82,17 +83,19 @@ def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
 
     for chunk, gain in ((0, 1.0), (1, 3.0)):
         by_group = {"baselines": ("passage", 0.0), "untrained": ("file_self_edits_untrained", gain - 0.5),
-                    "grpo": ("file_self_edits_grpo", gain)}
+                    "grpo": ("file_self_edits_grpo", gain), "rest-em": ("file_self_edits_rest-em", gain - 0.5)}
         for group, (name, offset) in by_group.items():
+            shift = (-0.25, 0.25) if group == "rest-em" else (0.0, 0.0)
             passages = [{"index": 2 * chunk + k, "title": "t", "group": 0,
-                         "conditions": {name: cell(-4.0 - k + offset)}} for k in range(2)]
+                         "conditions": {name: cell(-4.0 - k + offset + shift[k])}} for k in range(2)]
             path = tmp_path / "heldout" / f"chunk-{10 * chunk:03d}" / group / "eval-squad__run" / "results.json"
             path.parent.mkdir(parents=True)
             path.write_text(json.dumps({"labels": {name: group}, "passages": passages}))
     runs = optimizer_experiment.finished_runs(tmp_path)
-    assert len(runs) == 6
+    assert len(runs) == 8
     text = optimizer_experiment.report(tmp_path, runs, seed=0)
-    paired = json.loads((tmp_path / "report.json").read_text())["paired"]
+    report = json.loads((tmp_path / "report.json").read_text())
+    paired = report["paired"]
 
     def line(reference, condition, metric):
         return next(x for x in paired[reference]["lines"] if x["condition"] == condition and x["metric"] == metric)
@@ -102,3 +105,13 @@ def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
     assert line("passage", "file_self_edits_grpo", "strict")["mean"] == 0
     assert line("file_self_edits_untrained", "file_self_edits_grpo", "logprob")["mean"] == pytest.approx(0.5)
     assert "4 held-out passages" in text and (tmp_path / "paired.png").exists()
+    # The primary test: the trained writers (not the untrained one, not the baselines) against the untrained
+    # writer in log-prob, Holm over the two: the smaller p doubles, the larger is kept (or raised to it).
+    primary = {row["condition"]: row for row in report["primary"]}
+    assert sorted(primary) == ["file_self_edits_grpo", "file_self_edits_rest-em"]
+    assert primary["file_self_edits_grpo"]["mean"] == pytest.approx(0.5)
+    assert primary["file_self_edits_rest-em"]["mean"] == pytest.approx(0.0)
+    (low, high) = sorted(primary.values(), key=lambda row: row["p_value"])
+    assert low["p_holm"] == pytest.approx(min(1.0, 2 * low["p_value"]))
+    assert high["p_holm"] == pytest.approx(max(high["p_value"], low["p_holm"]))
+    assert "primary comparison" in text and "Holm" in text

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from seal_gym.stats import PairedDifference, paired_difference, paired_scores
+from seal_gym.stats import PairedDifference, holm_adjusted, paired_difference, paired_scores
 
 
 def test_a_constant_difference_has_a_zero_width_interval():
@@ -74,3 +74,13 @@ def test_no_difference_and_no_pairs_are_well_defined():
 def test_bad_input_says_what_is_wrong(call, error):
     with pytest.raises((ValueError, TypeError), match=error):
         call()
+
+
+def test_holm_steps_down_keeps_order_and_skips_nan():
+    # Sorted 0.01 < 0.02 < 0.04 in a family of 3: 3 x 0.01, 2 x 0.02, 1 x 0.04 (each at least the one before).
+    assert holm_adjusted([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    # A large multiplier caps at 1; a later, smaller product is raised to the running maximum.
+    assert holm_adjusted([0.5, 0.3]) == pytest.approx([0.6, 0.6])
+    adjusted = holm_adjusted([float("nan"), 0.02, 0.9])  # NaN is no test: a family of 2
+    assert math.isnan(adjusted[0]) and adjusted[1:] == pytest.approx([0.04, 0.9])
+    assert holm_adjusted([]) == []
