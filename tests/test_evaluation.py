@@ -56,7 +56,7 @@ def test_squad_conditions_average_n_self_edits_times_r_seeds(tiny_bundle):
     assert "writer" not in by_passage[6]  # no self-edit: not scored in that condition
     assert all(c["base"].strict == 0.0 and c["passage"].strict == 0.0 and c["in_context"].strict == 1.0
                for c in by_passage.values())
-    assert len(engine.calls) == 3  # one engine call per passage, all its adapters together
+    assert len(engine.calls) == 1  # 3 passages, up to 4 per engine call (groups_per_call)
     assert sorted({r.train.seed for r in engine.calls[0]}) == [10, 11]
     lines = {line.condition: line for line in result.summary()}
     assert lines["writer"].n == 2 and lines["writer"].strict == pytest.approx(75.0)
@@ -69,15 +69,33 @@ def test_cpt_pools_a_group_into_each_adapter_and_asks_all_its_questions(tiny_bun
     engine = squad_engine()
     loop = KnowledgeInnerLoop(tiny_bundle, engine=engine, config=TINY)
     edits = {"writer": SelfEdits("w", [["GOOD"], ["bad"], ["GOOD"], ["GOOD"], ["GOOD"]])}
-    config = SquadEvalConfig(cpt=2, base=False, in_context=False)
+    config = SquadEvalConfig(cpt=2, base=False, in_context=False, groups_per_call=1)
     result = evaluate_squad(loop, PASSAGES[:5], edits, config)
-    assert len(engine.calls) == 3  # groups [0, 1], [2, 3], [4]
+    assert len(engine.calls) == 3  # groups [0, 1], [2, 3], [4], one engine call each
     request = engine.calls[0][1]  # the writer's adapter of the first group
     titles = {s.prompt.split("\n", 1)[0] for s in request.sequences}
     assert titles == {PASSAGES[0].title, PASSAGES[1].title}
     assert len(request.queries) == len(PASSAGES[0].questions) + len(PASSAGES[1].questions)
     assert [p.conditions["writer"].strict for p in result.passages] == [1.0, 0.0, 1.0, 1.0, 1.0]
     assert [p.group for p in result.passages] == [0, 0, 1, 1, 2]
+
+
+@pytest.mark.parametrize("groups_per_call, calls", [(1, 5), (2, 3), (5, 1)])
+def test_groups_per_call_batches_engine_calls_without_changing_scores(tiny_bundle, groups_per_call, calls):
+    edits = {"writer": SelfEdits("w", [["GOOD", "bad"], ["bad"], [], ["GOOD"], ["bad", "GOOD"]])}
+    scores = []
+    for per_call in (1, groups_per_call):
+        engine = squad_engine()
+        loop = KnowledgeInnerLoop(tiny_bundle, engine=engine, config=TINY)
+        config = SquadEvalConfig(seeds=2, base=False, in_context=False, groups_per_call=per_call)
+        seen = []
+        result = evaluate_squad(loop, PASSAGES[:5], edits, config, first_index=3, on_group=seen.extend)
+        scores.append([(p.index, {n: (c.strict, len(c.adapters)) for n, c in p.conditions.items()})
+                       for p in result.passages])
+        assert [p.index for p in seen] == [3, 4, 5, 6, 7]  # every group reported, in order
+    assert len(engine.calls) == calls
+    assert scores[0] == scores[1]
+    assert [s["writer"] for _, s in scores[1] if "writer" in s] == [(0.5, 4), (0.0, 2), (1.0, 2), (0.5, 4)]
 
 
 def test_squad_chart_and_self_edits_from_a_file(tiny_bundle, tmp_path):

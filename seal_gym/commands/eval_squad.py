@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_renamed_argument(parser, "--inner-seeds", "--seeds", type=int, default=1, dest="seeds",
                          help="inner-loop seeds per self-edit (r)")
     parser.add_argument("--cpt", type=int, default=1, help="passages pooled into one adapter (CPT setting)")
+    parser.add_argument("--groups-per-call", type=int, default=4,
+                        help="passages (CPT: groups) whose adapters are trained in one engine call; the scores change "
+                             "only by float rounding, memory and the wait for the first result grow with it")
     parser.add_argument("--self-edits-file", action="append", default=None, metavar="[NAME=]FILE",
                         help="JSON list of {context, completions} for file-self-edits (default: the dataset's own); "
                              "given, it adds file-self-edits; repeat as NAME=FILE for one condition file-self-edits-NAME per file")
@@ -92,8 +95,8 @@ def _prepare(args: argparse.Namespace):
     from seal_gym.evaluation import SelfEdits, completions_from_file
 
     conditions = parse_conditions(args, CONDITIONS, "policy-self-edits")
-    if min(args.self_edits, args.seeds, args.cpt) < 1:
-        raise UsageError("--self-edits, --inner-seeds and --cpt must be >= 1")
+    if min(args.self_edits, args.seeds, args.cpt, args.groups_per_call) < 1:
+        raise UsageError("--self-edits, --inner-seeds, --cpt and --groups-per-call must be >= 1")
     files = named_conditions("file_self_edits", args.self_edits_file or [], keep_suffix=False)
     policies = named_conditions("policy_self_edits", args.policy or [])
     _check_baselines(args, conditions, [*policies, *files])
@@ -185,7 +188,8 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
     self_edits.update(file_edits)
     self_edits.update(_baseline_self_edits(args, conditions, passages, writer.act if "prompt-ensemble" in conditions else None))
     config = SquadEvalConfig(base="base" in conditions, passage_only="passage" in conditions,
-                             in_context="in-context" in conditions, seeds=args.seeds, seed=args.seed, cpt=args.cpt)
+                             in_context="in-context" in conditions, seeds=args.seeds, seed=args.seed, cpt=args.cpt,
+                             groups_per_call=args.groups_per_call)
     knowledge = inner_config(args)
     loop = KnowledgeInnerLoop(bundle, engine=args.engine, grader=args.grader, config=knowledge)
     run_dir = new_run_dir(args.runs_dir, f"eval-squad__{bundle.name}__{args.seed}")

@@ -54,10 +54,14 @@ class SquadEvalConfig:
     """The first inner-loop seed (LoRA initialisation and data order)."""
     cpt: int = 1
     """Passages pooled into one adapter (1: the single-passage setting)."""
+    groups_per_call: int = 4
+    """Groups of ``cpt`` passages whose adapters go to the inner-loop engine in one call (the batched engine
+    trains up to its ``max_adapters`` together; results change only by float rounding)."""
 
     def __post_init__(self) -> None:
-        if self.seeds < 1 or self.cpt < 1:
-            raise ValueError(f"seeds and cpt must be >= 1, got seeds={self.seeds}, cpt={self.cpt}")
+        if self.seeds < 1 or self.cpt < 1 or self.groups_per_call < 1:
+            raise ValueError(f"seeds, cpt and groups_per_call must be >= 1, got seeds={self.seeds}, cpt={self.cpt}, "
+                             f"groups_per_call={self.groups_per_call}")
 
 
 @dataclass
@@ -206,6 +210,11 @@ def groups_of(count: int, cpt: int) -> list[range]:
     return [range(start, min(start + cpt, count)) for start in range(0, count, cpt)]
 
 
+Job = tuple[str, int, int, list["str | None"]]
+"""One adapter of a group: condition, sample, inner seed, the self-edit of each passage (None: that passage
+has no self-edit number ``sample``)."""
+
+
 def evaluate_group(loop: KnowledgeInnerLoop, passages: Sequence[Passage], self_edits: dict[str, list[list[str]]],
                    config: SquadEvalConfig, indices: Sequence[int] | None = None, group: int = 0) -> list[PassageScores]:
     """Every condition on one group of passages (one passage when not pooling); all adapters in ONE engine call.
@@ -217,19 +226,32 @@ def evaluate_group(loop: KnowledgeInnerLoop, passages: Sequence[Passage], self_e
             contributes only its text to that condition's adapters and is not scored in it).
         indices: dataset positions of the passages, for the results (default 0, 1, ...).
     """
-    indices = list(indices) if indices is not None else list(range(len(passages)))
+    jobs, requests = _group_requests(loop, passages, self_edits, config)
+    outcomes = loop.engine.adapt(requests) if requests else []
+    return _group_scores(loop, passages, jobs, requests, outcomes, config, indices, group)
+
+
+def _group_requests(loop: KnowledgeInnerLoop, passages: Sequence[Passage], self_edits: dict[str, list[list[str]]],
+                    config: SquadEvalConfig) -> tuple[list[Job], list]:
+    """The group's adapters (see :data:`Job`) and their inner-loop requests, in the same order."""
     seeds = [config.seed + j for j in range(config.seeds)]
-    # condition, sample, seed, the self-edit of each passage (None: it has no self-edit number `sample`)
-    jobs: list[tuple[str, int, int, list[str | None]]] = []
+    jobs: list[Job] = []
     if config.passage_only:
         jobs += [("passage", 0, seed, [""] * len(passages)) for seed in seeds]
     for name, edits in self_edits.items():
         for k in range(max((len(e) for e in edits), default=0)):
             jobs += [(name, k, seed, [e[k] if k < len(e) else None for e in edits]) for seed in seeds]
-    queries = [loop.queries(p) for p in passages]
     requests = [loop.pooled_request([(edit or "", p) for p, edit in zip(passages, texts)], seed)
                 for _, _, seed, texts in jobs]
-    outcomes = loop.engine.adapt(requests) if requests else []
+    return jobs, requests
+
+
+def _group_scores(loop: KnowledgeInnerLoop, passages: Sequence[Passage], jobs: list[Job], requests: list,
+                  outcomes: list, config: SquadEvalConfig, indices: Sequence[int] | None,
+                  group: int) -> list[PassageScores]:
+    """The group's scores from its adapters' outcomes (and the untrained conditions, answered here)."""
+    indices = list(indices) if indices is not None else list(range(len(passages)))
+    queries = [loop.queries(p) for p in passages]
     scores = [PassageScores(index, p.title, group, {}) for index, p in zip(indices, passages)]
     if config.base:
         for score, p in zip(scores, passages):
@@ -266,7 +288,8 @@ def evaluate_group(loop: KnowledgeInnerLoop, passages: Sequence[Passage], self_e
 def evaluate_squad(loop: KnowledgeInnerLoop, passages: Sequence[Passage], self_edits: dict[str, SelfEdits] | None = None,
                    config: SquadEvalConfig | None = None, first_index: int = 0,
                    on_group: Callable[[list[PassageScores]], None] | None = None) -> SquadEvaluation:
-    """The whole table: :func:`evaluate_group` over consecutive groups of ``config.cpt`` passages.
+    """The whole table: :func:`evaluate_group` over consecutive groups of ``config.cpt`` passages, the adapters
+    of ``config.groups_per_call`` groups trained in one engine call.
 
     Args:
         self_edits: condition name -> its self-edits, ``per_task`` aligned with ``passages``.
@@ -279,13 +302,25 @@ def evaluate_squad(loop: KnowledgeInnerLoop, passages: Sequence[Passage], self_e
         if len(source.per_task) != len(passages):
             raise ValueError(f"self-edits {name!r} cover {len(source.per_task)} passages, not {len(passages)}")
     results: list[PassageScores] = []
-    for g, members in enumerate(groups_of(len(passages), config.cpt)):
-        scores = evaluate_group(loop, [passages[i] for i in members],
-                                {name: [s.per_task[i] for i in members] for name, s in self_edits.items()},
-                                config, [first_index + i for i in members], g)
-        results.extend(scores)
-        if on_group:
-            on_group(scores)
+    groups = groups_of(len(passages), config.cpt)
+    for first in range(0, len(groups), config.groups_per_call):
+        # Several groups' adapters in one engine call: the batched engine trains up to its max_adapters
+        # together, and one passage's few adapters alone would leave it mostly idle.
+        batch = [(g, groups[g]) for g in range(first, min(first + config.groups_per_call, len(groups)))]
+        planned = [_group_requests(loop, [passages[i] for i in members],
+                                   {name: [s.per_task[i] for i in members] for name, s in self_edits.items()}, config)
+                   for _, members in batch]
+        requests = [r for _, group_requests in planned for r in group_requests]
+        outcomes = loop.engine.adapt(requests) if requests else []
+        offset = 0
+        for (g, members), (jobs, group_requests) in zip(batch, planned):
+            scores = _group_scores(loop, [passages[i] for i in members], jobs, group_requests,
+                                   outcomes[offset : offset + len(group_requests)], config,
+                                   [first_index + i for i in members], g)
+            offset += len(group_requests)
+            results.extend(scores)
+            if on_group:
+                on_group(scores)
     return SquadEvaluation(condition_labels(self_edits, config), results, config)
 
 
