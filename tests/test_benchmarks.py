@@ -70,6 +70,16 @@ def test_inner_loop_benchmark_every_mode_on_the_tiny_model():
     assert "one batched call of K=4 self-edits" in profiled and "aten::mm" in profiled
 
 
+def test_eval_batching_times_both_settings_and_finds_the_same_scores():
+    command = [sys.executable, str(ROOT / "benchmarks" / "eval_batching.py"), "--model", "tiny-random",
+               "--passages", "2", "--groups-per-call", "2", "--threads", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split() for line in done.stdout.splitlines() if line.strip()[:1].isdigit() and "x" in line[-3:]]
+    assert [row[0] for row in rows] == ["1", "2"] and rows[0][3] == "1.00x"
+    assert float(done.stdout.rsplit(":", 1)[1]) < 1e-3  # the same adapters, trained in other batches
+
+
 def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
     # Two chunks, each evaluated in four run folders (baselines, the untrained writer, grpo's, rest-em's), with
     # known per-passage scores: grpo is +1 nat over the passage on the first chunk's passages and +3 on the

@@ -1,0 +1,83 @@
+"""`seal-gym eval squad --groups-per-call`: one passage's adapters per engine call against several passages'.
+
+The held-out evaluation of issue 17 first sent the batched engine one passage at a time (2-3 adapters a
+call), which leaves it most of its batch empty. This runs the same evaluation twice, side by side in one
+process: ``--groups-per-call 1`` (the baseline) and ``--groups-per-call K``, on the same passages, self-edits
+and inner seeds, and prints each one's wall time, seconds per adapter, their ratio, and the largest difference
+between the two runs' per-passage scores (float rounding only: the adapters are trained and scored alike).
+
+    python benchmarks/eval_batching.py --passages 4 --groups-per-call 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN_JSON = ROOT.parent / "shared" / "data" / "squad" / "train.json"
+
+
+def evaluate(groups_per_call: int, args: argparse.Namespace, runs_dir: Path) -> tuple[float, dict]:
+    """Wall seconds of one ``seal-gym eval squad`` run and its results.json."""
+    command = [sys.executable, "-m", "seal_gym.cli", "eval", "squad", "--dataset", args.dataset, "--passages",
+               str(args.passages), "--inner-preset", "small", "--conditions", "file-self-edits",
+               "--self-edits", str(args.self_edits), "--groups-per-call", str(groups_per_call), "--threads",
+               str(args.threads), "--runs-dir", str(runs_dir), *(["--model", args.model] if args.model else []),
+               *(["--self-edits-file", args.self_edits_file] if args.self_edits_file else [])]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"eval squad --groups-per-call {groups_per_call} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+    (results,) = runs_dir.glob("*/results.json")
+    return seconds, json.loads(results.read_text())
+
+
+def passage_scores(results: dict) -> dict[tuple[int, str], float]:
+    """``{(passage, metric): the file-self-edits condition's score}`` for the gold log-probability and F1."""
+    scores = {}
+    for passage in results["passages"]:
+        (cell,) = passage["conditions"].values()
+        for metric in ("logprob", "f1"):
+            if metric in cell.get("metrics", {}):
+                scores[passage["index"], metric] = cell["metrics"][metric]
+    return scores
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default=f"{TRAIN_JSON}@tune",
+                        help="passages to evaluate (default train.json's tuning split: never the held-out one)")
+    parser.add_argument("--self-edits-file", default=None,
+                        help="self-edits to train on (default: the dataset's own, the 7B self-edits)")
+    parser.add_argument("--passages", type=int, default=4)
+    parser.add_argument("--self-edits", type=int, default=1, help="self-edits per passage (adapters per passage)")
+    parser.add_argument("--groups-per-call", type=int, default=4, help="passages per engine call against 1")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model", default=None, help="default: the embedded SmolLM2-135M-Instruct")
+    args = parser.parse_args(argv)
+
+    rows, scores = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in (1, args.groups_per_call):
+            seconds, results = evaluate(k, args, Path(tmp) / f"k{k}")
+            adapters = args.passages * args.self_edits
+            rows.append((k, seconds, seconds / adapters))
+            scores[k] = passage_scores(results)
+    base, batched = rows
+    gap = max((abs(scores[base[0]][key] - scores[batched[0]][key]) for key in scores[base[0]]), default=float("nan"))
+    print(f"{args.passages} passages x {args.self_edits} self-edits, inner preset small, {args.threads} threads")
+    print(f"{'groups per call':>15} {'wall s':>8} {'s / adapter':>12} {'speed-up':>9}")
+    for k, seconds, per_adapter in rows:
+        print(f"{k:>15} {seconds:>8.1f} {per_adapter:>12.1f} {base[1] / seconds:>8.2f}x")
+    print(f"largest per-passage score difference (logprob, f1): {gap:.2g}")
+
+
+if __name__ == "__main__":
+    main()
