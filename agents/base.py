@@ -139,6 +139,10 @@ class Agent:
         self._eval_source = (eval_env if eval_env is not None else env, env_kwargs)
         self._eval_collector: Collector | None = None
         self.rng = np.random.default_rng(c.seed)
+        """Draws each round's prompts and inner seeds and nothing else, so that every agent with one seed sees the
+        same prompts under the same inner seeds in every round: training curves pair across agents."""
+        self.update_rng = np.random.default_rng((c.seed, 1))
+        """The algorithm's own randomness (e.g. ReST-EM's order of training examples)."""
         self.round = 0
         self.global_step = 0
         self.history: list[RoundStats] = []
@@ -262,11 +266,13 @@ class Agent:
     def state_dict(self) -> dict[str, Any]:
         """The loop's position and every random state (the policy's weights are saved by the policy)."""
         return {"round": self.round, "global_step": self.global_step, "rng": self.rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(), "history": self.history, "algorithm": self.algorithm_state()}
+                "update_rng": self.update_rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "history": self.history, "algorithm": self.algorithm_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.round, self.global_step = state["round"], state["global_step"]
         self.rng.bit_generator.state = state["rng"]
+        if "update_rng" in state:  # checkpoints before it existed: the update stream starts afresh
+            self.update_rng.bit_generator.state = state["update_rng"]
         torch.set_rng_state(state["torch_rng"])
         self.history = list(state["history"])
         self.load_algorithm_state(state["algorithm"])

@@ -83,7 +83,7 @@ class ReSTEM(Agent):
         optimizer = torch.optim.AdamW(self.policy.parameters(), lr=c.learning_rate, weight_decay=0.0)
         losses, grad_norms, entropy, tokens_seen = [], [], [], []
         for _ in range(c.epochs):
-            order = self.rng.permutation(len(pairs))
+            order = self.update_rng.permutation(len(pairs))
             for start in range(0, len(pairs), c.batch_size):
                 batch = [pairs[i] for i in order[start:start + c.batch_size]]
                 tokens = sum(len(x.completion_ids) for x in batch)

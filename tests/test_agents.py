@@ -13,13 +13,14 @@ import torch
 
 import seal_gym  # noqa: F401
 from seal_gym.adapt import LoraSpec, PolicyAdapter
-from seal_gym.agents import ReSTEM, ReSTEMConfig, load_policy, make_agent
+from seal_gym.agents import AGENTS, ReSTEM, ReSTEMConfig, load_policy, make_agent
 from seal_gym.agents.presets import TESTBED_AGENTS, testbed_policy
 from seal_gym.agents.rollouts import Collector, unstack_infos
 from seal_gym.models import load_model
 from seal_gym.testing import ScriptedEngine, TargetCharEnv
 
 from .conftest import weights_checksum
+from .scripted_squad import asked
 
 ALNUM = string.ascii_letters + string.digits
 
@@ -103,6 +104,28 @@ def test_collector_groups_share_a_task_and_seeds_on_a_scripted_engine(tiny_bundl
     seeds = [r.train.seed for r in engine.calls[0]]
     assert seeds[0:3] == seeds[3:6] and len(set(seeds[0:3])) == 3  # both samples of a prompt share its r seeds
     assert rollouts.prompt_keys[0].startswith("passage_index=")
+
+
+def odd_length(request) -> bool:
+    """A scripted reward that differs between self-edits: whether the training text's length is odd."""
+    return sum(len(s.prompt) + len(s.completion) for s in request.sequences) % 2 == 1
+
+
+def test_every_agent_draws_the_same_prompts_and_inner_seeds_each_round(tiny_bundle):
+    """An update's randomness (ReST-EM shuffles its examples) never moves the prompt draw: rounds pair across agents."""
+    drawn = {}
+    for name in ("rest-em", "grpo", "ppo"):
+        engine = ScriptedEngine(lambda request, query: asked(query)[1] if odd_length(request) else "no idea")
+        config = AGENTS[name].config_class(prompts_per_round=2, samples_per_prompt=2, seed=3, **TESTBED_AGENTS[name])
+        agent = make_agent(name, policy=testbed_policy(), env="SealSquad-v0", config=config,
+                           env_kwargs={"model": tiny_bundle, "engine": engine})
+        collect, rollouts = agent.collect, []
+        agent.collect = lambda progress=None: rollouts.append(collect(progress)) or rollouts[-1]
+        agent.learn(3)
+        assert any(s.update["charts/trained_fraction"] > 0 for s in agent.history)  # the updates did run
+        drawn[name] = ([r.prompt_keys for r in rollouts], [[q.train.seed for q in call] for call in engine.calls])
+    assert drawn["rest-em"] == drawn["grpo"] == drawn["ppo"]
+    assert len({tuple(keys) for keys in drawn["grpo"][0]}) > 1  # and the rounds do draw different prompts
 
 
 def test_unstack_infos_round_trips_vector_infos():

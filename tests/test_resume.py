@@ -234,6 +234,7 @@ def test_checkpoints_hold_no_pickle(tmp_path):
     resumed.resume(tmp_path / "run")
     assert resumed.round == 2 and resumed.history[-1] == agent.history[-1]
     assert resumed.rng.bit_generator.state == agent.rng.bit_generator.state
+    assert resumed.update_rng.bit_generator.state == agent.update_rng.bit_generator.state
     assert torch.equal(resumed.value_head.weight, agent.value_head.weight)
 
 
