@@ -4,7 +4,7 @@ The held-out evaluation of issue 17 first sent the batched engine one passage at
 call), which leaves it most of its batch empty. This runs the same evaluation twice, side by side in one
 process: ``--groups-per-call 1`` (the baseline) and ``--groups-per-call K``, on the same passages, self-edits
 and inner seeds, and prints each one's wall time, seconds per adapter, their ratio, and the largest difference
-between the two runs' per-passage scores (float rounding only: the adapters are trained and scored alike).
+between the two runs' per-passage scores in each metric (the adapters are trained alike, in other batches).
 
     python benchmarks/eval_batching.py --passages 4 --groups-per-call 4
 """
@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_JSON = ROOT.parent / "shared" / "data" / "squad" / "train.json"
+METRICS = ("logprob", "f1", "strict")
 
 
 def evaluate(groups_per_call: int, args: argparse.Namespace, runs_dir: Path) -> tuple[float, dict]:
@@ -39,14 +40,17 @@ def evaluate(groups_per_call: int, args: argparse.Namespace, runs_dir: Path) -> 
     return seconds, json.loads(results.read_text())
 
 
-def passage_scores(results: dict) -> dict[tuple[int, str], float]:
-    """``{(passage, metric): the file-self-edits condition's score}`` for the gold log-probability and F1."""
-    scores = {}
+def passage_scores(results: dict) -> dict[str, dict[int, float]]:
+    """``{metric: {passage: the file-self-edits condition's score}}`` for the gold log-probability, F1 and
+    ``contains`` accuracy."""
+    from seal_gym.evaluation.reports import cell_metrics
+
+    scores: dict[str, dict[int, float]] = {metric: {} for metric in METRICS}
     for passage in results["passages"]:
         (cell,) = passage["conditions"].values()
-        for metric in ("logprob", "f1"):
-            if metric in cell.get("metrics", {}):
-                scores[passage["index"], metric] = cell["metrics"][metric]
+        for metric, value in cell_metrics(cell).items():
+            if metric in scores:
+                scores[metric][passage["index"]] = value
     return scores
 
 
@@ -71,12 +75,13 @@ def main(argv: list[str] | None = None) -> None:
             rows.append((k, seconds, seconds / adapters))
             scores[k] = passage_scores(results)
     base, batched = rows
-    gap = max((abs(scores[base[0]][key] - scores[batched[0]][key]) for key in scores[base[0]]), default=float("nan"))
+    gaps = {metric: max((abs(value - scores[batched[0]][metric][i]) for i, value in scores[base[0]][metric].items()),
+                        default=float("nan")) for metric in METRICS}
     print(f"{args.passages} passages x {args.self_edits} self-edits, inner preset small, {args.threads} threads")
     print(f"{'groups per call':>15} {'wall s':>8} {'s / adapter':>12} {'speed-up':>9}")
     for k, seconds, per_adapter in rows:
         print(f"{k:>15} {seconds:>8.1f} {per_adapter:>12.1f} {base[1] / seconds:>8.2f}x")
-    print(f"largest per-passage score difference (logprob, f1): {gap:.2g}")
+    print("largest per-passage score difference: " + ", ".join(f"{m} {gap:.2g}" for m, gap in gaps.items()))
 
 
 if __name__ == "__main__":

@@ -52,8 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="inner-loop seeds per self-edit (r)")
     parser.add_argument("--cpt", type=int, default=1, help="passages pooled into one adapter (CPT setting)")
     parser.add_argument("--groups-per-call", type=int, default=4,
-                        help="passages (CPT: groups) whose adapters are trained in one engine call; the scores change "
-                             "only by float rounding, memory and the wait for the first result grow with it")
+                        help="passages (CPT: groups) whose adapters are trained in one engine call; the batch changes the "
+                             "float reductions, which training can amplify into other scores: compare runs with one "
+                             "value; memory and the wait for the first result grow with it")
     parser.add_argument("--self-edits-file", action="append", default=None, metavar="[NAME=]FILE",
                         help="JSON list of {context, completions} for file-self-edits (default: the dataset's own); "
                              "given, it adds file-self-edits; repeat as NAME=FILE for one condition file-self-edits-NAME per file")

@@ -56,7 +56,8 @@ class SquadEvalConfig:
     """Passages pooled into one adapter (1: the single-passage setting)."""
     groups_per_call: int = 4
     """Groups of ``cpt`` passages whose adapters go to the inner-loop engine in one call (the batched engine
-    trains up to its ``max_adapters`` together; results change only by float rounding)."""
+    trains up to its ``max_adapters`` together). The batch changes the float reductions, which training can
+    amplify into other answers (benchmarks/RESULTS.md): compare only evaluations run with one value."""
 
     def __post_init__(self) -> None:
         if self.seeds < 1 or self.cpt < 1 or self.groups_per_call < 1:
@@ -304,8 +305,8 @@ def evaluate_squad(loop: KnowledgeInnerLoop, passages: Sequence[Passage], self_e
     results: list[PassageScores] = []
     groups = groups_of(len(passages), config.cpt)
     for first in range(0, len(groups), config.groups_per_call):
-        # Several groups' adapters in one engine call: the batched engine trains up to its max_adapters
-        # together, and one passage's few adapters alone would leave it mostly idle.
+        # Several groups' adapters in one engine call: the batched engine trains up to its max_adapters together
+        # instead of one passage's few (on 2 CPU cores that gains 9 %: benchmarks/RESULTS.md).
         batch = [(g, groups[g]) for g in range(first, min(first + config.groups_per_call, len(groups)))]
         planned = [_group_requests(loop, [passages[i] for i in members],
                                    {name: [s.per_task[i] for i in members] for name, s in self_edits.items()}, config)
