@@ -11,7 +11,8 @@
    of conditions per run folder ``OUT/heldout/chunk-NNN/GROUP`` (a finished one is not run again):
    ``baselines`` (the passage alone, the dataset's 7B self-edits, the prompt ensemble) and one group per
    writer (``file-self-edits-WRITER``). Every run trains the same model with the same inner seeds on the
-   same passages, so conditions pair by passage across run folders.
+   same passages, one passage per engine call (``--groups-per-call 1``), so conditions pair by passage across
+   run folders.
 4. ``report``: every run pooled by passage; each condition's paired difference from the passage alone and
    from the untrained writer, per metric (mean, 95 % bootstrap interval, Wilcoxon p), as a table,
    ``OUT/report.json`` and ``OUT/paired.png``; and the primary comparison, fixed before any held-out result
@@ -128,7 +129,7 @@ def write(out: Path, runs: dict[str, str], passages: int, self_edits: int, seed:
 
 
 def evaluate(out: Path, writers: dict[str, Path], passages: int, chunk: int, self_edits: tuple[int, int], seeds: int,
-             seed: int, threads: int) -> list[Path]:
+             seed: int, threads: int, groups_per_call: int = 1) -> list[Path]:
     """Every run's results.json, chunk by chunk and group by group (running those that have none);
     ``self_edits``: per passage, (each writer's, each baseline's)."""
     groups = {"baselines": ["--conditions", BASELINES, "--self-edits", str(self_edits[1])]}
@@ -142,7 +143,8 @@ def evaluate(out: Path, writers: dict[str, Path], passages: int, chunk: int, sel
             if not done:
                 args = ["eval", "squad", "--dataset", f"{TRAIN_JSON}@heldout", "--start", str(start), "--passages",
                         str(min(chunk, passages - start)), "--inner-preset", "small", *conditions, "--inner-seeds",
-                        str(seeds), "--seed", str(seed), "--threads", str(threads), "--runs-dir", str(folder)]
+                        str(seeds), "--seed", str(seed), "--threads", str(threads), "--groups-per-call",
+                        str(groups_per_call), "--runs-dir", str(folder)]
                 if seal_gym(args, out / "heldout.log") != 0:
                     raise SystemExit(f"seal-gym eval squad failed ({group}, passages {start}+): see {out / 'heldout.log'}")
                 done = sorted(folder.glob("*/results.json"))
@@ -232,6 +234,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--inner-seeds", type=int, default=1, help="inner-loop seeds per self-edit")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    # 1: each passage's adapters are trained in a call of their own, so a passage's conditions see the same
+    # random numbers whichever group (run folder) they are in; batching passages changes a score by up to 0.38
+    # on the embedded model (RESULTS.md), which would break the pairing across groups.
+    parser.add_argument("--groups-per-call", type=int, default=1, help="passages per inner-loop engine call in eval")
     parser.add_argument("--train-options", default="",
                         help="more `seal-gym train` options, e.g. a smoke budget: '--rounds 1 --samples-per-prompt 2'")
     args = parser.parse_args(argv)
@@ -246,7 +252,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.stage in ("all", "eval"):
         writers = {path.stem: path for path in sorted((args.out / "self_edits").glob("*.json"))}
         evaluate(args.out, dict(sorted(writers.items(), key=lambda item: item[0] != UNTRAINED)), args.passages,
-                 args.chunk, (args.self_edits, args.baseline_self_edits), args.inner_seeds, args.seed, args.threads)
+                 args.chunk, (args.self_edits, args.baseline_self_edits), args.inner_seeds, args.seed, args.threads,
+                 args.groups_per_call)
     if args.stage in ("all", "eval", "report"):
         print(report(args.out, finished_runs(args.out), args.seed))
 

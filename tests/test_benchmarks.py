@@ -82,6 +82,36 @@ def test_eval_batching_times_both_settings_and_finds_the_same_scores():
     assert all(float(gap) < 1e-3 for gap in gaps.values())  # tiny model: the same adapters, other batches
 
 
+def test_optimizer_experiment_evaluates_each_unfinished_group_one_passage_a_call(tmp_path, monkeypatch):
+    # Chunk 0's baselines are finished; every other (chunk, group) runs once, in its own folder, with each
+    # passage in a call of its own so that its conditions pair across groups (batching changes the scores).
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import optimizer_experiment
+
+    finished = tmp_path / "heldout" / "chunk-000" / "baselines" / "eval-squad__old" / "results.json"
+    finished.parent.mkdir(parents=True)
+    finished.write_text("{}")
+    calls = []
+
+    def fake_seal_gym(args, log, on_line=None):
+        calls.append(args)
+        folder = Path(args[args.index("--runs-dir") + 1]) / "eval-squad__new"
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text("{}")
+        return 0
+
+    monkeypatch.setattr(optimizer_experiment, "seal_gym", fake_seal_gym)
+    writers = {"untrained": tmp_path / "untrained.json", "grpo": tmp_path / "grpo.json"}
+    found = optimizer_experiment.evaluate(tmp_path, writers, passages=15, chunk=10, self_edits=(2, 1), seeds=1,
+                                          seed=0, threads=2)
+    folders = [Path(args[args.index("--runs-dir") + 1]).relative_to(tmp_path / "heldout").as_posix() for args in calls]
+    assert folders == ["chunk-000/untrained", "chunk-000/grpo", "chunk-010/baselines", "chunk-010/untrained",
+                       "chunk-010/grpo"]
+    assert all(args[args.index("--groups-per-call") + 1] == "1" for args in calls)
+    assert [args[args.index("--passages") + 1] for args in calls] == ["10", "10", "5", "5", "5"]
+    assert found[0] == finished and len(found) == 6
+
+
 def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
     # Two chunks, each evaluated in four run folders (baselines, the untrained writer, grpo's, rest-em's), with
     # known per-passage scores: grpo is +1 nat over the passage on the first chunk's passages and +3 on the
