@@ -11,8 +11,8 @@
    of conditions per run folder ``OUT/heldout/chunk-NNN/GROUP`` (a finished one is not run again):
    ``baselines`` (the passage alone, the dataset's 7B self-edits, the prompt ensemble) and one group per
    writer (``file-self-edits-WRITER``). Every run trains the same model with the same inner seeds on the
-   same passages, one passage per engine call (``--groups-per-call 1``), so conditions pair by passage across
-   run folders.
+   same passages, and each passage in an engine call of its own (``--groups-per-call 1``), so conditions pair
+   by passage across run folders.
 4. ``report``: every run pooled by passage; each condition's paired difference from the passage alone and
    from the untrained writer, per metric (mean, 95 % bootstrap interval, Wilcoxon p), as a table,
    ``OUT/report.json`` and ``OUT/paired.png``; and the primary comparison, fixed before any held-out result
@@ -234,9 +234,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--inner-seeds", type=int, default=1, help="inner-loop seeds per self-edit")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    # 1: each passage's adapters are trained in a call of their own, so a passage's conditions see the same
-    # random numbers whichever group (run folder) they are in; batching passages changes a score by up to 0.38
-    # on the embedded model (RESULTS.md), which would break the pairing across groups.
+    # 1, as chunk-000's baselines ran: every group is then evaluated the same way. Batching several passages
+    # into a call changes a score by up to 0.38 on the embedded model (RESULTS.md), a difference of procedure
+    # that a comparison across groups must not carry.
     parser.add_argument("--groups-per-call", type=int, default=1, help="passages per inner-loop engine call in eval")
     parser.add_argument("--train-options", default="",
                         help="more `seal-gym train` options, e.g. a smoke budget: '--rounds 1 --samples-per-prompt 2'")
