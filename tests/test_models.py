@@ -60,12 +60,22 @@ def test_embedded_model_converts_once_then_loads_fast(tmp_path, monkeypatch):
     except ModuleNotFoundError as err:
         pytest.skip(str(err))
     monkeypatch.setenv("SEAL_GYM_CACHE", str(tmp_path))
+    import transformers
+
+    real_from_pretrained = transformers.AutoModelForCausalLM.from_pretrained
+    read = []  # the GGUF file of each model read, None for the safetensors cache
+
+    def from_pretrained(path, *args, **kwargs):
+        read.append(kwargs.get("gguf_file"))
+        return real_from_pretrained(path, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", from_pretrained)
     first = load_model(None, device="cpu")
     assert isinstance(first, ModelBundle) and first.model.config.hidden_size == 576
     assert len(list((tmp_path / "models").iterdir())) == 1
-    start = time.perf_counter()
+    assert read == [models.gguf_path().name, None]  # converted, then loaded from the cache
     second = load_model(None, device="cpu")
-    assert time.perf_counter() - start < 15  # from the safetensors cache, not the GGUF (~22-40 s)
+    assert read == [models.gguf_path().name, None, None]  # the cache alone: the GGUF is not read again
     assert all(torch.equal(p, q) for p, q in zip(first.model.parameters(), second.model.parameters()))
 
 
