@@ -4,7 +4,7 @@
 - ``demo``: about 15 minutes on a 2-core CPU with the embedded SmolLM2-135M-Instruct (on SealARC its recipes
   are restricted to the recipe grid, ``choices="arc-recipes"``: free-form, not one of its recipes parses);
 - ``paper``: the SEAL paper's budget and hyperparameters (a GPU's work);
-- ``cpu`` (SealSquad): the laptop-scale experiment: about 1.6 hours of a 2-core CPU per agent, on train.json's
+- ``cpu`` (SealSquad): the laptop-scale experiment: 1.5-2.2 hours of a 2-core CPU per agent, on train.json's
   ``train`` split, with the small-model inner loop (``inner_preset="small"``) and the relative reward
   ``answer_logprob_vs_passage``; held-out passages are left for ``eval squad``.
 
