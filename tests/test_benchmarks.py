@@ -84,7 +84,7 @@ def test_eval_batching_times_both_settings_and_finds_the_same_scores():
 
 def test_optimizer_experiment_evaluates_each_unfinished_group_one_passage_a_call(tmp_path, monkeypatch):
     # Chunk 0's baselines are finished; every other (chunk, group) runs once, in its own folder, with each
-    # passage in a call of its own so that its conditions pair across groups (batching changes the scores).
+    # passage in a call of its own as chunk 0's baselines ran (batching passages changes the scores).
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import optimizer_experiment
 

@@ -53,7 +53,7 @@ def test_unknown_local_model_gets_a_clear_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_embedded_model_converts_once_then_loads_fast(tmp_path, monkeypatch):
+def test_embedded_model_converts_once_then_loads_from_the_cache(tmp_path, monkeypatch):
     pytest.importorskip("gguf")
     try:
         models.gguf_path()
