@@ -235,8 +235,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     # 1, as chunk-000's baselines ran: every group is then evaluated the same way. Batching several passages
-    # into a call changes a score by up to 0.38 on the embedded model (RESULTS.md), a difference of procedure
-    # that a comparison across groups must not carry.
+    # into a call changes the scores on the embedded model (RESULTS.md, "eval squad --groups-per-call"), a
+    # difference of procedure that a comparison across groups must not carry.
     parser.add_argument("--groups-per-call", type=int, default=1, help="passages per inner-loop engine call in eval")
     parser.add_argument("--train-options", default="",
                         help="more `seal-gym train` options, e.g. a smoke budget: '--rounds 1 --samples-per-prompt 2'")

@@ -306,7 +306,7 @@ def evaluate_squad(loop: KnowledgeInnerLoop, passages: Sequence[Passage], self_e
     groups = groups_of(len(passages), config.cpt)
     for first in range(0, len(groups), config.groups_per_call):
         # Several groups' adapters in one engine call: the batched engine trains up to its max_adapters together
-        # instead of one passage's few (on 2 CPU cores that gains 9 %: benchmarks/RESULTS.md).
+        # instead of one passage's few (what that gains, and how it moves the scores: benchmarks/RESULTS.md).
         batch = [(g, groups[g]) for g in range(first, min(first + config.groups_per_call, len(groups)))]
         planned = [_group_requests(loop, [passages[i] for i in members],
                                    {name: [s.per_task[i] for i in members] for name, s in self_edits.items()}, config)
