@@ -21,6 +21,7 @@
 
     python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers                    # every stage
     python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers --stage train --agents grpo
+    python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers --stage eval --groups untrained,grpo
     python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers --stage report
 """
 
@@ -129,17 +130,22 @@ def write(out: Path, runs: dict[str, str], passages: int, self_edits: int, seed:
 
 
 def evaluate(out: Path, writers: dict[str, Path], passages: int, chunk: int, self_edits: tuple[int, int], seeds: int,
-             seed: int, threads: int, groups_per_call: int = 1) -> list[Path]:
+             seed: int, threads: int, groups_per_call: int = 1, only: set[str] | None = None) -> list[Path]:
     """Every run's results.json, chunk by chunk and group by group (running those that have none);
-    ``self_edits``: per passage, (each writer's, each baseline's)."""
+    ``self_edits``: per passage, (each writer's, each baseline's); ``only``: run only these groups now,
+    leaving the others' unfinished chunks for a later call."""
     groups = {"baselines": ["--conditions", BASELINES, "--self-edits", str(self_edits[1])]}
     groups.update({name: ["--conditions", "file-self-edits", "--self-edits-file", f"{name}={path}", "--self-edits",
                           str(self_edits[0])] for name, path in writers.items()})
+    if only is not None and only - set(groups):
+        raise SystemExit(f"--groups: no group named {sorted(only - set(groups))}; the groups are {list(groups)}")
     found = []
     for start in range(0, passages, chunk):
         for group, conditions in groups.items():
             folder = out / "heldout" / f"chunk-{start:03d}" / group
             done = sorted(folder.glob("*/results.json"))
+            if not done and only is not None and group not in only:
+                continue
             if not done:
                 args = ["eval", "squad", "--dataset", f"{TRAIN_JSON}@heldout", "--start", str(start), "--passages",
                         str(min(chunk, passages - start)), "--inner-preset", "small", *conditions, "--inner-seeds",
@@ -238,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
     # into a call changes the scores on the embedded model (RESULTS.md, "eval squad --groups-per-call"), a
     # difference of procedure that a comparison across groups must not carry.
     parser.add_argument("--groups-per-call", type=int, default=1, help="passages per inner-loop engine call in eval")
+    parser.add_argument("--groups", default="",
+                        help="eval: run only these groups now, e.g. 'untrained,grpo' (default: every group)")
     parser.add_argument("--train-options", default="",
                         help="more `seal-gym train` options, e.g. a smoke budget: '--rounds 1 --samples-per-prompt 2'")
     args = parser.parse_args(argv)
@@ -253,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
         writers = {path.stem: path for path in sorted((args.out / "self_edits").glob("*.json"))}
         evaluate(args.out, dict(sorted(writers.items(), key=lambda item: item[0] != UNTRAINED)), args.passages,
                  args.chunk, (args.self_edits, args.baseline_self_edits), args.inner_seeds, args.seed, args.threads,
-                 args.groups_per_call)
+                 args.groups_per_call, {g.strip() for g in args.groups.split(",") if g.strip()} or None)
     if args.stage in ("all", "eval", "report"):
         print(report(args.out, finished_runs(args.out), args.seed))
 

@@ -111,6 +111,17 @@ def test_optimizer_experiment_evaluates_each_unfinished_group_one_passage_a_call
     assert [args[args.index("--passages") + 1] for args in calls] == ["10", "10", "5", "5", "5"]
     assert found[0] == finished and len(found) == 6
 
+    # --groups: the named groups' unfinished chunks run now, the others wait; a name that is no group is refused.
+    calls.clear()
+    writers.update({"rest-em": tmp_path / "rest-em.json", "ppo": tmp_path / "ppo.json"})
+    found = optimizer_experiment.evaluate(tmp_path, writers, passages=15, chunk=10, self_edits=(2, 1), seeds=1,
+                                          seed=0, threads=2, only={"rest-em"})
+    folders = [Path(args[args.index("--runs-dir") + 1]).relative_to(tmp_path / "heldout").as_posix() for args in calls]
+    assert folders == ["chunk-000/rest-em", "chunk-010/rest-em"] and len(found) == 8
+    with pytest.raises(SystemExit, match="no group named"):
+        optimizer_experiment.evaluate(tmp_path, writers, passages=15, chunk=10, self_edits=(2, 1), seeds=1,
+                                      seed=0, threads=2, only={"rest_em"})
+
 
 def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
     # Two chunks, each evaluated in four run folders (baselines, the untrained writer, grpo's, rest-em's), with
