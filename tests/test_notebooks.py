@@ -132,8 +132,9 @@ def test_compare_optimizers_reads_given_run_folders_and_a_held_out_report(tmp_pa
               "policy_self_edits_rest_em": {i: {"logprob": -4.0 + 0.1 * i} for i in range(6)}}
     lines = paired_score_lines(scores, labels, "passage", n_boot=200)
     report = tmp_path / "report.json"
-    report.write_text(json.dumps({"passages": 6, "labels": labels,
-                                  "paired": {"passage": paired_json(lines, "passage", seed=0, n_boot=200)}}))
+    section = paired_json(lines, "passage", seed=0, n_boot=200)
+    primary = [{**section["lines"][0], "p_holm": 0.0312}]  # optimizer_experiment.primary_comparison's rows
+    report.write_text(json.dumps({"passages": 6, "labels": labels, "paired": {"passage": section}, "primary": primary}))
     line = lines[0].difference
     notebook = execute(NOTEBOOKS[0].parent / "compare_optimizers.ipynb", tmp_path,
                        {"RUN_FOLDERS": {"TargetChars/rest-em": str(run)}, "HELDOUT_REPORT": str(report),
@@ -142,4 +143,5 @@ def test_compare_optimizers_reads_given_run_folders_and_a_held_out_report(tmp_pa
     assert "--- " not in text, "nothing is trained when RUN_FOLDERS is given"
     assert "rest-em's self-edits" in text
     assert f"{line.mean:+.3f} [{line.low:+.3f}, {line.high:+.3f}] p={line.p_value:.3g}" in text
+    assert f"{line.mean:+.3f} [{line.low:+.3f}, {line.high:+.3f}] Holm p=0.0312" in text
     assert (tmp_path / "out" / "heldout_paired.png").exists() and (tmp_path / "out" / "reward_curves.png").exists()
