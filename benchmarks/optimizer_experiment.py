@@ -15,9 +15,9 @@
    by passage across run folders.
 4. ``report``: every run pooled by passage; each condition's paired difference from the passage alone and
    from the untrained writer, per metric (mean, 95 % bootstrap interval, Wilcoxon p), as a table,
-   ``OUT/report.json`` and ``OUT/paired.png``; and the primary comparison, fixed before any held-out result
-   existed: each trained writer minus the untrained one in ``PRIMARY_METRIC``, its p-value Holm-adjusted over
-   the trained writers.
+   ``OUT/report.json``, ``OUT/paired.png`` and ``OUT/primary.png``; and the primary comparison, fixed before
+   any held-out result existed: each trained writer minus the untrained one in ``PRIMARY_METRIC``, its p-value
+   Holm-adjusted over the trained writers.
 
     python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers                    # every stage
     python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers --stage train --agents grpo
@@ -184,7 +184,8 @@ def pooled(results_files: list[Path]) -> tuple[dict[str, dict[int, dict[str, flo
 
 
 def report(out: Path, results_files: list[Path], seed: int) -> str:
-    """Paired differences of the pooled chunks from each reference: a table, report.json and paired.png."""
+    """Paired differences of the pooled chunks from each reference: a table, report.json, paired.png (every
+    metric against the passage) and primary.png (``PRIMARY_METRIC`` against the untrained writer)."""
     from seal_gym.evaluation.reports import (BOOTSTRAP_RESAMPLES, paired_chart, paired_json, paired_score_lines,
                                              paired_table)
 
@@ -197,6 +198,10 @@ def report(out: Path, results_files: list[Path], seed: int) -> str:
         if reference == "passage" and lines:
             paired_chart(lines, "Held-out passages: paired differences from the passage alone",
                          labels[reference]).savefig(out / "paired.png", dpi=120, bbox_inches="tight")
+        primary_lines = [line for line in lines if line.metric == PRIMARY_METRIC]
+        if reference == REFERENCES[1] and primary_lines:
+            paired_chart(primary_lines, "Held-out passages: each writer minus the untrained writer",
+                         labels[reference]).savefig(out / "primary.png", dpi=120, bbox_inches="tight")
     primary = primary_comparison(sections.get(REFERENCES[1], {}).get("lines", []))
     if primary:
         texts.append("primary comparison (stated before the evaluation): each trained writer minus the untrained one, "

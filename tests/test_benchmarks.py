@@ -157,7 +157,7 @@ def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
     assert line("passage", "file_self_edits_grpo", "logprob")["mean"] == pytest.approx(2.0)
     assert line("passage", "file_self_edits_grpo", "strict")["mean"] == 0
     assert line("file_self_edits_untrained", "file_self_edits_grpo", "logprob")["mean"] == pytest.approx(0.5)
-    assert "4 held-out passages" in text and (tmp_path / "paired.png").exists()
+    assert "4 held-out passages" in text and (tmp_path / "paired.png").exists() and (tmp_path / "primary.png").exists()
     # The primary test: the trained writers (not the untrained one, not the baselines) against the untrained
     # writer in log-prob, Holm over the two: the smaller p doubles, the larger is kept (or raised to it).
     primary = {row["condition"]: row for row in report["primary"]}
