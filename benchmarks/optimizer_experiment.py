@@ -183,6 +183,16 @@ def pooled(results_files: list[Path]) -> tuple[dict[str, dict[int, dict[str, flo
     return cells, labels
 
 
+def mixed_versions(results_files: list[Path]) -> dict[str, list[str]]:
+    """Each package whose version differs between the runs (their ``metadata.versions``) -> its versions. Pooled
+    runs must not differ: a library's float reductions, amplified by 10 epochs, move the scores (RESULTS.md)."""
+    seen: dict[str, set[str]] = {}
+    for path in results_files:
+        for package, version in json.loads(path.read_text()).get("metadata", {}).get("versions", {}).items():
+            seen.setdefault(package, set()).add(version)
+    return {package: sorted(versions) for package, versions in seen.items() if len(versions) > 1}
+
+
 def report(out: Path, results_files: list[Path], seed: int) -> str:
     """Paired differences of the pooled chunks from each reference: a table, report.json, paired.png (every
     metric against the passage) and primary.png (``PRIMARY_METRIC`` against the untrained writer)."""
@@ -210,8 +220,12 @@ def report(out: Path, results_files: list[Path], seed: int) -> str:
                                f"{_number(row['high'], '+.3f')}], p {_number(row['p_value'], '.3g')}, "
                                f"Holm {_number(row['p_holm'], '.3g')}" for row in primary))
     passages = len({i for c in cells.values() for i in c})
+    mixed = mixed_versions(results_files)
+    if mixed:
+        texts.insert(0, f"WARNING: the pooled runs differ in package versions {mixed}: rerun some under one set")
     (out / "report.json").write_text(json.dumps({"passages": passages, "chunks": [str(p) for p in results_files],
-                                                 "labels": labels, "paired": sections, "primary": primary}, indent=1))
+                                                 "mixed_versions": mixed, "labels": labels, "paired": sections,
+                                                 "primary": primary}, indent=1))
     return f"{passages} held-out passages\n\n" + "\n\n".join(texts)
 
 

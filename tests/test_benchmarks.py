@@ -143,10 +143,13 @@ def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
                          "conditions": {name: cell(-4.0 - k + offset + shift[k])}} for k in range(2)]
             path = tmp_path / "heldout" / f"chunk-{10 * chunk:03d}" / group / "eval-squad__run" / "results.json"
             path.parent.mkdir(parents=True)
-            path.write_text(json.dumps({"labels": {name: group}, "passages": passages}))
+            versions = {"torch": "2.13.0", "transformers": "5.24.0"}
+            path.write_text(json.dumps({"labels": {name: group}, "passages": passages,
+                                        "metadata": {"versions": versions}}))
     runs = optimizer_experiment.finished_runs(tmp_path)
     assert len(runs) == 8
     text = optimizer_experiment.report(tmp_path, runs, seed=0)
+    assert "WARNING" not in text and json.loads((tmp_path / "report.json").read_text())["mixed_versions"] == {}
     report = json.loads((tmp_path / "report.json").read_text())
     paired = report["paired"]
 
@@ -168,3 +171,12 @@ def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
     assert low["p_holm"] == pytest.approx(min(1.0, 2 * low["p_value"]))
     assert high["p_holm"] == pytest.approx(max(high["p_value"], low["p_holm"]))
     assert "primary comparison" in text and "Holm" in text
+
+    # One run under another library version: the report says so (the pooled scores would mix two procedures).
+    results = json.loads(runs[-1].read_text())
+    results["metadata"]["versions"]["transformers"] = "5.25.0"
+    runs[-1].write_text(json.dumps(results))
+    text = optimizer_experiment.report(tmp_path, runs, seed=0)
+    assert "WARNING: the pooled runs differ in package versions {'transformers': ['5.24.0', '5.25.0']}" in text
+    mixed = json.loads((tmp_path / "report.json").read_text())["mixed_versions"]
+    assert mixed == {"transformers": ["5.24.0", "5.25.0"]}
