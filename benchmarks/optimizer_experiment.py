@@ -185,7 +185,8 @@ def pooled(results_files: list[Path]) -> tuple[dict[str, dict[int, dict[str, flo
 
 def mixed_versions(results_files: list[Path]) -> dict[str, list[str]]:
     """Each package whose version differs between the runs (their ``metadata.versions``) -> its versions. Pooled
-    runs must not differ: a library's float reductions, amplified by 10 epochs, move the scores (RESULTS.md)."""
+    runs should not differ: another version may reduce floats in another order, which 10 epochs can amplify into
+    other scores, as batching passages did (RESULTS.md; transformers 5.24.0 -> 5.25.0 happened not to)."""
     seen: dict[str, set[str]] = {}
     for path in results_files:
         for package, version in json.loads(path.read_text()).get("metadata", {}).get("versions", {}).items():
