@@ -82,6 +82,18 @@ def test_eval_batching_times_both_settings_and_finds_the_same_scores():
     assert all(float(gap) < 1e-3 for gap in gaps.values())  # tiny model: the same adapters, other batches
 
 
+def test_batching_divergence_compares_each_adapter_alone_again_and_batched():
+    command = [sys.executable, str(ROOT / "benchmarks" / "batching_divergence.py"), "--model", "tiny-random",
+               "--passages", "2", "--threads", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split() for line in done.stdout.splitlines() if "alone again" in line or "in one call" in line]
+    assert [" ".join(row[1:3]) for row in rows] == ["alone again", "2 in", "alone again", "2 in"]
+    again = [row for row in rows if row[1] == "alone"]
+    assert all(float(value) == 0 for row in again for value in row[3:6])  # one setting is deterministic
+    assert all(int(row[-1].split("/")[1]) > 0 for row in rows)  # the passages' answers were compared
+
+
 def test_optimizer_experiment_evaluates_each_unfinished_group_one_passage_a_call(tmp_path, monkeypatch):
     # Chunk 0's baselines are finished; every other (chunk, group) runs once, in its own folder, with each
     # passage in a call of its own as chunk 0's baselines ran (batching passages changes the scores).
