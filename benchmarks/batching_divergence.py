@@ -6,7 +6,7 @@ two should differ only in float rounding (other padded widths, other matmul shap
 passage's adapter (its first self-edit from the dataset file + the passage, inner preset ``small``, inner seed
 0) three ways with the batched engine: alone, alone again (is one setting deterministic?), and with the other passages in one call; and
 prints, per passage, the training-loss difference at the first step, the largest over the run and at the
-last step, the largest difference in the gold answers' log-probability, and how many greedy answers changed.
+last step, the largest difference in one gold answer's log-probability, and how many greedy answers changed.
 
     python benchmarks/batching_divergence.py --passages 4
 """
