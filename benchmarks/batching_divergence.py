@@ -4,9 +4,10 @@
 (benchmarks/RESULTS.md). Each adapter keeps its own seed, data order and optimizer state in a batch, so the
 two should differ only in float rounding (other padded widths, other matmul shapes). This trains each
 passage's adapter (its first self-edit from the dataset file + the passage, inner preset ``small``, inner seed
-0) three ways with the batched engine: alone, alone again (is one setting deterministic?), and with the other passages in one call; and
-prints, per passage, the training-loss difference at the first step, the largest over the run and at the
-last step, the largest difference in one gold answer's log-probability, and how many greedy answers changed.
+0) three ways with the batched engine: alone, alone again (is one setting deterministic?), and with the other
+passages in one call; and prints, per passage, the training-loss difference at the first step, the largest
+over the run and at the last step, the largest difference in one gold answer's log-probability, and how many
+greedy answers changed.
 
     python benchmarks/batching_divergence.py --passages 4
 """
@@ -41,15 +42,13 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from seal_gym.evaluation.self_edits import completions_from_file
-    from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop
+    from seal_gym.squad.inner_loop import KnowledgeInnerLoop
     from seal_gym.squad.passages import load_passages
     from seal_gym.squad.presets import inner_preset
     from seal_gym.stats import format_table
 
     torch.set_num_threads(args.threads)
-    preset = inner_preset("small")
-    config = KnowledgeConfig(lora=preset.lora, train=preset.train, answer_style=preset.answer_style,
-                             max_answer_tokens=preset.max_answer_tokens, score_logprob=True)
+    config = inner_preset("small").knowledge_config(score_logprob=True)
     loop = KnowledgeInnerLoop(args.model, engine="batched", config=config)
     passages = load_passages(args.dataset)[: args.passages]
     edits = [found[0] if found else "" for found in completions_from_file(args.self_edits_file, passages, 1)]

@@ -245,6 +245,11 @@ def _number(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def names(text: str) -> list[str]:
+    """The names of a comma-separated option (``"rest-em, grpo"`` -> ``["rest-em", "grpo"]``)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/studies/optimizers"))
@@ -270,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="more `seal-gym train` options, e.g. a smoke budget: '--rounds 1 --samples-per-prompt 2'")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    agents = [a.strip() for a in args.agents.split(",") if a.strip()]
+    agents = names(args.agents)
     state_path = args.out / "state.json"
     runs = train(args.out, agents, args.seed, args.threads, shlex.split(args.train_options)) if args.stage in ("all", "train") else \
         json.loads(state_path.read_text()) if state_path.exists() else {}
@@ -281,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
         writers = {path.stem: path for path in sorted((args.out / "self_edits").glob("*.json"))}
         evaluate(args.out, dict(sorted(writers.items(), key=lambda item: item[0] != UNTRAINED)), args.passages,
                  args.chunk, (args.self_edits, args.baseline_self_edits), args.inner_seeds, args.seed, args.threads,
-                 args.groups_per_call, {g.strip() for g in args.groups.split(",") if g.strip()} or None)
+                 args.groups_per_call, set(names(args.groups)) or None)
     if args.stage in ("all", "eval", "report"):
         print(report(args.out, finished_runs(args.out), args.seed))
 

@@ -161,8 +161,8 @@ def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
     runs = optimizer_experiment.finished_runs(tmp_path)
     assert len(runs) == 8
     text = optimizer_experiment.report(tmp_path, runs, seed=0)
-    assert "WARNING" not in text and json.loads((tmp_path / "report.json").read_text())["mixed_versions"] == {}
     report = json.loads((tmp_path / "report.json").read_text())
+    assert "WARNING" not in text and report["mixed_versions"] == {}
     paired = report["paired"]
 
     def line(reference, condition, metric):

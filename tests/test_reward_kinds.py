@@ -124,9 +124,11 @@ def test_inner_preset_sets_the_loop_and_explicit_arguments_win():
     env, engine = scripted_env("answer_f1", inner_preset="small")
     loop = env.unwrapped.domain.inner_loop
     assert loop.config.train == INNER_PRESETS["small"].train and loop.config.answer_style == "short"
-    env, _ = scripted_env("answer_f1", inner_preset="small", train=TrainSpec(epochs=1), answer_style="free")
+    assert loop.config.max_answer_tokens == INNER_PRESETS["small"].max_answer_tokens == 24
+    env, _ = scripted_env("answer_f1", inner_preset="small", train=TrainSpec(epochs=1), answer_style="free",
+                          max_answer_tokens=5)
     loop = env.unwrapped.domain.inner_loop
-    assert loop.config.train.epochs == 1 and loop.config.answer_style == "free"
+    assert loop.config.train.epochs == 1 and loop.config.answer_style == "free" and loop.config.max_answer_tokens == 5
     with pytest.raises(ValueError, match="unknown inner preset 'tiny'"):
         scripted_env("accuracy", inner_preset="tiny")
 
@@ -142,6 +144,7 @@ def test_eval_squad_inner_preset_and_given_options():
     eval_squad.add_arguments(parser)
     config = eval_squad.inner_config(parser.parse_args(["--inner-preset", "small"]))
     assert config.train == INNER_PRESETS["small"].train and config.answer_style == "short"
+    assert config.max_answer_tokens == 24 and config.include_passage
     config = eval_squad.inner_config(parser.parse_args(["--inner-preset", "small", "--inner-epochs", "2",
                                                         "--answer-style", "free"]))
     assert config.train.epochs == 2 and config.train.learning_rate == INNER_PRESETS["small"].train.learning_rate

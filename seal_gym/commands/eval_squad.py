@@ -75,16 +75,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def inner_config(args: argparse.Namespace):
     """The inner loop's config: ``--inner-preset``'s settings, then the options given on the command line."""
-    from seal_gym.squad.inner_loop import KnowledgeConfig
     from seal_gym.squad.prompts import get_prompt_style
 
     preset, given = INNER_PRESETS[args.inner_preset], getattr(args, GIVEN, {})
     train = replace(preset.train, **{f.name: getattr(args, f"inner_{f.name}") for f in fields(TrainSpec)
                                      if f"inner_{f.name}" in given})
-    return KnowledgeConfig(lora=preset.lora, train=train, prompt_style=get_prompt_style(args.prompt_style),
-                           answer_style=args.answer_style if "answer_style" in given else preset.answer_style,
-                           max_answer_tokens=preset.max_answer_tokens, include_passage=preset.include_passage,
-                           score_logprob=args.score_logprob)
+    return preset.knowledge_config(train=train, prompt_style=get_prompt_style(args.prompt_style),
+                                   answer_style=args.answer_style if "answer_style" in given else None,
+                                   score_logprob=args.score_logprob)
 
 
 def run(args: argparse.Namespace, command: str = "eval squad") -> int:

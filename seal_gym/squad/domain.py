@@ -9,7 +9,7 @@ import numpy as np
 from seal_gym.adapt import InnerLoopEngine, LoraSpec, TrainSpec
 from seal_gym.domain import Scored, result_info
 from seal_gym.squad.grading import Grader
-from seal_gym.squad.inner_loop import AnswerStyle, KnowledgeConfig, KnowledgeInnerLoop, KnowledgeItem, KnowledgeResult
+from seal_gym.squad.inner_loop import AnswerStyle, KnowledgeInnerLoop, KnowledgeItem, KnowledgeResult
 from seal_gym.squad.passages import Passage, load_passages
 from seal_gym.squad.presets import inner_preset as get_inner_preset
 from seal_gym.squad.prompts import PromptStyle, get_prompt_style
@@ -74,14 +74,10 @@ class SquadDomain:
         self.passages = load_passages(dataset)
         self.style = get_prompt_style(prompt_style)
 
-        def given(value, default):  # an argument given explicitly wins over the preset's
-            return default if value is None else value
-
-        config = KnowledgeConfig(lora=given(lora, preset.lora), train=given(train, preset.train),
-                                 prompt_style=self.style, answer_style=given(answer_style, preset.answer_style),
-                                 max_answer_tokens=given(max_answer_tokens, preset.max_answer_tokens),
-                                 include_passage=given(include_passage, preset.include_passage),
-                                 score_logprob=score_logprob or "logprob" in reward)
+        # An argument given explicitly (not None) wins over the preset's.
+        config = preset.knowledge_config(lora=lora, train=train, prompt_style=self.style, answer_style=answer_style,
+                                         max_answer_tokens=max_answer_tokens, include_passage=include_passage,
+                                         score_logprob=score_logprob or "logprob" in reward)
         self.inner_loop = KnowledgeInnerLoop(model, engine=engine, grader=grader, config=config)
         self.reward_kind = reward
         self.max_action_chars = max_self_edit_chars

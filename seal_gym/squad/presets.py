@@ -6,9 +6,11 @@ preset; arguments given explicitly (``train=``, ``lora=``, ``answer_style=``, ..
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from seal_gym.adapt import LoraSpec, TrainSpec
+from seal_gym.squad.inner_loop import KnowledgeConfig
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,13 @@ class InnerPreset:
     """Train on the passage too, after the self-edit's items."""
     max_answer_tokens: int = 64
     """Greedy answer length."""
+
+    def knowledge_config(self, **given: Any) -> KnowledgeConfig:
+        """The inner loop's config with this preset's settings; each keyword (a :class:`KnowledgeConfig` field)
+        that is not ``None`` wins over the preset's value."""
+        settings = {f.name: getattr(self, f.name) for f in fields(self)}
+        settings.update({name: value for name, value in given.items() if value is not None})
+        return KnowledgeConfig(**settings)
 
 
 INNER_PRESETS: dict[str, InnerPreset] = {
