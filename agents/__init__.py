@@ -22,9 +22,9 @@ from seal_gym.agents.policy import (Completion, LMPolicy, SamplingConfig, TextPo
 from seal_gym.agents.ppo import PPO, PPOConfig
 from seal_gym.agents.rest_em import ReSTEM, ReSTEMConfig
 from seal_gym.agents.rollouts import Collector, Rollouts
-from seal_gym.agents.runlog import latest_checkpoint, run_settings
 from seal_gym.agents.sb3_ppo import SB3PPO, SB3PPOConfig
 from seal_gym.agents.scripted import ConstantPolicy, ReplayPolicy
+from seal_gym.agents.writers import policy_folder, publish_writer, trained_env
 
 AGENTS: dict[str, type[Agent]] = {cls.name: cls for cls in (ReSTEM, GRPO, PPO, SB3PPO)}
 
@@ -81,14 +81,15 @@ def _shares_model(env: Any, keyword: str | None, env_kwargs: dict[str, Any], pol
 
 
 def load_policy(run_dir: str | Path, model: Any = None) -> LMPolicy:
-    """The trained policy of a ``seal-gym train`` run, from its newest checkpoint.
+    """A trained policy: a ``seal-gym train`` run's newest checkpoint, or a published writer
+    (:func:`~seal_gym.agents.writers.publish_writer`; its folder or a file in it).
 
     Args:
-        run_dir: the run folder.
+        run_dir: the run folder or the writer.
         model: the model to load the policy into (default: the run's own model by name).
 
     Raises:
-        FileNotFoundError: ``run_dir`` is not a run folder, or it has no checkpoint yet.
+        FileNotFoundError: ``run_dir`` is neither, or a run with no checkpoint yet.
         ValueError: ``model`` is a loaded model other than the one the policy was trained on.
     """
     meta = policy_meta(run_dir)
@@ -96,29 +97,24 @@ def load_policy(run_dir: str | Path, model: Any = None) -> LMPolicy:
     if given is not None and given != meta["model"]:
         raise ValueError(f"{run_dir} holds a policy trained on model {meta['model']!r}; it cannot be loaded into "
                          f"{given!r} (load {meta['model']!r})")
-    checkpoint = latest_checkpoint(Path(run_dir))
     policy = LMPolicy(model if model is not None else _model_arg(meta["model"]), SamplingConfig(**meta["sampling"]),
                       lora_from_json(meta["lora"]), seed=meta["seed"])
-    policy.load(checkpoint / "policy")
+    policy.load(policy_folder(run_dir))
     return policy
 
 
 def policy_meta(run_dir: str | Path) -> dict[str, Any]:
-    """The newest checkpoint's ``policy.json`` of a run (``model``, ``sampling``, ``lora``, ``seed``).
+    """The ``policy.json`` of a run's newest checkpoint or of a published writer (``model``, ``sampling``,
+    ``lora``, ``seed``).
 
     Raises:
-        FileNotFoundError: ``run_dir`` is not a run folder, or it has no checkpoint yet.
+        FileNotFoundError: neither a run folder with a checkpoint nor a published writer.
     """
-    run_dir = Path(run_dir)
-    run_settings(run_dir)  # a run folder, or a FileNotFoundError that says so
-    checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is None:
-        raise FileNotFoundError(f"{run_dir} has no checkpoint yet (the run stopped before its first update)")
+    folder = policy_folder(run_dir)
     try:
-        return json.loads((checkpoint / "policy" / "policy.json").read_text())
+        return json.loads((folder / "policy.json").read_text())
     except (OSError, json.JSONDecodeError):
-        raise FileNotFoundError(f"{checkpoint} holds no readable policy/policy.json (not a text policy's "
-                                "checkpoint)") from None
+        raise FileNotFoundError(f"{folder} holds no readable policy.json") from None
 
 
 def _model_arg(name: str | None) -> str | None:
@@ -131,5 +127,6 @@ __all__ = [
     "AGENTS", "Agent", "AgentConfig", "Collector", "Completion", "ConstantPolicy", "GRPO", "GRPOConfig", "LMPolicy",
     "PPO", "PPOConfig", "ReSTEM", "SB3PPO", "SB3PPOConfig",
     "ReSTEMConfig", "ReplayPolicy", "Rollouts", "RoundStats", "SamplingConfig", "TextPolicy", "TokenScores",
-    "TrainablePolicy", "load_policy", "make_agent", "policy_meta",
+    "TrainablePolicy", "load_policy", "make_agent", "policy_folder", "policy_meta", "publish_writer",
+    "trained_env",
 ]

@@ -3,6 +3,7 @@
 Layout of ``runs/{env}__{agent}__{seed}__{time}/``::
 
     config.json          every setting, package versions, git commit
+    code.diff            only when the checkout was dirty: ``git diff HEAD`` at the start (the code on record)
     events.out.tfevents.*  TensorBoard: charts/ (rewards, accuracies), losses/, time/, eval/
     episodes.jsonl       one record per self-edit: round, prompt, self-edit, rewards, accuracies, kept
     checkpoints/latest   the name of the newest complete checkpoint (replaced atomically)
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 CONFIG = "config.json"
 EPISODES = "episodes.jsonl"
+CODE_DIFF = "code.diff"
 
 
 class RunLog:
@@ -46,7 +48,7 @@ class RunLog:
     def __init__(self, run_dir: Path, agent: "Agent", purge_step: int | None = None, lock: RunLock | None = None) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        from seal_gym.runs import hyperparameters_text, run_metadata
+        from seal_gym.runs import code_diff, hyperparameters_text, run_metadata
 
         self.run_dir = run_dir
         if purge_step is None and (run_dir / CONFIG).exists():
@@ -60,6 +62,8 @@ class RunLog:
                         "policy": describe(agent.policy), **agent.run_settings,
                         "metadata": run_metadata()}
             write_atomic(run_dir / CONFIG, json.dumps(settings, indent=2, default=str))
+            if str(settings["metadata"]["git_commit"]).endswith("+dirty"):
+                write_atomic(run_dir / CODE_DIFF, code_diff())
         self.writer = SummaryWriter(str(run_dir), purge_step=purge_step)
         if purge_step is None:
             self.writer.add_text("hyperparameters", hyperparameters_text(dataclasses.asdict(agent.config)))

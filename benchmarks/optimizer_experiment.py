@@ -61,37 +61,52 @@ def seal_gym(args: list[str], log: Path, on_line=None) -> int:
         return process.wait()
 
 
-def train(out: Path, agents: list[str], seed: int, threads: int, options: list[str] = ()) -> dict[str, str]:
-    """Train (or resume) every agent's run; ``{agent: run folder}``.
+def train(out: Path, agents: list[str], seeds: list[int], threads: int, options: list[str] = (),
+          allow_dirty: bool = False) -> dict[str, str]:
+    """Train (or resume) every agent's run for every training seed; ``{AGENT-seedN: run folder}``.
 
     A finished run's small files (TensorBoard events, episodes, config: the reward curves) are copied to
-    ``OUT/curves/AGENT``, which is committed; its checkpoints (~80 MB a round) are not. An agent whose
-    held-out self-edits were written already is not trained again, even where its run folder is gone.
+    ``OUT/curves/AGENT-seedN`` and its trained policy is published to ``OUT/writers/AGENT-seedN``
+    (:func:`seal_gym.agents.publish_writer`, hashed): both are committed; its checkpoints are not. A run that
+    has written its held-out self-edits is not trained again, even where its run folder is gone. A new run
+    refuses to start from a checkout with uncommitted changes (its code would not be on record) unless
+    ``allow_dirty``.
     """
+    from seal_gym.agents import publish_writer
+    from seal_gym.runs import git_commit
+
     state_path = out / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
 
-    def remember(agent: str, line: str) -> None:
+    def remember(key: str, line: str) -> None:
         if line.startswith("run folder: "):
-            state[agent] = line.removeprefix("run folder: ").strip()
+            state[key] = line.removeprefix("run folder: ").strip()
             state_path.write_text(json.dumps(state, indent=1))
 
     for agent in agents:
-        if (out / "self_edits" / f"{agent}.json").exists():
-            print(f"{agent}: its held-out self-edits are written; not trained again", flush=True)
-            continue
-        if agent in state and Path(state[agent]).is_dir():
-            args = ["train", "--resume", state[agent]]
-        else:
-            if agent in state:
-                print(f"{agent}: run folder {state[agent]} is gone (another machine?): training afresh", flush=True)
-            args = ["train", "--preset", "cpu", "--agent", agent, "--seed", str(seed), "--threads", str(threads),
-                    "--runs-dir", str(out / "runs"), *options]
-        code = seal_gym(args, out / f"train-{agent}.log", lambda line, a=agent: remember(a, line))
-        print(f"{agent}: exit {code}, run folder {state.get(agent)}", flush=True)
-        if code != 0:
-            raise SystemExit(f"seal-gym train for {agent} failed: see {out / f'train-{agent}.log'}")
-        keep_curves(Path(state[agent]), out / "curves" / agent)
+        for seed in seeds:
+            key = f"{agent}-seed{seed}"
+            if (out / "self_edits" / f"{key}.json").exists():
+                print(f"{key}: its held-out self-edits are written; not trained again", flush=True)
+                continue
+            if key in state and Path(state[key]).is_dir():
+                args = ["train", "--resume", state[key]]
+            else:
+                if key in state:
+                    print(f"{key}: run folder {state[key]} is gone (another machine?): training afresh", flush=True)
+                commit = git_commit(ROOT)
+                if not allow_dirty and (commit is None or commit.endswith("+dirty")):
+                    raise SystemExit(f"{key}: the checkout is {commit or 'not a git checkout'}: commit first so that the "
+                                     "run's code is on record, or pass --allow-dirty (the diff is then kept)")
+                args = ["train", "--preset", "cpu", "--agent", agent, "--seed", str(seed), "--threads", str(threads),
+                        "--runs-dir", str(out / "runs"), *options]
+            code = seal_gym(args, out / f"train-{key}.log", lambda line, k=key: remember(k, line))
+            print(f"{key}: exit {code}, run folder {state.get(key)}", flush=True)
+            if code != 0:
+                raise SystemExit(f"seal-gym train for {key} failed: see {out / f'train-{key}.log'}")
+            keep_curves(Path(state[key]), out / "curves" / key)
+            manifest = publish_writer(state[key], out / "writers" / key)
+            print(f"{key}: writer published to {out / 'writers' / key} ({manifest['round']})", flush=True)
     return state
 
 
@@ -263,7 +278,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline-self-edits", type=int, default=1,
                         help="self-edits per passage of the 7B file and the prompt ensemble")
     parser.add_argument("--inner-seeds", type=int, default=1, help="inner-loop seeds per self-edit")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the evaluation's seed (self-edit sampling, inner seeds)")
+    parser.add_argument("--train-seeds", default="0", help="train: the training seeds, e.g. '0,1,2'")
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="train: start runs from a checkout with uncommitted changes (each run keeps its diff)")
     parser.add_argument("--threads", type=int, default=2)
     # 1, as chunk-000's baselines ran: every group is then evaluated the same way. Batching several passages
     # into a call changes the scores on the embedded model (RESULTS.md, "eval squad --groups-per-call"), a
@@ -277,9 +295,11 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     agents = names(args.agents)
     state_path = args.out / "state.json"
-    runs = train(args.out, agents, args.seed, args.threads, shlex.split(args.train_options)) if args.stage in ("all", "train") else \
+    runs = train(args.out, agents, [int(s) for s in names(args.train_seeds)], args.threads,
+                 shlex.split(args.train_options), args.allow_dirty) if args.stage in ("all", "train") else \
         json.loads(state_path.read_text()) if state_path.exists() else {}
-    runs = {a: runs[a] for a in agents if a in runs}
+    # a run's key is AGENT-seedN (the first study's, AGENT, was seed 0)
+    runs = {key: run for key, run in runs.items() if key.rsplit("-seed", 1)[0] in agents}
     if args.stage in ("all", "write"):
         write(args.out, runs, args.passages, args.self_edits, args.seed, args.threads)
     if args.stage in ("all", "eval"):

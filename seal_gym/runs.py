@@ -76,6 +76,19 @@ def git_commit(root: str | Path | None = None) -> str | None:
     return commit + ("+dirty" if dirty else "")
 
 
+def code_diff(root: str | Path | None = None) -> str:
+    """What the checkout's tracked files change against its commit (``git diff HEAD``; ``""`` when clean, not a
+    checkout, or git is missing): a run from a dirty tree keeps it beside ``git_commit`` so its code is on record."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return ""
+    try:
+        return subprocess.run(["git", "-C", str(root), "diff", "HEAD", "--binary"], capture_output=True, text=True,
+                              timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def run_metadata() -> dict[str, Any]:
     """What produced a run, for its folder (JSON-ready; no host name, user name or path).
 

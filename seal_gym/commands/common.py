@@ -83,20 +83,19 @@ def check_policy_run(run_dir: str, env_id: str, command: str, model: str | None)
     Raises:
         UsageError: not a run folder with a checkpoint, or a run of another env or model (says which).
     """
-    from seal_gym.agents import policy_meta
-    from seal_gym.agents.runlog import run_settings
+    from seal_gym.agents import policy_meta, trained_env
     from seal_gym.models import EMBEDDED_NAME
     from seal_gym.registration import ENV_SPECS
 
     try:
-        trained_env, trained_model = run_settings(run_dir).get("env"), policy_meta(run_dir)["model"]
+        env_trained, trained_model = trained_env(run_dir), policy_meta(run_dir)["model"]
     except (FileNotFoundError, KeyError) as err:
         raise UsageError(f"--policy {run_dir}: {err}") from None
     differences = []
-    if trained_env != env_id and trained_env in ENV_SPECS:
-        differences.append(f"its policy was trained on {trained_env}, and {command} evaluates {env_id}")
-    elif trained_env != env_id:
-        print(f"note: --policy {run_dir} was trained on {trained_env}, not {env_id}")
+    if env_trained != env_id and env_trained in ENV_SPECS:
+        differences.append(f"its policy was trained on {env_trained}, and {command} evaluates {env_id}")
+    elif env_trained != env_id:
+        print(f"note: --policy {run_dir} was trained on {env_trained}, not {env_id}")
     wanted = EMBEDDED_NAME if model is None else model
     if model in (None, EMBEDDED_NAME) and trained_model != wanted:
         differences.append(f"its policy was trained on model {trained_model}, and this evaluation loads {wanted} "

@@ -1,0 +1,108 @@
+"""Published writers: a trained policy as a small, hashed folder that outlives its run folder.
+
+A run folder holds every round's checkpoint (tens of MB each) and is not kept in a repository. A study
+publishes each trained writer with :func:`publish_writer`: the newest checkpoint's ``policy/`` files
+(``policy.json``, ``adapter.safetensors`` and, for agents that merge every round, ``merged_NNN.safetensors``),
+their tensors stored at ``dtype``, and ``writer.json`` saying where it came from (env, run, round, the code's
+commit) with each file's sha256. ``seal-gym synthesize / eval squad / memory update --policy`` take a run
+folder, a published writer folder, or any file in one (:func:`policy_folder`).
+
+Why float16 by default: the policy adapter of the ``cpu`` preset (rank 64 on every projection of a 135M
+model) is 78 MB in float32; float16 halves it, and rounding a LoRA factor to float16 moves it by at most
+2**-11 of its size (the study's RESULTS section measures what that does to the written self-edits).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from seal_gym.agents.runlog import latest_checkpoint, run_settings
+
+WRITER_JSON = "writer.json"
+POLICY_JSON = "policy.json"
+
+
+def policy_folder(path: str | Path) -> Path:
+    """The folder holding a policy's ``policy.json``: a published writer (or a file in one), a checkpoint's
+    ``policy/`` folder, or a run folder's newest checkpoint.
+
+    Raises:
+        FileNotFoundError: none of these, or a run with no checkpoint yet.
+    """
+    path = Path(path)
+    if path.is_file():
+        path = path.parent
+    if (path / POLICY_JSON).is_file():
+        return path
+    run_settings(path)  # a run folder, or a FileNotFoundError that says so
+    checkpoint = latest_checkpoint(path)
+    if checkpoint is None:
+        raise FileNotFoundError(f"{path} has no checkpoint yet (the run stopped before its first update)")
+    if not (checkpoint / "policy" / POLICY_JSON).is_file():
+        raise FileNotFoundError(f"{checkpoint} holds no readable policy/policy.json (not a text policy's checkpoint)")
+    return checkpoint / "policy"
+
+
+def trained_env(path: str | Path) -> str | None:
+    """The env a run or a published writer was trained on (``None`` when it does not say)."""
+    folder = policy_folder(path)
+    if (folder / WRITER_JSON).is_file():
+        return json.loads((folder / WRITER_JSON).read_text()).get("env")
+    return run_settings(folder.parents[2]).get("env") if folder.name == "policy" else None
+
+
+def publish_writer(run_dir: str | Path, to: str | Path, dtype: str = "float16") -> dict[str, Any]:
+    """Copy a run's trained policy to the folder ``to`` (replaced whole, atomically) and return its
+    ``writer.json``: ``env``, ``source`` (the run folder's name), ``round``, ``git_commit``, ``dtype`` and
+    ``files`` (name -> sha256).
+
+    Args:
+        run_dir: a ``seal-gym train`` run folder with at least one checkpoint.
+        to: the writer's folder.
+        dtype: the stored tensors' type, ``"float16"``, ``"bfloat16"`` or ``"float32"`` (as trained).
+    """
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    if dtype not in ("float16", "bfloat16", "float32"):
+        raise ValueError(f"dtype must be float16, bfloat16 or float32, not {dtype!r}")
+    run_dir, to = Path(run_dir), Path(to)
+    source = policy_folder(run_dir)
+    settings = run_settings(run_dir)
+    staging = to.with_name(f".tmp-{to.name}-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for file in sorted(source.iterdir()):
+        if file.suffix == ".safetensors":
+            tensors = {k: v.to(getattr(torch, dtype)).contiguous() for k, v in load_file(str(file)).items()}
+            save_file(tensors, str(staging / file.name))
+        elif file.name == POLICY_JSON:
+            shutil.copy2(file, staging / file.name)
+    manifest = {"env": settings.get("env"), "agent": settings.get("agent"), "source": run_dir.name,
+                "round": source.parent.name, "git_commit": settings.get("metadata", {}).get("git_commit"),
+                "dtype": dtype, "files": {f.name: sha256(f) for f in sorted(staging.iterdir())}}
+    (staging / WRITER_JSON).write_text(json.dumps(manifest, indent=1))
+    if to.exists():
+        shutil.rmtree(to)
+    staging.rename(to)
+    return manifest
+
+
+def verify_writer(folder: str | Path) -> list[str]:
+    """The files of a published writer whose sha256 differs from its ``writer.json`` (``[]``: intact)."""
+    folder = Path(folder)
+    files = json.loads((folder / WRITER_JSON).read_text())["files"]
+    return [name for name, digest in files.items() if not (folder / name).is_file() or sha256(folder / name) != digest]
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

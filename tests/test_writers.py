@@ -1,0 +1,102 @@
+"""Published writers (issue 31, part 0): a trained policy kept as a hashed folder, loadable where a run folder
+is, and a run's code on record (its commit, and its diff when the checkout was dirty)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from seal_gym.cli import main
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    assert main(["train", "--preset", "smoke", "--agent", "grpo", "--rounds", "1", "--seed", "1",
+                 "--runs-dir", str(runs)]) == 0
+    run = next(p for p in runs.iterdir() if p.is_dir())
+    # A smoke GRPO run on the tiny model sees rewards of 0 and leaves LoRA B at zero and A at its seeded start,
+    # which a fresh policy would reproduce without loading anything: give the checkpoint values no start has.
+    from safetensors.torch import load_file, save_file
+
+    path = run / "checkpoints" / "round-0001" / "policy" / "adapter.safetensors"
+    generator = torch.Generator().manual_seed(7)
+    save_file({k: torch.randn(v.shape, generator=generator) * 0.01 for k, v in load_file(str(path)).items()}, str(path))
+    return run
+
+
+def adapter_state(policy) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in policy.adapter.state_dict().items()}
+
+
+@pytest.mark.parametrize("dtype,tolerance", [("float32", 0.0), ("float16", 1e-3)])
+def test_a_published_writer_loads_as_its_run_does(smoke_run, tmp_path, dtype, tolerance):
+    from seal_gym.agents import load_policy, publish_writer
+    from seal_gym.agents.writers import verify_writer
+
+    manifest = publish_writer(smoke_run, tmp_path / "writer", dtype=dtype)
+    assert manifest["env"] == "SealSquad-v0" and manifest["agent"] == "grpo" and manifest["round"] == "round-0001"
+    assert set(manifest["files"]) == {"policy.json", "adapter.safetensors"} and verify_writer(tmp_path / "writer") == []
+    from_run = adapter_state(load_policy(smoke_run))
+    for source in (tmp_path / "writer", tmp_path / "writer" / "adapter.safetensors"):
+        published = adapter_state(load_policy(source))
+        for name, value in from_run.items():
+            assert torch.allclose(published[name], value, rtol=tolerance, atol=tolerance * value.abs().max()), name
+        if tolerance == 0.0:
+            assert all(torch.equal(published[k], from_run[k]) for k in from_run)
+
+
+def test_a_changed_writer_file_fails_its_hash(smoke_run, tmp_path):
+    from seal_gym.agents import publish_writer
+    from seal_gym.agents.writers import verify_writer
+
+    publish_writer(smoke_run, tmp_path / "writer")
+    publish_writer(smoke_run, tmp_path / "writer")  # replaced whole, no staging folder left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["writer"]
+    with open(tmp_path / "writer" / "adapter.safetensors", "r+b") as f:
+        f.seek(-1, 2)
+        f.write(b"\x01" if f.read(1) != b"\x01" else b"\x02")
+    assert verify_writer(tmp_path / "writer") == ["adapter.safetensors"]
+
+
+def test_synthesize_writes_with_a_published_writer(smoke_run, tmp_path, capsys):
+    from seal_gym.agents import publish_writer
+
+    publish_writer(smoke_run, tmp_path / "writer")
+    docs = tmp_path / "docs.json"
+    docs.write_text(json.dumps([{"title": "Ada", "context": "Ada Lovelace wrote the first program in 1843."}]))
+    out = tmp_path / "edits.json"
+    assert main(["synthesize", str(docs), "--out", str(out), "--n", "1", "--model", "tiny-random",
+                 "--max-self-edit-tokens", "8", "--policy", str(tmp_path / "writer")]) == 0
+    assert len(json.loads(out.read_text())) == 1
+    assert main(["eval", "arc", "--model", "tiny-random", "--tasks", "1", "--policy", str(tmp_path / "writer"),
+                 "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert "its policy was trained on SealSquad-v0, and eval arc evaluates SealARC-v0" in capsys.readouterr().err
+
+
+def test_code_diff_is_the_checkouts_uncommitted_change(tmp_path):
+    from seal_gym.runs import code_diff, git_commit
+
+    git = ["git", "-C", str(tmp_path), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "a.py").write_text("x = 1\n")
+    subprocess.run([*git, "add", "a.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "a"], check=True)
+    assert code_diff(tmp_path) == "" and not git_commit(tmp_path).endswith("+dirty")
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert git_commit(tmp_path).endswith("+dirty") and "-x = 1\n+x = 2" in code_diff(tmp_path)
+
+
+def test_a_run_from_a_dirty_checkout_keeps_its_diff(tmp_path, monkeypatch):
+    import seal_gym.runs as runs
+
+    monkeypatch.setattr(runs, "git_commit", lambda root=None: "0123abc+dirty")
+    monkeypatch.setattr(runs, "code_diff", lambda root=None: "--- a/x\n+++ b/x\n")
+    assert main(["train", "--preset", "smoke", "--rounds", "1", "--runs-dir", str(tmp_path)]) == 0
+    run = next(p for p in tmp_path.iterdir() if p.is_dir())
+    assert (run / "code.diff").read_text() == "--- a/x\n+++ b/x\n"
+    assert json.loads((run / "config.json").read_text())["metadata"]["git_commit"] == "0123abc+dirty"
