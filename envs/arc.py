@@ -35,9 +35,14 @@ class SealARCEnv(SealEnv):
     id, the demonstrations and the test inputs as lists.
 
     ## Rewards
-    1.0 if every test output is predicted exactly, else 0.0. A malformed recipe (bad JSON, missing keys,
-    wrong types, out-of-range or non-finite values) or one needing more than ``ttt.max_optimizer_steps``
-    (375) optimizer steps scores 0.0 without training, with the reason in ``info["error"]``. Keys outside
+    By default (``reward="success"``, the paper's) 1.0 if every test output is predicted exactly, else 0.0. A
+    malformed recipe (bad JSON, missing keys, wrong types, out-of-range or non-finite values) or one needing
+    more than ``ttt.max_optimizer_steps`` (375) optimizer steps scores 0.0 without training, with the reason
+    in ``info["error"]``. Dense kinds (``seal_gym.arc.domain.REWARD_KINDS``): ``"cell_accuracy"``;
+    ``"answer_logprob"``, the correct output's mean per-token log-probability after the update
+    (teacher-forced, averaged over the voting queries; an unusable recipe scores as no training at all); and
+    ``"X_vs_default"``, X minus the default recipe's X on the same task with the same seed (trained in the
+    same engine call). Keys outside
     the schema (often misspelt ones) are ignored and named in ``info["action_notes"]``. ``info`` also
     holds ``cell_accuracy``, ``num_ttt_examples``, ``num_optimizer_steps``, ``trained``, ``final_loss``, the
     raw ``answers`` and the parsed ``predictions``. Wall-clock timings are in ``env.unwrapped.last_result``.
@@ -66,6 +71,8 @@ class SealARCEnv(SealEnv):
       the study's defaults (``max_examples``, ``max_optimizer_steps``, ``batch_size``, ``schedule``,
       ``augmented_inference``, ...). The env's ``domain.inner_loop.config`` shows the settings in use.
     - ``lora``: a :class:`~seal_gym.adapt.LoraSpec` (or dict) replacing the ARC default.
+    - ``reward``: a reward kind (see Rewards): ``"success"`` (default), ``"cell_accuracy"``, ``"answer_logprob"``
+      or ``"X_vs_default"`` for X among those three.
     - ``render_mode``: ``None`` or ``"ansi"``.
 
     ## Version History

@@ -8,14 +8,17 @@ ENV_SPECS = {
     "SealSquad-v0": {
         "entry_point": "seal_gym.envs.squad:SealSquadEnv",
         "vector_entry_point": "seal_gym.envs.squad_vector:SealSquadVectorEnv",
+        "reward_kinds": "seal_gym.squad.domain:REWARD_KINDS",
     },
     "SealARC-v0": {
         "entry_point": "seal_gym.envs.arc:SealARCEnv",
         "vector_entry_point": "seal_gym.envs.arc_vector:SealARCVectorEnv",
+        "reward_kinds": "seal_gym.arc.domain:REWARD_KINDS",
     },
     "SealARCStructured-v0": {
         # SealARC-v0 with a MultiDiscrete recipe and numeric task features (Stable-Baselines3 agents).
         "entry_point": "seal_gym.envs.arc_structured:SealARCStructuredEnv",
+        "reward_kinds": "seal_gym.arc.domain:REWARD_KINDS",
     },
 }
 
@@ -24,4 +27,15 @@ def register_envs() -> None:
     """Register every env once; calling it again is a no-op."""
     for env_id, kwargs in ENV_SPECS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, **kwargs)
+            gym.register(id=env_id, **{k: v for k, v in kwargs.items() if k != "reward_kinds"})
+
+
+def reward_kinds(env_id: str):
+    """The :class:`~seal_gym.rewards.RewardKinds` of a seal_gym env id (``None`` for any other env)."""
+    import importlib
+
+    where = ENV_SPECS.get(env_id, {}).get("reward_kinds")
+    if where is None:
+        return None
+    module, _, name = where.partition(":")
+    return getattr(importlib.import_module(module), name)

@@ -173,7 +173,7 @@ def test_train_cpu_preset_runs_the_relative_reward_on_a_split(tmp_path):
 def test_train_refuses_squad_settings_on_another_env_and_unknown_kinds(capsys):
     from seal_gym.cli import main
 
-    assert main(["train", "--env", "SealARC-v0", "--reward", "answer_f1", "--preset", "smoke"]) == 2
-    assert "settings of SealSquad-v0" in capsys.readouterr().err
+    assert main(["train", "--env", "SealARC-v0", "--inner-preset", "small", "--preset", "smoke"]) == 2
+    assert "--inner-preset: a setting of SealSquad-v0, not of SealARC-v0" in capsys.readouterr().err
     assert main(["train", "--reward", "loudness", "--preset", "smoke"]) == 2
     assert "unknown --reward 'loudness'" in capsys.readouterr().err

@@ -11,11 +11,23 @@ from seal_gym.arc.data import ArcTask, resolve_tasks
 from seal_gym.arc.generator import EASY, FULL, GeneratorConfig, generate_task
 from seal_gym.arc.grids import grid_to_text
 from seal_gym.arc.inner_loop import ArcInnerLoop, ArcItem
-from seal_gym.arc.recipe import LR_RANGE, MAX_EPOCHS, RECIPE_SCHEMA
+from seal_gym.arc.recipe import LR_RANGE, MAX_EPOCHS, RECIPE_SCHEMA, Recipe
 from seal_gym.arc.ttt import TTTConfig
 from seal_gym.domain import MAX_SEED, Scored, result_info
+from seal_gym.rewards import RewardKind, RewardKinds
 
 GENERATOR_PRESETS = {"easy": EASY, "full": FULL}
+REFERENCE_RECIPE = Recipe()
+"""The recipe relative rewards subtract (``X_vs_default``): the default of every field, trained on the same task
+with the same seed."""
+REWARD_KINDS = RewardKinds("default", "the default recipe's adapter on the same task with the same seed", [
+    RewardKind("success", "success", "1 if every test output is predicted exactly, else 0 (the paper's)", empty="zero"),
+    RewardKind("cell_accuracy", "cell_accuracy", "the share of the test outputs' cells predicted right", empty="zero"),
+    RewardKind("answer_logprob", "logprob", "the correct test output's mean per-token log-probability after the "
+               "update, teacher-forced, averaged over the voting queries (dense, <= 0)"),
+])
+for _name in ("success", "cell_accuracy", "answer_logprob"):
+    REWARD_KINDS.add_relative(_name)
 
 
 class TaskPool:
@@ -107,7 +119,9 @@ class ArcDomain:
 
     def __init__(self, model: Any = None, engine: str | InnerLoopEngine = "auto",
                  tasks: str | Sequence[ArcTask] = "generated", generator: GeneratorConfig | str = "easy",
-                 ttt: TTTConfig | dict | str | None = None, lora: LoraSpec | dict | None = None) -> None:
+                 ttt: TTTConfig | dict | str | None = None, lora: LoraSpec | dict | None = None,
+                 reward: str = "success") -> None:
+        self.reward_kind = REWARD_KINDS.get(reward)  # a ValueError naming the kinds for an unknown one
         self.pool = TaskPool(tasks, generator)
         self.inner_loop = ArcInnerLoop(model, engine, ttt, lora)
 
@@ -121,12 +135,19 @@ class ArcDomain:
         return reset_info(task)
 
     def score(self, items: Sequence[tuple[ArcTask, Any, int]]) -> list[Scored]:
-        """Every valid, affordable recipe goes through ONE engine call; the others score 0 with the reason."""
-        results = self.inner_loop.run([ArcItem(task, action, seed) for task, action, seed in items])
+        """Every valid, affordable recipe (and the reference recipe, for a relative reward) goes through ONE
+        engine call; the others score as the reward kind says (:attr:`~seal_gym.rewards.RewardKind.empty`): 0,
+        or as no training at all, with the reason in ``info["error"]``."""
+        kind = self.reward_kind
+        results = self.inner_loop.run([ArcItem(task, action, seed) for task, action, seed in items],
+                                      score_logprob=kind.metric == "logprob",
+                                      reference=REFERENCE_RECIPE if kind.relative else None,
+                                      score_invalid=kind.empty == "scored")
         scored = []
         for result in results:
+            reward = 0.0 if result.error and kind.empty == "zero" else kind.value(result.metrics(), result.reference_metrics)
             detail = result.error or (f"{result.num_ttt_examples} examples, {result.num_optimizer_steps} steps, "
                                       f"cell accuracy {result.cell_accuracy:.2f}")
-            scored.append(Scored(result.reward, result_info(result), result,
-                                 f"task {result.task_id}: {detail} -> reward {result.reward:.1f}"))
+            scored.append(Scored(reward, result_info(result), result,
+                                 f"task {result.task_id}: {detail} -> reward {reward:.2f}"))
         return scored

@@ -3,8 +3,9 @@
 :class:`ArcInnerLoop` mirrors the knowledge inner loop: a *list* of :class:`ArcItem` in, one
 :class:`ArcResult` each out, every valid and affordable recipe trained in ONE call to the inner-loop engine.
 Invalid recipes and recipes over the step budget are never trained; they score 0 with the reason in
-``error``. Items that ask for the same recipe on the same task with the same seed are trained once and share
-the result (a peaked policy often writes one recipe several times; its seconds are counted once).
+``error`` (or, asked with ``score_invalid``, as no training at all). Items that ask for the same recipe on the
+same task with the same seed are trained once and share the result (a peaked policy often writes one recipe
+several times; its seconds are counted once); so are the reference recipe's adapters, one per task and seed.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from typing import Any, Sequence
 
 import torch
 
-from seal_gym.adapt import InnerLoopEngine, LoraSpec
+from seal_gym.adapt import AdaptOutcome, InnerLoopEngine, LoraSpec
 from seal_gym.arc.data import ArcTask
 from seal_gym.arc.grids import grid_to_text
-from seal_gym.arc.recipe import RecipeError, read_recipe
-from seal_gym.arc.ttt import TTT_PRESETS, TTTConfig, build_plan, preset_for, score_outcome
+from seal_gym.arc.recipe import Recipe, RecipeError, read_recipe
+from seal_gym.arc.ttt import TTT_PRESETS, TTTConfig, TTTPlan, build_plan, preset_for, score_outcome
 from seal_gym.domain import model_and_engine
+
+
+UNTRAINED = Recipe(num_train_epochs=0)
+"""What an unusable recipe is scored as when asked to (``score_invalid``): no training at all."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,11 @@ class ArcResult:
     answers: list[str] = field(default_factory=list)
     predictions: list[str | None] = field(default_factory=list)
     """The predicted grid of each test input as text (``None`` where no grid could be read)."""
+    logprob: float | None = None
+    """The correct test output's mean per-token log-probability after the update (teacher-forced, averaged over
+    the voting queries); computed when the run asks for it (``score_logprob``)."""
+    reference_metrics: dict[str, float | None] = field(default_factory=dict)
+    """:meth:`metrics` of the reference recipe on the same task with the same seed (when the run has one)."""
     build_seconds: float = 0.0
     """Parsing the recipe and building its TTT data (each item's share of the call)."""
     train_seconds: float = 0.0
@@ -62,7 +72,12 @@ class ArcResult:
 
     @property
     def reward(self) -> float:
+        """The binary success (SealARC's default reward)."""
         return 1.0 if self.solved else 0.0
+
+    def metrics(self) -> dict[str, float | None]:
+        """The scores reward kinds read: ``success``, ``cell_accuracy`` and ``logprob``."""
+        return {"success": self.reward, "cell_accuracy": self.cell_accuracy, "logprob": self.logprob}
 
 
 def make_ttt_config(ttt: TTTConfig | dict | str | None, lora: LoraSpec | dict | None,
@@ -111,8 +126,17 @@ class ArcInnerLoop:
         self.bundle, self.engine = model_and_engine(model, engine)
         self.config = make_ttt_config(ttt, lora, self.bundle.device)
 
-    def run(self, items: Sequence[ArcItem]) -> list[ArcResult]:
+    def run(self, items: Sequence[ArcItem], score_logprob: bool = False, reference: Recipe | None = None,
+            score_invalid: bool = False) -> list[ArcResult]:
         """One result per item, in order.
+
+        Args:
+            items: the recipes to try.
+            score_logprob: also compute each result's ``logprob``.
+            reference: a recipe also trained once per (task, seed) of the items; its metrics go to each
+                result's ``reference_metrics``.
+            score_invalid: score an invalid or unaffordable recipe as no training at all (a recipe of 0 epochs)
+                instead of leaving its scores at 0; its ``error`` still says why.
 
         Raises:
             TypeError: if a recipe is not a ``str``.
@@ -121,47 +145,67 @@ class ArcInnerLoop:
             if not isinstance(item.recipe_text, str):
                 raise TypeError(f"a SealARC action is the recipe as JSON text (str), got {type(item.recipe_text).__name__}")
         start = time.perf_counter()
-        results, pending = [], []
-        first_of: dict[tuple[ArcTask, Any, int], int] = {}
-        copies: list[tuple[int, int]] = []  # (item, the earlier item with the same task, recipe and seed)
-        for k, item in enumerate(items):
+        results: list[ArcResult] = []
+        jobs: dict[tuple[ArcTask, Recipe, int], TTTPlan] = {}  # one adapter per distinct (task, recipe, seed)
+        job_of: list[tuple | None] = []
+        for item in items:
             result = ArcResult(item.task.task_id)
             results.append(result)
-            read = read_recipe(item.recipe_text)
-            if read.unknown_keys:
-                result.action_notes.append(f"unknown keys ignored: {', '.join(read.unknown_keys)}")
-            recipe = read.recipe
-            if isinstance(recipe, RecipeError):
-                result.error = f"invalid recipe: {recipe.reason}"
-                continue
-            result.recipe = asdict(recipe)
-            plan = build_plan(item.task, recipe, self.config, item.seed)
-            result.num_ttt_examples, result.num_optimizer_steps = plan.num_examples, plan.num_optimizer_steps
-            if plan.num_optimizer_steps > self.config.max_optimizer_steps:
-                result.error = (f"cost guard: the recipe needs {plan.num_optimizer_steps} optimizer steps, more than "
-                                f"the budget of {self.config.max_optimizer_steps}; it was not trained (fewer epochs "
-                                "or augmentations fit)")
-                continue
-            key = (item.task, recipe, item.seed)
-            if key in first_of:
-                copies.append((k, first_of[key]))
-                continue
-            first_of[key] = k
-            pending.append((k, item.task, plan))
+            recipe = self._read(item, result, score_logprob)
+            if recipe is None and score_invalid:
+                recipe = UNTRAINED
+            key = None if recipe is None else (item.task, recipe, item.seed)
+            if key is not None and key not in jobs:
+                jobs[key] = build_plan(item.task, recipe, self.config, item.seed, with_targets=score_logprob)
+            job_of.append(key)
+            if reference is not None and (item.task, reference, item.seed) not in jobs:
+                jobs[(item.task, reference, item.seed)] = build_plan(item.task, reference, self.config, item.seed,
+                                                                     with_targets=score_logprob)
         built = time.perf_counter()
-        outcomes = self.engine.adapt([plan.request for _, _, plan in pending]) if pending else []
-        for (k, task, plan), outcome in zip(pending, outcomes):
-            arc_score = score_outcome(task, plan, outcome)
-            results[k].solved, results[k].cell_accuracy = arc_score.solved, arc_score.cell_accuracy
-            results[k].trained, results[k].final_loss = outcome.num_optimizer_steps > 0, outcome.final_loss
-            results[k].answers = list(outcome.answers)
-            results[k].predictions = [None if g is None else grid_to_text(g) for g in arc_score.predictions]
-            results[k].train_seconds = outcome.train_seconds
-            results[k].predict_seconds = outcome.answer_seconds
-        for k, first in copies:
-            results[k] = replace(results[first], action_notes=results[k].action_notes, answers=list(results[first].answers),
-                                 predictions=list(results[first].predictions), train_seconds=0.0, predict_seconds=0.0)
+        outcomes = dict(zip(jobs, self.engine.adapt([plan.request for plan in jobs.values()]))) if jobs else {}
+        counted: set[tuple] = set()
+        for item, result, key in zip(items, results, job_of):
+            if key is not None:
+                self._fill(result, item.task, jobs[key], outcomes[key], first=key not in counted)
+                counted.add(key)
+            if reference is not None:
+                ref_key = (item.task, reference, item.seed)
+                result.reference_metrics = self._fill(ArcResult(item.task.task_id), item.task, jobs[ref_key],
+                                                      outcomes[ref_key], first=False).metrics()
         share = (built - start) / max(1, len(items))
         for result in results:
             result.build_seconds = share
         return results
+
+    def _read(self, item: ArcItem, result: ArcResult, with_targets: bool) -> Recipe | None:
+        """The item's recipe if it is valid and affordable; else ``None`` with the reason in ``result.error``."""
+        read = read_recipe(item.recipe_text)
+        if read.unknown_keys:
+            result.action_notes.append(f"unknown keys ignored: {', '.join(read.unknown_keys)}")
+        recipe = read.recipe
+        if isinstance(recipe, RecipeError):
+            result.error = f"invalid recipe: {recipe.reason}"
+            return None
+        result.recipe = asdict(recipe)
+        plan = build_plan(item.task, recipe, self.config, item.seed, with_targets=with_targets)
+        result.num_ttt_examples, result.num_optimizer_steps = plan.num_examples, plan.num_optimizer_steps
+        if plan.num_optimizer_steps > self.config.max_optimizer_steps:
+            result.error = (f"cost guard: the recipe needs {plan.num_optimizer_steps} optimizer steps, more than "
+                            f"the budget of {self.config.max_optimizer_steps}; it was not trained (fewer epochs "
+                            "or augmentations fit)")
+            return None
+        return recipe
+
+    @staticmethod
+    def _fill(result: ArcResult, task: ArcTask, plan: TTTPlan, outcome: AdaptOutcome, first: bool) -> ArcResult:
+        """Write an outcome's scores into ``result`` (its seconds only for the ``first`` item that shares it)."""
+        arc_score = score_outcome(task, plan, outcome)
+        result.solved, result.cell_accuracy = arc_score.solved, arc_score.cell_accuracy
+        result.trained, result.final_loss = outcome.num_optimizer_steps > 0, outcome.final_loss
+        result.answers = list(outcome.answers)
+        result.predictions = [None if g is None else grid_to_text(g) for g in arc_score.predictions]
+        logprobs = [lp for lp in outcome.target_logprobs if lp is not None]
+        result.logprob = sum(logprobs) / len(logprobs) if logprobs else None
+        result.train_seconds = outcome.train_seconds if first else 0.0
+        result.predict_seconds = outcome.answer_seconds if first else 0.0
+        return result

@@ -182,8 +182,10 @@ def _max_new_tokens(task: ArcTask, config: TTTConfig) -> int:
     return min(2 * longest + 8, (MAX_SIDE + 1) * MAX_SIDE + 2)
 
 
-def build_plan(task: ArcTask, recipe: Recipe, config: TTTConfig, seed: int) -> TTTPlan:
-    """Examples, sequences, training spec and queries of one recipe on one task, all seeded by ``seed``."""
+def build_plan(task: ArcTask, recipe: Recipe, config: TTTConfig, seed: int, with_targets: bool = False) -> TTTPlan:
+    """Examples, sequences, training spec and queries of one recipe on one task, all seeded by ``seed``;
+    ``with_targets``: each query also asks for the teacher-forced log-probability of its correct answer (the
+    test output under the query's transform), the dense reward's score."""
     rng = np.random.default_rng(seed)
     examples = build_examples(task, recipe, config, rng)
     sequences = tuple(TrainSequence(prompt_text(e.demos, e.query.input), answer_text(e.query.output)) for e in examples)
@@ -202,12 +204,14 @@ def build_plan(task: ArcTask, recipe: Recipe, config: TTTConfig, seed: int) -> T
     transforms = augment.INVERTIBLE if config.augmented_inference else (augment.IDENTITY,)
     max_new = _max_new_tokens(task, config)
     queries, inference = [], []
-    for index, test_input in enumerate(task.test_inputs):
+    outputs = task.test_outputs if with_targets and task.test_outputs is not None else [None] * len(task.test_inputs)
+    for index, (test_input, test_output) in enumerate(zip(task.test_inputs, outputs)):
         for transform in transforms:
             demos = augment.apply_to_pairs(task.train, transform)
+            target = None if test_output is None else answer_text(transform(test_output))
             # Stop at the grid's end marker: an adapted model writes it, and generating past it is waste.
             queries.append(Query(prompt_text(demos, transform(test_input)), max_new_tokens=max_new,
-                                 stop=f"\n{END_MARKER}"))
+                                 stop=f"\n{END_MARKER}", target=target))
             inference.append((index, transform))
     request = AdaptRequest(tuple(sequences), tuple(queries), train=spec, lora=config.lora)
     return TTTPlan(request, len(examples), tuple(inference))

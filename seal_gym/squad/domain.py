@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence, get_args
+from typing import Any, Sequence
 
 import numpy as np
 
 from seal_gym.adapt import InnerLoopEngine, LoraSpec, TrainSpec
 from seal_gym.domain import Scored, result_info
+from seal_gym.rewards import RewardKind, RewardKinds
 from seal_gym.squad.grading import Grader
 from seal_gym.squad.inner_loop import AnswerStyle, KnowledgeInnerLoop, KnowledgeItem, KnowledgeResult
 from seal_gym.squad.passages import Passage, load_passages
@@ -15,31 +16,32 @@ from seal_gym.squad.presets import inner_preset as get_inner_preset
 from seal_gym.squad.prompts import PromptStyle, get_prompt_style
 from seal_gym.text import clean_self_edit
 
-Reward = Literal["accuracy", "gain", "answer_logprob", "answer_f1", "accuracy_vs_passage",
-                 "answer_logprob_vs_passage", "answer_f1_vs_passage"]
-REWARDS: tuple[str, ...] = get_args(Reward)
-"""Every ``reward=`` kind; ``*_vs_passage`` subtracts the passage-only adapter's score under the same inner seed."""
-SCORE_OF_REWARD = {"accuracy": "accuracy", "answer_logprob": "logprob", "answer_f1": "f1"}
-"""Reward kind (without ``_vs_passage``) -> the name of its score in a result's metrics."""
+REWARD_KINDS = RewardKinds("passage", "the adapter trained on the passage alone with the same inner seed", [
+    RewardKind("accuracy", "accuracy", "accuracy on the passage's questions after the update", empty="zero"),
+    RewardKind("gain", "gain", "accuracy after the update minus before it", empty="zero"),
+    RewardKind("answer_logprob", "logprob", "the gold answers' mean per-token log-probability after the update "
+               "(dense, <= 0)"),
+    RewardKind("answer_f1", "f1", "whole-answer token F1 of the concise answers after the update"),
+])
+for _name in ("accuracy", "answer_logprob", "answer_f1"):
+    REWARD_KINDS.add_relative(_name)
+REWARDS: tuple[str, ...] = tuple(REWARD_KINDS.names())
+"""Every ``reward=`` kind (see :data:`REWARD_KINDS`); ``*_vs_passage`` subtracts the passage-only adapter's
+score under the same inner seed."""
+
+
+def result_metrics(result: KnowledgeResult) -> dict[str, float | None]:
+    """A knowledge result's metrics under the names its reward kinds use."""
+    return {"accuracy": result.adapter_accuracy, "gain": result.gain, **result.metrics}
 
 
 def reward_of(result: KnowledgeResult, kind: str) -> float:
-    """The reward ``kind`` (see :data:`REWARDS`) of one inner-loop result.
+    """The reward ``kind`` (one of :data:`REWARD_KINDS`) of one inner-loop result.
 
-    ``answer_logprob`` is the gold answers' mean per-token log-probability after the update (dense, <= 0);
-    ``answer_f1`` the whole-answer token F1 of the concise answers; ``X_vs_passage`` is X minus the same
-    score of the adapter trained on the passage alone with the same inner seed: > 0 means the self-edit
-    taught more than the passage did.
+    Raises:
+        ValueError: an unknown kind, or one that needs a score the inner loop did not compute.
     """
-    if kind == "gain":
-        return result.gain
-    base, _, versus = kind.partition("_vs_")
-    score = SCORE_OF_REWARD[base]
-    own = {"accuracy": result.adapter_accuracy, **result.metrics}.get(score)
-    reference = result.passage_metrics.get(score) if versus else 0.0
-    if own is None or reference is None:
-        raise ValueError(f"reward {kind!r} needs a score the inner loop did not compute")
-    return own - reference
+    return REWARD_KINDS.get(kind).value(result_metrics(result), result.passage_metrics)
 
 
 class SquadDomain:
@@ -57,7 +59,7 @@ class SquadDomain:
         dataset: str | list[Passage] = "demo",
         prompt_style: str | PromptStyle = "implications",
         grader: str | Grader = "contains",
-        reward: Reward = "accuracy",
+        reward: str = "accuracy",
         engine: str | InnerLoopEngine = "auto",
         lora: LoraSpec | None = None,
         train: TrainSpec | None = None,
@@ -68,8 +70,7 @@ class SquadDomain:
         include_passage: bool | None = None,
         inner_preset: str = "seal",
     ):
-        if reward not in REWARDS:
-            raise ValueError(f"reward must be one of {', '.join(REWARDS)}; got {reward!r}")
+        kind = REWARD_KINDS.get(reward)  # a ValueError naming the kinds for an unknown one
         preset = get_inner_preset(inner_preset)
         self.passages = load_passages(dataset)
         self.style = get_prompt_style(prompt_style)
@@ -77,9 +78,9 @@ class SquadDomain:
         # An argument given explicitly (not None) wins over the preset's.
         config = preset.knowledge_config(lora=lora, train=train, prompt_style=self.style, answer_style=answer_style,
                                          max_answer_tokens=max_answer_tokens, include_passage=include_passage,
-                                         score_logprob=score_logprob or "logprob" in reward)
+                                         score_logprob=score_logprob or kind.metric == "logprob")
         self.inner_loop = KnowledgeInnerLoop(model, engine=engine, grader=grader, config=config)
-        self.reward_kind = reward
+        self.reward_kind = kind
         self.max_action_chars = max_self_edit_chars
 
     def draw(self, rng: np.random.Generator, options: dict[str, Any]) -> int:
@@ -100,9 +101,8 @@ class SquadDomain:
                 "num_questions": len(passage.questions), "task_key": f"passage_index={task}"}
 
     def score(self, items: Sequence[tuple[int, Any, int]]) -> list[Scored]:
-        """All self-edits go through ONE inner-loop call. Under ``accuracy`` and ``gain`` an empty one scores 0
-        and is not trained; under the other kinds, whose scale has no natural worst value (log-probabilities)
-        or whose 0 means "as good as the passage", it is scored for what it is: the passage alone."""
+        """All self-edits go through ONE inner-loop call. An empty one scores as its reward kind says
+        (:attr:`~seal_gym.rewards.RewardKind.empty`): 0 untrained, or scored for what it is, the passage alone."""
         cleaned = [clean_self_edit(action, self.max_action_chars) for _, action, _ in items]
         scored = [
             Scored(0.0, {"passage_index": index, "action_notes": c.notes, "error": "empty self-edit: nothing to train on"},
@@ -110,12 +110,12 @@ class SquadDomain:
             for (index, _, _), c in zip(items, cleaned)
         ]
         empty = [not self.style.split_items(c.text) for c in cleaned]
-        scores_empty = self.reward_kind not in ("accuracy", "gain")
+        scores_empty = self.reward_kind.empty == "scored"
         live = [i for i in range(len(items)) if scores_empty or not empty[i]]
         knowledge_items = [KnowledgeItem(cleaned[i].text, self.passages[items[i][0]], items[i][2]) for i in live]
-        reference = "passage" if self.reward_kind.endswith("_vs_passage") else None
+        reference = self.reward_kind.reference
         for i, result in zip(live, self.inner_loop.run(knowledge_items, reference=reference)):
-            reward = reward_of(result, self.reward_kind)
+            reward = self.reward_kind.value(result_metrics(result), result.passage_metrics)
             info = result_info(result, passage_index=items[i][0], action_notes=cleaned[i].notes, gain=result.gain,
                                **{f"answer_{k}": v for k, v in result.metrics.items()},
                                **{f"passage_{k}": v for k, v in result.passage_metrics.items()})
