@@ -145,7 +145,8 @@ def write(out: Path, runs: dict[str, str], passages: int, self_edits: int, seed:
 
 
 def evaluate(out: Path, writers: dict[str, Path], passages: int, chunk: int, self_edits: tuple[int, int], seeds: int,
-             seed: int, threads: int, groups_per_call: int = 1, only: set[str] | None = None) -> list[Path]:
+             seed: int, threads: int, groups_per_call: int = 1, only: set[str] | None = None,
+             adapters_per_call: int | None = None) -> list[Path]:
     """Every run's results.json, chunk by chunk and group by group (running those that have none);
     ``self_edits``: per passage, (each writer's, each baseline's); ``only``: run only these groups now,
     leaving the others' unfinished chunks for a later call."""
@@ -165,7 +166,8 @@ def evaluate(out: Path, writers: dict[str, Path], passages: int, chunk: int, sel
                 args = ["eval", "squad", "--dataset", f"{TRAIN_JSON}@heldout", "--start", str(start), "--passages",
                         str(min(chunk, passages - start)), "--inner-preset", "small", *conditions, "--inner-seeds",
                         str(seeds), "--seed", str(seed), "--threads", str(threads), "--groups-per-call",
-                        str(groups_per_call), "--runs-dir", str(folder)]
+                        str(groups_per_call), "--runs-dir", str(folder),
+                        *(["--adapters-per-call", str(adapters_per_call)] if adapters_per_call else [])]
                 if seal_gym(args, out / "heldout.log") != 0:
                     raise SystemExit(f"seal-gym eval squad failed ({group}, passages {start}+): see {out / 'heldout.log'}")
                 done = sorted(folder.glob("*/results.json"))
@@ -287,6 +289,9 @@ def main(argv: list[str] | None = None) -> None:
     # into a call changes the scores on the embedded model (RESULTS.md, "eval squad --groups-per-call"), a
     # difference of procedure that a comparison across groups must not carry.
     parser.add_argument("--groups-per-call", type=int, default=1, help="passages per inner-loop engine call in eval")
+    parser.add_argument("--adapters-per-call", type=int, default=None,
+                        help="eval: at most this many adapters an engine call; 1 (a confirmatory study's setting) trains "
+                             "every condition's adapter alone, so conditions in different groups pair exactly")
     parser.add_argument("--groups", default="",
                         help="eval: run only these groups now, e.g. 'untrained,grpo' (default: every group)")
     parser.add_argument("--train-options", default="",
@@ -306,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
         writers = {path.stem: path for path in sorted((args.out / "self_edits").glob("*.json"))}
         evaluate(args.out, dict(sorted(writers.items(), key=lambda item: item[0] != UNTRAINED)), args.passages,
                  args.chunk, (args.self_edits, args.baseline_self_edits), args.inner_seeds, args.seed, args.threads,
-                 args.groups_per_call, set(names(args.groups)) or None)
+                 args.groups_per_call, set(names(args.groups)) or None, args.adapters_per_call)
     if args.stage in ("all", "eval", "report"):
         print(report(args.out, finished_runs(args.out), args.seed))
 

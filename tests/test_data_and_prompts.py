@@ -72,3 +72,15 @@ def test_users_can_add_styles():
         register_prompt_style(style)
     with pytest.raises(ValueError, match="unknown prompt style"):
         get_prompt_style("nope")
+
+
+def test_topics_split_of_val_json_holds_only_unseen_titles(shared_data):
+    """The held-out topics of issue 31: val.json@topics-2 spreads over all 48 titles and shares none with any
+    passage of train.json (which every training round and tuning study draws from)."""
+    held_out = load_passages(str(shared_data / "squad" / "val.json@topics-2"))
+    trained_on = {p.title for p in load_passages(str(shared_data / "squad" / "train.json"))}
+    titles = [p.title for p in held_out]
+    assert len(held_out) == 96 and len(set(titles)) == 48 and all(titles.count(t) == 2 for t in set(titles))
+    assert not set(titles) & trained_on
+    assert [p.context for p in load_passages(str(shared_data / "squad" / "val.json@topics-2"))] == \
+        [p.context for p in held_out]  # decided by the file alone

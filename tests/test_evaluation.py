@@ -98,6 +98,21 @@ def test_groups_per_call_batches_engine_calls_without_changing_scores(tiny_bundl
     assert [s["writer"] for _, s in scores[1] if "writer" in s] == [(0.5, 4), (0.0, 2), (1.0, 2), (0.5, 4)]
 
 
+def test_adapters_per_call_1_trains_every_adapter_alone_without_changing_scores(tiny_bundle):
+    edits = {"writer": SelfEdits("w", [["GOOD", "bad"], ["bad"], [], ["GOOD"], ["bad", "GOOD"]])}
+    scores, sizes = [], []
+    for per_call in (None, 1, 3):
+        engine = squad_engine()
+        loop = KnowledgeInnerLoop(tiny_bundle, engine=engine, config=TINY)
+        config = SquadEvalConfig(seeds=2, base=False, in_context=False, groups_per_call=5, adapters_per_call=per_call)
+        result = evaluate_squad(loop, PASSAGES[:5], edits, config)
+        scores.append([{n: c.strict for n, c in p.conditions.items()} for p in result.passages])
+        sizes.append([len(call) for call in engine.calls])
+    adapters = 5 * 2 + (2 + 1 + 1 + 2) * 2  # the passage alone + each self-edit, 2 seeds each
+    assert sizes == [[adapters], [1] * adapters, [3] * (adapters // 3) + [adapters % 3]]
+    assert scores[0] == scores[1] == scores[2]
+
+
 def test_squad_chart_and_self_edits_from_a_file(tiny_bundle, tmp_path):
     records = [{"title": p.title, "context": p.context, "completions": [f"GOOD {i}", "x", "y"]}
                for i, p in enumerate(PASSAGES[:2])]

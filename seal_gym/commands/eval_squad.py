@@ -55,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="passages (CPT: groups) whose adapters are trained in one engine call; the batch changes the "
                              "float reductions, which training can amplify into other scores: compare runs with one "
                              "value; memory and the wait for the first result grow with it")
+    parser.add_argument("--adapters-per-call", type=int, default=None,
+                        help="at most this many adapters in one engine call (default: all of --groups-per-call's); 1 "
+                             "trains each alone, so conditions pair exactly across runs (a confirmatory study's setting)")
     parser.add_argument("--self-edits-file", action="append", default=None, metavar="[NAME=]FILE",
                         help="JSON list of {context, completions} for file-self-edits (default: the dataset's own); "
                              "given, it adds file-self-edits; repeat as NAME=FILE for one condition file-self-edits-NAME per file")
@@ -94,8 +97,8 @@ def _prepare(args: argparse.Namespace):
     from seal_gym.evaluation import SelfEdits, completions_from_file
 
     conditions = parse_conditions(args, CONDITIONS, "policy-self-edits")
-    if min(args.self_edits, args.seeds, args.cpt, args.groups_per_call) < 1:
-        raise UsageError("--self-edits, --inner-seeds, --cpt and --groups-per-call must be >= 1")
+    if min(args.self_edits, args.seeds, args.cpt, args.groups_per_call, args.adapters_per_call or 1) < 1:
+        raise UsageError("--self-edits, --inner-seeds, --cpt, --groups-per-call and --adapters-per-call must be >= 1")
     files = named_conditions("file_self_edits", args.self_edits_file or [], keep_suffix=False)
     policies = named_conditions("policy_self_edits", args.policy or [])
     _check_baselines(args, conditions, [*policies, *files])
@@ -188,7 +191,7 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
     self_edits.update(_baseline_self_edits(args, conditions, passages, writer.act if "prompt-ensemble" in conditions else None))
     config = SquadEvalConfig(base="base" in conditions, passage_only="passage" in conditions,
                              in_context="in-context" in conditions, seeds=args.seeds, seed=args.seed, cpt=args.cpt,
-                             groups_per_call=args.groups_per_call)
+                             groups_per_call=args.groups_per_call, adapters_per_call=args.adapters_per_call)
     knowledge = inner_config(args)
     loop = KnowledgeInnerLoop(bundle, engine=args.engine, grader=args.grader, config=knowledge)
     run_dir = new_run_dir(args.runs_dir, f"eval-squad__{bundle.name}__{args.seed}")

@@ -58,11 +58,16 @@ class SquadEvalConfig:
     """Groups of ``cpt`` passages whose adapters go to the inner-loop engine in one call (the batched engine
     trains up to its ``max_adapters`` together). The batch changes the float reductions, which training can
     amplify into other answers (benchmarks/RESULTS.md): compare only evaluations run with one value."""
+    adapters_per_call: int | None = None
+    """At most this many adapters in one engine call (``None``: every adapter of ``groups_per_call`` groups
+    together). 1 trains each adapter alone: the one procedure under which every condition, in this run or
+    another, is trained exactly as it would be by itself, so conditions pair across run folders."""
 
     def __post_init__(self) -> None:
-        if self.seeds < 1 or self.cpt < 1 or self.groups_per_call < 1:
-            raise ValueError(f"seeds, cpt and groups_per_call must be >= 1, got seeds={self.seeds}, cpt={self.cpt}, "
-                             f"groups_per_call={self.groups_per_call}")
+        if self.seeds < 1 or self.cpt < 1 or self.groups_per_call < 1 or (self.adapters_per_call or 1) < 1:
+            raise ValueError(f"seeds, cpt, groups_per_call and adapters_per_call must be >= 1, got seeds={self.seeds}, "
+                             f"cpt={self.cpt}, groups_per_call={self.groups_per_call}, "
+                             f"adapters_per_call={self.adapters_per_call}")
 
 
 @dataclass
@@ -312,7 +317,8 @@ def evaluate_squad(loop: KnowledgeInnerLoop, passages: Sequence[Passage], self_e
                                    {name: [s.per_task[i] for i in members] for name, s in self_edits.items()}, config)
                    for _, members in batch]
         requests = [r for _, group_requests in planned for r in group_requests]
-        outcomes = loop.engine.adapt(requests) if requests else []
+        size = config.adapters_per_call or max(1, len(requests))
+        outcomes = [o for at in range(0, len(requests), size) for o in loop.engine.adapt(requests[at : at + size])]
         offset = 0
         for (g, members), (jobs, group_requests) in zip(batch, planned):
             scores = _group_scores(loop, [passages[i] for i in members], jobs, group_requests,

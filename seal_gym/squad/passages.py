@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from seal_gym.squad.splits import parse_split, split_indices
+from seal_gym.squad.splits import parse_split, per_topic_indices, split_indices, topics_split
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,8 @@ def load_passages(dataset: str | Path | list[Passage] = "demo") -> list[Passage]
     """Passages from any source: ``"demo"``, a JSON path, ``"hf:squad[:split]"``, or a list of Passage.
 
     A suffix ``@tune``, ``@train`` or ``@heldout`` keeps one fixed split of the source
-    (:func:`seal_gym.squad.splits.split_indices`), in file order.
+    (:func:`seal_gym.squad.splits.split_indices`), in file order; ``@topics-K`` keeps K passages of every title
+    (:func:`seal_gym.squad.splits.per_topic_indices`).
     """
     if isinstance(dataset, list):
         if not all(isinstance(p, Passage) for p in dataset):
@@ -111,6 +112,9 @@ def load_passages(dataset: str | Path | list[Passage] = "demo") -> list[Passage]
     source, split = parse_split(str(dataset))
     if split is not None:
         passages = load_passages(source)
+        per_topic = topics_split(split)
+        if per_topic is not None:
+            return [passages[i] for i in per_topic_indices([p.title for p in passages], per_topic)]
         return [passages[i] for i in split_indices(len(passages))[split]]
     name = str(dataset)
     if name == "demo":

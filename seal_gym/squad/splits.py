@@ -3,6 +3,10 @@
 ``load_passages("train.json@heldout")`` reads the file and keeps one split. The split is a seeded permutation
 of the passages' positions, decided by the file's length alone: the same file always splits the same way,
 on any machine, and a study that names a split can be rerun exactly.
+
+``load_passages("val.json@topics-2")`` keeps K passages of every title instead (a seeded choice within each
+title, in file order): a held-out set spread over every topic of a file, for a file whose titles no training
+file shares (SQuAD's validation passages share none with its training passages).
 """
 
 from __future__ import annotations
@@ -34,15 +38,41 @@ def split_indices(count: int, seed: int = SPLIT_SEED) -> dict[str, list[int]]:
             "train": sorted(order[heldout + tune :])}
 
 
+def per_topic_indices(titles: list[str], per_topic: int, seed: int = SPLIT_SEED) -> list[int]:
+    """Positions of ``per_topic`` passages of every title (all of a title with fewer), sorted.
+
+    >>> per_topic_indices(["a", "a", "a", "b", "c", "c"], 2)
+    [1, 2, 3, 4, 5]
+    """
+    if per_topic < 1:
+        raise ValueError(f"topics-K needs K >= 1, got {per_topic}")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for title in sorted(set(titles)):
+        positions = [i for i, t in enumerate(titles) if t == title]
+        chosen.extend(positions[k] for k in rng.permutation(len(positions))[:per_topic])
+    return sorted(chosen)
+
+
+def topics_split(split: str) -> int | None:
+    """K of a ``topics-K`` split name, else ``None``.
+
+    >>> topics_split("topics-2"), topics_split("heldout")
+    (2, None)
+    """
+    head, _, count = split.partition("-")
+    return int(count) if head == "topics" and count.isdigit() else None
+
+
 def parse_split(dataset: str) -> tuple[str, str | None]:
     """``"path@split"`` -> ``("path", "split")``; a name without a known split suffix is returned whole.
 
-    >>> parse_split("data/train.json@heldout"), parse_split("demo")
-    (('data/train.json', 'heldout'), ('demo', None))
+    >>> parse_split("data/train.json@heldout"), parse_split("data/val.json@topics-2"), parse_split("demo")
+    (('data/train.json', 'heldout'), ('data/val.json', 'topics-2'), ('demo', None))
     """
     source, sep, split = dataset.rpartition("@")
-    if sep and split in SPLITS:
+    if sep and (split in SPLITS or topics_split(split)):
         return source, split
     if sep and "/" not in split and "." not in split:
-        raise ValueError(f"unknown split {split!r} in {dataset!r}; choose one of {', '.join(SPLITS)}")
+        raise ValueError(f"unknown split {split!r} in {dataset!r}; choose one of {', '.join(SPLITS)} or topics-K")
     return dataset, None
