@@ -93,8 +93,12 @@ def run(args: argparse.Namespace) -> int:
 def _add(args: argparse.Namespace) -> int:
     from seal_gym.memory import add_documents
 
-    state = add_documents(args.kb, args.docs, args.model, args.default_tag, args.tag, args.wait)
-    print(f"{args.kb}: {len(state.documents)} documents, {len(state.pending())} waiting for the next update")
+    counts = []
+    state = add_documents(args.kb, args.docs, args.model, args.default_tag, args.tag, args.wait,
+                          on_added=lambda added, present: counts.extend([added, present]))
+    note = f" ({counts[1]} already present, not added again)" if counts[1] else ""
+    print(f"{args.kb}: {counts[0]} added{note}; {len(state.documents)} documents, {len(state.pending())} waiting for "
+          "the next update")
     return 0
 
 
@@ -124,6 +128,10 @@ def _ask(args: argparse.Namespace) -> int:
 
     if args.top_k < 1:
         raise UsageError("--top-k must be >= 1")
+    if not args.question.strip():
+        raise UsageError("QUESTION is empty: ask something")
+    if args.max_answer_tokens < 1:
+        raise UsageError(f"--max-answer-tokens must be >= 1, got {args.max_answer_tokens}")
     kb = KnowledgeBase.open(args.kb)
     editor = LoraEditor(load_bundle(kb.settings.model))
     answer = ask(kb, editor, [args.question], args.mode, args.top_k, args.max_answer_tokens)[0]

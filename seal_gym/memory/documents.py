@@ -6,9 +6,17 @@ Accepted inputs (``seal-gym memory add DOCS``, ``seal-gym synthesize DOCS``):
 - a ``.json`` file: a list of records (a SEAL-format file such as ``../shared/data/squad/val.json`` is one);
 - a folder: every ``*.txt`` and ``*.md`` file in it (sorted by name), its name (without suffix) the title.
 
-A record is ``{"title"?, "context" | "text", "questions"?: [{"question", "answer"}], "tag"?}``; ``tag`` is
-``"durable"`` (written into the weights at the next update, and searchable) or ``"volatile"`` (searchable
-only). Questions are optional: an update writes its own about a document that has none.
+A record is ``{"title"?, "context" | "text", "questions"?: [{"question", "answer"}], "tag"?}`` with string
+values; ``tag`` is ``"durable"`` (written into the weights at the next update, and searchable) or
+``"volatile"`` (searchable only). Questions are optional: an update writes its own about a document that has
+none.
+
+Bounds, checked before anything is written (:func:`bounded`): a document's text is at most
+:data:`MAX_DOCUMENT_CHARS` characters (a longer one is refused, naming the limit), text that is not
+printable Unicode (NUL bytes, lone surrogates: a binary file) is refused, and a text longer than
+:data:`MAX_PASSAGE_CHARS` is split at paragraph or sentence ends into passages of at most that many
+characters, each a document of its own (``title (part k/n)``), so an update never trains on or writes about
+more than the inner loop can hold.
 """
 
 from __future__ import annotations
@@ -20,6 +28,12 @@ from typing import Any, Literal
 
 Tag = Literal["durable", "volatile"]
 TAGS = ("durable", "volatile")
+MAX_PASSAGE_CHARS = 4_000
+"""The longest passage one document keeps (SQuAD's run to about 700 characters; the self-edit prompt and the
+training sequence of 4,000 characters fit the model's context with room for the self-edit)."""
+MAX_DOCUMENT_CHARS = 2_000_000
+"""The longest text accepted at all (500 passages); a longer one is refused with one line."""
+MAX_TITLE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,10 @@ class NewDocument:
     completions: tuple[str, ...] = field(default=())
     """Self-edits that came with it (SEAL files carry some); unused by the knowledge base."""
 
+    def content_key(self) -> tuple[str, str]:
+        """What makes two documents the same (adding one already present adds nothing)."""
+        return (self.title, " ".join(self.text.split()))
+
 
 def read_documents(path: str | Path) -> list[NewDocument]:
     """The documents in ``path`` (a ``.jsonl`` / ``.json`` file or a folder of ``.txt`` / ``.md`` files).
@@ -92,21 +110,83 @@ def read_documents(path: str | Path) -> list[NewDocument]:
         raise FileNotFoundError(f"no documents at {path}")
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix in (".txt", ".md") and p.is_file())
-        docs = [NewDocument(p.stem, p.read_text(encoding="utf-8").strip(), source=str(p)) for p in files]
+        docs = [NewDocument(p.stem, _read_text(p), source=str(p)) for p in files]
         docs = [d for d in docs if d.text]
     elif path.suffix == ".jsonl":
         docs = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(_read_text(path).splitlines(), 1):
             if line.strip():
                 docs.append(_from_record(_loads(line, f"{path}, line {number}"), f"{path}, line {number}", str(path)))
     else:
-        records = _loads(path.read_text(encoding="utf-8"), str(path))
+        records = _loads(_read_text(path), str(path))
         if not isinstance(records, list):
             raise ValueError(f"{path}: expected a JSON list of documents, got {type(records).__name__}")
         docs = [_from_record(r, f"{path}, record {i}", str(path)) for i, r in enumerate(records)]
     if not docs:
         raise ValueError(f"{path}: no documents (a folder is read for *.txt and *.md files)")
     return docs
+
+
+def bounded(docs: list[NewDocument]) -> list[NewDocument]:
+    """``docs`` checked and with every long text split into passages (see the module docstring).
+
+    Raises:
+        ValueError: a text over :data:`MAX_DOCUMENT_CHARS`, or one that is not printable Unicode; the message
+        names the document (its source and title).
+    """
+    out = []
+    for doc in docs:
+        where = f"{doc.source or 'document'} ({doc.title[:40]!r})"
+        if len(doc.text) > MAX_DOCUMENT_CHARS:
+            raise ValueError(f"{where}: {len(doc.text):,} characters, more than the limit of {MAX_DOCUMENT_CHARS:,}; "
+                             "split it into several documents")
+        for field_text in (doc.title, doc.text):
+            if "\x00" in field_text or not _encodable(field_text):
+                raise ValueError(f"{where}: not text (NUL bytes or lone surrogates: a binary file?)")
+        parts = split_passages(doc.text, MAX_PASSAGE_CHARS)
+        if len(parts) == 1:
+            out.append(doc)
+            continue
+        out.extend(NewDocument(f"{doc.title} (part {k}/{len(parts)})", part, doc.questions if k == 1 else (), doc.tag,
+                               doc.source) for k, part in enumerate(parts, 1))
+    return out
+
+
+def split_passages(text: str, limit: int) -> list[str]:
+    """``text`` in pieces of at most ``limit`` characters, cut after a paragraph, else a sentence, else a space,
+    else anywhere.
+
+    >>> split_passages("One. Two. Three.", 10)
+    ['One. Two.', 'Three.']
+    """
+    pieces = []
+    while len(text) > limit:
+        window = text[: limit + 1]
+        cut = max(window.rfind("\n\n"), -1)
+        for mark in (". ", "。", "! ", "? ", "\n", " "):
+            if cut > limit // 2:
+                break
+            cut = window.rfind(mark) + len(mark.rstrip()) if window.rfind(mark) > 0 else cut
+        cut = cut if cut > 0 else limit
+        pieces.append(text[:cut].strip())
+        text = text[cut:].strip()
+    pieces.append(text.strip())
+    return [p for p in pieces if p]
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte {err.start}: a binary file?)") from None
 
 
 def _loads(text: str, where: str) -> Any:
@@ -119,15 +199,24 @@ def _loads(text: str, where: str) -> Any:
 def _from_record(record: Any, where: str, source: str) -> NewDocument:
     if not isinstance(record, dict):
         raise ValueError(f"{where}: expected an object with \"context\" or \"text\", got {type(record).__name__}")
-    text = str(record.get("context", record.get("text", ""))).strip()
+    text = record.get("context", record.get("text", ""))
+    if not isinstance(text, str):
+        raise ValueError(f"{where}: \"context\" / \"text\" must be a string, got {type(text).__name__}")
+    text = text.strip()
     if not text:
         raise ValueError(f"{where}: no \"context\" or \"text\"")
     tag = record.get("tag")
     if tag is not None and tag not in TAGS:
         raise ValueError(f"{where}: tag must be durable or volatile, got {tag!r}")
-    title = str(record.get("title") or text.split("\n", 1)[0][:60])
-    try:
-        questions = tuple(Question(str(q["question"]), str(q["answer"]), title) for q in record.get("questions") or ())
-    except (KeyError, TypeError):
-        raise ValueError(f"{where}: questions must be a list of {{\"question\", \"answer\"}}") from None
-    return NewDocument(title, text, questions, tag, source, tuple(map(str, record.get("completions") or ())))
+    title = record.get("title")
+    if title is not None and not isinstance(title, str):
+        raise ValueError(f"{where}: \"title\" must be a string, got {type(title).__name__}")
+    title = " ".join((title or text.split("\n", 1)[0]).split())[:MAX_TITLE_CHARS] or text[:60]
+    questions = record.get("questions") or []
+    if not isinstance(questions, list) or not all(
+            isinstance(q, dict) and isinstance(q.get("question"), str) and isinstance(q.get("answer"), str)
+            for q in questions):
+        raise ValueError(f"{where}: questions must be a list of {{\"question\": str, \"answer\": str}}")
+    completions = record.get("completions") or ()
+    return NewDocument(title, text, tuple(Question(q["question"], q["answer"], title) for q in questions), tag, source,
+                       tuple(map(str, completions)) if isinstance(completions, list) else ())

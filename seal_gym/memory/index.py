@@ -36,8 +36,11 @@ def _tokenize(texts: Sequence[str]):
 
 def build_index(documents: Sequence[Document], folder: Path) -> None:
     """Index ``documents`` (title and text) and save the index into ``folder``."""
+    tokens = _tokenize([f"{d.title}\n{d.text}" for d in documents])
+    if not tokens.vocab:  # every word a stop word or a number: nothing to search by (search finds nothing)
+        return
     retriever = _bm25s().BM25()
-    retriever.index(_tokenize([f"{d.title}\n{d.text}" for d in documents]), show_progress=False)
+    retriever.index(tokens, show_progress=False)
     retriever.save(str(folder))
 
 

@@ -24,6 +24,8 @@ class KnowledgeBaseStatus:
     last_update: dict | None
     """The newest entry of the update log (None before the first update)."""
     disk_bytes: int
+    unlearnable: list[str] = None
+    """``"ID: reason"`` of each durable document no update will take up (see ``State.unlearnable``)."""
 
     def text(self) -> str:
         """A few lines for a terminal."""
@@ -38,6 +40,7 @@ class KnowledgeBaseStatus:
             shown = "n/a (no earlier update)" if retention is None else f"{100 * retention:.0f}%"
             lines.append(f"last update: {last['update_id']} {last['status']} at {last['time']}; retention {shown}; "
                          f"{last['reason']}")
+        lines.extend(f"not learnable: {line}" for line in self.unlearnable or ())
         lines.append(f"disk use: {self.disk_bytes / 2**20:.1f} MiB")
         return "\n".join(lines)
 
@@ -50,4 +53,5 @@ def status(kb: KnowledgeBase) -> KnowledgeBaseStatus:
         str(kb.path), kb.settings.model, kb.settings.default_tag, len(state.documents), durable,
         len(state.documents) - durable, len(state.pending()),
         sum(e["status"] == "accepted" for e in state.log), sum(e["status"] == "rolled back" for e in state.log),
-        state.log[-1] if state.log else None, kb.disk_bytes())
+        state.log[-1] if state.log else None, kb.disk_bytes(),
+        [f"{doc.id} ({doc.title[:40]}): {why}" for doc, why in state.unlearnable()])

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal
 
 from seal_gym.filelock import try_flock
-from seal_gym.memory.documents import TAGS, Document, NewDocument, Question, Tag
+from seal_gym.memory.documents import MAX_PASSAGE_CHARS, TAGS, Document, NewDocument, Question, Tag
 
 FORMAT, VERSION = "seal-gym-knowledge-base", 1
 LockKind = Literal["state", "update"]
@@ -100,12 +100,26 @@ class State:
     """Where it is stored (``None`` before it is committed)."""
 
     def pending(self) -> list[Document]:
-        """Durable documents no update has taken up yet."""
-        return [d for d in self.documents if d.tag == "durable" and d.update is None]
+        """Durable documents no update has taken up yet (and that one can: see :meth:`unlearnable`)."""
+        return [d for d in self.documents if d.tag == "durable" and d.update is None and unlearnable(d) is None]
+
+    def unlearnable(self) -> list[tuple[Document, str]]:
+        """Durable documents no update will take up, each with the reason (searchable all the same)."""
+        return [(d, why) for d in self.documents if d.tag == "durable" and d.update is None
+                for why in [unlearnable(d)] if why is not None]
 
     @property
     def index_dir(self) -> Path | None:
         return self.folder / "index" if self.folder else None
+
+
+def unlearnable(doc: Document) -> str | None:
+    """Why an update cannot learn ``doc`` (``None``: it can): a text over the passage limit, which only a
+    knowledge base filled before the limit holds (re-adding the document splits it into passages)."""
+    if len(doc.text) > MAX_PASSAGE_CHARS:
+        return (f"{len(doc.text):,} characters, more than the {MAX_PASSAGE_CHARS:,} an update learns at once (added "
+                "before documents were split into passages: add it again to split it)")
+    return None
 
 
 def now() -> str:
@@ -292,13 +306,17 @@ class KnowledgeBase:
         states = self.path / "states"
         scratch = states / f".tmp-{uuid.uuid4().hex}"
         scratch.mkdir()
-        data = {"documents": [d.record() for d in state.documents], "updates": [u.record() for u in state.updates]}
-        _write_synced(scratch / "state.json", json.dumps(data, ensure_ascii=False))
-        _write_synced(scratch / "log.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in state.log))
-        if state.documents:
-            from seal_gym.memory.index import build_index
+        try:
+            data = {"documents": [d.record() for d in state.documents], "updates": [u.record() for u in state.updates]}
+            _write_synced(scratch / "state.json", json.dumps(data, ensure_ascii=False))
+            _write_synced(scratch / "log.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in state.log))
+            if state.documents:
+                from seal_gym.memory.index import build_index
 
-            build_index(state.documents, scratch / "index")
+                build_index(state.documents, scratch / "index")
+        except BaseException:  # nothing of a failed change stays behind (a kill -9 leaves it to the next change)
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
         pause_point("state-written")
         name = f"s{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         os.rename(scratch, states / name)
@@ -324,12 +342,22 @@ class KnowledgeBase:
                     adapter.unlink(missing_ok=True)
 
     def add(self, docs: list[NewDocument]) -> State:
-        """Add ``docs`` (searchable at once); returns the new state. Call it holding the ``"state"`` :meth:`lock`."""
+        """Add ``docs`` (searchable at once); returns the new state. A document already present (the same title
+        and text, up to white space), or twice in ``docs``, is added once. Call it holding the ``"state"``
+        :meth:`lock`."""
         state = self.current()
+        seen = {NewDocument(d.title, d.text).content_key() for d in state.documents}
+        fresh = []
+        for doc in docs:
+            if doc.content_key() not in seen:
+                seen.add(doc.content_key())
+                fresh.append(doc)
+        if not fresh:
+            return state
         start = len(state.documents)
         added = now()
         new = tuple(Document(f"d{start + i + 1:06d}", d.title, d.text, d.questions, d.tag or self.settings.default_tag,
-                             added, d.source) for i, d in enumerate(docs))
+                             added, d.source) for i, d in enumerate(fresh))
         return self.commit(replace(state, documents=state.documents + new))
 
 
