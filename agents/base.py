@@ -55,8 +55,12 @@ class AgentConfig:
         for name in ("prompts_per_round", "samples_per_prompt", "inner_seeds", "minibatch_size", "eval_prompts"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{type(self).__name__}.{name} must be >= 1, got {getattr(self, name)}")
-        if self.learning_rate <= 0:
+        if not 0 < self.learning_rate < float("inf"):
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 < self.max_grad_norm < float("inf"):
+            raise ValueError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be >= 0 (0: never), got {self.eval_every}")
 
     @classmethod
     def from_preset(cls, values: dict[str, Any]) -> dict[str, Any]:

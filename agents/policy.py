@@ -41,6 +41,13 @@ class SamplingConfig:
     recipe grid); none: free text. See :mod:`seal_gym.agents.choices`."""
 
     def __post_init__(self) -> None:
+        if not 0 <= self.temperature < float("inf"):
+            raise ValueError(f"temperature must be >= 0 (0: greedy), got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        for name in ("max_new_tokens", "batch_size", "score_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.choices is not None and self.choices not in CHOICE_SETS:
             raise ValueError(f"unknown choice set {self.choices!r}; choose one of {sorted(CHOICE_SETS)} or None")
 

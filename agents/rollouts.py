@@ -150,6 +150,12 @@ class Collector:
         else:
             rollouts = self._collect_single(seed, inner, sample)
         rollouts.seconds = {**seconds, "inner_loop": time.perf_counter() - started - seconds["sampling"]}
+        bad = np.argwhere(~np.isfinite(rollouts.rewards))
+        if bad.size:  # a NaN averaged into a group's mean poisons every advantage of the update: refuse it
+            g, k, j = (int(x) for x in bad[0])
+            raise ValueError(f"{env_name(self.env)} returned the reward {rollouts.rewards[g, k, j]} for prompt {g}, "
+                             f"self-edit {k}, inner seed {j} of this round ({len(bad)} non-finite in all): rewards must be "
+                             "finite numbers")
         return rollouts
 
     def _collect_vector(self, seed: int, inner: np.ndarray, sample: Callable[[list[str]], list[Completion]]) -> Rollouts:
@@ -192,3 +198,8 @@ class Collector:
             infos.append(row)
         return Rollouts(completions, rewards, infos, keys)
 
+
+def env_name(env: Any) -> str:
+    """An env's registered id (else its class name), for messages."""
+    spec = getattr(env, "spec", None) or getattr(getattr(env, "unwrapped", None), "spec", None)
+    return spec.id if spec is not None else type(getattr(env, "unwrapped", env)).__name__

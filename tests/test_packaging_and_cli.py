@@ -154,7 +154,7 @@ def test_threads_option_sets_torch_threads_and_is_recorded():
     (["train", "--threads", "0"], "seal-gym train: error: argument --threads: must be at least 1, got 0"),
     (["eval", "squad", "--threads", "0"], "seal-gym eval squad: error: argument --threads: must be at least 1, got 0"),
     (["train", "--rounds", "x"], "seal-gym train: error: argument --rounds: invalid int value: 'x'"),
-    (["train", "--no-such-option"], "seal-gym: error: unrecognized arguments: --no-such-option"),
+    (["train", "--no-such-option"], "seal-gym train: error: unrecognized arguments: --no-such-option"),
 ])
 def test_bad_arguments_are_one_line_without_the_usage(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:

@@ -101,20 +101,22 @@ from gymnasium.spaces import Text
 class CountLetter(gym.Env):
     metadata = {"render_modes": []}
 
-    def __init__(self, fail_after=None):
+    def __init__(self, fail_after=None, nan=False, drifting=False):
         self.observation_space = Text(200, min_length=0, charset=string.printable)
         self.action_space = Text(4000, min_length=0, charset=string.printable)
-        self.fail_after, self.steps = fail_after, 0
+        self.fail_after, self.steps, self.nan, self.drifting, self.resets = fail_after, 0, nan, drifting, 0
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
-        return "Write the letter a.", {}
+        self.resets += 1
+        return "Write the letter a." + (" again" * self.resets if self.drifting else ""), {}
 
     def step(self, action):
         self.steps += 1
         if self.fail_after is not None and self.steps > self.fail_after:
             raise RuntimeError("the user's env broke")
-        return "", action.count("a") / max(len(action), 1), True, False, {}
+        reward = float("nan") if self.nan and self.steps == 2 else action.count("a") / max(len(action), 1)
+        return "", reward, True, False, {}
 
 
 gym.register("UserCliCountLetter-v0", entry_point=CountLetter)
@@ -123,6 +125,12 @@ gym.register("UserCliCountLetter-v0", entry_point=CountLetter)
 def register_failing():
     gym.register("UserCliFailing-v0", entry_point=CountLetter, kwargs={"fail_after": 0})
     gym.register("UserCliFailingLater-v0", entry_point=CountLetter, kwargs={"fail_after": 4})
+    gym.register("UserCliNaN-v0", entry_point=CountLetter, kwargs={"nan": True})
+    gym.register("UserCliDrifting-v0", entry_point=CountLetter, kwargs={"drifting": True})
+
+
+def register_raising():
+    raise KeyError("the user's registration broke")
 '''
 
 
@@ -134,7 +142,8 @@ def env_module(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
     yield tmp_path
     sys.modules.pop("user_text_envs", None)
-    for env_id in ("UserCliCountLetter-v0", "UserCliFailing-v0", "UserCliFailingLater-v0"):
+    for env_id in ("UserCliCountLetter-v0", "UserCliFailing-v0", "UserCliFailingLater-v0", "UserCliNaN-v0",
+                   "UserCliDrifting-v0"):
         gym.registry.pop(env_id, None)
 
 
@@ -161,8 +170,11 @@ def test_the_cli_trains_a_user_env_by_id(env_module, name, capsys):
     (["--env-import", "user_text_envs:nothing"], "has no callable 'nothing'"),
     (["--env", "NotRegistered-v0"], "register yours with --env-import"),
     (["--env", "CartPole-v1"], "CartPole-v1 has observations Box(4,) and actions Discrete(2)"),
+    (["--env-import", "user_text_envs:register_raising"], "register_raising() raised KeyError: \"the user's registration"),
+    (["--env-import", "raising_module"], "importing it raised ZeroDivisionError: division by zero"),
 ])
 def test_an_env_that_cannot_be_used_is_one_line_before_any_folder(env_module, capsys, args, message):
+    (env_module / "raising_module.py").write_text("1 / 0\n")
     runs = env_module / "runs"
     assert main([*SMOKE, "--runs-dir", str(runs), *args]) == 2
     err = capsys.readouterr().err.strip()
@@ -170,23 +182,38 @@ def test_an_env_that_cannot_be_used_is_one_line_before_any_folder(env_module, ca
     assert not runs.exists()
 
 
-def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_folder(env_module, capsys):
-    runs = env_module / "runs"
-    with pytest.raises(RuntimeError, match="the user's env broke"):
-        main([*SMOKE, "--env-import", "user_text_envs:register_failing", "--env", "UserCliFailing-v0",
-              "--runs-dir", str(runs)])
-    assert list(runs.iterdir()) == []
-    assert "removed" in capsys.readouterr().out
+@pytest.mark.parametrize("env_id,message", [
+    ("UserCliFailing-v0", "the run failed: RuntimeError: the user's env broke (--debug shows the traceback)"),
+    ("UserCliNaN-v0", "UserCliNaN-v0 returned the reward nan for prompt 0, self-edit 1, inner seed 0 of this round"),
+    ("UserCliDrifting-v0", "the env shows a different observation after a reset with the same seed"),
+])
+def test_a_run_that_fails_before_its_first_checkpoint_is_one_line_and_leaves_no_folder(env_module, capsys, env_id,
+                                                                                        message):
+    runs = env_module / "new" / "runs"
+    assert main([*SMOKE, "--env-import", "user_text_envs:register_failing", "--env", env_id,
+                 "--runs-dir", str(runs)]) == 1
+    captured = capsys.readouterr()
+    assert message in captured.err and len(captured.err.strip().splitlines()) == 1, captured.err
+    assert "removed" in captured.out and not runs.exists()  # nor the runs folder this run made
+    with pytest.raises(RuntimeError if env_id == "UserCliFailing-v0" else ValueError):
+        main([*SMOKE, "--env-import", "user_text_envs:register_failing", "--env", env_id, "--runs-dir", str(runs),
+              "--debug"])
 
 
-def test_a_run_that_fails_later_is_marked_failed_beside_its_checkpoint(env_module):
+def test_a_run_that_fails_later_is_marked_failed_beside_its_checkpoint(env_module, capsys):
     runs = env_module / "runs"
-    with pytest.raises(RuntimeError, match="the user's env broke"):
-        main([*SMOKE, "--rounds", "2", "--env-import", "user_text_envs:register_failing",
-              "--env", "UserCliFailingLater-v0", "--runs-dir", str(runs)])
+    assert main([*SMOKE, "--rounds", "2", "--env-import", "user_text_envs:register_failing",
+                 "--env", "UserCliFailingLater-v0", "--runs-dir", str(runs)]) == 1
     (run,) = runs.iterdir()
     assert (run / "FAILED").read_text().strip() == "RuntimeError: the user's env broke"
     assert (run / "checkpoints" / "latest").read_text() == "round-0001"
+    assert "the run failed: RuntimeError: the user's env broke" in capsys.readouterr().err
+
+
+def test_runs_dir_that_is_a_file_is_one_line(env_module, capsys):
+    (env_module / "afile").write_text("x")
+    assert main([*SMOKE, "--runs-dir", str(env_module / "afile")]) == 2
+    assert "--runs-dir " + str(env_module / "afile") + " is a file, not a folder" in capsys.readouterr().err
 
 
 def test_the_python_example_in_docs_training_runs():

@@ -20,7 +20,8 @@ from dataclasses import asdict
 from seal_gym.adapt import TrainSpec
 from seal_gym.commands.common import (UsageError, check_policy_run, dataset_label, load_bundle, load_passage_range,
                                       run_checked, trained_policy, write_csv, write_run_files)
-from seal_gym.commands.options import add_config_arguments, add_model_arguments, add_passage_arguments, config_from_args
+from seal_gym.commands.options import (add_config_arguments, add_model_arguments, add_passage_arguments, config_from_args,
+                                       sampling_from_args)
 
 
 
@@ -42,6 +43,7 @@ def _prepare(args: argparse.Namespace):
     loaded into the model here and stays there for the streams (it is the model they update)."""
     if args.passage_only and (args.policy or args.compare_passage_only):
         raise UsageError("--passage-only writes no self-edits: it goes with neither --policy nor --compare-passage-only")
+    sampling_from_args(args)  # an out-of-range value is refused before any model loads
     passages = load_passage_range(args)
     if args.policy:
         check_policy_run(args.policy, "SealSquad-v0", "eval continual", args.model)
@@ -59,7 +61,7 @@ def _run_streams(args: argparse.Namespace, passages, bundle, policy, loan: conte
 def _stream(args: argparse.Namespace, passages, bundle, policy) -> int:
     from tqdm.auto import tqdm
 
-    from seal_gym.agents.policy import LMPolicy, SamplingConfig
+    from seal_gym.agents.policy import LMPolicy
     from seal_gym.evaluation import continual_stream, forgetting_chart, retention_table
     from seal_gym.runs import new_run_dir, run_metadata
     from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop
@@ -70,8 +72,7 @@ def _stream(args: argparse.Namespace, passages, bundle, policy) -> int:
                                 answer_style=args.answer_style, score_logprob=args.score_logprob)
     loop = KnowledgeInnerLoop(bundle, engine="sequential", grader=args.grader, config=knowledge)
     if policy is None and not args.passage_only:
-        policy = LMPolicy(bundle, SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_self_edit_tokens),
-                          seed=args.seed)
+        policy = LMPolicy(bundle, sampling_from_args(args), seed=args.seed)
     streams = [] if args.passage_only else [("the policy's self-edits + passage" if args.policy
                                              else "own self-edits + passage", policy.act)]
     if args.passage_only or args.compare_passage_only:

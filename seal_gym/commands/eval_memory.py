@@ -18,7 +18,8 @@ from dataclasses import asdict
 
 from seal_gym.commands.common import (UsageError, check_policy_run, dataset_label, load_bundle, run_checked,
                                       write_run_files)
-from seal_gym.commands.options import add_config_arguments, add_model_arguments, config_from_args
+from seal_gym.commands.options import (add_config_arguments, add_model_arguments, add_sampling_arguments,
+                                       config_from_args, sampling_from_args)
 
 
 
@@ -31,13 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="demo",
                         help="'demo', a SEAL-format JSON path (e.g. ../shared/data/squad/train.json)")
     parser.add_argument("--start", type=int, default=0, help="index of the first passage")
-    parser.add_argument("--temperature", type=float, default=0.7, help="self-edit sampling temperature")
-    parser.add_argument("--max-self-edit-tokens", type=int, default=256, help="self-edit length limit")
+    add_sampling_arguments(parser)
     parser.add_argument("--grader", default="contains", choices=["contains", "f1"], help="strict grader")
     add_config_arguments(parser, MemoryEvalConfig)
     add_config_arguments(parser, UpdateConfig, skip=("max_answer_tokens",))  # one option for both configs
-    add_config_arguments(parser, TrainSpec, skip=("seed",))
-    add_config_arguments(parser, LoraSpec, prefix="lora_")
+    add_config_arguments(parser, TrainSpec, prefix="inner_", skip=("seed",), alias_prefix="")  # as train's --inner-*
+    add_config_arguments(parser, LoraSpec, prefix="inner_lora_", alias_prefix="lora_")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,8 +53,9 @@ def _prepare(args: argparse.Namespace):
 
     try:
         config = config_from_args(args, MemoryEvalConfig)
-        configs = (config, config_from_args(args, UpdateConfig), config_from_args(args, TrainSpec),
-                   config_from_args(args, LoraSpec, prefix="lora_"))
+        configs = (config, config_from_args(args, UpdateConfig), config_from_args(args, TrainSpec, prefix="inner_"),
+                   config_from_args(args, LoraSpec, prefix="inner_lora_"))
+        sampling_from_args(args)
         passages = load_passages(args.dataset)[max(0, args.start):]
     except (ValueError, FileNotFoundError, ImportError, ConnectionError) as err:
         raise UsageError(str(err)) from None

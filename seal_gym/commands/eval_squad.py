@@ -32,7 +32,7 @@ from seal_gym.commands.common import (UsageError, check_policy_run, dataset_labe
                                       parse_conditions, run_checked, tensorboard_writer, trained_policy, write_csv,
                                       write_run_files)
 from seal_gym.commands.options import (GIVEN, add_config_arguments, add_model_arguments, add_passage_arguments,
-                                       add_renamed_argument, note_given_options)
+                                       add_renamed_argument, note_given_options, sampling_from_args)
 from seal_gym.evaluation.self_edits import ENSEMBLE_STYLES
 from seal_gym.squad.presets import INNER_PRESETS
 
@@ -97,6 +97,7 @@ def _prepare(args: argparse.Namespace):
     from seal_gym.evaluation import SelfEdits, completions_from_file
 
     conditions = parse_conditions(args, CONDITIONS, "policy-self-edits")
+    sampling_from_args(args)  # an out-of-range value is refused before any model loads
     if min(args.self_edits, args.seeds, args.cpt, args.groups_per_call, args.adapters_per_call or 1) < 1:
         raise UsageError("--self-edits, --inner-seeds, --cpt, --groups-per-call and --adapters-per-call must be >= 1")
     files = named_conditions("file_self_edits", args.self_edits_file or [], keep_suffix=False)
@@ -172,7 +173,7 @@ def _write(act, passages, args, who: str) -> list[list[str]]:
 def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> int:
     from tqdm.auto import tqdm
 
-    from seal_gym.agents.policy import LMPolicy, SamplingConfig
+    from seal_gym.agents.policy import LMPolicy
     from seal_gym.evaluation import SelfEdits, SquadEvalConfig, evaluate_squad
     from seal_gym.runs import new_run_dir, run_metadata
     from seal_gym.squad.inner_loop import KnowledgeInnerLoop
@@ -181,8 +182,7 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
     self_edits: dict[str, SelfEdits] = {}
     if {"base-self-edits", "prompt-ensemble"} & set(conditions):
         # The base model writes with the weights it is trained on, as in SEAL's self mode: one shared bundle.
-        writer = LMPolicy(bundle, SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_self_edit_tokens),
-                          seed=args.seed)
+        writer = LMPolicy(bundle, sampling_from_args(args), seed=args.seed)
     if "base-self-edits" in conditions:
         self_edits["base_self_edits"] = SelfEdits("passage + the model's own self-edits",
                                                   _write(writer.act, passages, args, "base model"))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import copy
 import re
 import textwrap
@@ -83,3 +84,24 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> typing.NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        """As argparse's, but an unknown option is refused by the subcommand that was given it, naming the
+        closest option it has (``seal-gym synthesize: error: unrecognized arguments: --temprature (did you mean
+        --sample-temperature?)``)."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            chosen = _chosen_parser(self, parsed)
+            visible = [o for a in chosen._actions if a.help != argparse.SUPPRESS for o in a.option_strings]
+            unknown = next((e.split("=", 1)[0] for e in extras if e.startswith("-")), "")
+            close = difflib.get_close_matches(unknown, visible, n=1, cutoff=0.6) if unknown else []
+            chosen.error(f"unrecognized arguments: {' '.join(extras)}" + (f" (did you mean {close[0]}?)" if close else ""))
+        return parsed
+
+
+def _chosen_parser(parser: argparse.ArgumentParser, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+    """The deepest subcommand parser that ``parsed`` went through."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and getattr(parsed, action.dest, None) in action.choices:
+            return _chosen_parser(action.choices[getattr(parsed, action.dest)], parsed)
+    return parser

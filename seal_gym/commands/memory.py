@@ -19,7 +19,8 @@ from dataclasses import asdict
 from typing import Any, Callable
 
 from seal_gym.commands.common import UsageError, check_policy_run, load_bundle, usage_error
-from seal_gym.commands.options import add_config_arguments, add_runtime_arguments, apply_runtime, config_from_args
+from seal_gym.commands.options import (add_config_arguments, add_runtime_arguments, add_sampling_arguments,
+                                       apply_runtime, config_from_args, sampling_from_args)
 
 BUSY_EXIT = 75  # EX_TEMPFAIL: a scheduler may simply try again later
 
@@ -45,12 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             description="Write the waiting durable documents into the weights, guarded against forgetting.")
     up.add_argument("--policy", default=None, metavar="RUN_DIR",
                     help="a `seal-gym train` run folder whose policy writes the self-edits (default: the model itself)")
-    up.add_argument("--temperature", type=float, default=0.7, help="self-edit sampling temperature")
-    up.add_argument("--max-self-edit-tokens", type=int, default=256, help="self-edit length limit")
+    add_sampling_arguments(up)
     up.add_argument("--grader", default="contains", choices=["contains", "f1"], help="grades the guard's answers")
     add_config_arguments(up, UpdateConfig)
-    add_config_arguments(up, TrainSpec, skip=("seed",))
-    add_config_arguments(up, LoraSpec, prefix="lora_")
+    add_config_arguments(up, TrainSpec, prefix="inner_", skip=("seed",), alias_prefix="")  # as train's --inner-*
+    add_config_arguments(up, LoraSpec, prefix="inner_lora_", alias_prefix="lora_")
     up.set_defaults(memory_run=_update)
 
     ask = actions.add_parser("ask", help="answer a question from the knowledge base",
@@ -109,7 +109,8 @@ def _update(args: argparse.Namespace) -> int:
 
     kb = KnowledgeBase.open(args.kb)
     config = config_from_args(args, UpdateConfig)
-    train, lora = config_from_args(args, TrainSpec), config_from_args(args, LoraSpec, prefix="lora_")
+    train, lora = config_from_args(args, TrainSpec, prefix="inner_"), config_from_args(args, LoraSpec, prefix="inner_lora_")
+    sampling_from_args(args)  # an out-of-range value is refused before any model loads
     if not kb.current().pending():  # cron runs this often: no model is loaded when there is nothing to do
         print("nothing to do: no durable documents wait for an update")
         return 0
@@ -158,12 +159,11 @@ def writer_for(args: argparse.Namespace, bundle) -> Callable[[Any], list[str]]:
     A trained policy is loaded into the model only while it writes and taken out before anything trains, so
     the adapters of a knowledge base always sit on the model it was created with.
     """
-    from seal_gym.agents.policy import LMPolicy, SamplingConfig
+    from seal_gym.agents.policy import LMPolicy
     from seal_gym.commands.common import trained_policy
 
     if args.policy is None:
-        sampling = SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_self_edit_tokens)
-        return LMPolicy(bundle, sampling, seed=args.seed).act
+        return LMPolicy(bundle, sampling_from_args(args), seed=args.seed).act
 
     def policy_writes(prompts) -> list[str]:
         with trained_policy(args.policy, bundle) as policy:

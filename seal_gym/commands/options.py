@@ -168,6 +168,8 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--threads", type=_positive_int, default=None,
                        help="torch CPU threads (torch.set_num_threads); default: torch's choice, one per core. "
                             "Jobs sharing cores slow each other down (up to 9x seen on 2 cores): give each its share")
+    group.add_argument("--debug", action="store_true",
+                       help="show the whole traceback of a failure (by default: one line with its type and message)")
 
 
 def apply_runtime(args: argparse.Namespace) -> int:
@@ -214,12 +216,33 @@ def add_passage_arguments(parser: argparse.ArgumentParser, passages: int, passag
                         help="free: the question as SEAL asks it; short: asks for just the answer, in a few words")
     parser.add_argument("--score-logprob", action=argparse.BooleanOptionalAction, default=True,
                         help="also score each gold answer's log-probability after the update (teacher-forced)")
+    add_sampling_arguments(parser)
+    parser.add_argument("--seed", type=int, default=0, help="seeds sampling and the inner loop")
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """The self-edit sampling options, named as ``seal-gym train`` names them (``--sample-temperature``,
+    ``--sample-max-new-tokens``; the old ``--temperature`` and ``--max-self-edit-tokens`` still work, hidden).
+    :func:`sampling_from_args` reads them back."""
     group = parser.add_argument_group("sampling (train's --sample-* options)")
     add_renamed_argument(group, "--sample-temperature", "--temperature", type=float, default=0.7,
-                          dest="temperature", help="the model's self-edit sampling temperature")
+                          dest="temperature", help="the model's self-edit sampling temperature (0: greedy)")
     add_renamed_argument(group, "--sample-max-new-tokens", "--max-self-edit-tokens", type=int, default=256,
                           dest="max_self_edit_tokens", help="the model's self-edit length limit, in tokens")
-    parser.add_argument("--seed", type=int, default=0, help="seeds sampling and the inner loop")
+
+
+def sampling_from_args(args: argparse.Namespace, **fields: Any):
+    """The :class:`~seal_gym.agents.policy.SamplingConfig` of :func:`add_sampling_arguments`' options (and
+    ``fields``); an out-of-range value is a ``UsageError`` naming the option."""
+    from seal_gym.agents.policy import SamplingConfig
+    from seal_gym.commands.common import UsageError
+
+    try:
+        return SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_self_edit_tokens, **fields)
+    except ValueError as err:
+        name = str(err).split(" ", 1)[0]
+        option = {"temperature": "--sample-temperature", "max_new_tokens": "--sample-max-new-tokens"}.get(name, name)
+        raise UsageError(f"{option}: {err}") from None
 
 
 def add_renamed_argument(parser: Any, name: str, old_name: str, **kwargs: Any) -> None:

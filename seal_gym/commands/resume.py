@@ -18,7 +18,7 @@ from seal_gym.agents.runlog import CONFIG, rounds_done, run_settings, write_atom
 from seal_gym.commands.common import UsageError
 from seal_gym.commands.options import GIVEN
 
-TAKEN_WITH_RESUME = ("resume", "rounds", "threads")
+TAKEN_WITH_RESUME = ("resume", "rounds", "threads", "debug")
 """Options ``--resume`` takes (by dest); every other one is the run's own."""
 
 
@@ -37,7 +37,7 @@ def resume_settings(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
     other = [option for dest, option in given.items() if dest not in TAKEN_WITH_RESUME]
     if other:
         raise UsageError(f"{other[0]} cannot be given with --resume: a resumed run keeps its own settings "
-                         "(only --rounds, to extend it, and --threads are taken)")
+                         "(only --rounds, to extend it, --threads and --debug are taken)")
     run_dir = args.resume
     try:
         settings = run_settings(run_dir)

@@ -14,7 +14,7 @@ import argparse
 import contextlib
 
 from seal_gym.commands.common import UsageError, load_bundle, trained_policy, usage_error
-from seal_gym.commands.options import add_runtime_arguments, apply_runtime
+from seal_gym.commands.options import add_runtime_arguments, add_sampling_arguments, apply_runtime, sampling_from_args
 
 
 
@@ -28,8 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", default=None, metavar="RUN_DIR",
                         help="a `seal-gym train` run folder whose policy writes (default: the model itself)")
     parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
-    parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature")
-    parser.add_argument("--max-self-edit-tokens", type=int, default=256, help="self-edit length limit")
+    add_sampling_arguments(parser)
     parser.add_argument("--chunk", type=int, default=4, help="documents written between two saves of the output")
     parser.add_argument("--seed", type=int, default=0, help="seeds sampling")
     add_runtime_arguments(parser)
@@ -46,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.n < 1 or args.chunk < 1:
             raise UsageError("--n and --chunk must be >= 1")
+        sampling_from_args(args)  # an out-of-range value is refused before any model loads
+        if Path(args.out).is_dir():
+            raise UsageError(f"--out {args.out} is a folder: name the JSON file to write")
         documents = read_documents(args.docs)
         read_corpus(Path(args.out))  # a file that is not ours is refused before any model loads
         bundle = load_bundle(args.model)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,9 @@ from seal_gym.squad.splits import parse_split
 from seal_gym.commands.options import GIVEN, add_runtime_arguments, note_given_options
 from seal_gym.models import default_device
 from seal_gym.runs import new_run_dir
+
+MAX_ROUNDS = 1_000_000
+"""More rounds than anyone can run (a day of CPU is a few dozen); a larger number is a typo."""
 
 FAILED = "FAILED"
 """The file a run that failed after its first checkpoint holds: the error, in one line."""
@@ -123,8 +127,11 @@ def _check(settings: dict[str, Any]) -> None:
                          f"{', '.join(kinds.names())}")
     if settings.get("inner_preset") and settings["inner_preset"] not in INNER_PRESETS:
         raise UsageError(f"unknown --inner-preset {settings['inner_preset']!r}; choose one of {', '.join(INNER_PRESETS)}")
-    if settings.get("rounds") is not None and settings["rounds"] < 1:
-        raise UsageError(f"--rounds must be >= 1, got {settings['rounds']}")
+    runs_dir = Path(settings.get("runs_dir") or "runs")
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise UsageError(f"--runs-dir {runs_dir} is a file, not a folder")
+    if settings.get("rounds") is not None and not 1 <= settings["rounds"] <= MAX_ROUNDS:
+        raise UsageError(f"--rounds must be in [1, {MAX_ROUNDS:,}], got {settings['rounds']}")
 
 
 def build(settings: dict[str, Any]):
@@ -189,8 +196,9 @@ def _prepare(args: argparse.Namespace):
     return settings, agent, rounds
 
 
-def _failed(run_dir: Path, err: Exception, fresh: bool) -> None:
-    """A run that failed: a new one without a checkpoint is removed (nothing to resume), else marked FAILED."""
+def _failed(run_dir: Path, err: Exception, fresh: bool, made_parent: bool = False) -> None:
+    """A run that failed: a new one without a checkpoint is removed (nothing to resume), with the runs folder
+    when this run made it and nothing else is in it; else the run is marked FAILED."""
     import shutil
 
     from seal_gym.agents.runlog import latest_checkpoint
@@ -201,6 +209,8 @@ def _failed(run_dir: Path, err: Exception, fresh: bool) -> None:
         checkpoint = None
     if fresh and checkpoint is None:
         shutil.rmtree(run_dir, ignore_errors=True)
+        if made_parent and not any(run_dir.parent.iterdir()):
+            run_dir.parent.rmdir()
         print(f"the run failed before its first checkpoint; {run_dir} removed", flush=True)
         return
     (run_dir / FAILED).write_text(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}\n")
@@ -218,14 +228,21 @@ def _train(args: argparse.Namespace, settings: dict[str, Any], agent, rounds: in
         if args.rounds is not None:
             record_rounds(run_dir, rounds)
         print(f"resuming {run_dir} at round {agent.round}/{rounds}")
-    else:
+    made_parent = False
+    if not args.resume:
+        made_parent = not Path(settings["runs_dir"]).exists()
         run_dir = new_run_dir(settings["runs_dir"], f"{settings['env']}__{settings['agent']}__{settings['seed']}")
         print(f"run folder: {run_dir}")
     try:
         history = agent.learn(rounds, run_dir=run_dir, progress=lambda line: print(line, flush=True))
     except Exception as err:
-        _failed(run_dir, err, fresh=not args.resume)
-        raise
+        _failed(run_dir, err, fresh=not args.resume, made_parent=made_parent)
+        if args.debug:
+            raise
+        message = str(err).splitlines()[0] if str(err) else ""
+        print(f"seal-gym train: error: the run failed: {type(err).__name__}: {message} (--debug shows the traceback)",
+              file=sys.stderr)
+        return 1
     (run_dir / FAILED).unlink(missing_ok=True)  # a failure that a resume has mended
     rewards = ", ".join(f"{s.reward_mean:.3f}" for s in history)
     print(f"done: mean reward per round [{rewards}]; TensorBoard: tensorboard --logdir {run_dir}")

@@ -84,8 +84,8 @@ def import_envs(targets: list[str] | None) -> None:
     would, so a module next to the user's shell works from the ``seal-gym`` script too.
 
     Raises:
-        UsageError: a module that cannot be imported or a callable it does not have (errors raised by the
-            user's code itself are left to show their traceback).
+        UsageError: a module that cannot be imported, one that raises while it is imported or registers, or a
+            callable it does not have (the user's own exception summarised by its type and message).
     """
     if targets and os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -95,8 +95,13 @@ def import_envs(targets: list[str] | None) -> None:
             module = importlib.import_module(module_name)
         except ImportError as err:
             raise UsageError(f"--env-import {target}: {err}") from None
+        except Exception as err:  # the user's module itself failed
+            raise UsageError(f"--env-import {target}: importing it raised {type(err).__name__}: {err}") from err
         if attribute:
             register = getattr(module, attribute, None)
             if not callable(register):
                 raise UsageError(f"--env-import {target}: {module_name} has no callable {attribute!r}")
-            register()
+            try:
+                register()
+            except Exception as err:
+                raise UsageError(f"--env-import {target}: {attribute}() raised {type(err).__name__}: {err}") from err
