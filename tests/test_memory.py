@@ -292,8 +292,8 @@ def test_lora_weights_load_in_order_bit_for_bit_and_restore(tmp_path, tiny_bundl
 
 def _update_process(kb_dir: Path, pause_at: str) -> subprocess.Popen:
     env = {**os.environ, PAUSE_ENV: pause_at, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "seal_gym.cli", "memory", "update", "--kb", str(kb_dir), "--epochs", "1",
-               "--lora-rank", "2", "--max-self-edit-tokens", "4", "--questions-per-document", "0",
+    command = [sys.executable, "-m", "seal_gym.cli", "memory", "update", "--kb", str(kb_dir), "--inner-epochs", "1",
+               "--inner-lora-rank", "2", "--sample-max-new-tokens", "4", "--questions-per-document", "0",
                "--max-answer-tokens", "2", "--threads", "1"]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
 
@@ -306,8 +306,11 @@ def test_kill_9_during_update_leaves_the_state_before_or_after(tmp_path, pause_a
     before = KnowledgeBase.open(kb_dir).current()
     process = _update_process(kb_dir, pause_at)
     try:
-        line = process.stdout.readline()
-        assert line.strip() == f"paused at {pause_at}", process.stderr.read() if not line else line
+        line, seen = process.stdout.readline(), []
+        while line and line.startswith("  ") or line.startswith("update "):  # the update's progress lines
+            seen.append(line)
+            line = process.stdout.readline()
+        assert line.strip() == f"paused at {pause_at}", process.stderr.read() if not line else seen + [line]
         process.send_signal(signal.SIGKILL)
         process.wait(30)
     finally:

@@ -36,7 +36,20 @@ def test_memory_commands_on_the_tiny_model(tmp_path, docs_file, capsys):
     assert "3 documents, 2 waiting" in capsys.readouterr().out
 
     assert main(["memory", "update", "--kb", kb, *SMALL]) == 0
-    assert "update u0001 accepted: 2 documents" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "update u0001 accepted: 2 documents" in out
+    # issue 35.7: progress by phase, and adapters with the mode of every other file of the knowledge base
+    for phase in ("update u0001: 2 documents (0 more wait)", "writing self-edits (", "answering 10 questions before",
+                  "training on "):
+        assert phase in out, out
+    import os
+    import stat
+
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in Path(kb).rglob("*") if p.is_file() and p.name != "lock"
+             and p.name != "update.lock"}
+    assert modes == {0o666 & ~umask}, {oct(m) for m in modes}
     assert main(["memory", "update", "--kb", kb, *SMALL]) == 0
     assert capsys.readouterr().out.startswith("nothing to do")
 

@@ -119,7 +119,8 @@ def _update(args: argparse.Namespace) -> int:
     if args.policy:
         check_policy_run(args.policy, "SealSquad-v0", "memory update", kb.settings.model)
     bundle = load_bundle(kb.settings.model)
-    report = update(kb, LoraEditor(bundle), writer_for(args, bundle), config, train, lora, args.grader, args.wait)
+    report = update(kb, LoraEditor(bundle), writer_for(args, bundle), config, train, lora, args.grader, args.wait,
+                    progress=lambda line: print(line, flush=True))
     print(report.line())
     return 0
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 from seal_gym.adapt import AdaptRequest, LoraSpec, Query, TrainSequence, TrainSpec
 from seal_gym.evaluation.self_edits import Writer
@@ -105,8 +105,10 @@ class UpdateReport:
 
 def update(kb: KnowledgeBase, editor: WeightEditor, writer: Writer, config: UpdateConfig | None = None,
            train: TrainSpec | None = None, lora: LoraSpec | None = None, grader: str | Grader = "contains",
-           wait_seconds: float = 0.0) -> UpdateReport:
-    """Run one scheduled update of ``kb`` (see the module docstring) and return what it did.
+           wait_seconds: float = 0.0, progress: Callable[[str], None] | None = None) -> UpdateReport:
+    """Run one scheduled update of ``kb`` (see the module docstring) and return what it did; ``progress``
+    receives a line as each phase starts (documents, self-edits, questions, answers before, training, guard),
+    with the time so far and an estimate of the whole from the previous update's pace.
 
     Raises:
         KnowledgeBaseBusy: another process holds the lock (after ``wait_seconds``).
@@ -121,13 +123,17 @@ def update(kb: KnowledgeBase, editor: WeightEditor, writer: Writer, config: Upda
             return UpdateReport("nothing to do")
         start = time.perf_counter()
         update_id = f"u{len(state.log) + 1:04d}"
+        tell = _Progress(progress, start, len(pending), state.log[-1] if state.log else None)
+        tell(f"update {update_id}: {len(pending)} documents ({len(state.pending()) - len(pending)} more wait)")
         editor.load(kb.adapters(state))
         style = get_prompt_style(config.prompt_style)
         laps = _Laps()
+        tell("writing self-edits")
         self_edits = writer([style.render(d.title, d.text) for d in pending])
         if len(self_edits) != len(pending):
             raise ValueError(f"the writer returned {len(self_edits)} self-edits for {len(pending)} documents")
         laps.lap("self_edits")
+        tell("writing questions")
         written = write_questions(editor, [d for d in pending if not d.questions], config.questions_per_document)
         laps.lap("questions")
         own = iter(written)
@@ -135,9 +141,11 @@ def update(kb: KnowledgeBase, editor: WeightEditor, writer: Writer, config: Upda
         retention = [q for u in state.updates for q in u.questions]
         probes = retention + new_questions
         queries = tuple(Query(editor.prompt(question_text(q)), config.max_answer_tokens) for q in probes)
+        tell(f"answering {len(queries)} questions before training")
         before = editor.answer(queries)
         laps.lap("answers_before")
         sequences = _sequences(pending, self_edits, style, config.include_passage)
+        tell(f"training on {len(sequences)} sequences, then answering again (the guard)")
         trial = editor.trial(AdaptRequest(sequences, queries, replace(train, seed=config.seed), lora))
         laps.lap("train_and_answers_after")
         scores_before, scores_after = _grades(grade, probes, before), _grades(grade, probes, trial.answers)
@@ -166,6 +174,23 @@ def update(kb: KnowledgeBase, editor: WeightEditor, writer: Writer, config: Upda
         if report.status == "accepted":
             editor.accept(trial, update_id)
         return report
+
+
+class _Progress:
+    """Progress lines of one update: the phase, the seconds so far and, once one update has run, an ETA."""
+
+    def __init__(self, sink: Callable[[str], None] | None, start: float, documents: int, last: dict | None) -> None:
+        self.sink, self.start = sink, start
+        seconds, done = (last or {}).get("seconds"), len((last or {}).get("documents") or ())
+        self.expected = seconds / done * documents if seconds and done else None
+
+    def __call__(self, phase: str) -> None:
+        if self.sink is None:
+            return
+        elapsed = time.perf_counter() - self.start
+        eta = (f", about {max(0.0, self.expected - elapsed):.0f} s left at the last update's pace"
+               if self.expected is not None else "")
+        self.sink(f"  {phase} ({elapsed:.0f} s so far{eta})")
 
 
 class _Laps:

@@ -83,11 +83,20 @@ def read_adapter(path: Path) -> tuple[dict[str, torch.Tensor], float]:
 
 
 def write_adapter(path: Path, tensors: dict[str, torch.Tensor], scaling: float) -> None:
+    """Write an adapter file whole (a temporary name, then a rename) with the mode of the knowledge base's other
+    files (0644 under the usual umask: safetensors alone writes 0600)."""
+    import os
+
     from safetensors.torch import save_file
 
+    scratch = path.with_name(f".{path.name}.tmp")
     # safetensors wants at least one tensor for a well-formed file
-    save_file({k: v.contiguous() for k, v in tensors.items()} or {"empty": torch.zeros(1)}, str(path),
+    save_file({k: v.contiguous() for k, v in tensors.items()} or {"empty": torch.zeros(1)}, str(scratch),
               metadata={"format": "seal-gym-lora", "scaling": repr(scaling)})
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(scratch, 0o666 & ~umask)
+    os.replace(scratch, path)
 
 
 class LoraEditor:
