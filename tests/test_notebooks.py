@@ -66,7 +66,15 @@ def rewards_rise(notebook: nbformat.NotebookNode, folder: Path) -> None:
     assert any("image/png" in output.get("data", {}) for cell in notebook.cells for output in cell.get("outputs", []))
 
 
-CHECKS: dict[str, Callable[[nbformat.NotebookNode, Path], None]] = {"compare_optimizers.ipynb": rewards_rise}
+def shows_a_figure(notebook: nbformat.NotebookNode, folder: Path) -> None:
+    """Issue 35.8: the figure is an image in the executed notebook, not the text ``<Figure size ...>``."""
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    assert any("image/png" in output.get("data", {}) for output in outputs)
+    assert "<Figure size" not in shown_text(notebook)
+
+
+CHECKS: dict[str, Callable[[nbformat.NotebookNode, Path], None]] = {"compare_optimizers.ipynb": rewards_rise,
+                                                                     "continual_forgetting.ipynb": shows_a_figure}
 """Per-notebook checks of what it showed, beyond :data:`EXPECTED`."""
 
 

@@ -144,6 +144,16 @@ def save_png(figure: "Figure", path: str | Path) -> Path:
     return path
 
 
+def png_bytes(figure: "Figure", dpi: int = 120) -> bytes:
+    """``figure`` as PNG bytes: what a notebook shows with ``IPython.display.Image`` (a figure built without
+    pyplot has no inline display of its own, so a headless run would show only its repr)."""
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
 def _figure(size: tuple[float, float]) -> "Figure":
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
