@@ -91,6 +91,19 @@ PRESETS: dict[str, dict[str, Preset]] = {
 }
 
 
+PRESETS["SealARCStructured-v0"] = PRESETS["SealARC-v0"]  # the same TTT budget: it trains SealARC's recipes
+
+
+def preset_names() -> str:
+    """Every preset, by env, for ``--help`` (``smoke, demo, paper (SealARC-v0 ...); cpu (SealSquad-v0)``)."""
+    envs: dict[str, list[str]] = {}
+    for env_id, table in PRESETS.items():
+        for name in table:
+            envs.setdefault(name, []).append(env_id)
+    return ", ".join(f"{name} ({'every env' if len(where) == len(PRESETS) else ', '.join(where)})"
+                     for name, where in envs.items())
+
+
 def preset_for(env_id: str, name: str) -> Preset:
     """The preset ``name`` for an env; an env without its own presets gets SealSquad's budget.
 

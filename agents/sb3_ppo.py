@@ -141,7 +141,8 @@ class SB3PPO(Agent):
     def __init__(self, policy: Any, env: Any, config: SB3PPOConfig | None = None,
                  env_kwargs: dict[str, Any] | None = None, eval_env: Any = None) -> None:
         if env not in ("SealARC-v0", STRUCTURED_ENV):
-            raise ValueError(f"sb3-ppo trains on structured ARC recipes: env must be 'SealARC-v0', got {env!r}")
+            raise ValueError(f"sb3-ppo trains on structured ARC recipes: env must be 'SealARC-v0' or "
+                             f"'{STRUCTURED_ENV}', got {env!r}")
         try:
             from stable_baselines3 import PPO
             from stable_baselines3.common.vec_env import DummyVecEnv

@@ -49,11 +49,17 @@ def policy_folder(path: str | Path) -> Path:
 
 
 def trained_env(path: str | Path) -> str | None:
-    """The env a run or a published writer was trained on (``None`` when it does not say)."""
-    folder = policy_folder(path)
+    """The env a run, a checkpoint's policy folder or a published writer was trained on (``None`` when it
+    does not say), read without needing a text policy (an sb3-ppo run has none)."""
+    path = Path(path)
+    folder = path.parent if path.is_file() else path
     if (folder / WRITER_JSON).is_file():
         return json.loads((folder / WRITER_JSON).read_text()).get("env")
-    return run_settings(folder.parents[2]).get("env") if folder.name == "policy" else None
+    if (folder / "config.json").is_file():
+        return run_settings(folder).get("env")
+    if folder.name == "policy" and len(folder.parents) > 2 and (folder.parents[2] / "config.json").is_file():
+        return run_settings(folder.parents[2]).get("env")
+    return None
 
 
 def publish_writer(run_dir: str | Path, to: str | Path, dtype: str = "float16") -> dict[str, Any]:

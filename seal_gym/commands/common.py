@@ -88,20 +88,21 @@ def check_policy_run(run_dir: str, env_id: str, command: str, model: str | None)
     from seal_gym.registration import ENV_SPECS
 
     try:
-        env_trained, trained_model = trained_env(run_dir), policy_meta(run_dir)["model"]
+        env_trained = trained_env(run_dir)
+    except (OSError, ValueError, KeyError) as err:
+        raise UsageError(f"--policy {run_dir}: {err}") from None
+    if env_trained != env_id and env_trained in ENV_SPECS:  # said first: a run of another env may have no text policy
+        raise UsageError(f"--policy {run_dir}: its policy was trained on {env_trained}, and {command} evaluates {env_id}")
+    if env_trained not in (env_id, None):
+        print(f"note: --policy {run_dir} was trained on {env_trained}, not {env_id}")
+    try:
+        trained_model = policy_meta(run_dir)["model"]
     except (FileNotFoundError, KeyError) as err:
         raise UsageError(f"--policy {run_dir}: {err}") from None
-    differences = []
-    if env_trained != env_id and env_trained in ENV_SPECS:
-        differences.append(f"its policy was trained on {env_trained}, and {command} evaluates {env_id}")
-    elif env_trained != env_id:
-        print(f"note: --policy {run_dir} was trained on {env_trained}, not {env_id}")
     wanted = EMBEDDED_NAME if model is None else model
     if model in (None, EMBEDDED_NAME) and trained_model != wanted:
-        differences.append(f"its policy was trained on model {trained_model}, and this evaluation loads {wanted} "
-                           f"(pass --model {trained_model})")
-    if differences:
-        raise UsageError(f"--policy {run_dir}: " + "; ".join(differences))
+        raise UsageError(f"--policy {run_dir}: its policy was trained on model {trained_model}, and this evaluation "
+                         f"loads {wanted} (pass --model {trained_model})")
 
 
 @contextlib.contextmanager

@@ -34,7 +34,7 @@ from typing import Any
 
 from seal_gym.agents import AGENTS, LMPolicy, make_agent
 from seal_gym.agents.env_traits import model_keyword
-from seal_gym.agents.presets import agent_config, preset_for
+from seal_gym.agents.presets import agent_config, preset_for, preset_names
 from seal_gym.arc.inner_loop import make_ttt_config
 from seal_gym.agents.run_lock import RunLockedError
 from seal_gym.commands.common import UsageError, run_checked, usage_error
@@ -63,7 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="import MODULE (which registers envs with gym.register), or call CALLABLE of it, "
                              "before --env is looked up; repeatable; the working folder is searched first")
     parser.add_argument("--agent", default="rest-em", help=f"one of {', '.join(sorted(AGENTS))}")
-    parser.add_argument("--preset", default="demo", help="smoke (seconds, tiny model), demo (~15 min CPU), paper (GPU)")
+    parser.add_argument("--preset", default="demo", help=f"one of {preset_names().replace('every env', 'every seal_gym env')}: "
+                        "smoke: under a minute on the tiny random model; demo: about 15 minutes of a 2-core CPU; cpu: "
+                        "SealSquad's laptop experiment, 1.5-2.2 hours a run; paper: the paper's budget (a GPU)")
     parser.add_argument("--model", default=None, help="model name/path (default: the preset's; demo/paper: embedded)")
     parser.add_argument("--teacher", default=None,
                         help="teacher-student mode: this model writes self-edits, --model is the student the env updates")
