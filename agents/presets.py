@@ -95,12 +95,12 @@ PRESETS["SealARCStructured-v0"] = PRESETS["SealARC-v0"]  # the same TTT budget: 
 
 
 def preset_names() -> str:
-    """Every preset, by env, for ``--help`` (``smoke, demo, paper (SealARC-v0 ...); cpu (SealSquad-v0)``)."""
+    """Every preset with the envs that have it, for ``--help``."""
     envs: dict[str, list[str]] = {}
     for env_id, table in PRESETS.items():
         for name in table:
             envs.setdefault(name, []).append(env_id)
-    return ", ".join(f"{name} ({'every env' if len(where) == len(PRESETS) else ', '.join(where)})"
+    return ", ".join(f"{name} ({'every seal_gym env' if len(where) == len(PRESETS) else ', '.join(where)})"
                      for name, where in envs.items())
 
 
@@ -138,6 +138,12 @@ TESTBED_AGENTS: dict[str, dict[str, Any]] = {
 }
 """Per-agent settings that learn ``seal_gym.testing.TargetCharEnv`` with :func:`testbed_policy` (measured on
 seeds 0/1/2 in benchmarks/RESULTS.md); the tests and ``benchmarks/agents_testbed.py`` use them."""
+
+# The toy's smoke run learns: the testbed's policy shape and sampling, 4 prompts x 16 samples, 5 rounds on the
+# tiny model (the reward rises within a minute on 2 cores: benchmarks/RESULTS.md, "A smoke run that learns").
+PRESETS["seal_gym/TargetChar-v0"] = {
+    "smoke": Preset(5, "tiny-random", dict(prompts_per_round=4, samples_per_prompt=16, learning_rate=3e-2),
+                    TESTBED_SAMPLING, TESTBED_LORA)}
 
 
 def testbed_policy(seed: int = 0, lora: LoraSpec = TESTBED_LORA, sampling: SamplingConfig = TESTBED_SAMPLING) -> LMPolicy:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 import gymnasium as gym
 
 ENV_SPECS = {
@@ -14,6 +16,14 @@ ENV_SPECS = {
         "entry_point": "seal_gym.envs.arc:SealARCEnv",
         "vector_entry_point": "seal_gym.envs.arc_vector:SealARCVectorEnv",
         "reward_kinds": "seal_gym.arc.domain:REWARD_KINDS",
+    },
+    # A toy with a known reward and no inner loop: the share of letters and digits in the text (the tiny random
+    # model writes mostly other tokens), so a newcomer sees an agent learn within a minute on a CPU
+    # (`seal-gym train --env seal_gym/TargetChar-v0 --preset smoke --agent grpo`) before spending hours on the
+    # real inner loop.
+    "seal_gym/TargetChar-v0": {
+        "entry_point": "seal_gym.testing:TargetCharEnv",
+        "kwargs": {"targets": string.ascii_letters + string.digits},
     },
     "SealARCStructured-v0": {
         # SealARC-v0 with a MultiDiscrete recipe and numeric task features (Stable-Baselines3 agents).

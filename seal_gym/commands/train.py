@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="import MODULE (which registers envs with gym.register), or call CALLABLE of it, "
                              "before --env is looked up; repeatable; the working folder is searched first")
     parser.add_argument("--agent", default="rest-em", help=f"one of {', '.join(sorted(AGENTS))}")
-    parser.add_argument("--preset", default="demo", help=f"one of {preset_names().replace('every env', 'every seal_gym env')}: "
+    parser.add_argument("--preset", default="demo", help=f"one of {preset_names()}: "
                         "smoke: under a minute on the tiny random model; demo: about 15 minutes of a 2-core CPU; cpu: "
                         "SealSquad's laptop experiment, 1.5-2.2 hours a run; paper: the paper's budget (a GPU)")
     parser.add_argument("--model", default=None, help="model name/path (default: the preset's; demo/paper: embedded)")
