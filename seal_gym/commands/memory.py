@@ -112,7 +112,9 @@ def _update(args: argparse.Namespace) -> int:
     train, lora = config_from_args(args, TrainSpec, prefix="inner_"), config_from_args(args, LoraSpec, prefix="inner_lora_")
     sampling_from_args(args)  # an out-of-range value is refused before any model loads
     if not kb.current().pending():  # cron runs this often: no model is loaded when there is nothing to do
-        print("nothing to do: no durable documents wait for an update")
+        removed = kb.collect_orphans(args.wait)  # what an update killed before its commit left behind
+        print("nothing to do: no durable documents wait for an update" +
+              (f" (removed {removed} adapter file(s) a killed update left)" if removed else ""))
         return 0
     with kb.lock(args.wait, "update"):  # a running update makes this one refuse before a model is loaded
         pass

@@ -341,6 +341,16 @@ class KnowledgeBase:
                 if adapter.name not in kept:
                     adapter.unlink(missing_ok=True)
 
+    def collect_orphans(self, wait_seconds: float = 0.0) -> int:
+        """Delete adapter files no state points at (left by an update killed after writing its adapter and
+        before its commit); how many. Takes the update lock, so no running update's adapter is touched."""
+        with self.lock(wait_seconds, "update"):
+            kept = {u.adapter for u in self.current().updates}
+            orphans = [p for p in (self.path / "adapters").iterdir() if p.name not in kept]
+            for path in orphans:
+                path.unlink(missing_ok=True)
+        return len(orphans)
+
     def add(self, docs: list[NewDocument]) -> State:
         """Add ``docs`` (searchable at once); returns the new state. A document already present (the same title
         and text, up to white space), or twice in ``docs``, is added once. Call it holding the ``"state"``

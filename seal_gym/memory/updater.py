@@ -120,7 +120,7 @@ def update(kb: KnowledgeBase, editor: WeightEditor, writer: Writer, config: Upda
         state = kb.current()
         pending = state.pending()[: config.max_documents]
         if not pending:
-            return UpdateReport("nothing to do")
+            return UpdateReport("nothing to do")  # (`memory update` then removes a killed update's adapter file)
         start = time.perf_counter()
         update_id = f"u{len(state.log) + 1:04d}"
         tell = _Progress(progress, start, len(pending), state.log[-1] if state.log else None)
