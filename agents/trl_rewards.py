@@ -27,7 +27,7 @@ import numpy as np
 
 from seal_gym.domain import MAX_SEED
 
-RewardFunction = Callable[..., list[float]]
+RewardFunction = Callable[..., list[float | None]]
 """What TRL's ``GRPOTrainer`` accepts in ``reward_funcs``: ``(prompts, completions, **columns) -> rewards``."""
 
 logger = logging.getLogger(__name__)
@@ -72,8 +72,9 @@ class SealSquadReward:
     except ``log_metric`` (the fraction of completions that scored 0 with an error is logged as
     ``<name>/errors``) and ``log_extra`` (each completion's error, if any, goes into the completions table).
 
-    Failures: a step that raises (an engine crash, out of memory, a judge that is down) scores every
-    completion of the call 0 and logs the reason, so training goes on. Programming errors raise: lengths
+    Failures: a step that raises (an engine crash, out of memory, a judge that is down) gives every completion
+    of the call ``None`` (TRL's "no reward": the completion is left out of the reward instead of being told it
+    scored 0) and logs the reason, so training goes on. Programming errors raise: lengths
     that differ, a missing ``passage_index`` column, a passage index out of range, completions that are
     neither text nor messages, an env of the wrong size.
     """
@@ -89,7 +90,7 @@ class SealSquadReward:
         self._rng = np.random.default_rng(seed)
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], passage_index: Sequence[int] | None = None,
-                 inner_seed: Sequence[int] | None = None, **kwargs: Any) -> list[float]:
+                 inner_seed: Sequence[int] | None = None, **kwargs: Any) -> list[float | None]:
         n = len(completions)
         if n == 0:
             raise ValueError("no completions to score")
@@ -111,17 +112,17 @@ class SealSquadReward:
         self._pin(envs, [{"passage_index": i, "inner_seed": s} for i, s in zip(indices, seeds)])
         try:
             _, rewards, _, _, infos = envs.step(actions)
-        except Exception as err:  # noqa: BLE001 - verifiers' rule: a failing reward scores 0, training goes on
-            logger.warning("%s: the env step failed, %d completions score 0: %s: %s",
+        except Exception as err:  # noqa: BLE001 - a failed verification is no reward, not a reward of 0
+            logger.warning("%s: the env step failed, %d completions get no reward (None): %s: %s",
                            self.__name__, n, type(err).__name__, err)
-            rewards, errors = np.zeros(n), [f"{type(err).__name__}: {err}"] * n
+            rewards, errors = [None] * n, [f"{type(err).__name__}: {err}"] * n
         else:
             errors = step_errors(infos.get("final_info", {}), n)
         if "log_metric" in kwargs:
             kwargs["log_metric"](f"{self.__name__}/errors", sum(bool(e) for e in errors) / n)
         if "log_extra" in kwargs:
             kwargs["log_extra"](f"{self.__name__}/error", errors)
-        return [float(r) for r in rewards]
+        return [None if r is None else float(r) for r in rewards]
 
     def prompt_dataset(self, passage_indices: int | Sequence[int], conversational: bool = True):
         """The prompts of the given passages as a ``datasets.Dataset`` for TRL: ``"prompt"`` (the env's

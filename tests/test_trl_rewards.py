@@ -1,5 +1,5 @@
 """The TRL reward adapter: the env's rewards for the same passages and seeds, one engine call per batch,
-failures scored 0, and one real GRPOTrainer step on the tiny model."""
+failures given no reward (None), and one real GRPOTrainer step on the tiny model."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_completions_of_one_passage_share_a_drawn_seed(tiny_bundle):
     assert [r.train.seed for r in again.calls[0]] == first  # seeded: a run is reproducible
 
 
-def test_a_failing_step_scores_zero_and_logs_why(tiny_bundle, caplog):
+def test_a_failing_step_is_no_reward_and_logs_why(tiny_bundle, caplog):
     def broken(request, query):
         raise RuntimeError("engine down")
 
@@ -81,7 +81,7 @@ def test_a_failing_step_scores_zero_and_logs_why(tiny_bundle, caplog):
     with caplog.at_level(logging.WARNING, logger=trl_rewards.__name__):
         rewards = seal_reward(["p", "p"], ["GOOD", "GOOD"], passage_index=[0, 1],
                               log_metric=metrics.__setitem__, log_extra=extras.__setitem__)
-    assert rewards == [0.0, 0.0] and "engine down" in caplog.text
+    assert rewards == [None, None] and "engine down" in caplog.text  # TRL's "no reward", not a 0
     assert metrics == {"seal_squad_reward/errors": 1.0}
     assert extras["seal_squad_reward/error"] == ["RuntimeError: engine down"] * 2
 
@@ -151,3 +151,53 @@ def test_one_grpo_trainer_step_logs_the_env_reward(tiny_bundle, tmp_path):
     logged = trainer.state.log_history[0]
     assert logged["rewards/seal_squad_reward/mean"] == pytest.approx(sum(map(learns, requests)) / 4)
     assert "seal_squad_reward/errors" in logged
+
+
+def test_one_grpo_trainer_step_with_the_async_service_reward(tiny_bundle, tmp_path):
+    """Issue 34.3: TRL awaits the service-backed reward on its own loop; the service trains the step's
+    completions together, and a failed item is None."""
+    trl = pytest.importorskip("trl")
+    from seal_gym.agents.trl_service import ServiceReward
+    from seal_gym.envs.squad import SealSquadEnv
+    from seal_gym.serve import RewardService, ServiceConfig, ServiceThread
+
+    def learns(request) -> bool:
+        return sum(map(ord, request.sequences[0].prompt)) % 2 == 0
+
+    engine = ScriptedEngine(lambda request, query: gold_for(query.prompt) if learns(request) else "no idea")
+    domain = SealSquadEnv(model=tiny_bundle, engine=engine).domain
+    reward = ServiceReward(ServiceThread(RewardService(domain, ServiceConfig(max_batch=8, max_wait_ms=300))))
+    try:
+        policy = load_model("tiny-random", device="cpu")
+        args = trl.GRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=4, num_generations=2,
+                              max_completion_length=8, report_to="none", save_strategy="no", logging_steps=1,
+                              use_cpu=True, bf16=False, seed=0)
+        trainer = trl.GRPOTrainer(model=policy.model, processing_class=policy.tokenizer, reward_funcs=reward, args=args,
+                                  train_dataset=SealSquadReward(model=tiny_bundle, engine=engine).prompt_dataset([0, 1]))
+        trainer.train()
+        assert trainer.state.global_step == 1 and [len(c) for c in engine.calls] == [4]  # one batch of 4
+        logged = trainer.state.log_history[0]
+        assert logged["rewards/seal_service_reward/mean"] == pytest.approx(sum(map(learns, engine.calls[0])) / 4)
+        assert logged["seal_service_reward/failed"] == 0.0
+    finally:
+        reward.close()
+
+
+def test_the_async_service_reward_gives_none_with_the_reason_for_a_failed_item(tiny_bundle, caplog):
+    import asyncio
+
+    from seal_gym.agents.trl_service import ServiceReward
+    from seal_gym.envs.squad import SealSquadEnv
+    from seal_gym.serve import RewardService, ServiceThread
+
+    def broken(request, query):
+        raise RuntimeError("engine down")
+
+    domain = SealSquadEnv(model=tiny_bundle, engine=ScriptedEngine(broken)).domain
+    reward = ServiceReward(ServiceThread(RewardService(domain)))
+    try:
+        with caplog.at_level(logging.WARNING):
+            rewards = asyncio.run(reward(["p", "p"], ["GOOD", "GOOD"], passage_index=[0, 1]))
+        assert rewards == [None, None] and "engine failure: RuntimeError: engine down" in caplog.text
+    finally:
+        reward.close()

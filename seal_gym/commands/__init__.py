@@ -26,6 +26,8 @@ SUBCOMMANDS = {
     "train": ("seal_gym.commands.train",
               "train a self-edit policy (ReST-EM, ...) with TensorBoard logs, checkpoints and --resume"),
     "memory": ("seal_gym.commands.memory", "a knowledge base that learns on a schedule: memory add | update | ask | status"),
+    "serve": ("seal_gym.commands.serve",
+              "serve SEAL rewards over HTTP: concurrent self-edits batched into few inner-loop engine calls"),
     "synthesize": ("seal_gym.commands.synthesize",
                    "turn documents into a SEAL-format self-edit corpus (resumable, with diversity statistics)"),
 }
