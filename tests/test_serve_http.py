@@ -9,42 +9,18 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from seal_gym.envs.squad import SealSquadEnv
 from seal_gym.serve import RewardService, ServiceConfig
-from seal_gym.serve.http import make_app
+from seal_gym.serve.http import ServerThread, make_app
 from tests.test_domains import squad_engine
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class Served:
-    """An app on a free loopback port, in a thread, for the block."""
-
-    def __init__(self, app) -> None:
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.url
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
 
 
 @pytest.fixture
@@ -69,7 +45,7 @@ def test_concurrent_http_clients_get_their_own_rewards_in_few_engine_calls(app):
             malformed = await client.post("/score", json={"task": {}, "seed": 1})
             return answers, health.json(), metrics.json(), prompt, bad.json(), malformed.status_code
 
-    with Served(app) as url:
+    with ServerThread(app) as url:
         answers, health, metrics, prompt, bad, malformed = asyncio.run(clients(url))
     assert [a.status_code for a in answers] == [200] * 12
     assert [a.json()["reward"] for a in answers] == [0.0 if i % 3 == 0 else 1.0 for i in range(12)]

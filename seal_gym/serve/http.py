@@ -71,3 +71,35 @@ def make_app(service: RewardService):
         return service.metrics()
 
     return app
+
+
+class ServerThread:
+    """``with ServerThread(app) as url:`` serves ``app`` with uvicorn on a free port of 127.0.0.1, in a thread, for
+    the block (notebooks, tests, benchmarks); the app's shutdown (the service's drain) runs on exit."""
+
+    def __init__(self, app, host: str = "127.0.0.1") -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        self.socket = socket.socket()
+        self.socket.bind((host, 0))
+        self.url = f"http://{host}:{self.socket.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
+
+    def __enter__(self) -> str:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not self.server.started:
+            raise RuntimeError("the server did not start")
+        return self.url
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(60)
