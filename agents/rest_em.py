@@ -27,8 +27,9 @@ from seal_gym.agents.rollouts import Rollouts
 class ReSTEMConfig(AgentConfig):
     """ReST-EM's settings. Defaults: the paper's SQuAD SFT (lr 3e-4, 2 epochs, batch 5) at a CPU-sized budget."""
 
-    keep: Literal["best", "threshold"] = "best"
-    """"best": the top self-edit of each prompt; "threshold": every self-edit with mean reward >= min_reward."""
+    keep: Literal["best", "threshold", "above_mean"] = "best"
+    """"best": the top self-edit of each prompt; "threshold": every self-edit with mean reward >= min_reward;
+    "above_mean": every self-edit whose mean reward is above its prompt's mean (none when all are equal)."""
     min_reward: float | None = None
     """A kept self-edit's mean reward must reach this (ARC: 1.0); none: no floor."""
     min_info_key: str | None = None
@@ -65,6 +66,8 @@ class ReSTEM(Agent):
         keep = np.zeros((G, n), dtype=bool)
         if c.keep == "best":
             keep[np.arange(G), means.argmax(axis=1)] = True
+        elif c.keep == "above_mean":
+            keep = means > means.mean(axis=1, keepdims=True) + 1e-12
         else:
             keep[:] = True
         if c.min_reward is not None:

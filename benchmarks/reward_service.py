@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     speed.add_argument("--threads", type=int, default=2)
     speed.add_argument("--model", default=None)
     speed.add_argument("--env-kwargs", default='{"inner_preset": "small", "reward": "answer_logprob"}')
+    speed.add_argument("--inner-epochs", type=int, default=None, help="the inner loop's epochs (default: the preset's)")
     burst = sub.add_parser("load")
     burst.add_argument("--requests", type=int, default=2000)
     burst.add_argument("--concurrency", type=int, default=64)
@@ -180,8 +181,15 @@ def main(argv: list[str] | None = None) -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-        rows = throughput(args.clients, args.requests, args.max_batch,
-                          {"model": args.model, "engine": "batched", **json.loads(args.env_kwargs)})
+        from seal_gym.squad.presets import inner_preset
+
+        env_kwargs = {"model": args.model, "engine": "batched", **json.loads(args.env_kwargs)}
+        if args.inner_epochs is not None:
+            from dataclasses import replace
+
+            base = inner_preset(env_kwargs.get("inner_preset", "seal")).train
+            env_kwargs["train"] = replace(base, epochs=args.inner_epochs)
+        rows = throughput(args.clients, args.requests, args.max_batch, env_kwargs)
         print("| mode | clients | requests | wall s | rewards/s | p50 s | p95 s | mean batch | same rewards |")
         print("|---|---|---|---|---|---|---|---|---|")
         for r in rows:
