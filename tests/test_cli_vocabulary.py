@@ -59,7 +59,7 @@ def test_one_setting_has_one_name_in_every_command(command, capsys):
 
 def test_old_names_still_work(tmp_path, docs, capsys):
     assert main(["memory", "add", str(docs), "--kb", str(tmp_path / "kb"), "--model", "tiny-random"]) == 0
-    assert main(["memory", "update", "--kb", str(tmp_path / "kb"), "--epochs", "1", "--lora-rank", "2",
+    assert main(["memory", "update", "--kb", str(tmp_path / "kb"), "--inner-epochs", "1", "--lora-rank", "2",
                  "--max-self-edit-tokens", "4", "--temperature", "0.5", "--questions-per-document", "0",
                  "--max-answer-tokens", "3"]) == 0
 

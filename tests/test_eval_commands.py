@@ -10,7 +10,7 @@ from seal_gym.cli import main
 from seal_gym.models import load_model
 from tests.conftest import weights_checksum
 
-FAST = ["--model", "tiny-random", "--epochs", "1", "--threads", "1"]
+FAST = ["--model", "tiny-random", "--inner-epochs", "1", "--threads", "1"]
 
 
 @pytest.fixture(scope="module")

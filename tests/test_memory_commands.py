@@ -14,7 +14,7 @@ from tests.test_eval_commands import policy_run  # noqa: F401  (a fixture: a rea
 from tests.test_memory import PASSAGES, scripted_editor
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = ["--epochs", "1", "--lora-rank", "2", "--max-self-edit-tokens", "4", "--questions-per-document", "0",
+SMALL = ["--inner-epochs", "1", "--inner-lora-rank", "2", "--sample-max-new-tokens", "4", "--questions-per-document", "0",
          "--max-answer-tokens", "3"]
 
 
@@ -140,7 +140,7 @@ def test_synthesize_command_output_feeds_eval_squad(tmp_path, capsys):
     assert [len(r["completions"]) for r in json.loads(out.read_text())] == [2, 2]
     runs = tmp_path / "runs"
     assert main(["eval", "squad", "--model", "tiny-random", "--dataset", str(data), "--passages", "2", "--cpt", "2",
-                 "--conditions", "file-self-edits", "--self-edits-file", str(out), "--self-edits", "2", "--epochs", "1",
+                 "--conditions", "file-self-edits", "--self-edits-file", str(out), "--self-edits", "2", "--inner-epochs", "1",
                  "--runs-dir", str(runs)]) == 0
     results = json.loads(next(runs.iterdir()).joinpath("results.json").read_text())
     assert "self-edits from corpus.json" in json.dumps(results["labels"])

@@ -80,7 +80,7 @@ def test_run_folders_never_overwrite(tmp_path):
 
 
 def test_squad_table_smoke_run(tmp_path, capsys):
-    args = ["squad-table", "--model", "tiny-random", "--passages", "1", "--epochs", "1",
+    args = ["squad-table", "--model", "tiny-random", "--passages", "1", "--inner-epochs", "1",
             "--max-self-edit-tokens", "8", "--runs-dir", str(tmp_path)]
     assert main(args) == 0
     assert main(args) == 0

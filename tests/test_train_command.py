@@ -204,13 +204,12 @@ def test_eval_names_settings_as_train_does_and_keeps_the_old_names_hidden():
     for command, options, old in [
         (("eval", "squad"), ["--inner-epochs", "--inner-learning-rate", "--sample-temperature", "--sample-max-new-tokens",
                              "--inner-seeds"],
-         {"--epochs": "inner_epochs", "--temperature": "temperature", "--max-self-edit-tokens": "max_self_edit_tokens",
-          "--seeds": "seeds"}),
+         {"--temperature": "temperature", "--max-self-edit-tokens": "max_self_edit_tokens", "--seeds": "seeds"}),
         (("eval", "arc"), ["--ttt-max-examples", "--ttt-lora-rank", "--sample-temperature", "--sample-choices",
                            "--inner-seeds"],
          {"--max-examples": "ttt_max_examples", "--choices": "choices", "--temperature": "temperature",
           "--seeds": "seeds"}),
-        (("eval", "continual"), ["--inner-epochs", "--sample-temperature"], {"--epochs": "inner_epochs"}),
+        (("eval", "continual"), ["--inner-epochs", "--sample-temperature"], {}),
     ]:
         parser = _subparser(*command)
         assert all(o in parser._option_string_actions and o in train for o in options), command
@@ -219,6 +218,16 @@ def test_eval_names_settings_as_train_does_and_keeps_the_old_names_hidden():
             assert f"{option} " not in shown, f"{option} shows in {command} --help"
             value = "none" if option == "--choices" else "3"
             assert getattr(parser.parse_args([option, value]), dest) in (3, 3.0, None), option
+
+
+@pytest.mark.parametrize("command", [("eval", "squad"), ("eval", "continual"), ("eval", "memory"),
+                                     ("memory", "update")])
+@pytest.mark.parametrize("option", ["--learning-rate", "--epochs", "--batch-size"])
+def test_an_agent_option_name_means_nothing_else_in_other_commands(command, option, capsys):
+    """Issue 33: --learning-rate was the policy's rate in train and a hidden alias of the inner loop's in eval."""
+    parser = _subparser(*command)
+    assert option not in parser._option_string_actions
+    assert "--inner-" + option.removeprefix("--") in parser._option_string_actions
 
 
 # Issue 18.10: the examples in train --help ran together into one paragraph; nothing said which agent runs where.

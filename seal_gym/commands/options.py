@@ -97,7 +97,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str
                          skip: tuple[str, ...] = (), alias_prefix: str | None = None) -> None:
     """Add one ``--{prefix}{field}`` option per field of the dataclass ``cls`` (defaults from ``defaults``,
     an instance, or the class's own). With ``alias_prefix``, ``--{alias_prefix}{field}`` is accepted too,
-    left out of the help (an old name kept working)."""
+    left out of the help (an old name kept working), unless ``seal-gym train`` gives that name another meaning
+    (``--epochs``, ``--learning-rate``: the agent's): one option name, one meaning, in every command."""
     docs = field_docs(cls)
     defaults = defaults if defaults is not None else cls()
     group = parser.add_argument_group(f"{cls.__name__} ({prefix or 'no prefix'})" if prefix else cls.__name__)
@@ -107,9 +108,17 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str
         dest = (prefix + f.name).replace("-", "_")
         added = add_field_argument(group, cls, f.name, "--" + (prefix + f.name).replace("_", "-"), dest,
                                    getattr(defaults, f.name), docs.get(f.name, ""))
-        if added and alias_prefix is not None:
+        if added and alias_prefix is not None and alias_prefix + f.name not in agent_option_names():
             add_field_argument(group, cls, f.name, "--" + (alias_prefix + f.name).replace("_", "-"), dest,
                                argparse.SUPPRESS, argparse.SUPPRESS)
+
+
+@functools.cache
+def agent_option_names() -> frozenset[str]:
+    """The fields of every agent's config (``seal-gym train``'s options for them), ``seed`` included."""
+    from seal_gym.agents import AGENTS
+
+    return frozenset(f.name for agent in AGENTS.values() for f in dataclasses.fields(agent.config_class))
 
 
 def config_from_args(args: argparse.Namespace, cls: type, prefix: str = "", base: Any = None, **overrides: Any) -> Any:
