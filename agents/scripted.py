@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Callable, Sequence
 
-from seal_gym.evaluation.self_edits import ENSEMBLE_STYLES, ensemble_self_edit, join_items
+from seal_gym.self_edits import ENSEMBLE_STYLES, ensemble_self_edit, join_items
 from seal_gym.squad.prompts import PromptStyle, get_prompt_style
 
 
@@ -113,12 +113,12 @@ class PromptEnsemblePolicy:
     """Asks a writer once per fixed prompt style and pools the answers into one self-edit per observation.
 
     Each answer is split into items by the style it was written under, and the items are joined so that
-    the env's style splits them back (see :func:`seal_gym.evaluation.self_edits.join_items`). All prompts
+    the env's style splits them back (see :func:`seal_gym.self_edits.join_items`). All prompts
     of a call go to the writer in one batch.
 
     Args:
         write: maps prompts to one self-edit each (e.g. an ``LMPolicy``'s ``act``).
-        styles: the fixed prompt set (default :data:`~seal_gym.evaluation.self_edits.ENSEMBLE_STYLES`).
+        styles: the fixed prompt set (default :data:`~seal_gym.self_edits.ENSEMBLE_STYLES`).
         prompt_style: the env's prompt style (reads its observations; splits the pooled self-edit).
 
     >>> policy = PromptEnsemblePolicy(lambda prompts: [p.split('"')[1] for p in prompts], ["implications", "rewrite"])

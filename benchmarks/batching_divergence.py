@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
-    from seal_gym.evaluation.self_edits import completions_from_file
+    from seal_gym.self_edits import completions_from_file
     from seal_gym.squad.inner_loop import KnowledgeInnerLoop
     from seal_gym.squad.passages import load_passages
     from seal_gym.squad.presets import inner_preset

@@ -273,7 +273,7 @@ def test_best_of_n_picks_each_passages_best_self_edit_from_its_adapters(tiny_bun
 
 
 def test_the_prompt_ensemble_splits_each_self_edit_by_its_own_style(tiny_bundle):
-    from seal_gym.evaluation.self_edits import write_ensemble
+    from seal_gym.self_edits import write_ensemble
     from seal_gym.squad.prompts import PROMPT_STYLES
 
     def writer(prompts):  # a rewrite (paragraphs, one over two lines) or a list of implications, by prompt
@@ -298,7 +298,7 @@ def test_the_prompt_ensemble_splits_each_self_edit_by_its_own_style(tiny_bundle)
 
 
 def test_the_passage_as_its_own_self_edit_trains_on_the_passage_twice(tiny_bundle):
-    from seal_gym.evaluation.self_edits import passage_self_edits
+    from seal_gym.self_edits import passage_self_edits
 
     engine = ScriptedEngine(lambda request, query: "")
     loop = KnowledgeInnerLoop(tiny_bundle, engine=engine, config=TINY)

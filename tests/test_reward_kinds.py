@@ -92,7 +92,7 @@ def test_short_answer_style_asks_for_a_short_answer_and_a_bad_reward_is_refused(
 def test_eval_squad_reports_recital_and_answer_metrics_per_condition():
     """A passage-trained model that recites the passage is credited by 'contains' but not by exact match; the
     table shows it (recital 100 %, exact 0 %) beside a self-edit condition that answers briefly."""
-    from seal_gym.evaluation.self_edits import SelfEdits
+    from seal_gym.self_edits import SelfEdits
     from seal_gym.evaluation.squad import SquadEvalConfig, evaluate_squad
     from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop
     from seal_gym.squad.passages import demo_passages

@@ -33,7 +33,7 @@ from seal_gym.commands.common import (UsageError, check_policy_run, dataset_labe
                                       write_run_files)
 from seal_gym.commands.options import (GIVEN, add_config_arguments, add_model_arguments, add_passage_arguments,
                                        add_renamed_argument, note_given_options, sampling_from_args)
-from seal_gym.evaluation.self_edits import ENSEMBLE_STYLES
+from seal_gym.self_edits import ENSEMBLE_STYLES
 from seal_gym.squad.presets import INNER_PRESETS
 
 CONDITIONS = ("base", "passage", "base-self-edits", "policy-self-edits", "file-self-edits", "in-context",
@@ -269,7 +269,7 @@ def _baseline_self_edits(args: argparse.Namespace, conditions: list[str], passag
     from tqdm.auto import tqdm
 
     from seal_gym.evaluation import SelfEdits
-    from seal_gym.evaluation.self_edits import passage_self_edits, write_ensemble
+    from seal_gym.self_edits import passage_self_edits, write_ensemble
 
     out = {}
     if "prompt-ensemble" in conditions:

@@ -13,7 +13,7 @@ The ``seal-gym eval`` commands are thin layers over these; notebooks call them d
 from seal_gym.evaluation.arc import ArcEvalConfig, ArcEvaluation, RecipeGrid, evaluate_arc
 from seal_gym.evaluation.charts import bar_chart, heatmaps, save_png
 from seal_gym.evaluation.continual import ContinualResult, continual_stream, forgetting_chart, retention_table
-from seal_gym.evaluation.self_edits import SelfEdits, Writer, completions_from_file, write_self_edits
+from seal_gym.self_edits import SelfEdits, Writer, completions_from_file, write_self_edits
 from seal_gym.evaluation.squad import SquadEvalConfig, SquadEvaluation, evaluate_group, evaluate_squad
 
 __all__ = [

@@ -5,7 +5,7 @@ call to the inner-loop engine. Conditions:
 
 - ``in_context``: no training (the demonstrations are in the prompt anyway);
 - ``default``: TTT with the default recipe;
-- one condition per :class:`~seal_gym.evaluation.self_edits.SelfEdits` source: TTT with each recipe it
+- one condition per :class:`~seal_gym.self_edits.SelfEdits` source: TTT with each recipe it
   wrote (the paper samples 5 per task from the policy); an invalid or unaffordable recipe scores 0;
 - each recipe of a small grid, and ``oracle``: per task and seed, the best grid recipe.
 
@@ -23,7 +23,7 @@ from seal_gym.arc.data import ArcTask
 from seal_gym.arc.inner_loop import ArcInnerLoop, ArcItem
 from seal_gym.arc.recipe import Recipe, Strategy
 from seal_gym.evaluation.charts import bar_chart
-from seal_gym.evaluation.self_edits import SelfEdits
+from seal_gym.self_edits import SelfEdits
 from seal_gym.stats import format_table, mean_stderr
 
 if TYPE_CHECKING:

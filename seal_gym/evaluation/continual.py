@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 from seal_gym.adapt import AdaptRequest
 from seal_gym.adapt.persistent import PersistentUpdates, UpdateOutcome
 from seal_gym.evaluation.charts import heatmaps
-from seal_gym.evaluation.self_edits import Writer
+from seal_gym.self_edits import Writer
 from seal_gym.evaluation.squad import Accuracy
 from seal_gym.squad.grading import lenient_score
 from seal_gym.squad.inner_loop import KnowledgeInnerLoop

@@ -4,7 +4,7 @@ Conditions, per passage (questions always asked without the passage, except in c
 
 - ``base``: the model as it is;
 - ``passage``: an adapter trained on the passage alone;
-- one condition per :class:`~seal_gym.evaluation.self_edits.SelfEdits` source (the base model's own, a
+- one condition per :class:`~seal_gym.self_edits.SelfEdits` source (the base model's own, a
   trained policy's, a file's): an adapter per self-edit, trained on it plus the passage;
 - ``in_context``: the passage in the prompt, no training (the reference above every adapter).
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from seal_gym.evaluation.charts import bar_chart
-from seal_gym.evaluation.self_edits import SelfEdits
+from seal_gym.self_edits import SelfEdits
 from seal_gym.squad.grading import lenient_score
 from seal_gym.squad.inner_loop import KnowledgeInnerLoop
 from seal_gym.squad.passages import Passage

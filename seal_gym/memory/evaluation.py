@@ -21,7 +21,7 @@ from seal_gym.adapt import LoraSpec, TrainSpec
 from seal_gym.memory.answering import MODES, ask, question_text
 from seal_gym.memory.documents import NewDocument, Question
 from seal_gym.memory.store import KnowledgeBase, Settings
-from seal_gym.evaluation.self_edits import Writer
+from seal_gym.self_edits import Writer
 from seal_gym.memory.updater import UpdateConfig, UpdateReport, update
 from seal_gym.memory.weights import WeightEditor
 from seal_gym.squad.grading import GradeItem, Grader, lenient_accuracy, make_grader

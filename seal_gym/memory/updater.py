@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Literal, Sequence
 
 from seal_gym.adapt import AdaptRequest, LoraSpec, Query, TrainSequence, TrainSpec
-from seal_gym.evaluation.self_edits import Writer
+from seal_gym.self_edits import Writer
 from seal_gym.memory.answering import question_text
 from seal_gym.memory.documents import Document, Question
 from seal_gym.memory.questions import write_questions
