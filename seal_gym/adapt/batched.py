@@ -24,7 +24,7 @@ from typing import Literal, Sequence
 import torch
 
 from seal_gym.adapt.checkpointing import checkpointed_layers, decoder_layers
-from seal_gym.adapt.decoding import asks_answer, generation_batches, greedy_answers, target_logprobs
+from seal_gym.adapt.decoding import asks_answer, greedy_answers, target_logprobs
 from seal_gym.adapt.engine_base import EngineBase
 from seal_gym.adapt.losses import body_and_head, chunked_loss_sums, logits_are_head_of_body, per_adapter_loss_sums
 from seal_gym.adapt.optimizer import clip_and_step, max_grad_norm
@@ -221,10 +221,9 @@ class BatchedEngine(EngineBase):
         if not rows:
             return
         queries = [requests[k].queries[j] for k, j in rows]
-        # greedy_answers orders one batch's rows by common.generation_batches; route rows in that order.
-        (order,) = generation_batches(queries, len(queries))
-        stack.route([rows[i][0] for i in order])
-        texts = greedy_answers(self.model, self.tokenizer, queries, batch_size=len(queries))
+        # greedy_answers says which rows each batch holds, in row order: each row's adapter is routed there.
+        texts = greedy_answers(self.model, self.tokenizer, queries, batch_size=len(queries),
+                               before_batch=lambda batch: stack.route([rows[i][0] for i in batch]))
         for (k, j), text in zip(rows, texts):
             answers[k][j] = text
 

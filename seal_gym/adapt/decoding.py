@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from seal_gym.adapt.tokens import pad_token_id
@@ -51,13 +53,19 @@ def asks_answer(query: Query) -> bool:
 
 
 @torch.no_grad()
-def greedy_answers(model, tokenizer, queries: list[Query], batch_size: int = 32) -> list[str]:
+def greedy_answers(model, tokenizer, queries: list[Query], batch_size: int = 32,
+                   before_batch: Callable[[list[int]], None] | None = None) -> list[str]:
     """Greedy answers to ``queries``, batched with left padding; each cut at its own ``max_new_tokens``
-    (a query with ``max_new_tokens=0`` gets ``""`` without a forward pass)."""
+    (a query with ``max_new_tokens=0`` gets ``""`` without a forward pass).
+
+    ``before_batch`` is called with the indices (into ``queries``) of each batch's rows, in row order, before
+    the batch is generated: the batched engine routes each row to its adapter there, so no caller depends on
+    how this function orders its rows."""
     answers: list[str] = [""] * len(queries)
     live = [i for i, q in enumerate(queries) if asks_answer(q)]
     if len(live) < len(queries):
-        for i, text in zip(live, greedy_answers(model, tokenizer, [queries[i] for i in live], batch_size)):
+        inner = (lambda rows: before_batch([live[r] for r in rows])) if before_batch else None
+        for i, text in zip(live, greedy_answers(model, tokenizer, [queries[i] for i in live], batch_size, inner)):
             answers[i] = text
         return answers
     if not queries:
@@ -68,6 +76,8 @@ def greedy_answers(model, tokenizer, queries: list[Query], batch_size: int = 32)
     device = next(model.parameters()).device
     pad_id = pad_token_id(tokenizer)
     for batch in generation_batches(list(queries), batch_size):
+        if before_batch is not None:
+            before_batch(batch)
         encoded = [tokenizer(queries[i].prompt, add_special_tokens=False)["input_ids"] for i in batch]
         width = max(len(ids) for ids in encoded)
         input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
