@@ -25,12 +25,13 @@ import concurrent.futures
 import dataclasses
 import hashlib
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
+from seal_gym.caching import BoundedCache
 from seal_gym.domain import Domain
 
 
@@ -99,7 +100,7 @@ class RewardService:
         self._worker: asyncio.Task | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="seal-reward")
         self._weights = asyncio.Lock()
-        self._cache: OrderedDict[tuple, RewardResult] = OrderedDict()
+        self._cache = BoundedCache(self.config.cache_size)
         self._in_flight: dict[tuple, asyncio.Future] = {}
         self._closing = False
         self.counts: Counter = Counter()
@@ -185,10 +186,10 @@ class RewardService:
         except (KeyError, ValueError, TypeError, IndexError) as err:
             return _failed(f"bad task: {type(err).__name__}: {err}", self)
         key = (task_key, hashlib.sha256(self_edit.encode("utf-8", "surrogatepass")).hexdigest(), int(seed), version)
-        if key in self._cache:
-            self._cache.move_to_end(key)
+        hit = self._cache.get(key)
+        if hit is not None:
             self.counts["cache_hits"] += 1
-            return dataclasses.replace(self._cache[key], cached=True, info=dict(self._cache[key].info))
+            return dataclasses.replace(hit, cached=True, info=dict(hit.info))
         future = self._in_flight.get(key)
         if future is None:
             future = asyncio.get_running_loop().create_future()
@@ -250,10 +251,8 @@ class RewardService:
 
     def _answer(self, request: _Request, result: RewardResult) -> None:
         self._in_flight.pop(request.key, None)
-        if result.ok and self.config.cache_size:
+        if result.ok:
             self._cache[request.key] = result
-            while len(self._cache) > self.config.cache_size:
-                self._cache.popitem(last=False)
         if not request.future.done():
             request.future.set_result(result)
 

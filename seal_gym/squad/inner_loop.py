@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, Sequence
 
 from seal_gym.adapt import AdaptRequest, InnerLoopEngine, LoraSpec, Query, TrainSequence, TrainSpec, weights_version
+from seal_gym.caching import BoundedCache
 from seal_gym.domain import model_and_engine
 from seal_gym.squad.grading import GradeItem, Grader, Verdict, best_span_f1, lenient_accuracy, make_grader
 from seal_gym.squad.metrics import answer_metrics
@@ -21,6 +22,9 @@ from seal_gym.models import ModelBundle
 from seal_gym.squad.passages import Passage
 from seal_gym.squad.prompts import PromptStyle, get_prompt_style
 
+
+CACHE_ENTRIES = 1024
+"""Entries of each of the inner loop's caches (base-model answers, passage references)."""
 
 @dataclass(frozen=True)
 class KnowledgeItem:
@@ -165,8 +169,10 @@ class KnowledgeInnerLoop:
         self.style = get_prompt_style(self.config.prompt_style)
 
         self.grader = make_grader(grader)
-        self._baseline_cache: dict[tuple, tuple[list[str], float, list[Verdict]]] = {}
-        self._reference_cache: dict[tuple, dict[str, float]] = {}
+        # Bounded: keys carry the weights version, which every policy update changes, so old entries are never
+        # asked again and the least recently used go first (a round asks a few passages and seeds).
+        self._baseline_cache = BoundedCache(CACHE_ENTRIES)
+        self._reference_cache = BoundedCache(CACHE_ENTRIES)
 
     def training_sequences(self, self_edit: str, passage: Passage) -> tuple[TrainSequence, ...]:
         """Self-edit items prefixed with the title, then the passage itself (truncation is the engine's)."""
