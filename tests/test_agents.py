@@ -29,12 +29,14 @@ def char_env_config(**overrides) -> ReSTEMConfig:
     return ReSTEMConfig(**{"prompts_per_round": 4, "samples_per_prompt": 16, **TESTBED_AGENTS["rest-em"], **overrides})
 
 
-@pytest.mark.parametrize("seed", [0, 2])
-def test_rest_em_learns_a_known_reward(seed):
-    agent = ReSTEM(testbed_policy(seed=seed), TargetCharEnv(ALNUM), char_env_config(seed=seed))
-    history = agent.learn(4)
+@pytest.mark.parametrize("targets,seed", [(ALNUM, 0), (ALNUM, 2), ("aeiouAEIOU", 1), (string.ascii_uppercase, 0)])
+def test_rest_em_learns_a_known_reward(targets, seed):
+    """The published testbed setting rises on reward functions it was not chosen on (issue 31.4: merging every
+    round rose and collapsed on some; benchmarks/rest_em_stability.py)."""
+    agent = ReSTEM(testbed_policy(seed=seed), TargetCharEnv(targets), char_env_config(seed=seed))
+    history = agent.learn(5)
     rewards = [s.reward_mean for s in history]
-    assert rewards[-1] > rewards[0] + 0.2, rewards  # measured, seeds 0/1/2: 0.25 -> 0.67 / 1.0 / 0.80
+    assert rewards[-1] > rewards[0] + 0.2 and rewards[-1] >= max(rewards) / 2, rewards
     assert all(0 < s.extra["kept_fraction"] <= 1 and s.update["charts/trained_fraction"] > 0 for s in history)
 
 
@@ -52,7 +54,7 @@ def test_one_update_changes_every_trainable_parameter():
 def test_merge_moves_the_update_into_the_weights():
     policy = testbed_policy()
     prompts = ["Go on:"] * 3
-    agent = ReSTEM(policy, TargetCharEnv(ALNUM), char_env_config())
+    agent = ReSTEM(policy, TargetCharEnv(ALNUM), char_env_config(merge=True))
     agent.learn(1)  # merges: the adapter is fresh (B = 0) but the model has changed
     assert all(float(layer.policy_b.abs().sum()) == 0 for layer in policy.adapter.layers.values())
     merged = policy.act(prompts)
@@ -136,7 +138,7 @@ def test_unstack_infos_round_trips_vector_infos():
 
 def test_run_folder_records_and_load_policy(tmp_path):
     policy = testbed_policy()
-    agent = ReSTEM(policy, TargetCharEnv(ALNUM), char_env_config(prompts_per_round=2, samples_per_prompt=3))
+    agent = ReSTEM(policy, TargetCharEnv(ALNUM), char_env_config(prompts_per_round=2, samples_per_prompt=3, merge=True))
     agent.learn(2, run_dir=tmp_path / "run")
     run = tmp_path / "run"
     records = [json.loads(line) for line in (run / "episodes.jsonl").read_text().splitlines()]
