@@ -1,0 +1,134 @@
+"""Cheaper rewards, validated against the real one: do they rank one passage's self-edits as SEAL's inner loop does?
+
+The reference is the SNR study's (``benchmarks/studies/snr``): 8 tune passages x 6 self-edits the embedded model
+wrote x 3 inner seeds, each trained with SEAL's inner loop (the regime study's choice), scored by the gold
+answers' log-probability after the update; a self-edit's full reward is its mean over the 3 seeds. Candidates,
+each scored once per self-edit on the same cells:
+
+- ``in_context`` (c): the gold answers' log-probability with the self-edit in the prompt instead of in the
+  weights: one forward pass, no training;
+- ``short`` (a): the same inner loop shortened to 2 epochs at a 3x higher rate (3e-3), inner seed of the SNR
+  study's seed 0.
+
+Reported per candidate: the within-passage Spearman correlation with the full reward (what GRPO's group-relative
+advantage uses), averaged over passages with a 95 % bootstrap interval over passages; the seconds per reward and
+their ratio to the full reward's; and, as a check of copying, how often the candidate scores the passage itself
+above a self-edit against how often the full reward does.
+
+**Selection rule, fixed before the first candidate was scored (committed with this file):** the cheapest
+candidate whose mean within-passage Spearman correlation is >= 0.6 with the lower end of its 95 % interval above
+0.3 qualifies, and becomes the `cpu` preset's reward only then; if none does, none is chosen.
+
+    python benchmarks/cheap_rewards.py --out benchmarks/studies/cheap_rewards --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from science import Regime, study_passages  # noqa: E402
+
+SNR = Path(__file__).resolve().parent / "studies" / "snr"
+CHOSEN = Path(__file__).resolve().parent / "studies" / "regime" / "chosen.json"
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
+
+
+def in_context_scores(bundle, engine, passage, texts: list[str]) -> list[float]:
+    """The gold answers' mean per-token log-probability with each text in the prompt, no training."""
+    from seal_gym.adapt import AdaptRequest, Query
+    from seal_gym.squad.inner_loop import in_context_prompt
+
+    requests = [AdaptRequest((), tuple(Query(in_context_prompt(bundle, replace(passage, context=text), qa.question),
+                                             max_new_tokens=0, target=qa.answer) for qa in passage.questions))
+                for text in texts]
+    return [float(np.mean([lp for lp in outcome.target_logprobs if lp is not None]))
+            for outcome in engine.adapt(requests)]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/studies/cheap_rewards"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--resamples", type=int, default=10_000)
+    args = parser.parse_args(argv)
+    import torch
+
+    from seal_gym.adapt import BatchedEngine
+    from seal_gym.models import load_model
+    from seal_gym.squad.inner_loop import KnowledgeInnerLoop, KnowledgeItem
+
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = [json.loads(line) for line in (SNR / "results.jsonl").read_text().splitlines()]
+    regime = Regime(**json.loads(CHOSEN.read_text())["settings"]) if CHOSEN.exists() else Regime()
+    own = {int(i): t for i, t in json.loads((SNR / "own_self_edits.json").read_text())["implications"].items()}
+    passages = study_passages("tune", 8)
+    full = {(r["passage"], r["condition"]): [] for r in rows if r["regime"] == regime.name}
+    for r in rows:
+        if r["regime"] == regime.name:
+            full[(r["passage"], r["condition"])].append(r["logprob"])
+    full_seconds = float(np.median([r["train_seconds"] + r["answer_seconds"] for r in rows
+                                    if r["regime"] == regime.name and r["condition"] != "passage"]))
+    bundle = load_model(None, device="cpu")
+    engine = BatchedEngine(bundle.model, bundle.tokenizer)
+    short = KnowledgeInnerLoop(bundle, engine, grader="contains",
+                               config=replace(regime, epochs=2, lr=3 * regime.lr).config())
+    scores: dict[str, dict[int, list[float]]] = {"in_context": {}, "short": {}}
+    passage_scores: dict[str, dict[int, float]] = {"in_context": {}}
+    seconds: dict[str, float] = {"in_context": 0.0, "short": 0.0}
+    for i, passage in passages:
+        texts = own[i][:6]
+        began = time.perf_counter()
+        values = in_context_scores(bundle, engine, passage, texts + [passage.context])
+        seconds["in_context"] += time.perf_counter() - began
+        scores["in_context"][i], passage_scores["in_context"][i] = values[:-1], values[-1]
+        began = time.perf_counter()
+        results = short.run([KnowledgeItem(t, passage, 1000 + i) for t in texts])
+        seconds["short"] += time.perf_counter() - began
+        scores["short"][i] = [r.metrics["logprob"] for r in results]
+        print(f"passage {i}: done", flush=True)
+    report = {"regime": regime.name, "passages": [i for i, _ in passages], "full_seconds_per_reward": full_seconds,
+              "candidates": {}}
+    rng = np.random.default_rng(0)
+    for name, by_passage in scores.items():
+        per_passage = [spearman(by_passage[i], [float(np.mean(full[(i, f"edit{k}")])) for k in range(6)])
+                       for i, _ in passages]
+        boot = [float(np.mean(rng.choice(per_passage, len(per_passage)))) for _ in range(args.resamples)]
+        cost = seconds[name] / (6 * len(passages))
+        entry = {"spearman_per_passage": per_passage, "spearman_mean": float(np.mean(per_passage)),
+                 "interval": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))],
+                 "seconds_per_reward": cost, "cost_ratio": cost / full_seconds}
+        if name in passage_scores:
+            entry["passage_above_self_edit"] = float(np.mean([p > s for i, _ in passages
+                                                             for p, s in [(passage_scores[name][i], x)
+                                                                          for x in by_passage[i]]]))
+        report["candidates"][name] = entry
+    full_passage = [float(np.mean(full[(i, "passage")])) > float(np.mean(full[(i, f"edit{k}")]))
+                    for i, _ in passages for k in range(6)]
+    report["full_passage_above_self_edit"] = float(np.mean(full_passage))
+    qualifying = sorted((c["seconds_per_reward"], n) for n, c in report["candidates"].items()
+                        if c["spearman_mean"] >= 0.6 and c["interval"][0] > 0.3)
+    report["chosen"] = qualifying[0][1] if qualifying else None
+    (args.out / "report.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps({n: {k: v for k, v in c.items() if k != "spearman_per_passage"}
+                      for n, c in report["candidates"].items()}, indent=1))
+    print(f"full reward: {full_seconds:.1f} s; passage above a self-edit under the full reward: "
+          f"{report['full_passage_above_self_edit']:.2f}; chosen by the rule: {report['chosen']}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
