@@ -7,7 +7,7 @@ SealARC's default recipe), and what an action with nothing to train on earns. Ea
 a :class:`RewardKinds` registry; the env argument's check, the CLI's choices and the docs table all come
 from it, and so does the reward service.
 
->>> kinds = RewardKinds("toy", "the toy reference", [RewardKind("hits", "hits", "hits after the update", empty="zero")])
+>>> kinds = RewardKinds("ref", "the reference action", [RewardKind("hits", "hits", "hits after the update", empty="zero")])
 >>> kinds.add_relative("hits")
 >>> kinds.names()
 ['hits', 'hits_vs_ref']
