@@ -5,7 +5,8 @@
 # Leaves in $OUT: env.txt (GPU, versions), gpu_tests.txt (pytest -m gpu: engines, env steps incl. the cpu
 # presets' log-prob rewards in bf16, agent updates), inner_loop.txt (reference vs sequential
 # vs batched at SEAL's settings, bf16), loss_memory.txt (K=64: full logits, chunked, chunked + layer
-# checkpointing), profile.txt (where one K=64 call's time goes, and how busy the GPU is). Each step has its own
+# checkpointing), profile.txt (where one K=64 call's time goes, and how busy the GPU is), service.txt (the
+# reward service's throughput against env.step, 1 and 16 clients). Each step has its own
 # time limit, so one that hangs or breaks still leaves the others' results. Commit the tables, with the device
 # name, to benchmarks/RESULTS.md.
 #
@@ -25,9 +26,11 @@ DEVICE="${SEAL_GYM_CHECK_DEVICE:-cuda}"
 if [ "$DEVICE" = cuda ]; then
   TESTS=(-m gpu) SPEED=(--ks 1,16,64 --num-self-edits 4) MEMORY=(--ks 64 --passage-tokens 256)
   PROFILE=(--ks 64 --epochs 1)  # one epoch: the per-step pattern, and fewer events for the profiler to sort
+  SERVICE=(--clients 1 16 --requests 16 --max-batch 16 --inner-epochs 2)
 else  # small shapes: a rehearsal must only show that every step runs
   TESTS=(-m "not gpu") SPEED=(--quick --ks 1,4) MEMORY=(--ks 4 --passage-tokens 64 --rank 4)
   PROFILE=(--quick --model tiny-random)
+  SERVICE=(--clients 1 4 --requests 4 --max-batch 4 --inner-epochs 1 --model tiny-random)
 fi
 # seal_gym's agents/ and envs/ install as seal_gym.agents / seal_gym.envs (package-dir): install, not just import.
 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
@@ -51,8 +54,10 @@ cd /tmp
 cat "$OUT/env.txt"
 step gpu_tests 140 "$PY" -m pytest "${TESTS[@]}" -q -p no:cacheprovider --import-mode=append -o addopts="-ra" \
   "$REPO/tests/test_gpu.py"
-step inner_loop 230 "$PY" "$REPO/benchmarks/inner_loop.py" --device "$DEVICE" "${SPEED[@]}" \
+step inner_loop 200 "$PY" "$REPO/benchmarks/inner_loop.py" --device "$DEVICE" "${SPEED[@]}" \
   --engines reference,sequential,batched
 step loss_memory 100 "$PY" "$REPO/benchmarks/inner_loop.py" --device "$DEVICE" --loss-memory "${MEMORY[@]}" \
   --loss-chunks 2048,512
 step profile 60 "$PY" "$REPO/benchmarks/inner_loop.py" --device "$DEVICE" --profile "${PROFILE[@]}"
+# The reward service against one env.step at a time (issue 34): where batching pays, on the GPU.
+step service 60 "$PY" "$REPO/benchmarks/reward_service.py" throughput "${SERVICE[@]}"
