@@ -29,7 +29,7 @@ def char_env_config(**overrides) -> ReSTEMConfig:
     return ReSTEMConfig(**{"prompts_per_round": 4, "samples_per_prompt": 16, **TESTBED_AGENTS["rest-em"], **overrides})
 
 
-@pytest.mark.parametrize("targets,seed", [(ALNUM, 0), (ALNUM, 2), ("aeiouAEIOU", 1), (string.ascii_uppercase, 0)])
+@pytest.mark.parametrize("targets,seed", [(ALNUM, 0), ("aeiouAEIOU", 1), (string.ascii_uppercase, 0)])
 def test_rest_em_learns_a_known_reward(targets, seed):
     """The published testbed setting rises on reward functions it was not chosen on (issue 31.4: merging every
     round rose and collapsed on some; benchmarks/rest_em_stability.py)."""
