@@ -26,7 +26,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("adapter-written", "state-written", "before-pointer", "after-pointer")
-"""The points of a change where an update is paused and killed (seal_gym.memory.store.pause_point)."""
+"""The points of a change where an update is paused and killed (seal_gym.memory.store.PAUSE_POINTS)."""
 UPDATE = ["memory", "update", "--inner-epochs", "1", "--inner-lora-rank", "2", "--sample-max-new-tokens", "4",
           "--questions-per-document", "0", "--max-answer-tokens", "2", "--max-documents", "6", "--threads", "1"]
 PLANES = (0x41, 0x3B1, 0x4E2D, 0x1F680, 0x20000, 0x30000, 0xE0041, 0xF0000, 0x100000)
@@ -60,9 +60,8 @@ class Update:
 
     def __init__(self, kb: Path, pause_at: str | None) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-        if pause_at:
-            env["SEAL_GYM_MEMORY_PAUSE_AT"] = pause_at
-        self.process = subprocess.Popen([sys.executable, "-m", "seal_gym.cli", *UPDATE, "--kb", str(kb)], env=env,
+        pause = ["--pause-at", pause_at] if pause_at else []
+        self.process = subprocess.Popen([sys.executable, "-m", "seal_gym.cli", *UPDATE, "--kb", str(kb), *pause], env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
     def wait_for_pause(self) -> bool:

@@ -17,7 +17,6 @@ import pytest
 from seal_gym.adapt import AdaptRequest, Query
 from seal_gym.memory import (EngineEditor, KnowledgeBase, KnowledgeBaseBusy, KnowledgeBaseError, LoraEditor,
                              NewDocument, Question, Settings, add_documents, ask, read_documents, status, update)
-from seal_gym.memory.store import PAUSE_ENV
 from seal_gym.memory.updater import UpdateConfig
 from seal_gym.squad.passages import demo_passages
 from seal_gym.testing import ScriptedEngine
@@ -291,10 +290,10 @@ def test_lora_weights_load_in_order_bit_for_bit_and_restore(tmp_path, tiny_bundl
 
 
 def _update_process(kb_dir: Path, pause_at: str) -> subprocess.Popen:
-    env = {**os.environ, PAUSE_ENV: pause_at, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "seal_gym.cli", "memory", "update", "--kb", str(kb_dir), "--inner-epochs", "1",
                "--inner-lora-rank", "2", "--sample-max-new-tokens", "4", "--questions-per-document", "0",
-               "--max-answer-tokens", "2", "--threads", "1"]
+               "--max-answer-tokens", "2", "--threads", "1", "--pause-at", pause_at]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
 
 

@@ -28,6 +28,7 @@ BUSY_EXIT = 75  # EX_TEMPFAIL: a scheduler may simply try again later
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from seal_gym.adapt import LoraSpec, TrainSpec
     from seal_gym.memory.answering import MODES
+    from seal_gym.memory.store import PAUSE_POINTS
     from seal_gym.memory.updater import UpdateConfig
 
     actions = parser.add_subparsers(dest="memory_action", required=True, metavar="ACTION")
@@ -51,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(up, UpdateConfig)
     add_config_arguments(up, TrainSpec, prefix="inner_", skip=("seed",), alias_prefix="")  # as train's --inner-*
     add_config_arguments(up, LoraSpec, prefix="inner_lora_", alias_prefix="lora_")
+    up.add_argument("--pause-at", default=None, choices=PAUSE_POINTS, help=argparse.SUPPRESS)  # crash tests only
     up.set_defaults(memory_run=_update)
 
     ask = actions.add_parser("ask", help="answer a question from the knowledge base",
@@ -107,7 +109,7 @@ def _update(args: argparse.Namespace) -> int:
     from seal_gym.memory import KnowledgeBase, LoraEditor, update
     from seal_gym.memory.updater import UpdateConfig
 
-    kb = KnowledgeBase.open(args.kb)
+    kb = KnowledgeBase.open(args.kb, pause_at=args.pause_at)
     config = config_from_args(args, UpdateConfig)
     train, lora = config_from_args(args, TrainSpec, prefix="inner_"), config_from_args(args, LoraSpec, prefix="inner_lora_")
     sampling_from_args(args)  # an out-of-range value is refused before any model loads

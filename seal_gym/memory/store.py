@@ -36,8 +36,8 @@ from seal_gym.memory.documents import MAX_PASSAGE_CHARS, TAGS, Document, NewDocu
 FORMAT, VERSION = "seal-gym-knowledge-base", 1
 LockKind = Literal["state", "update"]
 LOCK_FILES = {"state": "lock", "update": "update.lock"}
-PAUSE_ENV = "SEAL_GYM_MEMORY_PAUSE_AT"
-"""Test hook: the name of a point of a change (see :func:`pause_point`) at which the process sleeps."""
+PAUSE_POINTS = ("adapter-written", "state-written", "before-pointer", "after-pointer")
+"""The points of a change where a knowledge base opened with ``pause_at`` sleeps (see :meth:`KnowledgeBase.pause`)."""
 
 
 class KnowledgeBaseError(Exception):
@@ -137,27 +137,28 @@ class Settings:
     created: str = field(default_factory=now)
 
 
-def pause_point(name: str) -> None:
-    """Sleep here if the test hook :data:`PAUSE_ENV` names this point (so a test can ``kill -9`` the process
-    at a known moment of a change); announces it on stdout first."""
-    if os.environ.get(PAUSE_ENV) == name:
-        print(f"paused at {name}", flush=True)
-        time.sleep(float(os.environ.get(PAUSE_ENV + "_SECONDS", "600")))
-
-
 class KnowledgeBase:
     """A knowledge-base folder. Open one with :meth:`open` or :meth:`create` (or :meth:`open_or_create`).
 
     Reading (:meth:`current`) needs no lock; every change goes through :meth:`lock` and :meth:`commit`.
     """
 
-    def __init__(self, path: Path, settings: Settings) -> None:
-        self.path, self.settings = path, settings
+    def __init__(self, path: Path, settings: Settings, pause_at: str | None = None) -> None:
+        if pause_at is not None and pause_at not in PAUSE_POINTS:
+            raise ValueError(f"pause_at must be one of {', '.join(PAUSE_POINTS)}, got {pause_at!r}")
+        self.path, self.settings, self.pause_at = path, settings, pause_at
+
+    def pause(self, point: str) -> None:
+        """Sleep at ``point`` of a change when this knowledge base was opened with ``pause_at=point`` (what a
+        crash test does to ``kill -9`` a process at a known moment); announces it on stdout first."""
+        if self.pause_at == point:
+            print(f"paused at {point}", flush=True)
+            time.sleep(600)
 
     # --- opening -------------------------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path) -> "KnowledgeBase":
-        """An existing knowledge base.
+    def open(cls, path: str | Path, pause_at: str | None = None) -> "KnowledgeBase":
+        """An existing knowledge base (``pause_at``: see :meth:`pause`).
 
         Raises:
             KnowledgeBaseError: no folder, a foreign folder (no ``kb.json``), or a damaged one.
@@ -180,7 +181,7 @@ class KnowledgeBase:
         except (ValueError, KeyError, AttributeError, TypeError):
             raise KnowledgeBaseError(f"{marker} is not a seal-gym knowledge base file (damaged or foreign); "
                                      "nothing was changed") from None
-        kb = cls(path, settings)
+        kb = cls(path, settings, pause_at)
         kb.current()  # fails now, with one line, if the state is damaged
         return kb
 
@@ -317,15 +318,15 @@ class KnowledgeBase:
         except BaseException:  # nothing of a failed change stays behind (a kill -9 leaves it to the next change)
             shutil.rmtree(scratch, ignore_errors=True)
             raise
-        pause_point("state-written")
+        self.pause("state-written")
         name = f"s{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         os.rename(scratch, states / name)
         _sync_dir(states)
-        pause_point("before-pointer")
+        self.pause("before-pointer")
         pointer = self.path / "CURRENT"
         previous = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else None
         write_atomically(pointer, name)
-        pause_point("after-pointer")
+        self.pause("after-pointer")
         self._collect_garbage({name, previous}, state if collect_adapters else None)
         return replace(state, folder=states / name)
 

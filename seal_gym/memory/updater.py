@@ -27,7 +27,7 @@ from seal_gym.self_edits import Writer
 from seal_gym.memory.answering import question_text
 from seal_gym.memory.documents import Document, Question
 from seal_gym.memory.questions import write_questions
-from seal_gym.memory.store import KnowledgeBase, UpdateRecord, now, pause_point
+from seal_gym.memory.store import KnowledgeBase, UpdateRecord, now
 from seal_gym.memory.weights import WeightEditor
 from seal_gym.squad.grading import F1Grader, GradeItem, Grader, make_grader
 from seal_gym.squad.inner_loop import training_texts
@@ -161,7 +161,7 @@ def update(kb: KnowledgeBase, editor: WeightEditor, writer: Writer, config: Upda
         if report.status == "accepted":
             adapter = kb.new_adapter_name(update_id)
             editor.save(trial, kb.path / "adapters" / adapter)
-            pause_point("adapter-written")
+            kb.pause("adapter-written")
             record = UpdateRecord(update_id, adapter, tuple(report.documents), tuple(new_questions), trial.sequences,
                                   report.time)
         report.seconds = time.perf_counter() - start
