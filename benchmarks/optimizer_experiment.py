@@ -31,11 +31,12 @@ import argparse
 import json
 import math
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from study_runs import finished_in, mixed_versions, names, pooled, seal_gym  # noqa: E402
 TRAIN_JSON = ROOT.parent / "shared" / "data" / "squad" / "train.json"
 BASELINES = "passage,file-self-edits,prompt-ensemble"
 UNTRAINED = "untrained"
@@ -44,21 +45,6 @@ METRICS = ("logprob", "f1", "exact", "strict", "recital", "words")
 PRIMARY_METRIC = "logprob"
 """The primary outcome, fixed before the held-out evaluation ran: the gold answers' mean per-token log-probability
 (the SNR study's only reward with more signal than noise at 135M)."""
-
-
-def seal_gym(args: list[str], log: Path, on_line=None) -> int:
-    """Run ``seal-gym ARGS`` with its output appended to ``log`` (and each line given to ``on_line``)."""
-    command = [sys.executable, "-m", "seal_gym.cli", *args]
-    with open(log, "a") as out:
-        out.write(f"$ seal-gym {' '.join(args)}\n")
-        out.flush()
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in process.stdout:
-            out.write(line)
-            out.flush()
-            if on_line:
-                on_line(line)
-        return process.wait()
 
 
 def train(out: Path, agents: list[str], seeds: list[int], threads: int, options: list[str] = (),
@@ -159,7 +145,7 @@ def evaluate(out: Path, writers: dict[str, Path], passages: int, chunk: int, sel
     for start in range(0, passages, chunk):
         for group, conditions in groups.items():
             folder = out / "heldout" / f"chunk-{start:03d}" / group
-            done = sorted(folder.glob("*/results.json"))
+            done = finished_in(folder)
             if not done and only is not None and group not in only:
                 continue
             if not done:
@@ -170,45 +156,14 @@ def evaluate(out: Path, writers: dict[str, Path], passages: int, chunk: int, sel
                         *(["--adapters-per-call", str(adapters_per_call)] if adapters_per_call else [])]
                 if seal_gym(args, out / "heldout.log") != 0:
                     raise SystemExit(f"seal-gym eval squad failed ({group}, passages {start}+): see {out / 'heldout.log'}")
-                done = sorted(folder.glob("*/results.json"))
-            found.append(done[-1])
+                done = finished_in(folder)
+            found.append(done)
     return found
 
 
 def finished_runs(out: Path) -> list[Path]:
     """The newest results.json of every chunk and group evaluated so far."""
-    found = []
-    for folder in sorted((out / "heldout").glob("chunk-*/*")):
-        done = sorted(folder.glob("*/results.json"))
-        if done:
-            found.append(done[-1])
-    return found
-
-
-def pooled(results_files: list[Path]) -> tuple[dict[str, dict[int, dict[str, float]]], dict[str, str]]:
-    """``{condition: {passage: {metric: value}}}`` over every chunk, and the conditions' labels."""
-    from seal_gym.evaluation.reports import cell_metrics
-
-    cells: dict[str, dict[int, dict[str, float]]] = {}
-    labels: dict[str, str] = {}
-    for path in results_files:
-        results = json.loads(path.read_text())
-        labels.update(results["labels"])
-        for passage in results["passages"]:
-            for name, cell in passage["conditions"].items():
-                cells.setdefault(name, {})[passage["index"]] = cell_metrics(cell)
-    return cells, labels
-
-
-def mixed_versions(results_files: list[Path]) -> dict[str, list[str]]:
-    """Each package whose version differs between the runs (their ``metadata.versions``) -> its versions. Pooled
-    runs should not differ: another version may reduce floats in another order, which 10 epochs can amplify into
-    other scores, as batching passages did (RESULTS.md; transformers 5.24.0 -> 5.25.0 happened not to)."""
-    seen: dict[str, set[str]] = {}
-    for path in results_files:
-        for package, version in json.loads(path.read_text()).get("metadata", {}).get("versions", {}).items():
-            seen.setdefault(package, set()).add(version)
-    return {package: sorted(versions) for package, versions in seen.items() if len(versions) > 1}
+    return [p for folder in sorted((out / "heldout").glob("chunk-*/*")) for p in [finished_in(folder)] if p]
 
 
 def report(out: Path, results_files: list[Path], seed: int) -> str:
@@ -260,11 +215,6 @@ def primary_comparison(untrained_lines: list[dict]) -> list[dict]:
 
 def _number(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
-
-
-def names(text: str) -> list[str]:
-    """The names of a comma-separated option (``"rest-em, grpo"`` -> ``["rest-em", "grpo"]``)."""
-    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -192,3 +192,45 @@ def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
     assert "WARNING: the pooled runs differ in package versions {'transformers': ['5.24.0', '5.25.0']}" in text
     mixed = json.loads((tmp_path / "report.json").read_text())["mixed_versions"]
     assert mixed == {"transformers": ["5.24.0", "5.25.0"]}
+
+
+def test_replication_study_evaluates_as_its_plan_says(tmp_path, monkeypatch):
+    """Every adapter alone in its engine call, the untrained writer with 3 self-edits and each seed's with 1, the
+    7B self-edits only on train.json's held-out set; the seed-averaged test and its verdicts at known values."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import replication_study as study
+
+    for name in study.SETS:
+        (tmp_path / "self_edits" / name).mkdir(parents=True)
+        for writer in ("untrained", "grpo-seed0", "grpo-seed1"):
+            (tmp_path / "self_edits" / name / f"{writer}.json").write_text("[]")
+    monkeypatch.setattr(study, "SETS", {"topics": "demo", "heldout": "demo"})
+    calls = []
+
+    def fake_seal_gym(args, log, on_line=None):
+        calls.append(args)
+        folder = Path(args[args.index("--runs-dir") + 1]) / "eval-squad__x"
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text("{}")
+        return 0
+
+    monkeypatch.setattr(study, "seal_gym", fake_seal_gym)
+    study.evaluate(tmp_path, chunk=10, threads=1)  # demo: 20 passages, 2 chunks x 4 groups x 2 sets
+    assert len(calls) == 16 and all(a[a.index("--adapters-per-call") + 1] == "1" for a in calls)
+    n = {(Path(a[a.index("--runs-dir") + 1]).parts[-3], Path(a[a.index("--runs-dir") + 1]).name):
+         (a[a.index("--conditions") + 1], a[a.index("--self-edits") + 1]) for a in calls}
+    assert n[("topics", "untrained")] == ("file-self-edits", "3") and n[("topics", "grpo-seed1")][1] == "1"
+    assert n[("heldout", "reference")][0] == "passage,file-self-edits" and n[("topics", "reference")][0] == "passage"
+    study.evaluate(tmp_path, chunk=10, threads=1)
+    assert len(calls) == 16  # finished groups are not run again
+
+    cells = {"file_self_edits_grpo_seed0": {i: {"logprob": -1.0 + 0.1 * i} for i in range(6)},
+             "file_self_edits_grpo_seed1": {i: {"logprob": -1.2 + 0.1 * i} for i in range(6)},
+             "file_self_edits_untrained": {i: {"logprob": -2.0 + 0.1 * i} for i in range(6)}}
+    test = study.seed_averaged(cells, ["file_self_edits_grpo_seed0", "file_self_edits_grpo_seed1"],
+                               "file_self_edits_untrained")
+    assert test["mean"] == pytest.approx(0.9) and test["per_seed"]["file_self_edits_grpo_seed1"]["mean"] == pytest.approx(0.8)
+    assert study.verdict({**test, "p_value": 0.01}) == "learned, replicated"
+    assert study.verdict({**test, "p_value": 0.01, "per_seed": {"a": {"mean": 0.5}, "b": {"mean": -0.1}}}) == \
+        "learned on average, not in every seed"
+    assert study.verdict({"low": -0.5, "high": -0.1, "p_value": 0.01, "per_seed": {}}) == "lower"

@@ -1,0 +1,63 @@
+"""What the multi-stage studies share: running `seal-gym` as a subprocess with a log, finding finished runs,
+pooling their results by passage, and checking that pooled runs ran under one set of package versions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def seal_gym(args: list[str], log: Path, on_line=None) -> int:
+    """Run ``seal-gym ARGS`` with its output appended to ``log`` (and each line given to ``on_line``)."""
+    command = [sys.executable, "-m", "seal_gym.cli", *args]
+    with open(log, "a") as out:
+        out.write(f"$ seal-gym {' '.join(args)}\n")
+        out.flush()
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in process.stdout:
+            out.write(line)
+            out.flush()
+            if on_line:
+                on_line(line)
+        return process.wait()
+
+
+def finished_in(folder: Path) -> Path | None:
+    """The newest results.json of one group's folder (``None`` before its run finished)."""
+    done = sorted(folder.glob("*/results.json"))
+    return done[-1] if done else None
+
+
+def pooled(results_files: list[Path]) -> tuple[dict[str, dict[int, dict[str, float]]], dict[str, str]]:
+    """``{condition: {passage: {metric: value}}}`` over every chunk, and the conditions' labels."""
+    from seal_gym.evaluation.reports import cell_metrics
+
+    cells: dict[str, dict[int, dict[str, float]]] = {}
+    labels: dict[str, str] = {}
+    for path in results_files:
+        results = json.loads(path.read_text())
+        labels.update(results["labels"])
+        for passage in results["passages"]:
+            for name, cell in passage["conditions"].items():
+                cells.setdefault(name, {})[passage["index"]] = cell_metrics(cell)
+    return cells, labels
+
+
+def mixed_versions(results_files: list[Path]) -> dict[str, list[str]]:
+    """Each package whose version differs between the runs (their ``metadata.versions``) -> its versions. Pooled
+    runs should not differ: another version may reduce floats in another order, which 10 epochs can amplify into
+    other scores, as batching passages did (RESULTS.md; transformers 5.24.0 -> 5.25.0 happened not to)."""
+    seen: dict[str, set[str]] = {}
+    for path in results_files:
+        for package, version in json.loads(path.read_text()).get("metadata", {}).get("versions", {}).items():
+            seen.setdefault(package, set()).add(version)
+    return {package: sorted(versions) for package, versions in seen.items() if len(versions) > 1}
+
+
+def names(text: str) -> list[str]:
+    """The names of a comma-separated option (``"rest-em, grpo"`` -> ``["rest-em", "grpo"]``)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
