@@ -94,6 +94,18 @@ def test_batching_divergence_compares_each_adapter_alone_again_and_batched():
     assert all(int(row[-1].split("/")[1]) > 0 for row in rows)  # the passages' answers were compared
 
 
+def fake_seal_gym(calls: list[list[str]]):
+    """A stand-in for a study's `seal-gym` runner: records each call's arguments and leaves a finished run
+    (``results.json``) in its ``--runs-dir``."""
+    def run(args, log, on_line=None):
+        calls.append(args)
+        folder = Path(args[args.index("--runs-dir") + 1]) / "eval-squad__new"
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text("{}")
+        return 0
+    return run
+
+
 def test_optimizer_experiment_evaluates_each_unfinished_group_one_passage_a_call(tmp_path, monkeypatch):
     # Chunk 0's baselines are finished; every other (chunk, group) runs once, in its own folder, with each
     # passage in a call of its own as chunk 0's baselines ran (batching passages changes the scores).
@@ -103,16 +115,8 @@ def test_optimizer_experiment_evaluates_each_unfinished_group_one_passage_a_call
     finished = tmp_path / "heldout" / "chunk-000" / "baselines" / "eval-squad__old" / "results.json"
     finished.parent.mkdir(parents=True)
     finished.write_text("{}")
-    calls = []
-
-    def fake_seal_gym(args, log, on_line=None):
-        calls.append(args)
-        folder = Path(args[args.index("--runs-dir") + 1]) / "eval-squad__new"
-        folder.mkdir(parents=True)
-        (folder / "results.json").write_text("{}")
-        return 0
-
-    monkeypatch.setattr(optimizer_experiment, "seal_gym", fake_seal_gym)
+    calls: list[list[str]] = []
+    monkeypatch.setattr(optimizer_experiment, "seal_gym", fake_seal_gym(calls))
     writers = {"untrained": tmp_path / "untrained.json", "grpo": tmp_path / "grpo.json"}
     found = optimizer_experiment.evaluate(tmp_path, writers, passages=15, chunk=10, self_edits=(2, 1), seeds=1,
                                           seed=0, threads=2)
@@ -205,16 +209,8 @@ def test_replication_study_evaluates_as_its_plan_says(tmp_path, monkeypatch):
         for writer in ("untrained", "grpo-seed0", "grpo-seed1"):
             (tmp_path / "self_edits" / name / f"{writer}.json").write_text("[]")
     monkeypatch.setattr(study, "SETS", {"topics": "demo", "heldout": "demo"})
-    calls = []
-
-    def fake_seal_gym(args, log, on_line=None):
-        calls.append(args)
-        folder = Path(args[args.index("--runs-dir") + 1]) / "eval-squad__x"
-        folder.mkdir(parents=True)
-        (folder / "results.json").write_text("{}")
-        return 0
-
-    monkeypatch.setattr(study, "seal_gym", fake_seal_gym)
+    calls: list[list[str]] = []
+    monkeypatch.setattr(study, "seal_gym", fake_seal_gym(calls))
     study.evaluate(tmp_path, chunk=10, threads=1)  # demo: 20 passages, 2 chunks x 4 groups x 2 sets
     assert len(calls) == 16 and all(a[a.index("--adapters-per-call") + 1] == "1" for a in calls)
     n = {(Path(a[a.index("--runs-dir") + 1]).parts[-3], Path(a[a.index("--runs-dir") + 1]).name):
