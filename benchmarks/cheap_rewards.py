@@ -46,18 +46,6 @@ def spearman(a: list[float], b: list[float]) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def in_context_scores(bundle, engine, passage, texts: list[str]) -> list[float]:
-    """The gold answers' mean per-token log-probability with each text in the prompt, no training."""
-    from seal_gym.adapt import AdaptRequest, Query
-    from seal_gym.squad.inner_loop import in_context_prompt
-
-    requests = [AdaptRequest((), tuple(Query(in_context_prompt(bundle, replace(passage, context=text), qa.question),
-                                             max_new_tokens=0, target=qa.answer) for qa in passage.questions))
-                for text in texts]
-    return [float(np.mean([lp for lp in outcome.target_logprobs if lp is not None]))
-            for outcome in engine.adapt(requests)]
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/studies/cheap_rewards"))
@@ -68,6 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from seal_gym.adapt import BatchedEngine
     from seal_gym.models import load_model
+    from seal_gym.squad.domain import in_context_logprobs
     from seal_gym.squad.inner_loop import KnowledgeInnerLoop, KnowledgeItem
 
     torch.set_num_threads(args.threads)
@@ -92,7 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
     for i, passage in passages:
         texts = own[i][:6]
         began = time.perf_counter()
-        values = in_context_scores(bundle, engine, passage, texts + [passage.context])
+        values = in_context_logprobs(short, [(t, passage) for t in texts + [passage.context]])
         seconds["in_context"] += time.perf_counter() - began
         scores["in_context"][i], passage_scores["in_context"][i] = values[:-1], values[-1]
         began = time.perf_counter()

@@ -48,7 +48,8 @@ EXPECTED = {"accuracy": 0.4, "gain": 0.4, "answer_logprob": -2.5, "answer_f1": 0
 
 
 def test_every_reward_kind_has_a_known_value_below():
-    assert set(EXPECTED) == set(REWARDS)
+    # answer_logprob_in_context trains nothing: its known value has a test of its own, at the end
+    assert set(EXPECTED) | {"answer_logprob_in_context"} == set(REWARDS)
 
 
 @pytest.mark.parametrize("reward, expected", EXPECTED.items())
@@ -177,3 +178,19 @@ def test_train_refuses_squad_settings_on_another_env_and_unknown_kinds(capsys):
     assert "--inner-preset: a setting of SealSquad-v0, not of SealARC-v0" in capsys.readouterr().err
     assert main(["train", "--reward", "loudness", "--preset", "smoke"]) == 2
     assert "unknown --reward 'loudness'" in capsys.readouterr().err
+
+
+def test_the_in_context_reward_trains_nothing_and_reads_the_gold_answers_log_probability(tiny_bundle):
+    """Issue 31.1's cheap candidate (c) as a reward kind: the self-edit in the prompt, one forward pass."""
+    from seal_gym.testing import ScriptedEngine
+
+    engine = ScriptedEngine(lambda request, query: "unused",
+                            target_logprob=lambda request, query: -0.5 if "GOOD" in query.prompt else -3.0)
+    env = gym.make("SealSquad-v0", model=tiny_bundle, engine=engine, reward="answer_logprob_in_context")
+    env.reset(seed=0)
+    _, good, *_ , info = env.step("GOOD: the facts.")
+    env.reset(seed=0)
+    bad = env.step("nothing useful")[1]
+    assert (good, bad) == (-0.5, -3.0) and info["answer_logprob_in_context"] == -0.5
+    assert all(not request.sequences and all(q.max_new_tokens == 0 and q.target for q in request.queries)
+               for call in engine.calls for request in call)  # nothing trained, nothing generated

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
 
-from seal_gym.adapt import InnerLoopEngine, LoraSpec, TrainSpec
+from seal_gym.adapt import AdaptRequest, InnerLoopEngine, LoraSpec, Query, TrainSpec
 from seal_gym.domain import Scored, result_info
 from seal_gym.rewards import RewardKind, RewardKinds
 from seal_gym.squad.grading import Grader
-from seal_gym.squad.inner_loop import AnswerStyle, KnowledgeInnerLoop, KnowledgeItem, KnowledgeResult
+from seal_gym.squad.inner_loop import AnswerStyle, KnowledgeInnerLoop, KnowledgeItem, KnowledgeResult, in_context_prompt
 from seal_gym.squad.passages import Passage, load_passages
 from seal_gym.squad.presets import inner_preset as get_inner_preset
 from seal_gym.squad.prompts import PromptStyle, get_prompt_style
@@ -22,6 +23,9 @@ REWARD_KINDS = RewardKinds("passage", "the adapter trained on the passage alone 
     RewardKind("answer_logprob", "logprob", "the gold answers' mean per-token log-probability after the update "
                "(dense, <= 0)"),
     RewardKind("answer_f1", "f1", "whole-answer token F1 of the concise answers after the update"),
+    RewardKind("answer_logprob_in_context", "logprob_in_context", "the gold answers' mean per-token log-probability "
+               "with the self-edit in the prompt instead of in the weights: no training, one forward pass (a cheap "
+               "estimate, validated in benchmarks/cheap_rewards.py)"),
 ])
 for _name in ("accuracy", "answer_logprob", "answer_f1"):
     REWARD_KINDS.add_relative(_name)
@@ -109,6 +113,8 @@ class SquadDomain:
                    summary="empty self-edit: nothing to train on -> reward 0.0")
             for (index, _, _), c in zip(items, cleaned)
         ]
+        if self.reward_kind.metric == "logprob_in_context":
+            return self._score_in_context(items, [c.text for c in cleaned], [c.notes for c in cleaned])
         empty = [not self.style.split_items(c.text) for c in cleaned]
         scores_empty = self.reward_kind.empty == "scored"
         live = [i for i in range(len(items)) if scores_empty or not empty[i]]
@@ -126,3 +132,21 @@ class SquadDomain:
                        f"{result.adapter_accuracy:.2f} (loss {loss}, {result.num_sequences} sequences) reward {reward:.2f}")
             scored[i] = Scored(float(reward), info, result, summary)
         return scored
+
+    def _score_in_context(self, items: Sequence[tuple[int, Any, int]], texts: list[str],
+                          notes: list[list[str]]) -> list[Scored]:
+        values = in_context_logprobs(self.inner_loop, [(t, self.passages[index]) for (index, _, _), t in zip(items, texts)])
+        return [Scored(float(v), {"passage_index": index, "action_notes": n, "answer_logprob_in_context": v},
+                       summary=f"{self.passages[index].title}: in-context log-probability {v:.3f} (no training)")
+                for (index, _, _), v, n in zip(items, values, notes)]
+
+
+def in_context_logprobs(loop: KnowledgeInnerLoop, edits: Sequence[tuple[str, Passage]]) -> list[float]:
+    """Each (self-edit, passage)'s gold answers' mean per-token log-probability with the self-edit where the
+    passage would be in the prompt (no training): one engine call of requests without training sequences."""
+    requests = [AdaptRequest((), tuple(Query(in_context_prompt(loop.bundle, replace(p, context=text), qa.question),
+                                             max_new_tokens=0, target=qa.answer) for qa in p.questions))
+                for text, p in edits]
+    return [float(np.mean([lp for lp in outcome.target_logprobs if lp is not None] or [np.nan]))
+            for outcome in loop.engine.adapt(requests)]
+
