@@ -230,3 +230,43 @@ def test_replication_study_evaluates_as_its_plan_says(tmp_path, monkeypatch):
     assert study.verdict({**test, "p_value": 0.01, "per_seed": {"a": {"mean": 0.5}, "b": {"mean": -0.1}}}) == \
         "learned on average, not in every seed"
     assert study.verdict({"low": -0.5, "high": -0.1, "p_value": 0.01, "per_seed": {}}) == "lower"
+
+
+def test_arc_recipe_spread_measures_each_family_once_and_reports_the_spread(tmp_path):
+    """Issue 32.2's measurement, on a scripted engine: the default recipe (lr 1e-3) solves every task and the
+    others none; the dense reward follows the learning rate plus a seed term, so the ICC is known to be high."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import arc_recipe_spread as spread
+
+    from seal_gym.arc.grids import answer_text
+    from seal_gym.arc.inner_loop import ArcInnerLoop
+    from seal_gym.testing import ScriptedEngine
+
+    solutions = {}
+
+    def after(request, query):
+        right = request.train.learning_rate == 1e-3 and request.train.epochs == 2
+        return solutions.get(query.prompt, "0") if right else "0"
+
+    def logprob(request, query):
+        return -request.train.learning_rate * 1000 - 0.01 * (request.train.seed % 2)
+
+    engine = ScriptedEngine(after, target_logprob=logprob)
+    loop = ArcInnerLoop("tiny-random", engine, {"max_examples": 4, "max_new_tokens": 8, "augmented_inference": False})
+    from seal_gym.arc.generator import GeneratorConfig, generate_task
+    from seal_gym.arc.ttt import build_plan
+    from seal_gym.arc.recipe import Recipe
+
+    for family in ("flip_lr", "transpose"):
+        for k in range(2):
+            task = generate_task(spread.TUNE_SEED + k, GeneratorConfig(families=(family,)))
+            for seed in range(2):
+                plan = build_plan(task, Recipe(), loop.config, seed)
+                solutions[plan.request.queries[0].prompt] = answer_text(task.test_outputs[0])
+    rows = spread.measure(tmp_path, ["flip_lr", "transpose"], tasks=2, count=4, seeds=2, loop=loop)
+    assert len(rows) == 2 * 2 * 4 * 2 and len(engine.calls) == 4  # one engine call per family and task
+    again = spread.measure(tmp_path, ["flip_lr", "transpose"], tasks=2, count=4, seeds=2, loop=loop)
+    assert len(again) == len(rows) and len(engine.calls) == 4  # resumed: nothing scored twice
+    for line in spread.report(rows, count=4, seeds=2):
+        assert (line["default_success"], line["worst_success"]) == (1.0, 0.0)
+        assert line["icc"] > 0.9
