@@ -151,12 +151,12 @@ class ArcInnerLoop:
         for item in items:
             result = ArcResult(item.task.task_id)
             results.append(result)
-            recipe = self._read(item, result, score_logprob)
+            recipe, plan = self._read(item, result, score_logprob)
             if recipe is None and score_invalid:
-                recipe = UNTRAINED
+                recipe, plan = UNTRAINED, None
             key = None if recipe is None else (item.task, recipe, item.seed)
-            if key is not None and key not in jobs:
-                jobs[key] = build_plan(item.task, recipe, self.config, item.seed, with_targets=score_logprob)
+            if key is not None and key not in jobs:  # the plan _read built is reused, not built again
+                jobs[key] = plan or build_plan(item.task, recipe, self.config, item.seed, with_targets=score_logprob)
             job_of.append(key)
             if reference is not None and (item.task, reference, item.seed) not in jobs:
                 jobs[(item.task, reference, item.seed)] = build_plan(item.task, reference, self.config, item.seed,
@@ -177,15 +177,16 @@ class ArcInnerLoop:
             result.build_seconds = share
         return results
 
-    def _read(self, item: ArcItem, result: ArcResult, with_targets: bool) -> Recipe | None:
-        """The item's recipe if it is valid and affordable; else ``None`` with the reason in ``result.error``."""
+    def _read(self, item: ArcItem, result: ArcResult, with_targets: bool) -> tuple[Recipe | None, TTTPlan | None]:
+        """The item's recipe and its plan if it is valid and affordable; else ``(None, None)`` with the reason in
+        ``result.error``."""
         read = read_recipe(item.recipe_text)
         if read.unknown_keys:
             result.action_notes.append(f"unknown keys ignored: {', '.join(read.unknown_keys)}")
         recipe = read.recipe
         if isinstance(recipe, RecipeError):
             result.error = f"invalid recipe: {recipe.reason}"
-            return None
+            return None, None
         result.recipe = asdict(recipe)
         plan = build_plan(item.task, recipe, self.config, item.seed, with_targets=with_targets)
         result.num_ttt_examples, result.num_optimizer_steps = plan.num_examples, plan.num_optimizer_steps
@@ -193,8 +194,8 @@ class ArcInnerLoop:
             result.error = (f"cost guard: the recipe needs {plan.num_optimizer_steps} optimizer steps, more than "
                             f"the budget of {self.config.max_optimizer_steps}; it was not trained (fewer epochs "
                             "or augmentations fit)")
-            return None
-        return recipe
+            return None, None
+        return recipe, plan
 
     @staticmethod
     def _fill(result: ArcResult, task: ArcTask, plan: TTTPlan, outcome: AdaptOutcome, first: bool) -> ArcResult:
