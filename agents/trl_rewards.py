@@ -51,6 +51,42 @@ def completion_text(completion: Any) -> str:
     raise TypeError(f"a completion must be a string or a list of chat messages, got {completion!r:.80}")
 
 
+class InnerSeeds:
+    """The inner-loop seeds of a batch of completions: the dataset's ``inner_seed`` column where there is one,
+    else one seed drawn per task and batch, so the G completions of one prompt are trained with the same seed and
+    differ only by their text (GRPO compares them), while the next batch draws new seeds.
+
+    >>> seeds = InnerSeeds(0)
+    >>> first = seeds.for_batch([3, 3, 5, 5])
+    >>> first[0] == first[1] != first[2] == first[3], first == seeds.for_batch([3, 3, 5, 5])
+    (True, False)
+    >>> seeds.for_batch([3, 5], inner_seed=[7, 8])
+    [7, 8]
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self._rng = np.random.default_rng(seed)
+        self._batch: dict[Any, int] = {}
+
+    def draw(self, task: Any) -> int:
+        """The current batch's seed for ``task`` (any hashable key), drawn at its first use in the batch."""
+        if task not in self._batch:
+            self._batch[task] = int(self._rng.integers(MAX_SEED))
+        return self._batch[task]
+
+    def new_batch(self) -> None:
+        """Forget the batch's seeds: the next :meth:`draw` of a task draws a new one."""
+        self._batch.clear()
+
+    def for_batch(self, tasks: Sequence[Any], inner_seed: Sequence[int] | None = None) -> list[int]:
+        """One seed per completion of a whole batch (one task key each): ``inner_seed`` if given, else drawn."""
+        if inner_seed is not None:
+            return [int(s) for s in inner_seed]
+        seeds = [self.draw(t) for t in tasks]
+        self.new_batch()
+        return seeds
+
+
 class SealSquadReward:
     """A TRL reward function whose reward is SealSquad-v0's: the accuracy of the model after learning from
     the completion (the self-edit), on the passage's questions asked without the passage.
@@ -87,7 +123,7 @@ class SealSquadReward:
         self.env_id, self.env_kwargs = env_id, env_kwargs
         self._given_envs = envs
         self._built_envs: dict[int, gym.vector.VectorEnv] = {}
-        self._rng = np.random.default_rng(seed)
+        self._seeds = InnerSeeds(seed)
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], passage_index: Sequence[int] | None = None,
                  inner_seed: Sequence[int] | None = None, **kwargs: Any) -> list[float | None]:
@@ -103,11 +139,7 @@ class SealSquadReward:
             raise ValueError(f"expected one value per completion ({n}), got {lengths}")
         actions = [completion_text(c) for c in completions]
         indices = [int(i) for i in passage_index]
-        if inner_seed is None:
-            drawn = {i: int(self._rng.integers(MAX_SEED)) for i in dict.fromkeys(indices)}
-            seeds = [drawn[i] for i in indices]
-        else:
-            seeds = [int(s) for s in inner_seed]
+        seeds = self._seeds.for_batch(indices, inner_seed)
         envs = self._envs(n)
         self._pin(envs, [{"passage_index": i, "inner_seed": s} for i, s in zip(indices, seeds)])
         try:

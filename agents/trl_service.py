@@ -15,8 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from seal_gym.agents.trl_rewards import completion_text
-from seal_gym.domain import MAX_SEED
+from seal_gym.agents.trl_rewards import InnerSeeds, completion_text
 
 logger = logging.getLogger(__name__)
 TASK_COLUMNS = ("passage_index", "task_id", "task_index", "generator_seed")
@@ -41,7 +40,7 @@ class ServiceReward:
         self.rewards = service if service is not None else ServiceThread(RewardService.from_env(env_id, config,
                                                                                                  **env_kwargs))
         self.__name__ = name
-        self._rng = np.random.default_rng(seed)
+        self._seeds = InnerSeeds(seed)
 
     async def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], inner_seed: Sequence[int] | None = None,
                        **kwargs: Any) -> list[float | None]:
@@ -51,29 +50,39 @@ class ServiceReward:
             raise ValueError(f"the dataset needs a task column, one of {TASK_COLUMNS} (the env's reset options)")
         if any(len(values) != n for values in columns.values()) or len(prompts) != n:
             raise ValueError(f"expected one value per completion ({n})")
-        tasks = [{c: _plain(values[i]) for c, values in columns.items()} for i in range(n)]
-        if inner_seed is None:
-            drawn: dict[str, int] = {}
-            seeds = [drawn.setdefault(repr(sorted(t.items())), int(self._rng.integers(MAX_SEED))) for t in tasks]
-        else:
-            seeds = [int(s) for s in inner_seed]
-        service, loop = self.rewards.service, self.rewards.loop
-        results = await asyncio.gather(*(
-            asyncio.wrap_future(asyncio.run_coroutine_threadsafe(service.score(t, completion_text(c), s), loop))
-            for t, c, s in zip(tasks, completions, seeds)))
-        failed = [r.reason for r in results if not r.ok]
-        if failed:
-            logger.warning("%s: %d of %d completions got no reward (None); first reason: %s", self.__name__,
-                           len(failed), n, failed[0])
-        if "log_metric" in kwargs:
-            kwargs["log_metric"](f"{self.__name__}/failed", len(failed) / n)
-        if "log_extra" in kwargs:
-            kwargs["log_extra"](f"{self.__name__}/reason", [r.reason or "" for r in results])
-        return [r.reward if r.ok else None for r in results]
+        tasks = [task_of({c: values[i] for c, values in columns.items()}) for i in range(n)]
+        seeds = self._seeds.for_batch([task_key(t) for t in tasks], inner_seed)
+        results = await asyncio.gather(*(asyncio.wrap_future(self.rewards.submit(t, completion_text(c), s))
+                                         for t, c, s in zip(tasks, completions, seeds)))
+        return report(self.__name__, results, kwargs)
 
     def close(self) -> None:
         """Close the service (answering what it accepted)."""
         self.rewards.close()
+
+
+def report(name: str, results: Sequence[Any], kwargs: dict[str, Any]) -> list[float | None]:
+    """TRL's rewards for the service's answers (``None`` for a failed one), with the failures logged: a warning,
+    ``<name>/failed`` through TRL's ``log_metric`` and each reason through ``log_extra`` (when TRL passes them)."""
+    failed = [r.reason for r in results if not r.ok]
+    if failed:
+        logger.warning("%s: %d of %d completions got no reward (None); first reason: %s", name, len(failed),
+                       len(results), failed[0])
+    if "log_metric" in kwargs:
+        kwargs["log_metric"](f"{name}/failed", len(failed) / len(results))
+    if "log_extra" in kwargs:
+        kwargs["log_extra"](f"{name}/reason", [r.reason or "" for r in results])
+    return [r.reward if r.ok else None for r in results]
+
+
+def task_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The task (the env's reset options) a dataset row pins through its :data:`TASK_COLUMNS`."""
+    return {c: _plain(row[c]) for c in TASK_COLUMNS if row.get(c) is not None}
+
+
+def task_key(task: dict[str, Any]) -> str:
+    """A hashable key of a task, for drawing one inner seed per task."""
+    return repr(sorted(task.items()))
 
 
 def _plain(value: Any) -> Any:

@@ -4,6 +4,7 @@ training loop, TRL's reward functions, a verifiers rubric run in a worker thread
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from typing import Any
 
@@ -32,7 +33,14 @@ class ServiceThread:
     def score(self, task: dict[str, Any], self_edit: Any, seed: int = 0, weights_version: str | None = None,
               timeout: float | None = -1.0) -> RewardResult:
         """:meth:`RewardService.score`, from any thread."""
-        return self.call(self.service.score(task, self_edit, seed, weights_version, timeout))
+        return self.submit(task, self_edit, seed, weights_version, timeout).result()
+
+    def submit(self, task: dict[str, Any], self_edit: Any, seed: int = 0, weights_version: str | None = None,
+               timeout: float | None = -1.0) -> concurrent.futures.Future:
+        """Send the request at once and return without waiting: its :class:`RewardResult` is the future's result
+        (``asyncio.wrap_future`` awaits it from another event loop)."""
+        return asyncio.run_coroutine_threadsafe(self.service.score(task, self_edit, seed, weights_version, timeout),
+                                                self.loop)
 
     def close(self, drain: bool = True) -> None:
         """Close the service (answering every accepted request) and stop the loop."""
