@@ -1,9 +1,9 @@
 """Restricting a policy to a finite set of self-edits (constrained decoding over a token trie).
 
-A small model asked for a JSON recipe mostly writes prose: with the embedded SmolLM2-135M-Instruct not one of
-twelve sampled SealARC recipes parsed. A policy whose ``SamplingConfig.choices`` names a set from
-:data:`CHOICE_SETS` can only write members of that set: at every step the next token is drawn from the model's
-distribution renormalised over the tokens that keep the text on a path to a member. Scoring applies the same
+A small model asked for structured output (e.g. a JSON training recipe) mostly writes prose. A policy whose
+``SamplingConfig.choices`` names a set of a domain (:attr:`~seal_gym.domain_spec.DomainSpec.choices`) can only
+write members of that set: at every step the next token is drawn from the model's distribution renormalised
+over the tokens that keep the text on a path to a member. Scoring applies the same
 restriction, so the log-probs that agents train on (GRPO's ratios, PPO's, the KL and the entropy) are those of
 the distribution that was sampled from: sum over the whole set of ``exp(log-prob)`` is 1.
 
@@ -18,18 +18,7 @@ from typing import Callable, Sequence
 
 import torch
 
-CHOICE_SETS: dict[str, Callable[[], list[str]]] = {}
-"""name -> a function that returns the set's texts; ``SamplingConfig.choices`` names one."""
-
-
-def _arc_recipes() -> list[str]:
-    from seal_gym.arc.recipe import recipe_grid
-
-    return [recipe.to_json() for recipe in recipe_grid()]
-
-
-CHOICE_SETS["arc-recipes"] = _arc_recipes
-"""The 800 recipes of SealARCStructured-v0's grid, as the JSON a SealARC policy writes."""
+from seal_gym.registration import choice_set
 
 
 class ChoiceConstraint:
@@ -86,11 +75,9 @@ class ChoiceConstraint:
 
 
 def choice_constraint(name: str, tokenizer) -> ChoiceConstraint:
-    """The constraint for the set ``name`` of :data:`CHOICE_SETS`.
+    """The constraint for the choice set ``name`` (one a known domain declares).
 
     Raises:
         ValueError: an unknown name.
     """
-    if name not in CHOICE_SETS:
-        raise ValueError(f"unknown choice set {name!r}; choose one of {sorted(CHOICE_SETS)}")
-    return ChoiceConstraint(CHOICE_SETS[name](), tokenizer)
+    return ChoiceConstraint(choice_set(name), tokenizer)

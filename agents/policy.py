@@ -8,48 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import torch
 
 from seal_gym.adapt import LoraSpec, PolicyAdapter
-from seal_gym.agents.choices import CHOICE_SETS, ChoiceConstraint, choice_constraint
+from seal_gym.agents.choices import ChoiceConstraint, choice_constraint
 from seal_gym.agents.protocols import Completion, TextPolicy, TokenScores, TrainablePolicy
 from seal_gym.models import ModelBundle, load_model
+from seal_gym.sampling import SamplingConfig
 
 __all__ = ["Completion", "LMPolicy", "SamplingConfig", "TextPolicy", "TokenScores", "TrainablePolicy", "lora_from_json"]
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """How self-edits are sampled."""
-
-    temperature: float = 0.7
-    """Softmax temperature; 0 means greedy decoding."""
-    top_p: float = 0.95
-    """Nucleus sampling mass."""
-    max_new_tokens: int = 384
-    """Longest self-edit, in tokens."""
-    batch_size: int = 8
-    """Prompts per generate call."""
-    score_batch_size: int = 8
-    """Completions per forward pass when scoring without gradients (memory bound)."""
-    choices: str | None = None
-    """A finite set of allowed self-edits to restrict sampling and scoring to (``"arc-recipes"``: SealARC's
-    recipe grid); none: free text. See :mod:`seal_gym.agents.choices`."""
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.temperature < float("inf"):
-            raise ValueError(f"temperature must be >= 0 (0: greedy), got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        for name in ("max_new_tokens", "batch_size", "score_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.choices is not None and self.choices not in CHOICE_SETS:
-            raise ValueError(f"unknown choice set {self.choices!r}; choose one of {sorted(CHOICE_SETS)} or None")
 
 
 class LMPolicy:

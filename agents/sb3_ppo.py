@@ -1,7 +1,8 @@
-"""Stable-Baselines3's PPO on structured ARC recipes: the non-LLM baseline, in the same runs and TensorBoard.
+"""Stable-Baselines3's PPO on a domain's structured twin: the non-LLM baseline, in the same runs and TensorBoard.
 
-The policy is SB3's own MLP PPO on ``SealARCStructured-v0`` (a ``MultiDiscrete`` recipe from a grid of
-choices, task features as a ``Box``): no language model writes anything, so it shows what picking recipes
+The policy is SB3's own MLP PPO on the env's structured twin (:attr:`~seal_gym.domain_spec.DomainSpec.
+structured_twin`; SealARC's is ``SealARCStructured-v0``: a ``MultiDiscrete`` recipe from a grid of choices,
+task features as a ``Box``): no language model writes anything, so it shows what picking recipes
 from task statistics alone achieves. A round is ``prompts_per_round`` episodes, i.e. one SB3 rollout of
 ``n_steps = prompts_per_round`` followed by SB3's own update, in one ``model.learn`` call: the agent overrides
 :meth:`~seal_gym.agents.base.Agent.run_round` and shares the rest of the loop: the run folder,
@@ -24,8 +25,7 @@ from seal_gym.agents.policy import Completion
 from seal_gym.agents.progress import heartbeat
 from seal_gym.agents.rollouts import Rollouts, prompt_key
 from seal_gym.agents.scalars import declared_info_metrics
-
-STRUCTURED_ENV = "SealARCStructured-v0"
+from seal_gym.registration import domain_spec, domain_specs
 
 
 @dataclass
@@ -140,9 +140,12 @@ class SB3PPO(Agent):
 
     def __init__(self, policy: Any, env: Any, config: SB3PPOConfig | None = None,
                  env_kwargs: dict[str, Any] | None = None, eval_env: Any = None) -> None:
-        if env not in ("SealARC-v0", STRUCTURED_ENV):
-            raise ValueError(f"sb3-ppo trains on structured ARC recipes: env must be 'SealARC-v0' or "
-                             f"'{STRUCTURED_ENV}', got {env!r}")
+        spec = domain_spec(env) if isinstance(env, str) else None
+        twin = spec.structured_twin if spec is not None else None
+        if twin is None:
+            having = [e for s in domain_specs() if s.structured_twin for e in s.env_ids]
+            raise ValueError(f"sb3-ppo trains on a domain's structured twin (an env whose actions are numbers): env "
+                             f"must be one of {', '.join(map(repr, having))}, got {env!r}")
         try:
             from stable_baselines3 import PPO
             from stable_baselines3.common.vec_env import DummyVecEnv
@@ -153,12 +156,12 @@ class SB3PPO(Agent):
             raise TypeError(f"SB3PPO takes a SB3PPOConfig, got {type(c).__name__}")
         self._episodes = _Episodes()
         kwargs = dict(env_kwargs or {})
-        vec = DummyVecEnv([lambda: _Recorder(gym.make(STRUCTURED_ENV, **kwargs), self._episodes)])
+        vec = DummyVecEnv([lambda: _Recorder(gym.make(twin, **kwargs), self._episodes)])
         vec.seed(c.seed)
         model = PPO("MlpPolicy", vec, n_steps=c.prompts_per_round, batch_size=c.batch_size, n_epochs=c.n_epochs,
                     learning_rate=c.learning_rate, ent_coef=c.ent_coef, gamma=1.0, gae_lambda=1.0, seed=c.seed,
                     verbose=0, device="cpu")
-        super().__init__(SB3Policy(model), STRUCTURED_ENV, c, env_kwargs, eval_env)
+        super().__init__(SB3Policy(model), twin, c, env_kwargs, eval_env)
 
     def make_collector(self, env, env_kwargs):
         return None  # SB3 runs its own rollouts (see run_round)

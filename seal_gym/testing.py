@@ -15,9 +15,11 @@ from typing import Callable, Sequence
 
 import gymnasium as gym
 
-from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, Query
+from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, LoraSpec, Query
 from seal_gym.arc.data import ArcTask
 from seal_gym.arc.grids import answer_text, grid_to_text
+from seal_gym.domain_spec import DomainSpec, Preset
+from seal_gym.sampling import SamplingConfig
 from seal_gym.spaces import FreeText
 
 
@@ -103,3 +105,19 @@ class TargetCharEnv(gym.Env[str, str]):
     def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
         reward = sum(ch in self.targets for ch in action) / max(1, len(action))
         return self._prompt, float(reward), True, False, {"length": len(action)}
+
+
+TESTBED_LORA = LoraSpec(rank=8, alpha=16.0, target_modules=("q_proj", "v_proj", "lm_head"))
+"""The testbed policy's adapter. lm_head is wrapped too: on the random tiny model the hidden states barely
+move the tied output layer, so without it a known reward is not learnable in a few rounds."""
+TESTBED_SAMPLING = SamplingConfig(temperature=1.0, max_new_tokens=16)
+"""How the testbed policy samples: short texts at temperature 1."""
+
+# The toy's smoke run learns: the testbed's policy shape and sampling, 4 prompts x 16 samples, 5 rounds on the
+# tiny model (the reward rises within a minute on 2 cores: benchmarks/RESULTS.md, "A smoke run that learns").
+SPEC = DomainSpec(
+    name="target-char",
+    env_ids=("seal_gym/TargetChar-v0",),
+    presets={"smoke": Preset(5, "tiny-random", dict(prompts_per_round=4, samples_per_prompt=16, learning_rate=3e-2),
+                             TESTBED_SAMPLING, TESTBED_LORA)},
+)

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from seal_gym.agents import GRPO, GRPOConfig, LMPolicy, SamplingConfig
-from seal_gym.agents.choices import CHOICE_SETS
 from seal_gym.agents.presets import TESTBED_AGENTS, TESTBED_LORA
 from seal_gym.arc.generator import generate_task
 from seal_gym.arc.inner_loop import ArcInnerLoop, ArcItem
@@ -25,7 +24,10 @@ WORDS = ["apple", "apricot", "a1b2c3", "banana"]
 
 @pytest.fixture
 def words(monkeypatch):
-    monkeypatch.setitem(CHOICE_SETS, "test-words", lambda: list(WORDS))
+    from seal_gym.domain_spec import DomainSpec
+    from seal_gym.registration import USER_DOMAINS
+
+    monkeypatch.setitem(USER_DOMAINS, "words", DomainSpec("words", (), choices={"test-words": lambda: list(WORDS)}))
     return "test-words"
 
 
@@ -83,7 +85,9 @@ def test_grpo_learns_the_member_that_pays(words):
 
 def test_an_unknown_choice_set_or_too_few_tokens_is_refused(words):
     with pytest.raises(ValueError, match="unknown choice set 'nope'"):
-        SamplingConfig(choices="nope")
+        SamplingConfig(choices="nope").check_choices()
+    with pytest.raises(ValueError, match="unknown choice set 'nope'"):
+        LMPolicy(load_model("tiny-random"), SamplingConfig(choices="nope"))
     with pytest.raises(ValueError, match=r"max_new_tokens=7 cuts off members .*longest is 8 tokens"):
         LMPolicy(load_model("tiny-random"), SamplingConfig(max_new_tokens=7, choices=words))  # "apricot" + end
 

@@ -309,7 +309,7 @@ def test_the_passage_as_its_own_self_edit_trains_on_the_passage_twice(tiny_bundl
 
 
 def test_scripted_baseline_policies_read_the_envs_observations():
-    from seal_gym.agents.scripted import PassagePolicy, PromptEnsemblePolicy, parse_prompt
+    from seal_gym.squad.scripted import PassagePolicy, PromptEnsemblePolicy, parse_prompt
     from seal_gym.squad.prompts import get_prompt_style
 
     p = PASSAGES[0]

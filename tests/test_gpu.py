@@ -197,12 +197,12 @@ def test_constrained_arc_recipes_in_bfloat16(device):
     """The SealARC presets' writer: sampling restricted to the recipe grid through a token trie, and the
     restricted scores (the masks are built on the CPU) on the model's device."""
     from seal_gym.agents import LMPolicy, SamplingConfig
-    from seal_gym.agents.choices import CHOICE_SETS
+    from seal_gym.registration import choice_set
 
     policy = LMPolicy(tiny_on(device, torch.bfloat16), SamplingConfig(temperature=1.0, max_new_tokens=400,
                                                                       choices="arc-recipes"))
     sampled = policy.sample(["Write a recipe:"], 4)
-    assert {c.text for c in sampled} <= set(CHOICE_SETS["arc-recipes"]())
+    assert {c.text for c in sampled} <= set(choice_set("arc-recipes"))
     with torch.no_grad():
         scores = policy.score(sampled)
     assert scores.logprobs.device.type == device

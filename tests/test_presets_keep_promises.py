@@ -45,7 +45,7 @@ def test_an_sb3_run_as_policy_is_refused_for_its_env(sb3_run, tmp_path, capsys):
 def test_sb3_ppos_refusal_names_both_envs_it_takes():
     from seal_gym.agents import make_agent
 
-    with pytest.raises(ValueError, match="env must be 'SealARC-v0' or 'SealARCStructured-v0', got 'SealSquad-v0'"):
+    with pytest.raises(ValueError, match="env must be one of 'SealARC-v0', 'SealARCStructured-v0', got 'SealSquad-v0'"):
         make_agent("sb3-ppo", env="SealSquad-v0")
 
 

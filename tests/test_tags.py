@@ -19,6 +19,7 @@ from seal_gym.agents.policy import SamplingConfig
 from seal_gym.agents.scalars import SCHEMA
 from seal_gym.arc.generator import generate_task
 from seal_gym.arc.grids import answer_text
+from seal_gym.domain_spec import SMOKE_LORA
 from seal_gym.testing import ScriptedEngine
 
 TASK = generate_task(3)
@@ -48,7 +49,7 @@ def run(name: str, tiny_bundle, folder: Path) -> dict[str, list[tuple[int, float
     policy = None
     if AGENTS[name].needs_text_policy:
         sampling = SamplingConfig(max_new_tokens=400, choices="arc-recipes")  # recipes from the grid: they parse
-        policy = presets.testbed_policy(lora=presets.SMOKE_LORA, sampling=sampling)
+        policy = presets.testbed_policy(lora=SMOKE_LORA, sampling=sampling)
     config = AGENTS[name].config_class(**SETTINGS[name])
     agent = make_agent(name, policy=policy, env="SealARC-v0", config=config, env_kwargs=env_kwargs)
     agent.learn(ROUNDS, run_dir=folder, callback=lambda agent, stats: solving.update(on=True) or True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from typing import Any
 
 from seal_gym import __version__
@@ -40,6 +41,9 @@ class CommandParser(ArgumentParser):
     def __init__(self, *args: Any, module: str | None = None, run_key: str = "run", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._module, self._run_key = module, run_key
+        self._before_parse = None
+        """The module's ``before_parse(parser, args)``, if it has one: it sees the raw arguments first (``train``
+        imports ``--env-import`` modules there, so the options of a domain they register can be parsed)."""
 
     def load(self, recursive: bool = False) -> "CommandParser":
         """Import the module and add its options (once); ``recursive``: its own subcommands' too."""
@@ -48,6 +52,7 @@ class CommandParser(ArgumentParser):
             module = importlib.import_module(name)
             self.description = module.__doc__
             module.add_arguments(self)
+            self._before_parse = getattr(module, "before_parse", None)
             self.set_defaults(**{self._run_key: module.run})
             _plain_help_everywhere(self)
         if recursive:
@@ -59,7 +64,10 @@ class CommandParser(ArgumentParser):
         return self
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
-        return super(CommandParser, self.load()).parse_known_args(args, namespace)
+        self.load()
+        if self._before_parse is not None:
+            self._before_parse(self, list(args) if args is not None else sys.argv[1:])
+        return super().parse_known_args(args, namespace)
 
     def format_help(self) -> str:
         return super(CommandParser, self.load()).format_help()

@@ -33,6 +33,7 @@ from seal_gym.commands.common import (UsageError, check_policy_run, dataset_labe
                                       write_run_files)
 from seal_gym.commands.options import (GIVEN, add_config_arguments, add_model_arguments, add_passage_arguments,
                                        add_renamed_argument, note_given_options, sampling_from_args)
+from seal_gym.domain_spec import override
 from seal_gym.self_edits import ENSEMBLE_STYLES
 from seal_gym.squad.presets import INNER_PRESETS
 
@@ -81,8 +82,8 @@ def inner_config(args: argparse.Namespace):
     from seal_gym.squad.prompts import get_prompt_style
 
     preset, given = INNER_PRESETS[args.inner_preset], getattr(args, GIVEN, {})
-    train = replace(preset.train, **{f.name: getattr(args, f"inner_{f.name}") for f in fields(TrainSpec)
-                                     if f"inner_{f.name}" in given})
+    train = override(preset.train, **{f.name: getattr(args, f"inner_{f.name}") for f in fields(TrainSpec)
+                                      if f"inner_{f.name}" in given})
     return preset.knowledge_config(train=train, prompt_style=get_prompt_style(args.prompt_style),
                                    answer_style=args.answer_style if "answer_style" in given else None,
                                    score_logprob=args.score_logprob)

@@ -269,7 +269,8 @@ def note_given_options(parser: argparse.ArgumentParser) -> None:
     """Make every option of ``parser`` (added so far) record itself in ``args.given_options`` when it is used:
     what lets a command tell an option given at its default value from one left out."""
     for action in parser._actions:
-        if action.option_strings and not isinstance(action, argparse._HelpAction):
+        if action.option_strings and not isinstance(action, argparse._HelpAction) \
+                and not getattr(action, "notes_given", False):
             action.__class__ = _noting(type(action))
 
 
@@ -279,4 +280,4 @@ def _noting(cls: type[argparse.Action]) -> type[argparse.Action]:
         cls.__call__(self, parser, namespace, values, option_string)
         setattr(namespace, GIVEN, {**getattr(namespace, GIVEN, {}), self.dest: option_string})
 
-    return type(cls.__name__, (cls,), {"__call__": __call__})
+    return type(cls.__name__, (cls,), {"__call__": __call__, "notes_given": True})

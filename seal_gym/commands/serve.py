@@ -56,11 +56,11 @@ def _prepare(args: argparse.Namespace):
         raise UsageError("--env-kwargs must be a JSON object of env arguments")
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be in [1, 65535], got {args.port}")
-    from seal_gym.registration import ENV_SPECS
+    from seal_gym.registration import domain_specs, reward_kinds
 
-    if args.env not in ENV_SPECS or "reward_kinds" not in ENV_SPECS[args.env]:
-        raise UsageError(f"--env {args.env}: serve takes a seal_gym env with an inner loop "
-                         f"({', '.join(k for k, v in ENV_SPECS.items() if 'reward_kinds' in v)})")
+    if reward_kinds(args.env) is None:
+        served = [env_id for spec in domain_specs() if spec.reward_kinds for env_id in spec.env_ids]
+        raise UsageError(f"--env {args.env}: serve takes a seal_gym env with an inner loop ({', '.join(served)})")
     config = config_from_args(args, ServiceConfig)
     service = RewardService.from_env(args.env, config, model=args.model, engine=args.engine, **env_kwargs)
     return service, make_app(service)

