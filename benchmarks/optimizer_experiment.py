@@ -84,8 +84,8 @@ def train(out: Path, agents: list[str], seeds: list[int], threads: int, options:
                 if not allow_dirty and (commit is None or commit.endswith("+dirty")):
                     raise SystemExit(f"{key}: the checkout is {commit or 'not a git checkout'}: commit first so that the "
                                      "run's code is on record, or pass --allow-dirty (the diff is then kept)")
-                args = ["train", "--preset", "cpu", "--agent", agent, "--seed", str(seed), "--threads", str(threads),
-                        "--runs-dir", str(out / "runs"), *options]
+                args = ["train", "--preset", "cpu", "--dataset", f"{TRAIN_JSON}@train", "--agent", agent, "--seed",
+                        str(seed), "--threads", str(threads), "--runs-dir", str(out / "runs"), *options]
             code = seal_gym(args, out / f"train-{key}.log", lambda line, k=key: remember(k, line))
             print(f"{key}: exit {code}, run folder {state.get(key)}", flush=True)
             if code != 0:
