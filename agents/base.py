@@ -20,7 +20,8 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 import torch
 
-from seal_gym.agents.env_traits import env_id_of
+from seal_gym.adapt.progress import ProgressRelay
+from seal_gym.agents.env_traits import engine_reporting_to, env_id_of
 from seal_gym.agents.policy import Completion, TokenScores, TrainablePolicy
 from seal_gym.agents.progress import heartbeat
 from seal_gym.agents.rollouts import Collector, Rollouts
@@ -139,6 +140,8 @@ class Agent:
             raise TypeError(f"{type(self).__name__} takes a {self.config_class.__name__}, got {type(self.config).__name__}")
         c = self.config
         self.env_id = env_id_of(env)
+        self.engine_progress = ProgressRelay()  # what the env's engine reports to, when the agent made it
+        env_kwargs = engine_reporting_to(env, env_kwargs, self.engine_progress)
         self.collector = self.make_collector(env, env_kwargs)
         self._eval_source = (eval_env if eval_env is not None else env, env_kwargs)
         self._eval_collector: Collector | None = None
@@ -176,10 +179,11 @@ class Agent:
         (evaluation, logging, checkpoints, resume) stays the same.
         """
         last = self.history[-1].seconds if self.history else {}
-        with heartbeat(progress, "sampling and inner loops", last.get("sampling", 0) + last.get("inner_loop", 0)):
+        with heartbeat(progress, "sampling and inner loops", last.get("sampling", 0) + last.get("inner_loop", 0),
+                       engine=self.engine_progress):
             rollouts = self.collect(progress)
         start = time.perf_counter()
-        with heartbeat(progress, "update", last.get("update")):
+        with heartbeat(progress, "update", last.get("update"), engine=self.engine_progress):
             update = self.update(rollouts)
         return RoundResult(rollouts, update, {**rollouts.seconds, "update": time.perf_counter() - start})
 
@@ -240,7 +244,7 @@ class Agent:
         if c.eval_every and (self.round + 1) % c.eval_every == 0:
             evaluate_start = time.perf_counter()
             with heartbeat(say, "evaluation", next((s.seconds["evaluate"] for s in reversed(self.history)
-                                                     if s.seconds.get("evaluate")), None)):
+                                                     if s.seconds.get("evaluate")), None), engine=self.engine_progress):
                 eval_reward = self.evaluate()
             seconds["evaluate"] = time.perf_counter() - evaluate_start
         seconds["round"] = time.perf_counter() - start
@@ -315,4 +319,5 @@ def gradient_step(policy: TrainablePolicy, optimizer: torch.optim.Optimizer, com
     if extra_parameters:
         torch.nn.utils.clip_grad_norm_(extra_parameters, max_grad_norm)
     optimizer.step()
+    policy.updated()  # bumps the weights version that the inner loop's caches key on
     return {"loss": total, "grad_norm": float(norm)}

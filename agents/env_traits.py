@@ -5,6 +5,9 @@
   env that declares none is given no model.
 - A vector entry point whose constructor takes ``group_size``: sub-envs in groups that share a task, so
   that one ``step`` scores a whole round. Without one, agents step a single env, one self-edit per episode.
+- ``metadata["engine_kwarg"]``: the keyword argument that takes the inner-loop engine (a name or an
+  engine object). When the env shares the policy's model, the agent makes that engine itself, with a
+  progress callback, so that a round can say how many inner loops are done (:func:`engine_reporting_to`).
 - ``Text`` observation and action spaces: what an agent that writes text needs.
 
 A user's env declares the first two as seal_gym's envs do::
@@ -24,6 +27,8 @@ from gymnasium.spaces import Text
 
 MODEL_KWARG = "model_kwarg"
 """The ``metadata`` key that names an env's model keyword argument."""
+ENGINE_KWARG = "engine_kwarg"
+"""The ``metadata`` key that names an env's inner-loop engine keyword argument."""
 
 
 def env_spec(env_id: str) -> EnvSpec:
@@ -58,10 +63,31 @@ def model_keyword(env: Any) -> str | None:
     >>> import seal_gym; model_keyword("SealSquad-v0"), model_keyword("CartPole-v1")
     ('model', None)
     """
+    return _declared(env, MODEL_KWARG)
+
+
+def _declared(env: Any, key: str) -> str | None:
+    """``metadata[key]`` of the env class registered as ``env`` (an id); ``None`` for an object or no such key."""
     if not isinstance(env, str):
         return None
     metadata = getattr(_creator(env_spec(env).entry_point), "metadata", None)
-    return metadata.get(MODEL_KWARG) if isinstance(metadata, dict) else None
+    return metadata.get(key) if isinstance(metadata, dict) else None
+
+
+def engine_reporting_to(env: Any, env_kwargs: dict[str, Any] | None, progress: Any) -> dict[str, Any] | None:
+    """``env_kwargs`` with the env's engine made here, reporting to ``progress``, where that can be done: ``env``
+    is an id that declares a model and an engine keyword, ``env_kwargs`` give it a loaded model bundle (the
+    policy's, in self mode) and name the engine (or leave the default, ``"auto"``). Otherwise they are returned
+    as they are (an engine object stays the caller's, and a model the env loads itself has no engine yet).
+    """
+    model_kwarg, engine_kwarg = _declared(env, MODEL_KWARG), _declared(env, ENGINE_KWARG)
+    bundle = (env_kwargs or {}).get(model_kwarg) if model_kwarg else None
+    engine = (env_kwargs or {}).get(engine_kwarg, "auto") if engine_kwarg else None
+    if not isinstance(engine, str) or not hasattr(bundle, "model") or not hasattr(bundle, "tokenizer"):
+        return env_kwargs
+    from seal_gym.adapt import make_engine  # torch and peft: only when an engine is made
+
+    return {**env_kwargs, engine_kwarg: make_engine(bundle.model, bundle.tokenizer, engine, progress=progress)}
 
 
 def groups_by_task(env_id: str) -> bool:

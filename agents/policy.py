@@ -66,6 +66,9 @@ class LMPolicy:
     def parameters(self) -> list[torch.nn.Parameter]:
         return self.adapter.parameters()
 
+    def updated(self) -> None:
+        self.adapter.updated()
+
     def reference(self) -> contextlib.AbstractContextManager:
         return self.adapter.disabled()
 

@@ -2,8 +2,9 @@
 the time left computed from a measured rate.
 
 A round's inner loops run inside one env ``step`` (one engine call), which can take minutes on a CPU. The
-engine reports each batch of inner loops it finishes (:mod:`seal_gym.adapt.progress`): the phase then says
-how many are done and, at the rate measured so far in the call, how long the rest should take. Between
+engine reports each batch of inner loops it finishes to its progress callback (:mod:`seal_gym.adapt.progress`;
+an agent that shares its model makes the env's engine with its relay, see
+:func:`~seal_gym.agents.env_traits.engine_reporting_to`): the phase then says how many are done and, at the rate measured so far in the call, how long the rest should take. Between
 batches a timer thread says how long the phase has run and, once a round has been measured, how long it
 took last time.
 
@@ -16,12 +17,13 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from seal_gym.adapt.progress import listening
+from seal_gym.adapt.progress import ProgressRelay
 
 PROGRESS_SECONDS = 30.0
 """How often a long phase reports between batches (seconds)."""
@@ -29,7 +31,7 @@ PROGRESS_SECONDS = 30.0
 
 @contextmanager
 def heartbeat(say: Callable[[str], None], what: str, expected: float | None = None,
-              every: float = PROGRESS_SECONDS) -> Iterator[None]:
+              every: float = PROGRESS_SECONDS, engine: ProgressRelay | None = None) -> Iterator[None]:
     """Report ``what`` after each engine batch and every ``every`` seconds until the block ends.
 
     Args:
@@ -37,6 +39,7 @@ def heartbeat(say: Callable[[str], None], what: str, expected: float | None = No
         what: the phase's name.
         expected: the phase's expected seconds (the previous round's, measured); ``None`` or 0: unknown.
         every: seconds between timer lines.
+        engine: the relay the inner-loop engine reports to (``None``: timer lines only).
     """
     start = time.perf_counter()
     done = threading.Event()
@@ -64,7 +67,7 @@ def heartbeat(say: Callable[[str], None], what: str, expected: float | None = No
     thread = threading.Thread(target=timer, name=f"heartbeat: {what}", daemon=True)
     thread.start()
     try:
-        with listening(on_batch):
+        with engine.listening(on_batch) if engine is not None else contextlib.nullcontext():
             yield
     finally:
         done.set()

@@ -76,6 +76,10 @@ class TrainablePolicy(TextPolicy, Protocol):
 
     def parameters(self) -> list[torch.nn.Parameter]: ...
 
+    def updated(self) -> None:
+        """Called after every optimizer step on :meth:`parameters`: caches keyed on the weights see the change."""
+        ...
+
     def reference(self) -> contextlib.AbstractContextManager:
         """Within the block the policy is its reference (the weights at the last merge)."""
         ...

@@ -19,7 +19,7 @@ class SealEnv(gym.Env[str, str]):
     ``inner_seed`` (the inner-loop seed; drawn with ``self.np_random`` otherwise).
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 1, "model_kwarg": "model"}
+    metadata = {"render_modes": ["ansi"], "render_fps": 1, "model_kwarg": "model", "engine_kwarg": "engine"}
     """``model_kwarg``: the keyword that takes the model the inner loop adapts (agents pass their policy's
     own model there in self mode; see :mod:`seal_gym.agents.env_traits`)."""
 

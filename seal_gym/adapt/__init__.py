@@ -2,7 +2,8 @@
 
 This package is the only code that touches LoRA internals. Public pieces: the typed requests and outcomes
 (:mod:`~seal_gym.adapt.types`), the engines and :func:`make_engine`, the policy adapter that agents train
-(:mod:`~seal_gym.adapt.policy_adapter`), and :func:`greedy_answers` for plain base-model answers.
+(:mod:`~seal_gym.adapt.policy_adapter`), the weights version that caches key on (:mod:`~seal_gym.adapt.versions`),
+and :func:`greedy_answers` for plain base-model answers.
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ ENGINES = ("auto", "sequential", "batched", "ray")
 # The engines import torch and peft (~2 s); the types and ENGINES do not, so a command that only builds its
 # options from them (``seal-gym --help``) stays fast. The engines load on first use (PEP 562).
 _LAZY = {"AutoEngine": "auto", "BatchedEngine": "batched", "greedy_answers": "decoding",
-         "PolicyAdapter": "policy_adapter", "weights_version": "policy_adapter", "SequentialEngine": "sequential"}
+         "PolicyAdapter": "policy_adapter", "weights_version": "versions", "SequentialEngine": "sequential"}
 
 if TYPE_CHECKING:
     from seal_gym.adapt.auto import AutoEngine
     from seal_gym.adapt.batched import BatchedEngine
     from seal_gym.adapt.decoding import greedy_answers
-    from seal_gym.adapt.policy_adapter import PolicyAdapter, weights_version
+    from seal_gym.adapt.policy_adapter import PolicyAdapter
     from seal_gym.adapt.sequential import SequentialEngine
+    from seal_gym.adapt.versions import weights_version
 
 
 def __getattr__(name: str) -> Any:

@@ -7,6 +7,7 @@ from typing import Sequence
 import torch
 
 from seal_gym.adapt.batched import BatchedEngine
+from seal_gym.adapt.progress import ProgressCallback
 from seal_gym.adapt.sequential import SequentialEngine
 from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, Query
 
@@ -21,11 +22,12 @@ class AutoEngine:
 
     Args:
         model, tokenizer: as for the engines; ``kwargs`` go to :class:`BatchedEngine`.
+        progress: given to both engines (see :mod:`seal_gym.adapt.progress`).
     """
 
-    def __init__(self, model: torch.nn.Module, tokenizer, **kwargs) -> None:
-        self.sequential = SequentialEngine(model, tokenizer)
-        self.batched = BatchedEngine(model, tokenizer, **kwargs)
+    def __init__(self, model: torch.nn.Module, tokenizer, progress: ProgressCallback | None = None, **kwargs) -> None:
+        self.sequential = SequentialEngine(model, tokenizer, progress=progress)
+        self.batched = BatchedEngine(model, tokenizer, progress=progress, **kwargs)
         self.on_cuda = next(model.parameters()).device.type == "cuda"
 
     def engine_for(self, num_requests: int) -> SequentialEngine | BatchedEngine:

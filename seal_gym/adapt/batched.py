@@ -28,7 +28,7 @@ from seal_gym.adapt.decoding import asks_answer, greedy_answers, target_logprobs
 from seal_gym.adapt.engine_base import EngineBase
 from seal_gym.adapt.losses import body_and_head, chunked_loss_sums, logits_are_head_of_body, per_adapter_loss_sums
 from seal_gym.adapt.optimizer import clip_and_step, max_grad_norm
-from seal_gym.adapt.progress import report
+from seal_gym.adapt.progress import ProgressCallback, report
 from seal_gym.adapt.stacked_lora import StackedLora
 from seal_gym.adapt.tokens import IGNORE_INDEX, batch_order, collate, length_buckets, pad_token_id, tokenize_request
 from seal_gym.adapt.training import lr_multiplier
@@ -57,13 +57,14 @@ class BatchedEngine(EngineBase):
             (one more forward pass per step): training memory then grows with the layers' inputs, not with
             all their intermediates. Results are unchanged (dropout masks are replayed).
         keep_lora_state: keep every adapter's trained weights in ``lora_states`` (for tests).
+        progress: called with (requests done, requests in the call) at the start and after each cohort.
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer, answer_batch_size: int = 256, max_adapters: int | None = None,
                  group_by: GroupBy = "spec", bucket_overhead_tokens: int | None = None,
                  loss_chunk_tokens: int | None = 2048, layer_checkpointing: bool = False,
-                 keep_lora_state: bool = False) -> None:
-        super().__init__(model, tokenizer, answer_batch_size)
+                 keep_lora_state: bool = False, progress: ProgressCallback | None = None) -> None:
+        super().__init__(model, tokenizer, answer_batch_size, progress)
         if group_by not in ("none", "spec"):
             raise ValueError(f"group_by must be 'none' or 'spec', got {group_by!r}")
         if max_adapters is None:
@@ -88,13 +89,13 @@ class BatchedEngine(EngineBase):
         outcomes: list[AdaptOutcome | None] = [None] * len(requests)
         states: list[dict] = [{} for _ in requests]
         done = 0
-        report(done, len(requests))
+        report(self.progress, done, len(requests))
         for cohort in self._cohorts(requests):
             results = self._adapt_cohort([requests[i] for i in cohort])
             for i, (outcome, state) in zip(cohort, results):
                 outcomes[i], states[i] = outcome, state
             done += len(cohort)
-            report(done, len(requests))  # a line per batch in a training loop's output
+            report(self.progress, done, len(requests))  # a line per batch in a training loop's output
         self.lora_states = states if self.keep_lora_state else []
         return outcomes  # type: ignore[return-value]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from seal_gym.adapt.decoding import greedy_answers
+from seal_gym.adapt.progress import ProgressCallback
 from seal_gym.adapt.types import LoraSpec, Query
 
 
@@ -54,14 +55,17 @@ def target_linear_names(model: torch.nn.Module, lora: LoraSpec) -> list[str]:
 
 
 class EngineBase:
-    """What every engine shares: the frozen model it adapts, its tokenizer, and base-model answers."""
+    """What every engine shares: the frozen model it adapts, its tokenizer, base-model answers, and the
+    callback its ``adapt`` calls report progress to (:mod:`seal_gym.adapt.progress`; ``None``: no reports)."""
 
-    def __init__(self, model: torch.nn.Module, tokenizer, answer_batch_size: int) -> None:
+    def __init__(self, model: torch.nn.Module, tokenizer, answer_batch_size: int,
+                 progress: ProgressCallback | None = None) -> None:
         if answer_batch_size < 1:
             raise ValueError(f"answer_batch_size must be >= 1, got {answer_batch_size}")
         self.model = model
         self.tokenizer = tokenizer
         self.answer_batch_size = answer_batch_size
+        self.progress = progress
 
     @property
     def device(self) -> torch.device:

@@ -8,8 +8,9 @@ schedule), so an update here learns exactly what the engine's temporary adapter 
 :meth:`~seal_gym.adapt.PolicyAdapter.merge` does: on a bf16 base, small deltas merged directly would round
 away). :meth:`PersistentUpdates.restore` copies the weights back bit for bit; nothing is written to disk.
 
-Every merge updates parameters in place, so :func:`~seal_gym.adapt.weights_version` changes and caches keyed
-on it (an inner loop's baseline answers) follow the updated model.
+Every merge, ``base_weights()`` (entering and leaving) and ``restore()`` bump the model's weights version
+(:func:`~seal_gym.adapt.versions.bump_weights_version`), so caches keyed on it (an inner loop's baseline
+answers) follow the updated model.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 
 from seal_gym.adapt.sequential import temporary_lora, train_lora
 from seal_gym.adapt.types import AdaptRequest
+from seal_gym.adapt.versions import bump_weights_version
 
 
 @dataclass
@@ -85,6 +87,7 @@ class PersistentUpdates:
             self._masters[key].add_((b @ a) * scaling)
             weight.copy_(self._masters[key])
         self.num_updates += 1
+        bump_weights_version(self.model, self._weight_names())
 
     @contextlib.contextmanager
     def base_weights(self) -> Iterator[None]:
@@ -92,21 +95,28 @@ class PersistentUpdates:
         with torch.no_grad():
             for key, original in self._originals.items():
                 self.model.get_submodule(key).weight.copy_(original)
+        bump_weights_version(self.model, self._weight_names())
         try:
             yield
         finally:
             with torch.no_grad():
                 for key, master in self._masters.items():
                     self.model.get_submodule(key).weight.copy_(master)
+            bump_weights_version(self.model, self._weight_names())
 
     @torch.no_grad()
     def restore(self) -> None:
         """Put every updated weight back as it was before the first update (bit-identical)."""
         for key, original in self._originals.items():
             self.model.get_submodule(key).weight.copy_(original)
+        bump_weights_version(self.model, self._weight_names())
         self._originals.clear()
         self._masters.clear()
         self.num_updates = 0
+
+    def _weight_names(self) -> list[str]:
+        """The model's names of the weights updates were merged into."""
+        return [f"{key}.weight" for key in self._originals]
 
     def __enter__(self) -> "PersistentUpdates":
         return self

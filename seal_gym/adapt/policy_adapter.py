@@ -14,8 +14,9 @@ and never touches the policy's parameters. So nothing in the inner loop needs to
 - ``restore_pretrained()`` puts the weights as loaded back; model files on disk are never written;
 - ``save`` / ``load`` checkpoint the trainable state as safetensors.
 
-Every cache that depends on the weights keys on :func:`weights_version`, which changes whenever any
-parameter is updated in place (optimizer steps, ``copy_``, merges) or the model's structure changes.
+Every change this adapter makes to the model bumps its weights version
+(:func:`~seal_gym.adapt.versions.weights_version`, which caches key on): see :mod:`seal_gym.adapt.versions`
+for the list, and :meth:`PolicyAdapter.updated` for optimizer steps.
 """
 
 from __future__ import annotations
@@ -30,18 +31,11 @@ import torch.nn.functional as F
 from seal_gym.adapt.engine_base import set_submodule, target_linear_names
 from seal_gym.adapt.training import lora_a_init
 from seal_gym.adapt.types import LoraSpec
+from seal_gym.adapt.versions import bump_weights_version, version_of, weights_version
+
+__all__ = ["PolicyAdapter", "PolicyLoraLinear", "weights_version"]  # weights_version: its old home, still imported
 
 ATTRIBUTE = "seal_gym_policy_adapter"
-
-
-def weights_version(model: torch.nn.Module) -> int:
-    """A number that changes whenever a parameter of ``model`` changes in place or parameters come and go.
-
-    It reads PyTorch's per-tensor version counters, which every in-place update bumps (an optimizer step,
-    ``copy_``, a merge), so caches can key on it without hashing any weights. Writes through ``.data``
-    bypass those counters: update parameters in place under ``torch.no_grad()`` instead.
-    """
-    return hash(tuple((id(p), p._version) for p in model.parameters()))
 
 
 class PolicyLoraLinear(torch.nn.Module):
@@ -113,6 +107,8 @@ class PolicyAdapter:
             set_submodule(model, name, layer)
             self.layers[name] = layer
         self._reset_lora()
+        bump_weights_version(model)  # parameters came: a replica of the model must be rebuilt
+        version_of(model).watch(self._named_parameters())  # the safety net for optimizers that never call updated()
         # Weights as loaded, and float32 masters that merges accumulate into; both made on first merge.
         self._pretrained: dict[str, torch.Tensor] = {}
         self._masters: dict[str, torch.Tensor] = {}
@@ -126,6 +122,11 @@ class PolicyAdapter:
     def parameters(self) -> list[torch.nn.Parameter]:
         """The trainable parameters (``A`` and ``B`` of every layer), in a fixed order."""
         return [p for layer in self.layers.values() for p in (layer.policy_a, layer.policy_b)]
+
+    def updated(self) -> None:
+        """Say that :meth:`parameters` were updated in place (call it after every optimizer step): bumps the
+        model's weights version, so caches keyed on it see the new policy."""
+        bump_weights_version(self.model, self._named_parameters())
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -148,6 +149,7 @@ class PolicyAdapter:
             if target.shape != value.shape:
                 raise ValueError(f"{key}: shape {tuple(value.shape)} where this adapter has {tuple(target.shape)}")
             target.copy_(value)
+        bump_weights_version(self.model, state)
 
     def plain_state_dict(self) -> dict[str, torch.Tensor]:
         """The model's state dict as the model without this adapter names it (each wrapped linear's base
@@ -179,11 +181,13 @@ class PolicyAdapter:
         previous = {name: layer.enabled for name, layer in self.layers.items()}
         for layer in self.layers.values():
             layer.enabled = False
+        bump_weights_version(self.model, ())  # no parameter changed, but what the model computes did
         try:
             yield
         finally:
             for name, layer in self.layers.items():
                 layer.enabled = previous[name]
+            bump_weights_version(self.model, ())
 
     @torch.no_grad()
     def merge(self) -> None:
@@ -201,6 +205,7 @@ class PolicyAdapter:
             weight.copy_(self._masters[name])
         self.merges += 1
         self._reset_lora()
+        bump_weights_version(self.model, [f"{name}.base.weight" for name in self.layers] + [*self._named_parameters()])
 
     @torch.no_grad()
     def restore_pretrained(self) -> None:
@@ -211,6 +216,7 @@ class PolicyAdapter:
         self._masters.clear()
         self.merges = 0
         self._reset_lora()
+        bump_weights_version(self.model, [f"{name}.base.weight" for name in self.layers] + [*self._named_parameters()])
 
     def remove(self) -> None:
         """Take the adapter out of the model (unmerged): the original linear layers go back in place."""
@@ -218,6 +224,13 @@ class PolicyAdapter:
             set_submodule(self.model, name, layer.base)
         self.layers.clear()
         object.__setattr__(self.model, ATTRIBUTE, None)
+        version_of(self.model).watch({})
+        bump_weights_version(self.model)  # parameters went
+
+    def _named_parameters(self) -> dict[str, torch.nn.Parameter]:
+        """The trainable parameters under their names in the model."""
+        return {f"{name}.{kind}": getattr(layer, kind) for name, layer in self.layers.items()
+                for kind in ("policy_a", "policy_b")}
 
     @torch.no_grad()
     def _reset_lora(self) -> None:

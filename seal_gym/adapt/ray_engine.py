@@ -3,10 +3,11 @@
 
 - Replicas (:mod:`~seal_gym.adapt.ray_worker`) are built from the local model's config and weights, shipped
   once through Ray's object store.
-- Self mode: before every call, if :func:`~seal_gym.adapt.policy_adapter.weights_version` changed since the
-  last sync, exactly the parameters whose version counters moved are pushed (with the generation config,
-  if it changed): the policy adapter after an optimizer step; the merged layers' base weights after
-  ``merge()``. If parameters came or went (a policy adapter installed or removed), every replica is rebuilt.
+- Self mode: before every call, if :func:`~seal_gym.adapt.versions.weights_version` changed since the last
+  sync, exactly the parameters its bumps named are pushed (with the generation config, if it changed): the
+  policy adapter after an optimizer step; the merged layers' base weights after ``merge()``; every parameter
+  when a bump did not say which. If parameters came or went (a policy adapter installed or removed), every
+  replica is rebuilt.
 - A call splits its requests over the actors and gathers outcomes in request order
   (:mod:`~seal_gym.adapt.ray_scheduling`); an actor that dies mid-call (or, with ``call_timeout_s``, hangs)
   has its requests retried on the others and is replaced by a fresh actor built from the current weights.
@@ -21,11 +22,12 @@ from typing import Any, Sequence
 
 import torch
 
-from seal_gym.adapt.policy_adapter import weights_version
+from seal_gym.adapt.progress import ProgressCallback, report
 from seal_gym.adapt.ray_cluster import import_ray, start_ray
 from seal_gym.adapt.ray_scheduling import dead_actor_errors, request_cost, scatter_gather
 from seal_gym.adapt.ray_worker import RayWorker, model_payload
 from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, Query
+from seal_gym.adapt.versions import changes_since, weights_version
 
 
 class RayEngine:
@@ -49,6 +51,8 @@ class RayEngine:
             (default) waits as long as it takes. Set it well above a share's normal time: a slow actor
             cannot be told from a hung one.
         startup_timeout_s: how long to wait for the actors to come up before failing with the cluster's resources.
+        progress: called with (requests done, requests in the call) when a call starts and when it ends (the
+            actors' own engines report in their processes, where no one listens).
         engine_kwargs: passed to every actor's :class:`BatchedEngine` (e.g. ``max_adapters``).
 
     Raises:
@@ -57,7 +61,8 @@ class RayEngine:
 
     def __init__(self, model: torch.nn.Module, tokenizer, num_workers: int = 2, address: str | None = None,
                  num_cpus_per_worker: float = 1, num_gpus_per_worker: float | None = None, max_attempts: int = 3,
-                 call_timeout_s: float | None = None, startup_timeout_s: float = 300.0, **engine_kwargs: Any) -> None:
+                 call_timeout_s: float | None = None, startup_timeout_s: float = 300.0,
+                 progress: ProgressCallback | None = None, **engine_kwargs: Any) -> None:
         bad_timeout = call_timeout_s is not None and call_timeout_s <= 0
         if num_workers < 1 or max_attempts < 1 or num_cpus_per_worker < 0 or bad_timeout:
             raise ValueError(f"need num_workers >= 1, max_attempts >= 1, num_cpus_per_worker >= 0 and "
@@ -71,12 +76,12 @@ class RayEngine:
             num_gpus_per_worker = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
         self.model, self.tokenizer = model, tokenizer
         self.max_attempts, self.startup_timeout_s = max_attempts, startup_timeout_s
-        self.call_timeout_s = call_timeout_s
+        self.call_timeout_s, self.progress = call_timeout_s, progress
         self._actor_class = ray.remote(RayWorker).options(num_cpus=num_cpus_per_worker, num_gpus=num_gpus_per_worker)
         self._worker_args = (max(1, int(num_cpus_per_worker)), dict(engine_kwargs))
         self.restarts = 0
         """Actors replaced after dying, over this engine's life."""
-        self._versions: dict[str, tuple[int, int]] = {}
+        self._names: set[str] = set()  # the parameters the replicas hold
         self._synced, self._generation = weights_version(model), ""
         self._payload_ref, self._payload_key = None, None
         payload = self._payload()
@@ -88,7 +93,10 @@ class RayEngine:
 
     def adapt(self, requests: Sequence[AdaptRequest]) -> list[AdaptOutcome]:
         requests = list(requests)
-        return self._map("adapt", requests, [request_cost(r) for r in requests])
+        report(self.progress, 0, len(requests))
+        outcomes = self._map("adapt", requests, [request_cost(r) for r in requests])
+        report(self.progress, len(requests), len(requests))
+        return outcomes
 
     def answer(self, queries: Sequence[Query]) -> list[str]:
         queries = list(queries)
@@ -113,7 +121,7 @@ class RayEngine:
 
     def _payload(self):
         """The current model in the object store (made again only after a change); records what it holds."""
-        self._versions = {n: (id(p), p._version) for n, p in self.model.named_parameters()}
+        self._names = {n for n, _ in self.model.named_parameters()}
         self._synced, self._generation = weights_version(self.model), self._generation_json()
         if self._payload_key != (self._synced, self._generation):
             self._payload_ref = self._ray.put(model_payload(self.model, self.tokenizer))
@@ -141,15 +149,16 @@ class RayEngine:
         if weights_version(self.model) == self._synced and generation == self._generation:
             return
         params = dict(self.model.named_parameters())
-        if params.keys() != self._versions.keys():  # parameters came or went: rebuild every replica
+        if params.keys() != self._names:  # parameters came or went: rebuild every replica
             payload = self._payload()
             calls = [w.rebuild.remote(payload) for w in self.workers]
         else:
-            changed = {n: p.detach().to("cpu", copy=True) for n, p in params.items()
-                       if (id(p), p._version) != self._versions[n]}
+            names = changes_since(self.model, self._synced)
+            changed = {n: p.detach().to("cpu", copy=True) for n, p in params.items() if names is None or n in names}
             new_generation = None if generation == self._generation else self.model.generation_config
-            self._versions = {n: (id(p), p._version) for n, p in params.items()}
             self._synced, self._generation = weights_version(self.model), generation
+            if not changed and new_generation is None:  # e.g. a policy's disabled() came and went
+                return
             update = self._ray.put(changed)
             calls = [w.update.remote(update, new_generation) for w in self.workers]
         for index, call in enumerate(calls):

@@ -17,6 +17,7 @@ import torch
 from seal_gym.adapt.batched import BatchedEngine
 from seal_gym.adapt.policy_adapter import PolicyAdapter
 from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, LoraSpec, Query
+from seal_gym.adapt.versions import bump_weights_version
 
 
 @dataclass
@@ -98,6 +99,7 @@ class RayWorker:
         named = dict(self.model.named_parameters())
         for name, value in params.items():
             named[name].copy_(value)
+        bump_weights_version(self.model, params)
 
     def adapt(self, requests: list[AdaptRequest]) -> list[AdaptOutcome]:
         return self.engine.adapt(requests)

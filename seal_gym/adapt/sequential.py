@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from seal_gym.adapt.decoding import greedy_answers, target_logprobs
 from seal_gym.adapt.engine_base import EngineBase, linear_path, target_linear_names
-from seal_gym.adapt.progress import report
+from seal_gym.adapt.progress import ProgressCallback, report
 from seal_gym.adapt.tokens import IGNORE_INDEX, batch_order, collate, pad_token_id, tokenize_request
 from seal_gym.adapt.training import lora_a_init, lr_multiplier
 from seal_gym.adapt.types import AdaptOutcome, AdaptRequest, LoraSpec
@@ -86,17 +86,19 @@ class SequentialEngine(EngineBase):
         model: a Hugging Face causal LM (shared: it is never modified).
         tokenizer: its tokenizer.
         answer_batch_size: queries answered per ``generate`` call.
+        progress: called with (requests done, requests in the call) at the start and after each request.
     """
 
-    def __init__(self, model: torch.nn.Module, tokenizer, answer_batch_size: int = 32) -> None:
-        super().__init__(model, tokenizer, answer_batch_size)
+    def __init__(self, model: torch.nn.Module, tokenizer, answer_batch_size: int = 32,
+                 progress: ProgressCallback | None = None) -> None:
+        super().__init__(model, tokenizer, answer_batch_size, progress)
 
     def adapt(self, requests: Sequence[AdaptRequest]) -> list[AdaptOutcome]:
         outcomes = []
-        report(0, len(requests))
+        report(self.progress, 0, len(requests))
         for request in requests:
             outcomes.append(self._adapt_one(request))
-            report(len(outcomes), len(requests))  # a line per request in a training loop's output
+            report(self.progress, len(outcomes), len(requests))  # a line per request in a training loop's output
         return outcomes
 
     def _adapt_one(self, request: AdaptRequest) -> AdaptOutcome:

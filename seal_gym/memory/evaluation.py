@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from seal_gym.adapt import LoraSpec, TrainSpec
+from seal_gym.caching import BoundedCache
 from seal_gym.memory.answering import MODES, ask, question_text
 from seal_gym.memory.documents import NewDocument, Question
 from seal_gym.memory.store import KnowledgeBase, Settings
@@ -175,11 +176,14 @@ def evaluate_memory(passages: Sequence[Passage], editor: WeightEditor, writer: W
 class CachedAnswers:
     """A weight editor's answers, remembered per (weights, prompt): a question asked again on the same weights
     with the same documents in its prompt (every "none" question, most "retrieval" ones, all of them after a
-    rolled-back update) is not answered again. Only :meth:`prompt`, :meth:`load` and :meth:`answer` are used."""
+    rolled-back update) is not answered again. Only :meth:`prompt`, :meth:`load` and :meth:`answer` are used.
 
-    def __init__(self, editor: WeightEditor) -> None:
+    At most ``entries`` answers are kept (least recently used dropped first): a window asks every question
+    seen so far in three modes, so the default holds several windows of a long stream."""
+
+    def __init__(self, editor: WeightEditor, entries: int = 8192) -> None:
         self.editor = editor
-        self._answers: dict[tuple, str] = {}
+        self._answers = BoundedCache(entries)
 
     def prompt(self, text: str) -> str:
         return self.editor.prompt(text)
@@ -190,10 +194,12 @@ class CachedAnswers:
 
     def answer(self, queries, weights: bool = True) -> list[str]:
         keys = [(self._weights if weights else (), q.prompt, q.max_new_tokens) for q in queries]
-        missing = {k: q for k, q in zip(keys, queries) if k not in self._answers}
-        for key, text in zip(missing, self.editor.answer(list(missing.values()), weights)):
+        answers = {k: self._answers.get(k) for k in keys}
+        missing = {k: q for k, q in zip(keys, queries) if answers[k] is None}
+        answers.update(zip(missing, self.editor.answer(list(missing.values()), weights)))
+        for key, text in answers.items():
             self._answers[key] = text
-        return [self._answers[k] for k in keys]
+        return [answers[k] for k in keys]
 
 
 def _document(passage: Passage, give_questions: bool) -> NewDocument:
