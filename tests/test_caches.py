@@ -32,3 +32,14 @@ def test_cached_answers_are_bounded_and_answer_again_after_eviction():
     assert len(cache._answers) == 3
     assert cache.answer(queries[-1:]) == ["Q4"] and editor.asked.count("q4") == 1  # kept: not asked again
     assert cache.answer(queries[:1]) == ["Q0"] and editor.asked.count("q0") == 2  # dropped: asked again
+
+
+def test_inner_loop_caches_stop_at_their_bound_over_policy_updates(monkeypatch):
+    """benchmarks/cache_memory.py with a bound of 3: every update adds 2 base answers and 1 reference, so the
+    caches would hold 8 and 4 entries after 3 updates without the bound."""
+    import seal_gym.squad.inner_loop as inner_loop
+    from benchmarks.cache_memory import main
+
+    monkeypatch.setattr(inner_loop, "CACHE_ENTRIES", 3)
+    rows = main(["--updates", "3", "--passages", "2", "--references", "1", "--every", "1"])
+    assert [(int(r[2]), int(r[3])) for r in rows] == [(2, 1), (3, 2), (3, 3), (3, 3)]

@@ -11,6 +11,7 @@ import torch
 from seal_gym.adapt import AdaptRequest, LoraSpec, TrainSequence, TrainSpec
 from seal_gym.adapt.persistent import PersistentUpdates, UpdateOutcome
 from seal_gym.adapt.sequential import temporary_lora, train_lora
+from seal_gym.adapt.versions import bump_weights_version
 from seal_gym.arc.generator import generate_task
 from seal_gym.arc.grids import answer_text
 from seal_gym.arc.inner_loop import ArcInnerLoop
@@ -141,8 +142,7 @@ class ForgetfulUpdates:
     def apply(self, request: AdaptRequest) -> UpdateOutcome:
         good = any("GOOD" in s.prompt for s in request.sequences)
         self.learned.append(request.sequences[-1].prompt.split("\n", 1)[0] if good else None)
-        with torch.no_grad():
-            next(self.model.parameters()).add_(0)  # a new weights version: cached answers are stale
+        bump_weights_version(self.model)  # as PersistentUpdates does: cached answers are stale
         return UpdateOutcome([1.0], 10, 1, 0.0)
 
     def restore(self) -> None:
