@@ -30,6 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Literal
 
+from seal_gym.atomic_files import sync_dir, write_atomically, write_synced
 from seal_gym.filelock import try_flock
 from seal_gym.memory.documents import TAGS, Document, NewDocument, Tag
 # The state's value types live in state.py; they are imported here too, where callers have always found them.
@@ -222,8 +223,8 @@ class KnowledgeBase:
         scratch.mkdir()
         try:
             data = {"documents": [d.record() for d in state.documents], "updates": [u.record() for u in state.updates]}
-            _write_synced(scratch / "state.json", json.dumps(data, ensure_ascii=False))
-            _write_synced(scratch / "log.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in state.log))
+            write_synced(scratch / "state.json", json.dumps(data, ensure_ascii=False))
+            write_synced(scratch / "log.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in state.log))
             if state.documents:
                 from seal_gym.memory.index import build_index
 
@@ -234,7 +235,7 @@ class KnowledgeBase:
         self.pause("state-written")
         name = f"s{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         os.rename(scratch, states / name)
-        _sync_dir(states)
+        sync_dir(states)
         self.pause("before-pointer")
         pointer = self.path / "CURRENT"
         previous = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else None
@@ -283,26 +284,3 @@ class KnowledgeBase:
         new = tuple(Document(f"d{start + i + 1:06d}", d.title, d.text, d.questions, d.tag or self.settings.default_tag,
                              added, d.source) for i, d in enumerate(fresh))
         return self.commit(replace(state, documents=state.documents + new))
-
-
-def _write_synced(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` by a complete new file in one step (a reader sees the old or the new content)."""
-    scratch = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    _write_synced(scratch, text)
-    os.replace(scratch, path)
-    _sync_dir(path.parent)
-
-
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from seal_gym.diversity import compression_ratio, distinct_n, words
 from seal_gym.self_edits import Writer, write_self_edits
 from seal_gym.memory.documents import NewDocument
-from seal_gym.memory.store import write_atomically
+from seal_gym.atomic_files import write_atomically
 from seal_gym.squad.prompts import get_prompt_style
 
 
