@@ -5,7 +5,7 @@ observations, rewards and ``info``: never on an environment's internals, so ever
 text env. The loop (:class:`Agent`) is written once; each algorithm is one file that adds its update.
 
 >>> sorted(AGENTS)
-['grpo', 'ppo', 'rest-em', 'sb3-ppo']
+['grpo', 'ppo', 'rest-em', 'sb3-ppo', 'sft']
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from seal_gym.agents.ppo import PPO, PPOConfig
 from seal_gym.agents.rest_em import ReSTEM, ReSTEMConfig
 from seal_gym.agents.rollouts import Collector, Rollouts
 from seal_gym.agents.sb3_ppo import SB3PPO, SB3PPOConfig
+from seal_gym.agents.sft import SFT, SFTConfig
 from seal_gym.agents.scripted import ConstantPolicy, ReplayPolicy
 from seal_gym.agents.writers import policy_folder, publish_writer, trained_env
 
-AGENTS: dict[str, type[Agent]] = {cls.name: cls for cls in (ReSTEM, GRPO, PPO, SB3PPO)}
+AGENTS: dict[str, type[Agent]] = {cls.name: cls for cls in (ReSTEM, GRPO, PPO, SB3PPO, SFT)}
 
 
 def make_agent(name: str, policy: TrainablePolicy | None = None, env: Any = "SealSquad-v0",

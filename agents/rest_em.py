@@ -80,31 +80,38 @@ class ReSTEM(Agent):
     def update(self, rollouts: Rollouts) -> dict[str, float]:
         c = self.config
         pairs = [x for x, k in zip(rollouts.completions, self.kept(rollouts)) if k and x.completion_ids]
-        trained = len(pairs) / len(rollouts.completions) if c.epochs else 0.0
-        if not trained:
-            return {"charts/trained_fraction": 0.0}
-        optimizer = torch.optim.AdamW(self.policy.parameters(), lr=c.learning_rate, weight_decay=0.0)
-        losses, grad_norms, entropy, tokens_seen = [], [], [], []
-        for _ in range(c.epochs):
-            order = self.update_rng.permutation(len(pairs))
-            for start in range(0, len(pairs), c.batch_size):
-                batch = [pairs[i] for i in order[start:start + c.batch_size]]
-                tokens = sum(len(x.completion_ids) for x in batch)
+        return fine_tune(self, pairs, len(pairs) / len(rollouts.completions) if c.epochs else 0.0)
 
-                def loss_fn(scores, part, tokens=tokens):
-                    entropy.append(float(scores.entropy[scores.mask].mean()))
-                    tokens_seen.append(int(scores.mask.sum()))
-                    return -(scores.logprobs * scores.mask).sum() / tokens
 
-                step = gradient_step(self.policy, optimizer, batch, loss_fn, c.minibatch_size, c.max_grad_norm)
-                losses.append(step["loss"])
-                grad_norms.append(step["grad_norm"])
-        if c.merge:
-            self.policy.end_round()
-        steps_per_epoch = -(-len(pairs) // c.batch_size)
-        return {"charts/trained_fraction": trained, "losses/policy_loss": float(np.mean(losses[-steps_per_epoch:])),
-                "losses/first_step_loss": losses[0], "losses/grad_norm": float(np.mean(grad_norms)),
-                "losses/entropy": float(np.average(entropy, weights=tokens_seen))}
+def fine_tune(agent: Agent, pairs: list, trained: float) -> dict[str, float]:
+    """ReST-EM's M-step on (prompt, self-edit) ``pairs``: ``epochs`` shuffled passes of token-mean NLL with AdamW
+    at the agent's learning rate, then a merge if ``merge``; the numbers to log (``trained``: the trained share).
+    Shared with :class:`~seal_gym.agents.sft.SFT`, whose pairs are a teacher's."""
+    c = agent.config
+    if not trained or not pairs:
+        return {"charts/trained_fraction": 0.0}
+    optimizer = torch.optim.AdamW(agent.policy.parameters(), lr=c.learning_rate, weight_decay=0.0)
+    losses, grad_norms, entropy, tokens_seen = [], [], [], []
+    for _ in range(c.epochs):
+        order = agent.update_rng.permutation(len(pairs))
+        for start in range(0, len(pairs), c.batch_size):
+            batch = [pairs[i] for i in order[start:start + c.batch_size]]
+            tokens = sum(len(x.completion_ids) for x in batch)
+
+            def loss_fn(scores, part, tokens=tokens):
+                entropy.append(float(scores.entropy[scores.mask].mean()))
+                tokens_seen.append(int(scores.mask.sum()))
+                return -(scores.logprobs * scores.mask).sum() / tokens
+
+            step = gradient_step(agent.policy, optimizer, batch, loss_fn, c.minibatch_size, c.max_grad_norm)
+            losses.append(step["loss"])
+            grad_norms.append(step["grad_norm"])
+    if c.merge:
+        agent.policy.end_round()
+    steps_per_epoch = -(-len(pairs) // c.batch_size)
+    return {"charts/trained_fraction": trained, "losses/policy_loss": float(np.mean(losses[-steps_per_epoch:])),
+            "losses/first_step_loss": losses[0], "losses/grad_norm": float(np.mean(grad_norms)),
+            "losses/entropy": float(np.average(entropy, weights=tokens_seen))}
 
 
 def _info_mean(rows: list[dict], key: str) -> float:

@@ -112,3 +112,18 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def warm_start(policy: Any, writer: str) -> None:
+    """Load a trained writer into ``policy`` (its weights only: sampling starts afresh from the run's seed).
+
+    Raises:
+        ValueError: a folder that holds no policy, or one of another model or LoRA shape.
+    """
+    folder = policy_folder(writer)
+    meta = json.loads((folder / "policy.json").read_text())
+    if meta.get("model") != policy.bundle.name:
+        raise ValueError(f"--init-policy {writer}: its writer was trained on {meta.get('model')}, this run's model is "
+                         f"{policy.bundle.name}")
+    policy.load(folder)
+    policy.calls = 0

@@ -85,6 +85,9 @@ class DomainSpec:
     """The inner loop's settings the CLI offers as options (see :class:`OptionGroup`)."""
     choices: Mapping[str, Callable[[], list[str]]] = field(default_factory=dict)
     """Finite sets of self-edits a policy can be restricted to (``SamplingConfig.choices`` names one)."""
+    demonstrations: Callable[[str, Mapping[str, Any]], list[tuple[str, str]]] | None = None
+    """A teacher's (prompt, self-edit) pairs from a source, each prompt as the env made with the given arguments
+    shows it (``--agent sft --demonstrations SOURCE``); ``None``: only ``.jsonl`` files of pairs."""
     scripted: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     """Scripted baselines by name (factories of objects with ``act(observations)``)."""
     structured_twin: str | None = None

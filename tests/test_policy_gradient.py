@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import string
+import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -57,9 +60,15 @@ def test_k3_kl_is_zero_at_the_reference_and_positive_elsewhere():
         clipped_surrogate(lp[None], lp[None], torch.tensor([0.0]), torch.ones(1, 2, dtype=torch.bool), kl_coef=0.1)
 
 
+TEACHER = Path(tempfile.mkdtemp()) / "teacher.jsonl"
+TEACHER.write_text(json.dumps({"prompt": "Write something.", "completion": "abc def"}) + "\n")
+"""sft's demonstrations (the testbed's prompt, a text of letters)."""
+
+
 def make(name: str, policy: LMPolicy, seed: int = 0, **overrides):
     cls = AGENTS[name]
-    config = cls.config_class(prompts_per_round=4, samples_per_prompt=8, seed=seed, **{**TESTBED_AGENTS[name], **overrides})
+    settings = TESTBED_AGENTS.get(name, dict(learning_rate=3e-2, demonstrations=str(TEACHER)))
+    config = cls.config_class(prompts_per_round=4, samples_per_prompt=8, seed=seed, **{**settings, **overrides})
     return cls(policy, TargetCharEnv(string.ascii_letters + string.digits), config)
 
 
@@ -70,7 +79,7 @@ TEXT_AGENTS = sorted(name for name, cls in AGENTS.items() if cls.needs_text_poli
 def test_one_update_changes_every_trainable_parameter_and_the_loss_is_finite(name):
     policy = testbed_policy()
     # LoRA's B starts at zero, so A gets no gradient in the very first step: take two steps.
-    agent = make(name, policy, **({"merge": False} if name == "rest-em" else {"passes": 2}))
+    agent = make(name, policy, **{"rest-em": {"merge": False}, "sft": {"epochs": 2}}.get(name, {"passes": 2}))
     before = [p.detach().clone() for p in policy.parameters()]
     stats = agent.learn(1)[0]
     unchanged = [i for i, (a, b) in enumerate(zip(before, policy.parameters())) if torch.equal(a, b)]

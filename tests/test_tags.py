@@ -7,6 +7,7 @@ that trains does. The events are read back as TensorBoard reads them.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from seal_gym.agents.policy import SamplingConfig
 from seal_gym.agents.scalars import SCHEMA
 from seal_gym.arc.generator import generate_task
 from seal_gym.arc.grids import answer_text
+from seal_gym.arc.recipe import Recipe
 from seal_gym.domain_spec import SMOKE_LORA
 from seal_gym.testing import ScriptedEngine
 
@@ -29,6 +31,7 @@ SETTINGS = {
     "grpo": dict(prompts_per_round=2, samples_per_prompt=2, learning_rate=1e-2),
     "ppo": dict(prompts_per_round=2, samples_per_prompt=2, learning_rate=1e-2),
     "sb3-ppo": dict(prompts_per_round=4, batch_size=4),
+    "sft": dict(prompts_per_round=2, samples_per_prompt=2, learning_rate=1e-2),
 }
 
 
@@ -50,7 +53,12 @@ def run(name: str, tiny_bundle, folder: Path) -> dict[str, list[tuple[int, float
     if AGENTS[name].needs_text_policy:
         sampling = SamplingConfig(max_new_tokens=400, choices="arc-recipes")  # recipes from the grid: they parse
         policy = presets.testbed_policy(lora=SMOKE_LORA, sampling=sampling)
-    config = AGENTS[name].config_class(**SETTINGS[name])
+    settings = dict(SETTINGS[name])
+    if name == "sft":  # a teacher's recipe (any prompt: sft trains on the pairs as they are)
+        teacher = folder.parent / "teacher.jsonl"
+        teacher.write_text(json.dumps({"prompt": "Write a recipe.", "completion": Recipe().to_json()}) + "\n")
+        settings["demonstrations"] = str(teacher)
+    config = AGENTS[name].config_class(**settings)
     agent = make_agent(name, policy=policy, env="SealARC-v0", config=config, env_kwargs=env_kwargs)
     agent.learn(ROUNDS, run_dir=folder, callback=lambda agent, stats: solving.update(on=True) or True)
     return scalars(folder)

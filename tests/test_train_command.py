@@ -195,7 +195,7 @@ def test_boolean_settings_reach_the_agent_config():
 
 def test_a_boolean_of_another_agent_is_refused_in_one_line(tmp_path, capsys):
     assert main([*SMOKE, "--agent", "grpo", "--no-merge", "--runs-dir", str(tmp_path / "runs")]) == 2
-    assert capsys.readouterr().err.strip() == "seal-gym train: error: --[no-]merge is not a setting of grpo (it is rest-em's)"
+    assert capsys.readouterr().err.strip() == "seal-gym train: error: --[no-]merge is not a setting of grpo (it is rest-em, sft's)"
 
 
 # Issue 18.10: eval said --epochs where train says --inner-epochs (and --temperature, --max-examples, ...).

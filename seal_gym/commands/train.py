@@ -6,12 +6,14 @@ Examples:
   seal-gym train --agent grpo --no-scale-rewards     # Dr. GRPO; --leave-one-out: RLOO
   seal-gym train --env-import my_envs --env MyEnv-v0 --preset smoke   # an env my_envs.py registers
   seal-gym train --resume runs/SealSquad-v0__rest-em__0__20261125-120000
+  seal-gym train --agent sft --demonstrations teacher.jsonl        # distil a teacher's self-edits, then:
+  seal-gym train --agent grpo --init-policy runs/SealSquad-v0__sft__0__...   # RL from that warm start
 
 Which agents run on which env:
-  SealSquad-v0           rest-em, grpo, ppo
-  SealARC-v0             rest-em, grpo, ppo; sb3-ppo (on SealARCStructured-v0 over its tasks)
+  SealSquad-v0           rest-em, grpo, ppo; sft (on --demonstrations, e.g. train.json@train's 7B self-edits)
+  SealARC-v0             rest-em, grpo, ppo, sft; sb3-ppo (on SealARCStructured-v0 over its tasks)
   SealARCStructured-v0   sb3-ppo (an action is a recipe's numbers, not text)
-  your env               rest-em, grpo, ppo, if its observations and actions are Text spaces
+  your env               rest-em, grpo, ppo, sft, if its observations and actions are Text spaces
                          (register it with gym.register in a module, then --env-import MODULE)
 
 A run writes config.json, TensorBoard events (tensorboard --logdir runs), episodes.jsonl (one record per
@@ -34,6 +36,7 @@ from typing import Any
 
 from seal_gym.agents import AGENTS, LMPolicy, make_agent
 from seal_gym.agents.env_traits import model_keyword
+from seal_gym.agents.writers import warm_start
 from seal_gym.agents.presets import agent_config, preset_for, preset_names
 from seal_gym.agents.run_lock import RunLockedError
 from seal_gym.commands.common import UsageError, run_checked, usage_error
@@ -71,6 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "built-in data); " + "; ".join(f"{s.env_ids[0]}: {s.data_doc}" for s in specs if s.data_doc))
     parser.add_argument("--reward", default=None, help="the env's reward kind (default: the preset's); " + "; ".join(
         f"{s.env_ids[0]}: {', '.join(s.reward_kinds.names())}" for s in specs if s.reward_kinds))
+    parser.add_argument("--init-policy", default=None, metavar="WRITER",
+                        help="start from a trained writer (a run folder, a checkpoint or a published writer; its "
+                             "model and policy LoRA must be this run's) instead of the untrained model")
     parser.add_argument("--rounds", type=int, default=None, help="rounds to train (default: the preset's)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the whole run")
     parser.add_argument("--runs-dir", default="runs", help="parent folder of the new run folder")
@@ -204,6 +210,8 @@ def build(settings: dict[str, Any]):
     if agent_class.needs_text_policy:
         policy = LMPolicy(settings["teacher"] or model, sampling,
                           dataclasses.replace(preset.policy_lora, **prefixed(settings, "policy_lora_")), seed=settings["seed"])
+        if settings.get("init_policy"):
+            warm_start(policy, settings["init_policy"])
     if keyword is not None and (settings["teacher"] or policy is None):
         env_kwargs[keyword] = model  # the env's own model; otherwise make_agent shares the policy's (self mode)
     agent = make_agent(settings["agent"], policy=policy, env=env_id, config=config, env_kwargs=env_kwargs)

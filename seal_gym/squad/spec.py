@@ -42,6 +42,16 @@ def check_dataset(dataset: str) -> None:
         raise ValueError(f"dataset {dataset!r} not found: pass 'demo', 'hf:squad' or a SEAL-format JSON file")
 
 
+def demonstrations(source: str, env_kwargs: dict) -> list[tuple[str, str]]:
+    """The ``completions`` of a SEAL-format file (e.g. the 7B self-edits of ``train.json@train``) as
+    (prompt, self-edit) pairs, each prompt rendered in the env's prompt style."""
+    from seal_gym.squad.passages import load_passages
+    from seal_gym.squad.prompts import get_prompt_style
+
+    style = get_prompt_style(env_kwargs.get("prompt_style", "implications"))
+    return [(style.render(p.title, p.context), c) for p in load_passages(source) for c in p.completions]
+
+
 def _inner_train(env_kwargs: dict) -> TrainSpec:
     """What ``--inner-*`` options apply to: the preset's inner training, else the named inner preset's."""
     return env_kwargs.get("train") or INNER_PRESETS[env_kwargs.get("inner_preset", "seal")].train
@@ -58,5 +68,6 @@ SPEC = DomainSpec(
     named_settings={"inner_preset": INNER_PRESETS},
     supersedes={"inner_preset": tuple(f.name for f in dataclasses.fields(InnerPreset))},
     options=(OptionGroup("inner_", TrainSpec, "train", "SealSquad inner loop", _inner_train),),
+    demonstrations=demonstrations,
     scripted={"passage": PassagePolicy, "prompt-ensemble": PromptEnsemblePolicy},
 )
