@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -55,3 +62,45 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip("../shared/data is not beside the checkout")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory):
+    """A one-node Ray cluster of 3 logical CPUs, started once per session with ``ray start`` (as on a real
+    cluster) and shared by every Ray test: its address (``"127.0.0.1:PORT"``).
+
+    ``--block`` keeps ``ray start`` running as our child: stopping it with SIGTERM stops exactly this cluster's
+    processes (``ray stop`` would stop every Ray on the machine, other sessions' included).
+    """
+    pytest.importorskip("ray", reason="Ray is not installed: pip install 'seal-gym[ray]'")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path_factory.mktemp("ray") / "ray-start.log"
+    # Without RAY_AUTH_MODE=disabled, `ray start` turns token authentication on, which a driver that names
+    # the address (this test process) is refused by; a test cluster on 127.0.0.1 needs none.
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    with log.open("w") as out:
+        head = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+                                 f"--port={port}", "--num-cpus=3", "--num-gpus=0", "--include-dashboard=false",
+                                 "--disable-usage-stats"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while "--block" not in log.read_text():  # printed once the cluster is up
+        if head.poll() is not None or time.monotonic() > deadline:
+            head.kill()
+            pytest.fail("ray start failed:\n" + log.read_text()[-3000:])
+        time.sleep(0.2)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        head.send_signal(signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait()
+        # What `ray stop` also does: forget this cluster as the machine's "current" one, or a later
+        # ray.init() without an address tries to join it (and refuses num_cpus).
+        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if current.is_file() and current.read_text().strip().endswith(f":{port}"):
+            current.unlink(missing_ok=True)
