@@ -191,7 +191,7 @@ class SB3PPO(Agent):
         model = self.policy.model
         last = self.history[-1].seconds if self.history else {}
         expected = sum(last.get(k, 0.0) for k in ("sampling", "inner_loop", "update"))
-        with heartbeat(progress, "SB3 rollout and update", expected):
+        with heartbeat(progress, "SB3 rollout and update", expected, engine=self.engine_progress):
             model.learn(total_timesteps=self.config.prompts_per_round, reset_num_timesteps=False, callback=Clock())
         end = time.perf_counter()
         rollout = marks["update"] - marks["rollout"]

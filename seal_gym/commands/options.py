@@ -243,11 +243,13 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
 def sampling_from_args(args: argparse.Namespace, **fields: Any):
     """The :class:`~seal_gym.agents.policy.SamplingConfig` of :func:`add_sampling_arguments`' options (and
     ``fields``); an out-of-range value is a ``UsageError`` naming the option."""
-    from seal_gym.agents.policy import SamplingConfig
     from seal_gym.commands.common import UsageError
+    from seal_gym.sampling import SamplingConfig
 
     try:
-        return SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_self_edit_tokens, **fields)
+        config = SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_self_edit_tokens, **fields)
+        config.check_choices()
+        return config
     except ValueError as err:
         name = str(err).split(" ", 1)[0]
         option = {"temperature": "--sample-temperature", "max_new_tokens": "--sample-max-new-tokens"}.get(name, name)
