@@ -126,7 +126,7 @@ def _model_arg(name: str | None) -> str | None:
 
 __all__ = [
     "AGENTS", "Agent", "AgentConfig", "Collector", "Completion", "ConstantPolicy", "GRPO", "GRPOConfig", "LMPolicy",
-    "PPO", "PPOConfig", "ReSTEM", "SB3PPO", "SB3PPOConfig",
+    "PPO", "PPOConfig", "ReSTEM", "SB3PPO", "SB3PPOConfig", "SFT", "SFTConfig",
     "ReSTEMConfig", "ReplayPolicy", "Rollouts", "RoundStats", "SamplingConfig", "TextPolicy", "TokenScores",
     "TrainablePolicy", "load_policy", "make_agent", "policy_folder", "policy_meta", "publish_writer",
     "trained_env",

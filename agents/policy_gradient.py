@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from seal_gym.agents.base import Agent, AgentConfig, gradient_step
+from seal_gym.agents.base import Agent, AgentConfig
+from seal_gym.agents.gradient import gradient_step
 from seal_gym.agents.losses import Aggregation, RatioLevel, SurrogateStats, aggregate, clipped_surrogate
 from seal_gym.agents.policy import Completion, TokenScores
 from seal_gym.agents.rollouts import Rollouts

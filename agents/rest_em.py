@@ -19,7 +19,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from seal_gym.agents.base import Agent, AgentConfig, gradient_step
+from seal_gym.agents.base import Agent, AgentConfig
+from seal_gym.agents.gradient import gradient_step
 from seal_gym.agents.rollouts import Rollouts
 
 
