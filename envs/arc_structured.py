@@ -22,6 +22,27 @@ LEARNING_RATES = GRID_LEARNING_RATES
 EPOCHS = GRID_EPOCHS
 
 
+def recipe_space(learning_rates: Sequence[float] = LEARNING_RATES,
+                 epochs: Sequence[int] = EPOCHS) -> spaces.MultiDiscrete:
+    """The structured action over these grids: four switches, the strategy, a learning rate, an epoch count."""
+    return spaces.MultiDiscrete([2, 2, 2, 2, len(STRATEGIES), len(learning_rates), len(epochs)])
+
+
+def action_recipe(action: Any, learning_rates: Sequence[float] = LEARNING_RATES,
+                  epochs: Sequence[int] = EPOCHS) -> Recipe:
+    """The recipe a structured action stands for (the same for the env and for a saved policy evaluated again).
+
+    Raises:
+        ValueError: ``action`` is not in :func:`recipe_space` of these grids.
+    """
+    a = np.asarray(action, dtype=np.int64).reshape(-1)
+    space = recipe_space(learning_rates, epochs)
+    if a.shape != space.shape or not space.contains(a):
+        raise ValueError(f"action must be in {space}, got {action!r}")
+    return Recipe(bool(a[0]), bool(a[1]), bool(a[2]), bool(a[3]), STRATEGIES[a[4]],  # type: ignore[arg-type]
+                  float(learning_rates[a[5]]), int(epochs[a[6]]))
+
+
 class StructuredRecipe(gym.Wrapper[np.ndarray, np.ndarray, str, str]):
     """Wraps :class:`~seal_gym.envs.arc.SealARCEnv`: a ``MultiDiscrete`` recipe in, task features out.
 
@@ -46,17 +67,13 @@ class StructuredRecipe(gym.Wrapper[np.ndarray, np.ndarray, str, str]):
         super().__init__(env)
         self.learning_rates = tuple(float(x) for x in learning_rates)
         self.epochs = tuple(int(x) for x in epochs)
-        self.action_space = spaces.MultiDiscrete([2, 2, 2, 2, 2, len(self.learning_rates), len(self.epochs)])
+        self.action_space = recipe_space(self.learning_rates, self.epochs)
         self.observation_space = spaces.Box(0.0, 1.0, (len(FEATURE_NAMES),), np.float32)
         self._features = np.zeros(len(FEATURE_NAMES), np.float32)
 
     def recipe(self, action: Any) -> Recipe:
         """The recipe an action stands for."""
-        a = np.asarray(action, dtype=np.int64).reshape(-1)
-        if a.shape != (7,) or not self.action_space.contains(a):
-            raise ValueError(f"action must be in {self.action_space}, got {action!r}")
-        return Recipe(bool(a[0]), bool(a[1]), bool(a[2]), bool(a[3]), STRATEGIES[a[4]],  # type: ignore[arg-type]
-                      self.learning_rates[a[5]], self.epochs[a[6]])
+        return action_recipe(action, self.learning_rates, self.epochs)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         _, info = self.env.reset(seed=seed, options=options)

