@@ -22,10 +22,8 @@ new run folder.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
 
 from seal_gym.adapt import ENGINES, TrainSpec
 from seal_gym.commands.common import (UsageError, check_policy_run, dataset_label, load_bundle, load_passage_range,
@@ -33,6 +31,7 @@ from seal_gym.commands.common import (UsageError, check_policy_run, dataset_labe
                                       write_run_files)
 from seal_gym.commands.options import (GIVEN, add_config_arguments, add_model_arguments, add_passage_arguments,
                                        add_renamed_argument, note_given_options, sampling_from_args)
+from seal_gym.commands.squad_conditions import check_conditions, ensemble_styles, named_conditions, references
 from seal_gym.domain_spec import override
 from seal_gym.self_edits import ENSEMBLE_STYLES
 from seal_gym.squad.presets import INNER_PRESETS
@@ -103,7 +102,7 @@ def _prepare(args: argparse.Namespace):
         raise UsageError("--self-edits, --inner-seeds, --cpt, --groups-per-call and --adapters-per-call must be >= 1")
     files = named_conditions("file_self_edits", args.self_edits_file or [], keep_suffix=False)
     policies = named_conditions("policy_self_edits", args.policy or [])
-    _check_baselines(args, conditions, [*policies, *files])
+    check_conditions(args, conditions, [*policies, *files])
     passages = load_passage_range(args)
     file_edits = {}
     for key, (name, path) in files.items():
@@ -128,35 +127,6 @@ def _prepare(args: argparse.Namespace):
             label = f"{name}'s" if name else "the policy's"
             policy_edits[key] = SelfEdits(f"passage + {label} self-edits", _write(policy.act, passages, args, key))
     return conditions, passages, bundle, file_edits, policy_edits
-
-
-def named_conditions(prefix: str, given: list[str], keep_suffix: bool = True) -> dict[str, tuple[str | None, str]]:
-    """``{condition key: (NAME, source)}`` of a repeatable ``[NAME=]SOURCE`` option (``--policy``,
-    ``--self-edits-file``): one unnamed source is the condition ``prefix`` (NAME None); otherwise each is
-    ``prefix_<NAME>`` (NAME's letters and digits, lower case), NAME defaulting to the source's file or folder
-    name (without its suffix unless ``keep_suffix``).
-
-    >>> named_conditions("policy_self_edits", ["runs/a"])
-    {'policy_self_edits': (None, 'runs/a')}
-    >>> named_conditions("policy_self_edits", ["grpo=runs/b", "runs/rest-em__0"])
-    {'policy_self_edits_grpo': ('grpo', 'runs/b'), 'policy_self_edits_rest_em_0': ('rest-em__0', 'runs/rest-em__0')}
-    >>> named_conditions("file_self_edits", ["out/rest-em.json", "out/ppo.json"], keep_suffix=False)
-    {'file_self_edits_rest_em': ('rest-em', 'out/rest-em.json'), 'file_self_edits_ppo': ('ppo', 'out/ppo.json')}
-
-    Raises:
-        UsageError: two sources get the same name.
-    """
-    if len(given) == 1 and "=" not in given[0]:
-        return {prefix: (None, given[0])}
-    out: dict[str, tuple[str | None, str]] = {}
-    for text in given:
-        path = Path(text.rstrip("/"))
-        name, source = text.split("=", 1) if "=" in text else (path.name if keep_suffix else path.stem, text)
-        key = f"{prefix}_" + "_".join(re.findall(r"[A-Za-z0-9]+", name)).lower()
-        if key in out:
-            raise UsageError(f"two {prefix} sources are both named {key.removeprefix(prefix + '_')!r}: name them (NAME=...)")
-        out[key] = (name, source)
-    return out
 
 
 def _write(act, passages, args, who: str) -> list[list[str]]:
@@ -231,40 +201,6 @@ def _evaluate(args, conditions, passages, bundle, file_edits, policy_edits) -> i
     return 0
 
 
-def _check_baselines(args: argparse.Namespace, conditions: list[str], named: list[str]) -> None:
-    """The baselines' and the paired report's options, checked before anything runs."""
-    from seal_gym.evaluation.squad import AdapterScore
-    from seal_gym.squad.prompts import PROMPT_STYLES
-
-    styles = _ensemble_styles(args)
-    unknown = [s for s in styles if s not in PROMPT_STYLES]
-    if "prompt-ensemble" in conditions and (unknown or not styles):
-        raise UsageError(f"unknown prompt style {unknown[0]!r} in --ensemble-styles; choose from "
-                         f"{', '.join(sorted(PROMPT_STYLES))}" if unknown else "--ensemble-styles names no style")
-    if "best-of-n" in conditions:
-        if "base-self-edits" not in conditions:
-            raise UsageError("best-of-n picks among the base-self-edits' adapters: add base-self-edits to --conditions")
-        # Scores to maximise: the float fields (a loss is not one) and the answer metrics.
-        from seal_gym.squad.metrics import METRICS
-
-        metrics = {f.name for f in fields(AdapterScore) if str(f.type) == "float"} | set(METRICS)
-        if args.best_of_metric not in metrics:
-            raise UsageError(f"--best-of-metric {args.best_of_metric!r} is not a metric of an adapter's score; "
-                             f"choose from {', '.join(sorted(metrics))}")
-    named = [key.replace("_", "-") for key in named]  # the --policy and --self-edits-file conditions
-    for reference in _references(args) if args.reference is not None else []:  # the default may not run
-        if reference not in conditions + named:
-            raise UsageError(f"--reference {reference} is not among the conditions ({', '.join(conditions + named)})")
-
-
-def _references(args: argparse.Namespace) -> list[str]:
-    return [r.strip() for r in (args.reference or "passage").split(",") if r.strip()]
-
-
-def _ensemble_styles(args: argparse.Namespace) -> list[str]:
-    return [s.strip() for s in args.ensemble_styles.split(",") if s.strip()]
-
-
 def _baseline_self_edits(args: argparse.Namespace, conditions: list[str], passages, act) -> dict:
     """The prompt ensemble's self-edits (written by ``act``) and the passage as its own self-edit."""
     from tqdm.auto import tqdm
@@ -274,7 +210,7 @@ def _baseline_self_edits(args: argparse.Namespace, conditions: list[str], passag
 
     out = {}
     if "prompt-ensemble" in conditions:
-        styles = _ensemble_styles(args)
+        styles = ensemble_styles(args)
         with tqdm(total=len(styles), desc="base model writes the prompt ensemble", unit="style") as bar:
             edits = write_ensemble(act, passages, args.self_edits, args.prompt_style, styles,
                                    progress=lambda done: bar.update(done - bar.n))
@@ -314,7 +250,7 @@ def _reports(args: argparse.Namespace, evaluation, title: str) -> _Reports:
     texts = []
     results: dict = {"diversity": {name: d.as_dict() for name, d in found.items()}}
     figures, rows = {}, []
-    for number, reference in enumerate(r.replace("-", "_") for r in _references(args)):
+    for number, reference in enumerate(r.replace("-", "_") for r in references(args)):
         if reference not in evaluation.labels:
             texts.append(f"no paired differences: the reference condition {reference} did not run")
             continue
