@@ -43,9 +43,15 @@ def recipes(count: int, seed: int = 0) -> list:
     return [Recipe(), *(grid[int(i)] for i in chosen)]
 
 
+def tune_task(family: str, k: int):
+    """Task ``k`` of ``family`` as the study draws it (3x3 grids, 4 demonstrations; a row's ``family`` and ``task``)."""
+    from seal_gym.arc.generator import GeneratorConfig, generate_task
+
+    return generate_task(TUNE_SEED + k, GeneratorConfig(families=(family,)))
+
+
 def measure(out: Path, families: list[str], tasks: int, count: int, seeds: int, loop) -> list[dict]:
     """Every (family, task, recipe, seed) row, scoring the missing ones (one engine call per family and task)."""
-    from seal_gym.arc.generator import GeneratorConfig, generate_task
     from seal_gym.arc.inner_loop import ArcItem
 
     path = out / "results.jsonl"
@@ -53,9 +59,8 @@ def measure(out: Path, families: list[str], tasks: int, count: int, seeds: int, 
     done = {(r["family"], r["task"], r["recipe"], r["seed"]) for r in rows}
     chosen = recipes(count)
     for family in families:
-        config = GeneratorConfig(families=(family,))
         for k in range(tasks):
-            task = generate_task(TUNE_SEED + k, config)
+            task = tune_task(family, k)
             todo = [(i, s) for i in range(len(chosen)) for s in range(seeds) if (family, k, i, s) not in done]
             if not todo:
                 continue

@@ -59,14 +59,14 @@ def test_a_split_is_the_same_list_every_time_and_round_robin_over_families():
 def test_the_tune_split_is_the_recipe_spreads_task_set():
     """benchmarks/arc_recipe_spread.py measured families on TUNE_SEED + k: those rows stay the tune split's."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from arc_recipe_spread import TUNE_SEED
+    from arc_recipe_spread import TUNE_SEED, tune_task
 
     assert TUNE_SEED == 500_000
     tune = {t.task_id: t for t in suite_tasks("suite:easy:tune")}
     for family in SUITES["easy"].families:
         for k in range(SUITES["easy"].tasks_per_family[1]):
-            task = generate_task(TUNE_SEED + k, GeneratorConfig(families=(family,)))  # as the spread draws it
-            assert tune[task.task_id] == task
+            assert tune_task(family, k) == generate_task(TUNE_SEED + k, GeneratorConfig(families=(family,)))
+            assert tune[f"gen-{family}-{TUNE_SEED + k}"] == tune_task(family, k)
 
 
 def test_the_env_draws_only_the_splits_tasks():

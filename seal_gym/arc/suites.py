@@ -7,7 +7,9 @@ seed range (:data:`SPLIT_SEEDS`, :data:`SPLIT_CAPACITY` tasks per family wide). 
 ``benchmarks/arc_recipe_spread.py`` measures families on: its tasks are the tune split's, task for task.
 
 Tasks are listed round-robin over families (task 0 of every family, then task 1, ...), so the first N tasks of a
-split (``seal-gym eval arc --tasks N``) cover the families evenly.
+split (``seal-gym eval arc --tasks N``) cover the families evenly. Tasks of the geometric families with the same
+seed share their input grids (the generator draws them from the same stream), as in the spread study; their
+outputs differ.
 
 :data:`SUITES` holds the suites. ``easy`` is provisional: its families are the generator's :data:`~seal_gym.arc.
 generator.EASY` mix, not yet the families where recipes are measured to differ (issue 32, part 2: the
