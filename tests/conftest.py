@@ -64,10 +64,11 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
-    """A one-node Ray cluster of 3 logical CPUs, started once per session with ``ray start`` (as on a real
-    cluster) and shared by every Ray test: its address (``"127.0.0.1:PORT"``).
+    """A one-node Ray cluster of 3 logical CPUs, started with ``ray start`` (as on a real cluster) and shared
+    by a test file's Ray tests: its address (``"127.0.0.1:PORT"``). Per file, not per session: while it runs, a
+    second, local Ray started by a later test (docs/ray.md's example) loses its actors ("died unexpectedly").
 
     ``--block`` keeps ``ray start`` running as our child: stopping it with SIGTERM stops exactly this cluster's
     processes (``ray stop`` would stop every Ray on the machine, other sessions' included).
@@ -104,3 +105,15 @@ def ray_cluster(tmp_path_factory):
         current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
         if current.is_file() and current.read_text().strip().endswith(f":{port}"):
             current.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def sb3_run(tmp_path_factory):
+    """One sb3-ppo smoke run on SealARCStructured-v0 (its folder), shared by the tests that evaluate or refuse it."""
+    from seal_gym.cli import main
+
+    runs = tmp_path_factory.mktemp("sb3_runs")
+    assert main(["train", "--preset", "smoke", "--env", "SealARCStructured-v0", "--agent", "sb3-ppo", "--rounds", "1",
+                 "--runs-dir", str(runs), "--threads", "1"]) == 0
+    return next(runs.iterdir())
+

@@ -13,14 +13,6 @@ EVAL = ["eval", "arc", "--model", "tiny-random", "--threads", "1", "--source", "
         "--max-examples", "4", "--no-ttt-augmented-inference"]
 
 
-@pytest.fixture(scope="module")
-def sb3_run(tmp_path_factory):
-    runs = tmp_path_factory.mktemp("runs")
-    assert main(["train", "--preset", "smoke", "--env", "SealARCStructured-v0", "--agent", "sb3-ppo", "--rounds", "1",
-                 "--runs-dir", str(runs), "--threads", "1"]) == 0
-    return next(runs.iterdir())
-
-
 def picked_by_sb3_itself(zip_path, tasks) -> list[str]:
     """The recipes SB3's own loader (which unpickles: fine for a file this test wrote) picks, deterministically."""
     from stable_baselines3 import PPO

@@ -26,14 +26,6 @@ def test_train_help_lists_every_preset(capsys):
         assert name in text
 
 
-@pytest.fixture(scope="module")
-def sb3_run(tmp_path_factory):
-    runs = tmp_path_factory.mktemp("runs")
-    assert main(["train", "--preset", "smoke", "--env", "SealARCStructured-v0", "--agent", "sb3-ppo", "--rounds", "1",
-                 "--runs-dir", str(runs), "--threads", "1"]) == 0
-    return next(runs.iterdir())
-
-
 def test_an_sb3_run_as_policy_is_refused_for_its_env(sb3_run, tmp_path, capsys):
     assert main(["eval", "squad", "--model", "tiny-random", "--passages", "1", "--policy", str(sb3_run),
                  "--runs-dir", str(tmp_path)]) == 2
