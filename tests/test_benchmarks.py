@@ -10,14 +10,56 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+INNER_LOOP = [sys.executable, str(ROOT / "benchmarks" / "inner_loop.py"), "--model", "tiny-random", "--device", "cpu",
+              "--threads", "1", "--quick"]
 
 
-def test_arc_agents_trains_every_agent_and_scores_every_source(tmp_path):
-    runs = tmp_path / "cmp"
-    command = [sys.executable, str(ROOT / "benchmarks" / "arc_agents.py"), "--preset", "smoke", "--rounds", "1",
-               "--heldout", "1", "--recipes", "2", "--threads", "1", "--runs-dir", str(runs)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+def commands(runs: Path) -> dict[str, list[str]]:
+    """The scripts this file runs, each on one thread."""
+    script = lambda name, *options: [sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), *options]  # noqa: E731
+    return {
+        "arc_agents": script("arc_agents", "--preset", "smoke", "--rounds", "1", "--heldout", "1", "--recipes", "2",
+                             "--threads", "1", "--runs-dir", str(runs)),
+        "agents_testbed": script("agents_testbed", "--env", "arc", "--rounds", "1", "--seeds", "0", "--prompts", "2",
+                                 "--samples", "2"),
+        "inner_loop_speed": [*INNER_LOOP, "--engines", "reference,sequential,batched"],
+        "inner_loop_memory": [*INNER_LOOP, "--loss-memory", "--ks", "4", "--loss-chunks", "16"],
+        "inner_loop_profile": [*INNER_LOOP, "--profile"],
+        "eval_batching": script("eval_batching", "--model", "tiny-random", "--passages", "2", "--groups-per-call", "2",
+                                "--threads", "1"),
+        "batching_divergence": script("batching_divergence", "--model", "tiny-random", "--passages", "2",
+                                      "--threads", "1"),
+    }
+
+
+@pytest.fixture(scope="module")
+def scripts(tmp_path_factory):
+    """Every script of :func:`commands`, started together when the first test asks (each takes one thread, so
+    on 2 cores two run at once: the file takes about half the time it took one after another); a test reads its
+    own script's output with ``scripts(name)``."""
+    runs = tmp_path_factory.mktemp("scripts") / "cmp"  # arc_agents makes it: never into an earlier comparison
+    started = {name: subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for name, command in commands(runs).items()}
+    outputs: dict[str, str] = {}
+
+    def output(name: str) -> str:
+        if name not in outputs:
+            out, err = started[name].communicate(timeout=900)
+            assert started[name].returncode == 0, err[-3000:]
+            outputs[name] = out
+        return outputs[name]
+
+    output.runs = runs
+    output.command = commands(runs)
+    yield output
+    for process in started.values():
+        if process.poll() is None:
+            process.kill()
+
+
+def test_arc_agents_trains_every_agent_and_scores_every_source(scripts):
+    scripts("arc_agents")
+    runs, command = scripts.runs, scripts.command["arc_agents"]
     (heldout,) = runs.glob("heldout__*")
     assert {"table.txt", "results.json", "results.csv", "chart.png"} <= {p.name for p in heldout.iterdir()}
     table = (heldout / "table.txt").read_text()
@@ -35,21 +77,9 @@ def test_arc_agents_trains_every_agent_and_scores_every_source(tmp_path):
     assert len(list(runs.glob("heldout__*"))) == 2  # a second evaluation never overwrites the first
 
 
-def test_agents_testbed_runs_every_agent_on_the_arc_testbed():
-    command = [sys.executable, str(ROOT / "benchmarks" / "agents_testbed.py"), "--env", "arc", "--rounds", "1",
-               "--seeds", "0", "--prompts", "2", "--samples", "2"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    rows = [line.split() for line in done.stdout.splitlines()[2:]]
+def test_agents_testbed_runs_every_agent_on_the_arc_testbed(scripts):
+    rows = [line.split() for line in scripts("agents_testbed").splitlines()[2:]]
     assert [row[0] for row in rows] == ["rest-em", "grpo", "ppo"] and all(len(row) == 9 for row in rows)
-
-
-def inner_loop(*options: str) -> str:
-    command = [sys.executable, str(ROOT / "benchmarks" / "inner_loop.py"), "--model", "tiny-random", "--device",
-               "cpu", "--threads", "1", "--quick", *options]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
 
 
 def table_rows(text: str) -> list[list[str]]:
@@ -57,37 +87,31 @@ def table_rows(text: str) -> list[list[str]]:
             if line.startswith("| ") and not line.startswith("| engine") and not line.startswith("| K ")]
 
 
-def test_inner_loop_benchmark_every_mode_on_the_tiny_model():
+def test_inner_loop_benchmark_every_mode_on_the_tiny_model(scripts):
     """The benchmark the GPU check runs (scripts/device_check.sh), in each of its modes, on the tiny model."""
-    speed = table_rows(inner_loop("--engines", "reference,sequential,batched"))
+    speed = table_rows(scripts("inner_loop_speed"))
     assert [row[0] for row in speed] == ["reference (peft+Trainer)", "sequential", "batched K=1", "batched K=4"]
     assert speed[0][5] == "1.00x" and all(float(row[2]) > 0 for row in speed)
-    memory = table_rows(inner_loop("--loss-memory", "--ks", "4", "--loss-chunks", "16"))
+    memory = table_rows(scripts("inner_loop_memory"))
     assert [row[1] for row in memory] == ["full logits (before)", "chunked, 16 tokens",
                                           "chunked, 16 tokens + layer checkpointing"]
     assert all(float(row[2]) > 0 for row in memory)
-    profiled = inner_loop("--profile")
+    profiled = scripts("inner_loop_profile")
     assert "one batched call of K=4 self-edits" in profiled and "aten::mm" in profiled
 
 
-def test_eval_batching_times_both_settings_and_finds_the_same_scores():
-    command = [sys.executable, str(ROOT / "benchmarks" / "eval_batching.py"), "--model", "tiny-random",
-               "--passages", "2", "--groups-per-call", "2", "--threads", "1"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    rows = [line.split() for line in done.stdout.splitlines() if line.strip()[:1].isdigit() and "x" in line[-3:]]
+def test_eval_batching_times_both_settings_and_finds_the_same_scores(scripts):
+    stdout = scripts("eval_batching")
+    rows = [line.split() for line in stdout.splitlines() if line.strip()[:1].isdigit() and "x" in line[-3:]]
     assert [row[0] for row in rows] == ["1", "2"] and rows[0][3] == "1.00x"
-    gaps = dict(item.split() for item in done.stdout.rsplit(":", 1)[1].split(","))
+    gaps = dict(item.split() for item in stdout.rsplit(":", 1)[1].split(","))
     assert set(gaps) == {"logprob", "f1", "strict"}
     assert all(float(gap) < 1e-3 for gap in gaps.values())  # tiny model: the same adapters, other batches
 
 
-def test_batching_divergence_compares_each_adapter_alone_again_and_batched():
-    command = [sys.executable, str(ROOT / "benchmarks" / "batching_divergence.py"), "--model", "tiny-random",
-               "--passages", "2", "--threads", "1"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    rows = [line.split() for line in done.stdout.splitlines() if "alone again" in line or "in one call" in line]
+def test_batching_divergence_compares_each_adapter_alone_again_and_batched(scripts):
+    stdout = scripts("batching_divergence")
+    rows = [line.split() for line in stdout.splitlines() if "alone again" in line or "in one call" in line]
     assert [" ".join(row[1:3]) for row in rows] == ["alone again", "2 in", "alone again", "2 in"]
     again = [row for row in rows if row[1] == "alone"]
     assert all(float(value) == 0 for row in again for value in row[3:6])  # one setting is deterministic
