@@ -64,11 +64,45 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+RUNNING_RAY_CLUSTERS: list = []
+"""How to stop each Ray test cluster still running (see :func:`stop_ray_clusters`)."""
+
+
+def stop_ray_clusters() -> None:
+    """Stop the session's Ray test cluster now, if one runs, and disconnect this process from Ray: a test that
+    starts a local Ray of its own (docs/ray.md's example) loses its actors ("died unexpectedly") while another
+    Ray runs on the machine. A Ray test after it starts the cluster again."""
+    import ray
+
+    ray.shutdown()
+    while RUNNING_RAY_CLUSTERS:
+        RUNNING_RAY_CLUSTERS.pop()()
+
+
 @pytest.fixture(scope="module")
-def ray_cluster(tmp_path_factory):
-    """A one-node Ray cluster of 3 logical CPUs, started with ``ray start`` (as on a real cluster) and shared
-    by a test file's Ray tests: its address (``"127.0.0.1:PORT"``). Per file, not per session: while it runs, a
-    second, local Ray started by a later test (docs/ray.md's example) loses its actors ("died unexpectedly").
+def ray_cluster(_ray_cluster_process):
+    """The address of a one-node Ray cluster of 3 logical CPUs (``"127.0.0.1:PORT"``), started with ``ray start``
+    (as on a real cluster) once and shared by every Ray test (again after :func:`stop_ray_clusters`)."""
+    return _ray_cluster_process()
+
+
+@pytest.fixture(scope="session")
+def _ray_cluster_process(tmp_path_factory):
+    """Starts the cluster on first use (and after a stop); stops it at the end of the session."""
+    address: list[str] = []
+
+    def running() -> str:
+        if not address or not RUNNING_RAY_CLUSTERS:
+            address[:] = [_start_ray_cluster(tmp_path_factory)]
+        return address[0]
+
+    yield running
+    while RUNNING_RAY_CLUSTERS:
+        RUNNING_RAY_CLUSTERS.pop()()
+
+
+def _start_ray_cluster(tmp_path_factory) -> str:
+    """Start a cluster as our own child; register how to stop it; its address.
 
     ``--block`` keeps ``ray start`` running as our child: stopping it with SIGTERM stops exactly this cluster's
     processes (``ray stop`` would stop every Ray on the machine, other sessions' included).
@@ -91,9 +125,8 @@ def ray_cluster(tmp_path_factory):
             head.kill()
             pytest.fail("ray start failed:\n" + log.read_text()[-3000:])
         time.sleep(0.2)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
+
+    def stop() -> None:
         head.send_signal(signal.SIGTERM)
         try:
             head.wait(timeout=60)
@@ -105,6 +138,9 @@ def ray_cluster(tmp_path_factory):
         current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
         if current.is_file() and current.read_text().strip().endswith(f":{port}"):
             current.unlink(missing_ok=True)
+
+    RUNNING_RAY_CLUSTERS.append(stop)
+    return f"127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,10 @@ def run_examples(path: Path) -> dict:
 def test_python_examples_run(page):
     if page in NEEDS:
         pytest.importorskip(NEEDS[page])
+    if page == "docs/ray.md":  # its example starts from "no Ray running yet"
+        from tests.conftest import stop_ray_clusters
+
+        stop_ray_clusters()
     namespace = run_examples(ROOT / page)
     if page == "README.md":
         assert 0.0 <= namespace["reward"] <= 1.0 and len(namespace["history"]) == 1
