@@ -97,13 +97,13 @@ class SFT(Agent):
                              "{\"prompt\", \"completion\"} records or a source the env's domain reads")
         self.demonstrations = load_demonstrations(self.config.demonstrations, self.env_id, env_kwargs or {},
                                                   self.config.demonstrations_per_prompt)
+        self._encoded: list | None = None
 
     def update(self, rollouts: Rollouts) -> dict[str, float]:
-        # A demonstration longer than the writer may write is cut there: it learns what it can produce.
-        limit = getattr(getattr(self.policy, "sampling", None), "max_new_tokens", None)
-        pairs = []
-        for prompt, text in self.demonstrations:
-            pair = self.policy.encode(prompt, text)
-            pair.completion_ids = pair.completion_ids[:limit]
-            pairs.append(pair)
-        return fine_tune(self, pairs, 1.0)
+        if self._encoded is None:  # tokenized once: the demonstrations and the tokenizer do not change
+            # A demonstration longer than the writer may write is cut there: it learns what it can produce.
+            limit = getattr(getattr(self.policy, "sampling", None), "max_new_tokens", None)
+            self._encoded = [self.policy.encode(prompt, text) for prompt, text in self.demonstrations]
+            for pair in self._encoded:
+                pair.completion_ids = pair.completion_ids[:limit]
+        return fine_tune(self, self._encoded, 1.0)
