@@ -18,6 +18,7 @@ something to learn (issue 32, part 2).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -108,6 +109,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--max-examples", type=int, default=None,
+                        help="TTT examples per adapter (default: the cpu preset's); a run folder keeps one value")
     parser.add_argument("--report", action="store_true", help="only print the report of the rows so far")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -120,7 +123,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
         from seal_gym.arc.inner_loop import ArcInnerLoop
 
         torch.set_num_threads(args.threads)
-        loop = ArcInnerLoop(args.model, "batched", "cpu")
+        from seal_gym.arc.ttt import TTT_PRESETS
+
+        ttt = TTT_PRESETS["cpu"]
+        if args.max_examples is not None:
+            ttt = dataclasses.replace(ttt, max_examples=args.max_examples)
+        settings, recorded = args.out / "ttt.json", json.dumps(dataclasses.asdict(ttt), indent=1)
+        if settings.exists() and json.loads(settings.read_text()) != json.loads(recorded):
+            parser.error(f"{args.out} holds rows of other TTT settings ({settings}); use another --out")
+        settings.write_text(recorded)  # rows of one folder share one TTT setting
+        loop = ArcInnerLoop(args.model, "batched", ttt)
         rows = measure(args.out, args.families, args.tasks, args.recipes, args.seeds, loop)
     lines = report(rows, args.recipes, args.seeds)
     print("| family | tasks | default | best | worst | dense mean | SD between recipes | SD across seeds | ICC |")

@@ -294,3 +294,26 @@ def test_arc_recipe_spread_measures_each_family_once_and_reports_the_spread(tmp_
     for line in spread.report(rows, count=4, seeds=2):
         assert (line["default_success"], line["worst_success"]) == (1.0, 0.0)
         assert line["icc"] > 0.9
+
+
+def test_arc_ranking_check_finds_the_same_and_the_reversed_ranking(tmp_path):
+    """Issue 32.4's comparison of two spread runs: a candidate that keeps the reference's recipe order scores a
+    Spearman of 1 and full success agreement; one that reverses it scores -1."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import arc_ranking_check as check
+
+    def folder(name: str, logprob, success) -> Path:
+        out = tmp_path / name
+        out.mkdir()
+        rows = [{"family": "flip_lr", "task": 0, "recipe": i, "seed": s, "logprob": logprob(i, s),
+                 "success": success(i)} for i in range(4) for s in range(2)]
+        (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return out
+
+    reference = folder("ref", lambda i, s: -i - 0.1 * s, lambda i: float(i == 0))
+    same = folder("same", lambda i, s: -2 * i - 0.3 * s, lambda i: float(i == 0))
+    reversed_ = folder("rev", lambda i, s: i, lambda i: float(i == 3))
+    [line] = check.main([str(reference), str(same)])
+    assert (line["spearman_dense"], line["success_agreement"], line["cells"]) == (1.0, 1.0, 8)
+    [line] = check.main([str(reference), str(reversed_)])
+    assert line["spearman_dense"] == -1.0 and line["success_agreement"] == 0.5
