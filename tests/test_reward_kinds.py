@@ -136,12 +136,11 @@ def test_inner_preset_sets_the_loop_and_explicit_arguments_win():
 
 def test_eval_squad_inner_preset_and_given_options():
     """--inner-preset small sets the loop; an --inner-* option given explicitly wins over it."""
-    import argparse
-
     from seal_gym.commands import eval_squad
+    from seal_gym.commands.parser import ArgumentParser
     from seal_gym.squad.presets import INNER_PRESETS
 
-    parser = argparse.ArgumentParser()
+    parser = ArgumentParser()  # seal-gym's: it records its options, so it can note which were given
     eval_squad.add_arguments(parser)
     config = eval_squad.inner_config(parser.parse_args(["--inner-preset", "small"]))
     assert config.train == INNER_PRESETS["small"].train and config.answer_style == "short"

@@ -2,7 +2,8 @@
 
 Each subcommand is a module here (``add_arguments(parser)``, ``run(args) -> int``), listed with its one-line
 help in :data:`SUBCOMMANDS` and imported only when it runs; its options come from config dataclasses
-(:mod:`seal_gym.commands.options`), its help and errors from :mod:`seal_gym.commands.help`. ``seal_gym.cli`` is only the console script's entry point.
+(:mod:`seal_gym.commands.options`), its help from :mod:`seal_gym.commands.help`, its errors and the options it
+was given from :mod:`seal_gym.commands.parser`. ``seal_gym.cli`` is only the console script's entry point.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import sys
 from typing import Any
 
 from seal_gym import __version__
-from seal_gym.commands.help import ArgumentParser, HelpFormatter
+from seal_gym.commands.help import HelpFormatter
+from seal_gym.commands.parser import ArgumentParser
 
 # name -> (module exposing ``add_arguments(parser)`` and ``run(args) -> int``, one-line help). The help lives
 # here, not in the module, so that `seal-gym --help` lists every command without importing one (and torch).
@@ -55,12 +57,10 @@ class CommandParser(ArgumentParser):
             self._before_parse = getattr(module, "before_parse", None)
             self.set_defaults(**{self._run_key: module.run})
             _plain_help_everywhere(self)
-        if recursive:
-            for action in self._actions:
-                if isinstance(action, argparse._SubParsersAction):
-                    for child in action.choices.values():
-                        if isinstance(child, CommandParser):
-                            child.load(recursive=True)
+        if recursive and self.subcommands is not None:
+            for child in self.subcommands.choices.values():
+                if isinstance(child, CommandParser):
+                    child.load(recursive=True)
         return self
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
@@ -76,7 +76,7 @@ class CommandParser(ArgumentParser):
         return super(CommandParser, self.load()).format_usage()
 
 
-def add_subcommands(parser: argparse.ArgumentParser, commands: dict[str, tuple[str, str]], dest: str, metavar: str,
+def add_subcommands(parser: ArgumentParser, commands: dict[str, tuple[str, str]], dest: str, metavar: str,
                     run_key: str, lazy: bool = True) -> None:
     """One :class:`CommandParser` per ``name -> (module, help)``; the chosen module's ``run`` lands in
     ``args.<run_key>`` (a nested level needs its own key: the outer default wins). ``lazy=False`` loads every
@@ -103,13 +103,11 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
     return parser
 
 
-def _plain_help_everywhere(parser: argparse.ArgumentParser) -> None:
+def _plain_help_everywhere(parser: ArgumentParser) -> None:
     """Give nested subcommands (a command's own ``add_subparsers``) the same help formatter."""
     parser.formatter_class = HelpFormatter
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for child in action.choices.values():
-                _plain_help_everywhere(child)
+    for child in parser.subcommands.choices.values() if parser.subcommands is not None else ():
+        _plain_help_everywhere(child)
 
 
 def main(argv: list[str] | None = None) -> int:

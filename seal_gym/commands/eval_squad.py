@@ -29,8 +29,9 @@ from seal_gym.adapt import ENGINES, TrainSpec
 from seal_gym.commands.common import (UsageError, check_policy_run, dataset_label, load_bundle, load_passage_range,
                                       parse_conditions, run_checked, tensorboard_writer, trained_policy, write_csv,
                                       write_run_files)
-from seal_gym.commands.options import (GIVEN, add_config_arguments, add_model_arguments, add_passage_arguments,
-                                       add_renamed_argument, note_given_options, sampling_from_args)
+from seal_gym.commands.options import (add_config_arguments, add_model_arguments, add_passage_arguments,
+                                       add_renamed_argument, sampling_from_args)
+from seal_gym.commands.parser import GIVEN, note_given_options
 from seal_gym.commands.squad_conditions import check_conditions, ensemble_styles, named_conditions, references
 from seal_gym.domain_spec import override
 from seal_gym.self_edits import ENSEMBLE_STYLES

@@ -1,14 +1,13 @@
-"""How ``seal-gym`` shows help and reports bad input: plain text with every option's default shown once
-(:class:`HelpFormatter`), and one line on stderr with exit code 2 (:class:`ArgumentParser`)."""
+"""How ``seal-gym`` shows help: plain text with every option's default shown once (:class:`HelpFormatter`). Bad
+input is reported by its parser (:class:`seal_gym.commands.parser.ArgumentParser`): one line on stderr, exit
+code 2."""
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import copy
 import re
 import textwrap
-import typing
 from typing import Any
 
 _ROLE = re.compile(r":(?:[a-z]+:)+`([^`]+)`")
@@ -76,32 +75,3 @@ class HelpFormatter(argparse.HelpFormatter):
         if action.option_strings and action.default is not argparse.SUPPRESS and not _STATES_DEFAULT.search(text):
             text = f"{text} (default: {_default_text(action.default).replace('%', '%%')})".strip()
         return text or None
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """``argparse.ArgumentParser`` whose errors are one line on stderr (exit code 2), as every other bad
-    input of ``seal-gym``: the usage is what ``--help`` is for."""
-
-    def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
-        """As argparse's, but an unknown option is refused by the subcommand that was given it, naming the
-        closest option it has (``seal-gym synthesize: error: unrecognized arguments: --temprature (did you mean
-        --sample-temperature?)``)."""
-        parsed, extras = self.parse_known_args(args, namespace)
-        if extras:
-            chosen = _chosen_parser(self, parsed)
-            visible = [o for a in chosen._actions if a.help != argparse.SUPPRESS for o in a.option_strings]
-            unknown = next((e.split("=", 1)[0] for e in extras if e.startswith("-")), "")
-            close = difflib.get_close_matches(unknown, visible, n=1, cutoff=0.6) if unknown else []
-            chosen.error(f"unrecognized arguments: {' '.join(extras)}" + (f" (did you mean {close[0]}?)" if close else ""))
-        return parsed
-
-
-def _chosen_parser(parser: argparse.ArgumentParser, parsed: argparse.Namespace) -> argparse.ArgumentParser:
-    """The deepest subcommand parser that ``parsed`` went through."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction) and getattr(parsed, action.dest, None) in action.choices:
-            return _chosen_parser(action.choices[getattr(parsed, action.dest)], parsed)
-    return parser

@@ -7,9 +7,9 @@ Supported field types: ``bool`` (``--x/--no-x``), ``int``, ``float``, ``str``, `
 command line). Nested dataclass fields are skipped: give them options of their own with a ``prefix``.
 
 Also here, the option groups several commands share: the runtime options (:func:`add_runtime_arguments` /
-:func:`apply_runtime`: ``--threads``), the model options of the eval commands, the passage options of the
-SQuAD-style evaluations, and :data:`GIVEN` (which options the command line named). How help is shown is
-:mod:`seal_gym.commands.help`'s.
+:func:`apply_runtime`: ``--threads``), the model options of the eval commands and the passage options of the
+SQuAD-style evaluations. How help is shown is :mod:`seal_gym.commands.help`'s; which options the command line
+named, :mod:`seal_gym.commands.parser`'s.
 """
 
 from __future__ import annotations
@@ -261,25 +261,3 @@ def add_renamed_argument(parser: Any, name: str, old_name: str, **kwargs: Any) -
     out of the help and the usage; its value goes to the same ``dest``)."""
     parser.add_argument(name, **kwargs)
     parser.add_argument(old_name, **{**kwargs, "default": argparse.SUPPRESS, "help": argparse.SUPPRESS})
-
-
-GIVEN = "given_options"
-"""The attribute of the parsed args holding ``{dest: option string}`` of the options on the command line."""
-
-
-def note_given_options(parser: argparse.ArgumentParser) -> None:
-    """Make every option of ``parser`` (added so far) record itself in ``args.given_options`` when it is used:
-    what lets a command tell an option given at its default value from one left out."""
-    for action in parser._actions:
-        if action.option_strings and not isinstance(action, argparse._HelpAction) \
-                and not getattr(action, "notes_given", False):
-            action.__class__ = _noting(type(action))
-
-
-@functools.cache
-def _noting(cls: type[argparse.Action]) -> type[argparse.Action]:
-    def __call__(self, parser, namespace, values, option_string=None):
-        cls.__call__(self, parser, namespace, values, option_string)
-        setattr(namespace, GIVEN, {**getattr(namespace, GIVEN, {}), self.dest: option_string})
-
-    return type(cls.__name__, (cls,), {"__call__": __call__, "notes_given": True})

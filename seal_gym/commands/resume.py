@@ -2,7 +2,7 @@
 
 A resumed run replays the settings its ``config.json`` recorded, so any other option would be ignored: it is
 refused instead, even one that repeats a default (argparse cannot tell those apart from defaults, hence
-:func:`seal_gym.commands.options.note_given_options`). ``--rounds`` is the one setting it takes (to extend a run),
+:func:`seal_gym.commands.parser.note_given_options`). ``--rounds`` is the one setting it takes (to extend a run),
 ``--threads`` is the process's own.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from seal_gym.agents.run_lock import RunLockedError, check_unlocked
 from seal_gym.agents.runlog import CONFIG, rounds_done, run_settings, write_atomic
 from seal_gym.commands.common import UsageError
-from seal_gym.commands.options import GIVEN
+from seal_gym.commands.parser import GIVEN
 
 TAKEN_WITH_RESUME = ("resume", "rounds", "threads", "debug")
 """Options ``--resume`` takes (by dest); every other one is the run's own."""

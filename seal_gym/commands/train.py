@@ -41,7 +41,8 @@ from seal_gym.agents.presets import agent_config, preset_for, preset_names
 from seal_gym.agents.run_lock import RunLockedError
 from seal_gym.commands.common import UsageError, run_checked, usage_error
 from seal_gym.commands.resume import RunFinished, check_not_finished, record_rounds, resume_settings
-from seal_gym.commands.options import GIVEN, add_runtime_arguments, note_given_options
+from seal_gym.commands.options import add_runtime_arguments
+from seal_gym.commands.parser import GIVEN, note_given_options
 from seal_gym.commands.train_options import (add_domain_options, add_override_options, agent_fields, import_envs,
                                              option_name, prefixed)
 from seal_gym.domain_spec import apply_options
@@ -83,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue this run with its own settings")
     add_runtime_arguments(parser)
     add_override_options(parser)
-    note_given_options(parser)  # last: --resume refuses every option it would ignore
+    note_given_options(parser)  # --resume refuses every option it would ignore
 
 
 def before_parse(parser: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -95,8 +96,7 @@ def before_parse(parser: argparse.ArgumentParser, argv: list[str]) -> None:
             import_envs(targets)
         except UsageError:
             return  # the command's own check imports them again and says what failed, in one line
-        add_domain_options(parser)
-        note_given_options(parser)
+        add_domain_options(parser)  # noted given too: note_given_options covers options added later
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
