@@ -44,9 +44,13 @@ class SealSquadEnv(SealEnv):
     accuracy, answer_logprob, answer_f1): X minus the same score of an adapter trained on the passage alone
     with the same inner seed (trained once per passage, seed and weights version, then cached), so > 0
     means the self-edit taught more than the passage did. Under these kinds an empty self-edit is scored
-    as the passage alone. ``info`` carries every measure: ``answer_exact``, ``answer_f1``, ``answer_words``,
-    ``answer_recital`` (share of answers that repeat >= 8 passage words), ``answer_logprob`` and, for the
-    relative kinds, the same for the passage (``passage_*``).
+    as the passage alone. Two cheap estimates train nothing (benchmarks/cheap_rewards.py measures them against
+    the real reward): ``reward="answer_logprob_in_context"``, the gold answers' log-probability with the
+    self-edit in the prompt, and ``reward="answer_gradient_alignment"``, the dot product of the self-edit's
+    training-loss gradient with the gold answers' loss gradient on the inner loop's LoRA adapter at its start
+    (first-order: lr x it is the log-probability gained by one SGD step of rate lr). ``info`` carries every
+    measure: ``answer_exact``, ``answer_f1``, ``answer_words``, ``answer_recital`` (share of answers that repeat
+    >= 8 passage words), ``answer_logprob`` and, for the relative kinds, the same for the passage (``passage_*``).
 
     ## Starting State
     A passage drawn uniformly with ``self.np_random``, and an inner-loop seed drawn with it too, so that

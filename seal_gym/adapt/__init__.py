@@ -3,7 +3,8 @@
 This package is the only code that touches LoRA internals. Public pieces: the typed requests and outcomes
 (:mod:`~seal_gym.adapt.types`), the engines and :func:`make_engine`, the policy adapter that agents train
 (:mod:`~seal_gym.adapt.policy_adapter`), the weights version that caches key on (:mod:`~seal_gym.adapt.versions`),
-and :func:`greedy_answers` for plain base-model answers.
+and :func:`greedy_answers` for plain base-model answers; :func:`gradient_alignments` estimates a request's effect
+on its targets to first order, without training.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ ENGINES = ("auto", "sequential", "batched", "ray")
 # The engines import torch and peft (~2 s); the types and ENGINES do not, so a command that only builds its
 # options from them (``seal-gym --help``) stays fast. The engines load on first use (PEP 562).
 _LAZY = {"AutoEngine": "auto", "BatchedEngine": "batched", "greedy_answers": "decoding",
-         "PolicyAdapter": "policy_adapter", "weights_version": "versions", "SequentialEngine": "sequential"}
+         "gradient_alignments": "gradient_alignment", "PolicyAdapter": "policy_adapter",
+         "weights_version": "versions", "SequentialEngine": "sequential"}
 
 if TYPE_CHECKING:
     from seal_gym.adapt.auto import AutoEngine
     from seal_gym.adapt.batched import BatchedEngine
     from seal_gym.adapt.decoding import greedy_answers
+    from seal_gym.adapt.gradient_alignment import gradient_alignments
     from seal_gym.adapt.policy_adapter import PolicyAdapter
     from seal_gym.adapt.sequential import SequentialEngine
     from seal_gym.adapt.versions import weights_version
@@ -84,6 +87,7 @@ __all__ = [
     "SequentialEngine",
     "TrainSequence",
     "TrainSpec",
+    "gradient_alignments",
     "greedy_answers",
     "make_engine",
     "weights_version",

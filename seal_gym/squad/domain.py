@@ -26,6 +26,10 @@ REWARD_KINDS = RewardKinds("passage", "the adapter trained on the passage alone 
     RewardKind("answer_logprob_in_context", "logprob_in_context", "the gold answers' mean per-token log-probability "
                "with the self-edit in the prompt instead of in the weights: no training, one forward pass (a cheap "
                "estimate, validated in benchmarks/cheap_rewards.py)"),
+    RewardKind("answer_gradient_alignment", "gradient_alignment", "the dot product of the self-edit's training-loss "
+               "gradient with the gold answers' loss gradient on the inner loop's LoRA adapter at its start (seed 0): "
+               "one SGD step of rate lr on the self-edit raises their log-probability by lr x this, to first order; no "
+               "training (a cheap estimate, validated in benchmarks/cheap_rewards.py)"),
 ])
 for _name in ("accuracy", "answer_logprob", "answer_f1"):
     REWARD_KINDS.add_relative(_name)
@@ -113,8 +117,8 @@ class SquadDomain:
                    summary="empty self-edit: nothing to train on -> reward 0.0")
             for (index, _, _), c in zip(items, cleaned)
         ]
-        if self.reward_kind.metric == "logprob_in_context":
-            return self._score_in_context(items, [c.text for c in cleaned], [c.notes for c in cleaned])
+        if self.reward_kind.metric in UNTRAINED:
+            return self._score_untrained(items, [c.text for c in cleaned], [c.notes for c in cleaned])
         empty = [not self.style.split_items(c.text) for c in cleaned]
         scores_empty = self.reward_kind.empty == "scored"
         live = [i for i in range(len(items)) if scores_empty or not empty[i]]
@@ -133,11 +137,12 @@ class SquadDomain:
             scored[i] = Scored(float(reward), info, result, summary)
         return scored
 
-    def _score_in_context(self, items: Sequence[tuple[int, Any, int]], texts: list[str],
-                          notes: list[list[str]]) -> list[Scored]:
-        values = in_context_logprobs(self.inner_loop, [(t, self.passages[index]) for (index, _, _), t in zip(items, texts)])
-        return [Scored(float(v), {"passage_index": index, "action_notes": n, "answer_logprob_in_context": v},
-                       summary=f"{self.passages[index].title}: in-context log-probability {v:.3f} (no training)")
+    def _score_untrained(self, items: Sequence[tuple[int, Any, int]], texts: list[str],
+                         notes: list[list[str]]) -> list[Scored]:
+        scorer, what = UNTRAINED[self.reward_kind.metric]
+        values = scorer(self.inner_loop, [(t, self.passages[index]) for (index, _, _), t in zip(items, texts)])
+        return [Scored(float(v), {"passage_index": index, "action_notes": n, self.reward_kind.name: v},
+                       summary=f"{self.passages[index].title}: {what} {v:.3f} (no training)")
                 for (index, _, _), v, n in zip(items, values, notes)]
 
 
@@ -150,3 +155,30 @@ def in_context_logprobs(loop: KnowledgeInnerLoop, edits: Sequence[tuple[str, Pas
     return [float(np.mean([lp for lp in outcome.target_logprobs if lp is not None] or [np.nan]))
             for outcome in loop.engine.adapt(requests)]
 
+
+
+ALIGNMENT_SEED = 0
+"""Seeds the adapter whose gradients ``answer_gradient_alignment`` compares (not the episode's inner seed)."""
+
+
+def answer_gradient_alignments(loop: KnowledgeInnerLoop, edits: Sequence[tuple[str, Passage]]) -> list[float]:
+    """Each (self-edit, passage)'s ``<grad training loss, grad gold answers' loss>`` on the inner loop's LoRA adapter
+    at its start (:func:`seal_gym.adapt.gradient_alignments`): the training sequences the inner loop would train
+    on (the passage included, as configured) against the passage's questions as asked after training.
+
+    The adapter is seeded with :data:`ALIGNMENT_SEED`, not the episode's inner seed, so that one passage's
+    self-edits are compared through the same random projection (A), the questions' gradient is computed once
+    per passage in a call, and the reward is deterministic. An empty self-edit is scored as the passage alone
+    (0.0 without ``include_passage``: nothing to train on)."""
+    from seal_gym.adapt import gradient_alignments
+
+    requests = [replace(loop.request(text, p, ALIGNMENT_SEED, ask=False),
+                        queries=tuple(replace(q, max_new_tokens=0, target=qa.answer)
+                                      for q, qa in zip(loop.queries(p), p.questions)))
+                for text, p in edits]
+    return gradient_alignments(loop.bundle.model, loop.bundle.tokenizer, requests)
+
+
+UNTRAINED = {"logprob_in_context": (in_context_logprobs, "in-context log-probability"),
+             "gradient_alignment": (answer_gradient_alignments, "gradient alignment")}
+"""The reward kinds' metrics scored without the inner loop's training: the scorer and its name for summaries."""
