@@ -8,7 +8,12 @@ each scored once per self-edit on the same cells:
 - ``in_context`` (c): the gold answers' log-probability with the self-edit in the prompt instead of in the
   weights: one forward pass, no training;
 - ``short`` (a): the same inner loop shortened to 2 epochs at a 3x higher rate (3e-3), inner seed of the SNR
-  study's seed 0.
+  study's seed 0;
+- ``gradient`` (b), added after (a) and (c) were scored, under the same rule: the first-order estimate
+  ``<grad training loss, grad gold answers' loss>`` on the regime's LoRA adapter at its start (SealSquad's
+  ``reward="answer_gradient_alignment"``), over the SNR study's own training sequences (its ``make_loops``: the
+  self-edit's lines + the passage; the passage alone for the passage condition); one backward pass per self-edit,
+  the questions' once per passage and loop, no training.
 
 Reported per candidate: the within-passage Spearman correlation with the full reward (what GRPO's group-relative
 advantage uses), averaged over passages with a 95 % bootstrap interval over passages; the seconds per reward and
@@ -20,6 +25,11 @@ candidate whose mean within-passage Spearman correlation is >= 0.6 with the lowe
 0.3 qualifies, and becomes the `cpu` preset's reward only then; if none does, none is chosen.
 
     python benchmarks/cheap_rewards.py --out benchmarks/studies/cheap_rewards --threads 2
+    python benchmarks/cheap_rewards.py --candidates gradient --threads 1   # score one, merge into report.json
+
+``--candidates`` scores only the named ones and keeps the others' entries of an existing report.json; every
+candidate's interval is then recomputed from its stored per-passage values with one generator in the fixed
+order of :data:`CANDIDATES` (so a candidate's interval does not depend on which were scored in the same run).
 """
 
 from __future__ import annotations
@@ -34,10 +44,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from science import Regime, study_passages  # noqa: E402
+from science import Regime, make_loops, study_passages  # noqa: E402
 
 SNR = Path(__file__).resolve().parent / "studies" / "snr"
 CHOSEN = Path(__file__).resolve().parent / "studies" / "regime" / "chosen.json"
+CANDIDATES = ("in_context", "short", "gradient")
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -51,12 +62,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/studies/cheap_rewards"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resamples", type=int, default=10_000)
+    parser.add_argument("--candidates", nargs="+", choices=CANDIDATES, default=list(CANDIDATES),
+                        help="score only these; the others' entries of an existing report.json are kept")
     args = parser.parse_args(argv)
     import torch
 
     from seal_gym.adapt import BatchedEngine
     from seal_gym.models import load_model
-    from seal_gym.squad.domain import in_context_logprobs
+    from seal_gym.squad.domain import answer_gradient_alignments, in_context_logprobs
     from seal_gym.squad.inner_loop import KnowledgeInnerLoop, KnowledgeItem
 
     torch.set_num_threads(args.threads)
@@ -75,36 +88,52 @@ def main(argv: list[str] | None = None) -> dict:
     engine = BatchedEngine(bundle.model, bundle.tokenizer)
     short = KnowledgeInnerLoop(bundle, engine, grader="contains",
                                config=replace(regime, epochs=2, lr=3 * regime.lr).config())
-    scores: dict[str, dict[int, list[float]]] = {"in_context": {}, "short": {}}
-    passage_scores: dict[str, dict[int, float]] = {"in_context": {}}
-    seconds: dict[str, float] = {"in_context": 0.0, "short": 0.0}
+    with_passage, alone = make_loops(bundle, engine, regime)  # the SNR study's own training sequences
+    wanted = list(dict.fromkeys(args.candidates))
+    scores: dict[str, dict[int, list[float]]] = {name: {} for name in wanted}
+    passage_scores: dict[str, dict[int, float]] = {name: {} for name in wanted if name != "short"}
+    seconds = dict.fromkeys(wanted, 0.0)
     for i, passage in passages:
         texts = own[i][:6]
-        began = time.perf_counter()
-        values = in_context_logprobs(short, [(t, passage) for t in texts + [passage.context]])
-        seconds["in_context"] += time.perf_counter() - began
-        scores["in_context"][i], passage_scores["in_context"][i] = values[:-1], values[-1]
-        began = time.perf_counter()
-        results = short.run([KnowledgeItem(t, passage, 1000 + i) for t in texts])
-        seconds["short"] += time.perf_counter() - began
-        scores["short"][i] = [r.metrics["logprob"] for r in results]
+        if "in_context" in wanted:
+            began = time.perf_counter()
+            values = in_context_logprobs(short, [(t, passage) for t in texts + [passage.context]])
+            seconds["in_context"] += time.perf_counter() - began
+            scores["in_context"][i], passage_scores["in_context"][i] = values[:-1], values[-1]
+        if "short" in wanted:
+            began = time.perf_counter()
+            results = short.run([KnowledgeItem(t, passage, 1000 + i) for t in texts])
+            seconds["short"] += time.perf_counter() - began
+            scores["short"][i] = [r.metrics["logprob"] for r in results]
+        if "gradient" in wanted:
+            began = time.perf_counter()
+            scores["gradient"][i] = answer_gradient_alignments(with_passage, [(t, passage) for t in texts])
+            [passage_scores["gradient"][i]] = answer_gradient_alignments(alone, [(passage.context, passage)])
+            seconds["gradient"] += time.perf_counter() - began
         print(f"passage {i}: done", flush=True)
+    old = json.loads((args.out / "report.json").read_text()) if (args.out / "report.json").exists() else {}
     report = {"regime": regime.name, "passages": [i for i, _ in passages], "full_seconds_per_reward": full_seconds,
-              "candidates": {}}
-    rng = np.random.default_rng(0)
+              "candidates": {n: c for n, c in old.get("candidates", {}).items() if n not in wanted}}
     for name, by_passage in scores.items():
         per_passage = [spearman(by_passage[i], [float(np.mean(full[(i, f"edit{k}")])) for k in range(6)])
                        for i, _ in passages]
-        boot = [float(np.mean(rng.choice(per_passage, len(per_passage)))) for _ in range(args.resamples)]
         cost = seconds[name] / (6 * len(passages))
-        entry = {"spearman_per_passage": per_passage, "spearman_mean": float(np.mean(per_passage)),
-                 "interval": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))],
-                 "seconds_per_reward": cost, "cost_ratio": cost / full_seconds}
+        entry = {"spearman_per_passage": per_passage, "seconds_per_reward": cost, "cost_ratio": cost / full_seconds,
+                 "scores": {str(i): by_passage[i] for i, _ in passages}}
         if name in passage_scores:
-            entry["passage_above_self_edit"] = float(np.mean([p > s for i, _ in passages
-                                                             for p, s in [(passage_scores[name][i], x)
-                                                                          for x in by_passage[i]]]))
+            entry["passage_above_self_edit"] = float(np.mean([passage_scores[name][i] > x for i, _ in passages
+                                                             for x in by_passage[i]]))
+            entry["passage_scores"] = {str(i): passage_scores[name][i] for i, _ in passages}
         report["candidates"][name] = entry
+    # Intervals from the stored per-passage values, one generator in CANDIDATES' order: the same numbers
+    # whichever candidates this run scored.
+    rng = np.random.default_rng(0)
+    report["candidates"] = {n: report["candidates"][n] for n in CANDIDATES if n in report["candidates"]}
+    for entry in report["candidates"].values():
+        per_passage = entry["spearman_per_passage"]
+        boot = [float(np.mean(rng.choice(per_passage, len(per_passage)))) for _ in range(args.resamples)]
+        entry["spearman_mean"] = float(np.mean(per_passage))
+        entry["interval"] = [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))]
     full_passage = [float(np.mean(full[(i, "passage")])) > float(np.mean(full[(i, f"edit{k}")]))
                     for i, _ in passages for k in range(6)]
     report["full_passage_above_self_edit"] = float(np.mean(full_passage))
@@ -112,7 +141,8 @@ def main(argv: list[str] | None = None) -> dict:
                         if c["spearman_mean"] >= 0.6 and c["interval"][0] > 0.3)
     report["chosen"] = qualifying[0][1] if qualifying else None
     (args.out / "report.json").write_text(json.dumps(report, indent=1))
-    print(json.dumps({n: {k: v for k, v in c.items() if k != "spearman_per_passage"}
+    print(json.dumps({n: {k: v for k, v in c.items()
+                      if k not in ("spearman_per_passage", "scores", "passage_scores")}
                       for n, c in report["candidates"].items()}, indent=1))
     print(f"full reward: {full_seconds:.1f} s; passage above a self-edit under the full reward: "
           f"{report['full_passage_above_self_edit']:.2f}; chosen by the rule: {report['chosen']}")
