@@ -30,6 +30,25 @@ def weights_checksum(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+RAY_TESTS = ("test_ray_cluster.py", "test_ray_engine.py", "test_gpu.py", "docs/ray.md")
+"""Tests that start or join Ray: one pytest-xdist worker runs them all, one after another, since a local Ray
+(docs/ray.md's example) loses its actors while another Ray runs on the machine."""
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which `pytest -p no:xdist` leaves out
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist (``-n``) hands out whole files, so a module's fixtures are built on one worker only, and every
+    test of :data:`RAY_TESTS` to one worker. (``--dist loadgroup`` would do it with marks, but with pytest 9 it
+    does not group: it renames test ids through a private attribute.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileOrRay(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "ray" if any(name in nodeid for name in RAY_TESTS) else nodeid.split("::", 1)[0]
+
+    return FileOrRay(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``gpu`` are skipped, with the reason, where CUDA is absent."""
     if torch.cuda.is_available():
