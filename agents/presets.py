@@ -76,7 +76,7 @@ TESTBED_AGENTS: dict[str, dict[str, Any]] = {
     "ppo": dict(learning_rate=5e-2),
 }
 """Per-agent settings that learn ``seal_gym.testing.TargetCharEnv`` with :func:`testbed_policy` (measured on
-seeds 0/1/2 in benchmarks/RESULTS.md); the tests and ``benchmarks/agents_testbed.py`` use them."""
+seeds 0/1/2 in benchmarks/RESULTS.md); the tests and ``studies/agents_testbed.py`` use them."""
 
 
 def testbed_policy(seed: int = 0, lora: LoraSpec = TESTBED_LORA, sampling: SamplingConfig = TESTBED_SAMPLING) -> LMPolicy:

@@ -44,7 +44,7 @@ class SealSquadEnv(SealEnv):
     accuracy, answer_logprob, answer_f1): X minus the same score of an adapter trained on the passage alone
     with the same inner seed (trained once per passage, seed and weights version, then cached), so > 0
     means the self-edit taught more than the passage did. Under these kinds an empty self-edit is scored
-    as the passage alone. Two cheap estimates train nothing (benchmarks/cheap_rewards.py measures them against
+    as the passage alone. Two cheap estimates train nothing (studies/cheap_rewards.py measures them against
     the real reward): ``reward="answer_logprob_in_context"``, the gold answers' log-probability with the
     self-edit in the prompt, and ``reward="answer_gradient_alignment"``, the dot product of the self-edit's
     training-loss gradient with the gold answers' loss gradient on the inner loop's LoRA adapter at its start

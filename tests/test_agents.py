@@ -32,7 +32,7 @@ def char_env_config(**overrides) -> ReSTEMConfig:
 @pytest.mark.parametrize("targets,seed", [(ALNUM, 0), ("aeiouAEIOU", 1), (string.ascii_uppercase, 0)])
 def test_rest_em_learns_a_known_reward(targets, seed):
     """The published testbed setting rises on reward functions it was not chosen on (issue 31.4: merging every
-    round rose and collapsed on some; benchmarks/rest_em_stability.py)."""
+    round rose and collapsed on some; studies/rest_em_stability.py)."""
     agent = ReSTEM(testbed_policy(seed=seed), TargetCharEnv(targets), char_env_config(seed=seed))
     history = agent.learn(5)
     rewards = [s.reward_mean for s in history]

@@ -16,7 +16,7 @@ from seal_gym.cli import main
 from seal_gym.testing import recipe_paying_engine
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "studies"))
 import arc_demonstrations  # noqa: E402
 
 TINY_TTT = {"max_examples": 4, "leave_out": (1,), "permute_colours": False}

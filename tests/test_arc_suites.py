@@ -57,8 +57,8 @@ def test_a_split_is_the_same_list_every_time_and_round_robin_over_families():
 
 
 def test_the_tune_split_is_the_recipe_spreads_task_set():
-    """benchmarks/arc_recipe_spread.py measured families on TUNE_SEED + k: those rows stay the tune split's."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    """studies/arc_recipe_spread.py measured families on TUNE_SEED + k: those rows stay the tune split's."""
+    sys.path.insert(0, str(ROOT / "studies"))
     from arc_recipe_spread import TUNE_SEED, tune_task
 
     assert TUNE_SEED == 500_000

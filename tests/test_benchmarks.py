@@ -17,10 +17,11 @@ INNER_LOOP = [sys.executable, str(ROOT / "benchmarks" / "inner_loop.py"), "--mod
 def commands(runs: Path) -> dict[str, list[str]]:
     """The scripts this file runs, each on one thread."""
     script = lambda name, *options: [sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), *options]  # noqa: E731
+    study = lambda name, *options: [sys.executable, str(ROOT / "studies" / f"{name}.py"), *options]  # noqa: E731
     return {
-        "arc_agents": script("arc_agents", "--preset", "smoke", "--rounds", "1", "--heldout", "1", "--recipes", "2",
+        "arc_agents": study("arc_agents", "--preset", "smoke", "--rounds", "1", "--heldout", "1", "--recipes", "2",
                              "--threads", "1", "--runs-dir", str(runs)),
-        "agents_testbed": script("agents_testbed", "--env", "arc", "--rounds", "1", "--seeds", "0", "--prompts", "2",
+        "agents_testbed": study("agents_testbed", "--env", "arc", "--rounds", "1", "--seeds", "0", "--prompts", "2",
                                  "--samples", "2"),
         "inner_loop_speed": [*INNER_LOOP, "--engines", "reference,sequential,batched"],
         "inner_loop_memory": [*INNER_LOOP, "--loss-memory", "--ks", "4", "--loss-chunks", "16"],
@@ -133,7 +134,7 @@ def fake_seal_gym(calls: list[list[str]]):
 def test_optimizer_experiment_evaluates_each_unfinished_group_one_passage_a_call(tmp_path, monkeypatch):
     # Chunk 0's baselines are finished; every other (chunk, group) runs once, in its own folder, with each
     # passage in a call of its own as chunk 0's baselines ran (batching passages changes the scores).
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    sys.path.insert(0, str(ROOT / "studies"))
     import optimizer_experiment
 
     finished = tmp_path / "heldout" / "chunk-000" / "baselines" / "eval-squad__old" / "results.json"
@@ -168,7 +169,7 @@ def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
     # known per-passage scores: grpo is +1 nat over the passage on the first chunk's passages and +3 on the
     # second's (pooled paired mean +2 over 4 passages) and always +0.5 over the untrained writer; rest-em is
     # -0.25 below the untrained writer on its first passage of a chunk and +0.25 above it on the second.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(ROOT / "studies"))
     import optimizer_experiment
 
     def cell(logprob):
@@ -225,7 +226,7 @@ def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
 def test_replication_study_evaluates_as_its_plan_says(tmp_path, monkeypatch):
     """Every adapter alone in its engine call, the untrained writer with 3 self-edits and each seed's with 1, the
     7B self-edits only on train.json's held-out set; the seed-averaged test and its verdicts at known values."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    sys.path.insert(0, str(ROOT / "studies"))
     import replication_study as study
 
     for name in study.SETS:
@@ -259,7 +260,7 @@ def test_replication_study_evaluates_as_its_plan_says(tmp_path, monkeypatch):
 def test_arc_recipe_spread_measures_each_family_once_and_reports_the_spread(tmp_path):
     """Issue 32.2's measurement, on a scripted engine: the default recipe (lr 1e-3) solves every task and the
     others none; the dense reward follows the learning rate plus a seed term, so the ICC is known to be high."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    sys.path.insert(0, str(ROOT / "studies"))
     import arc_recipe_spread as spread
 
     from seal_gym.arc.grids import answer_text
@@ -299,7 +300,7 @@ def test_arc_recipe_spread_measures_each_family_once_and_reports_the_spread(tmp_
 def test_arc_ranking_check_finds_the_same_and_the_reversed_ranking(tmp_path):
     """Issue 32.4's comparison of two spread runs: a candidate that keeps the reference's recipe order scores a
     Spearman of 1 and full success agreement; one that reverses it scores -1."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    sys.path.insert(0, str(ROOT / "studies"))
     import arc_ranking_check as check
 
     def folder(name: str, logprob, success) -> Path:

@@ -136,7 +136,7 @@ def test_compare_optimizers_reads_given_run_folders_and_a_held_out_report(tmp_pa
     run = tmp_path / "trained-elsewhere"
     ReSTEM(policy, TargetCharEnv("ab"), ReSTEMConfig(prompts_per_round=2, samples_per_prompt=2, epochs=1)).learn(
         2, run_dir=run)
-    # The report's sections as benchmarks/optimizer_experiment.py writes them (reports.paired_json).
+    # The report's sections as studies/optimizer_experiment.py writes them (reports.paired_json).
     from seal_gym.evaluation.reports import paired_json, paired_score_lines
 
     labels = {"passage": "passage alone", "policy_self_edits_rest_em": "rest-em's self-edits"}

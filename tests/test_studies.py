@@ -1,4 +1,4 @@
-"""The study scripts' arithmetic (benchmarks/science.py, snr_study.py), on rows whose answers are known."""
+"""The study scripts' arithmetic (studies/science.py, snr_study.py), on rows whose answers are known."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "studies"))
 
 from science import Regime, Results, paired_table, per_passage  # noqa: E402
 from snr_study import components  # noqa: E402

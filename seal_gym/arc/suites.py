@@ -4,7 +4,7 @@
 ``k`` of family ``f`` in a split is ``generate_task(SPLIT_SEEDS[split] + k, <the suite's settings, family f
 only>)``, so a task is named by its family and seed (``gen-flip_lr-500003``) and each split draws from its own
 seed range (:data:`SPLIT_SEEDS`, :data:`SPLIT_CAPACITY` tasks per family wide). The tune range is the one
-``benchmarks/arc_recipe_spread.py`` measures families on: its tasks are the tune split's, task for task.
+``studies/arc_recipe_spread.py`` measures families on: its tasks are the tune split's, task for task.
 
 Tasks are listed round-robin over families (task 0 of every family, then task 1, ...), so the first N tasks of a
 split (``seal-gym eval arc --tasks N``) cover the families evenly. Tasks of the geometric families with the same
@@ -27,7 +27,7 @@ from seal_gym.arc.generator import EASY, GeneratorConfig, generate_task
 SPLITS = ("train", "tune", "heldout")
 """The splits of every suite: what agents train on, what settings are chosen on, what is reported."""
 SPLIT_SEEDS = {"train": 100_000, "tune": 500_000, "heldout": 900_000}
-"""The first task seed of each split (``tune`` is ``benchmarks/arc_recipe_spread.py``'s ``TUNE_SEED``)."""
+"""The first task seed of each split (``tune`` is ``studies/arc_recipe_spread.py``'s ``TUNE_SEED``)."""
 SPLIT_CAPACITY = 400_000
 """Tasks per family a split may hold: its seeds stay below the next split's first seed."""
 

@@ -25,11 +25,11 @@ REWARD_KINDS = RewardKinds("passage", "the adapter trained on the passage alone 
     RewardKind("answer_f1", "f1", "whole-answer token F1 of the concise answers after the update"),
     RewardKind("answer_logprob_in_context", "logprob_in_context", "the gold answers' mean per-token log-probability "
                "with the self-edit in the prompt instead of in the weights: no training, one forward pass (a cheap "
-               "estimate, validated in benchmarks/cheap_rewards.py)"),
+               "estimate, validated in studies/cheap_rewards.py)"),
     RewardKind("answer_gradient_alignment", "gradient_alignment", "the dot product of the self-edit's training-loss "
                "gradient with the gold answers' loss gradient on the inner loop's LoRA adapter at its start (seed 0): "
                "one SGD step of rate lr on the self-edit raises their log-probability by lr x this, to first order; no "
-               "training (a cheap estimate, validated in benchmarks/cheap_rewards.py)"),
+               "training (a cheap estimate, validated in studies/cheap_rewards.py)"),
 ])
 for _name in ("accuracy", "answer_logprob", "answer_f1"):
     REWARD_KINDS.add_relative(_name)

@@ -37,7 +37,7 @@ class InnerPreset:
 
 INNER_PRESETS: dict[str, InnerPreset] = {
     "seal": InnerPreset(),
-    # From the regime study on train.json's tune split so far (benchmarks/regime_study.py, RESULTS.md): of the
+    # From the regime study on train.json's tune split so far (studies/regime_study.py, RESULTS.md): of the
     # regimes measured, SEAL's training leaves the widest paired margin of better self-edits over the passage
     # (lr 3e-4 closes it); short answers, which a recital cannot pass.
     "small": InnerPreset(answer_style="short", max_answer_tokens=24),

@@ -8,8 +8,8 @@ at least ``--margin`` and at least half of its best round's (no collapse). The t
 the runs rose, how many rose and then fell below half their best, and each reward function's first -> last
 means (policy seeds x agent seeds, in that order).
 
-    python benchmarks/rest_em_stability.py                      # every setting, 4 rewards x 3 seeds
-    python benchmarks/rest_em_stability.py --settings merge no-merge grpo ppo
+    python studies/rest_em_stability.py                      # every setting, 4 rewards x 3 seeds
+    python studies/rest_em_stability.py --settings merge no-merge grpo ppo
 """
 
 from __future__ import annotations

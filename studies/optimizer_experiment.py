@@ -19,10 +19,10 @@
    any held-out result existed: each trained writer minus the untrained one in ``PRIMARY_METRIC``, its p-value
    Holm-adjusted over the trained writers.
 
-    python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers                    # every stage
-    python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers --stage train --agents grpo
-    python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers --stage eval --groups untrained,grpo
-    python benchmarks/optimizer_experiment.py --out benchmarks/studies/optimizers --stage report
+    python studies/optimizer_experiment.py --out studies/optimizers                    # every stage
+    python studies/optimizer_experiment.py --out studies/optimizers --stage train --agents grpo
+    python studies/optimizer_experiment.py --out studies/optimizers --stage eval --groups untrained,grpo
+    python studies/optimizer_experiment.py --out studies/optimizers --stage report
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ def _number(value: float | None, spec: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/studies/optimizers"))
+    parser.add_argument("--out", type=Path, default=Path("studies/optimizers"))
     parser.add_argument("--stage", choices=("all", "train", "write", "eval", "report"), default="all")
     parser.add_argument("--agents", default="rest-em,grpo,ppo", help="the agents to train and whose writers to use")
     parser.add_argument("--passages", type=int, default=40, help="held-out passages (train.json has 40)")

@@ -12,7 +12,7 @@ variance across TTT seeds, pooled over tasks: the ICC a comparison of recipe wri
 the best recipes solve clearly more than the default and the worst solve nothing is one where a writer has
 something to learn (issue 32, part 2).
 
-    python benchmarks/arc_recipe_spread.py --out benchmarks/studies/arc_spread --tasks 3 --recipes 8 --seeds 2
+    python studies/arc_recipe_spread.py --out studies/arc_spread --tasks 3 --recipes 8 --seeds 2
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from seal_gym.arc.generator import FAMILY_NAMES
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/studies/arc_spread"))
+    parser.add_argument("--out", type=Path, default=Path("studies/arc_spread"))
     parser.add_argument("--families", nargs="+", default=list(FAMILY_NAMES), choices=FAMILY_NAMES)
     parser.add_argument("--tasks", type=int, default=3)
     parser.add_argument("--recipes", type=int, default=8)

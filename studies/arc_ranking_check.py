@@ -6,7 +6,7 @@ log-probability) and of success, under each setting; the Spearman correlation of
 often the two settings agree on a cell's success. A cheaper setting keeps "the same ranking of recipes" (issue 32,
 part 4) when its within-task correlations are high; the mean and its range over tasks are printed.
 
-    python benchmarks/arc_ranking_check.py benchmarks/studies/arc_spread benchmarks/studies/arc_spread_12
+    python studies/arc_ranking_check.py studies/arc_spread studies/arc_spread_12
 """
 
 from __future__ import annotations

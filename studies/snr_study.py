@@ -16,7 +16,7 @@ writers needs (one self-edit and one seed per passage each) to detect, with 80 %
 shift of half a standard deviation of self-edit quality (n = 2 (1.96 + 0.84)^2 (s2_edit + s2_seed) /
 (s2_edit / 4) = 63 / ICC), and the seconds per reward.
 
-    python benchmarks/snr_study.py --out benchmarks/studies/snr
+    python studies/snr_study.py --out studies/snr
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def components(table: np.ndarray) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/studies/snr"))
-    parser.add_argument("--regime", type=Path, default=Path("benchmarks/studies/regime/chosen.json"),
+    parser.add_argument("--out", type=Path, default=Path("studies/snr"))
+    parser.add_argument("--regime", type=Path, default=Path("studies/regime/chosen.json"),
                         help="chosen.json of the regime study (default SEAL's settings if it is missing)")
     parser.add_argument("--passages", type=int, default=8)
     parser.add_argument("--self-edits", type=int, default=6)

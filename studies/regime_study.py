@@ -24,7 +24,7 @@ self-edits become sequences (or drops the passage from the self-edit's training)
 
 Every adapter is one line of ``results.jsonl``: rerun the same command to resume after a kill.
 
-    python benchmarks/regime_study.py --out benchmarks/studies/regime --passages 20
+    python studies/regime_study.py --out studies/regime --passages 20
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def margin(rows: list[dict], regime: Regime, among: set[int] | None = None) -> f
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/studies/regime"))
+    parser.add_argument("--out", type=Path, default=Path("studies/regime"))
     parser.add_argument("--passages", type=int, default=20, help="tune passages (at most 20)")
     parser.add_argument("--screen", type=int, default=6,
                         help="passages a candidate regime is screened on before it runs on all of them")

@@ -7,7 +7,7 @@ SEAL's ARC ReST-EM starts from sampled recipes and keeps those that solve. A sma
 - ``--search suite:NAME:train`` (default ``suite:easy:train``): a fresh random-recipe search, ``--recipes-per-task``
   recipes drawn uniformly from the recipe grid for each of the first ``--tasks`` tasks, each trained with
   ``--seeds`` TTT seeds (SealARC-v0's ``--ttt`` settings, ``cpu`` by default), one engine call per task;
-- ``--spread RESULTS.jsonl``: the rows of ``benchmarks/arc_recipe_spread.py`` (its recipes re-drawn as it drew
+- ``--spread RESULTS.jsonl``: the rows of ``studies/arc_recipe_spread.py`` (its recipes re-drawn as it drew
   them, ``--spread-recipes`` = its ``--recipes``). Those are the suites' *tune* tasks: a writer warmed on them has
   seen the tune split.
 
@@ -16,7 +16,7 @@ Each record is ``{"prompt", "completion", "task_id", "success"}``: the prompt ex
 the completion the recipe's JSON exactly as the constrained writer writes it (a member of the ``arc-recipes``
 choice set). Then, e.g.:
 
-    python benchmarks/arc_demonstrations.py --tasks 20 --recipes-per-task 8 --out runs/warm.jsonl
+    python studies/arc_demonstrations.py --tasks 20 --recipes-per-task 8 --out runs/warm.jsonl
     seal-gym train --env SealARC-v0 --preset demo --agent sft --demonstrations runs/warm.jsonl \\
         --dataset suite:easy:train --rounds 1
 """

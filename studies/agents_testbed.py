@@ -17,8 +17,8 @@ Prints one row per (agent, seed): first and final round reward, the final KL to 
 reward with entropy under 0.05 nats or self-edits under 2 tokens). Entropy is
 per token for free text (chars) and per self-edit for grid recipes (arc), whose JSON between choices is forced.
 
-    python benchmarks/agents_testbed.py --rounds 6 --seeds 0 1 2
-    python benchmarks/agents_testbed.py --env arc --rounds 8 --prompts 2 --samples 8
+    python studies/agents_testbed.py --rounds 6 --seeds 0 1 2
+    python studies/agents_testbed.py --env arc --rounds 8 --prompts 2 --samples 8
 """
 
 from __future__ import annotations

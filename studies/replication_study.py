@@ -1,4 +1,4 @@
-"""The replication study's held-out stages, as its plan says (benchmarks/studies/replication/PLAN.md).
+"""The replication study's held-out stages, as its plan says (studies/replication/PLAN.md).
 
 Training is ``optimizer_experiment.py --stage train --agents grpo --train-seeds 0,1,2`` (it publishes each
 writer to ``OUT/writers/grpo-seedS``). Then, per held-out set (``topics``: 2 passages of each val.json title;
@@ -14,9 +14,9 @@ writer to ``OUT/writers/grpo-seedS``). Then, per held-out set (``topics``: 2 pas
    per passage; each seed's own mean difference) and the comparisons with the passage alone, on both sets,
    into ``OUT/report.json``.
 
-    python benchmarks/replication_study.py --out benchmarks/studies/replication --stage write
-    python benchmarks/replication_study.py --out benchmarks/studies/replication --stage eval   # resumable
-    python benchmarks/replication_study.py --out benchmarks/studies/replication --stage report
+    python studies/replication_study.py --out studies/replication --stage write
+    python studies/replication_study.py --out studies/replication --stage eval   # resumable
+    python studies/replication_study.py --out studies/replication --stage report
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def report(out: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/studies/replication"))
+    parser.add_argument("--out", type=Path, default=Path("studies/replication"))
     parser.add_argument("--stage", choices=("write", "eval", "report"), required=True)
     parser.add_argument("--chunk", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)

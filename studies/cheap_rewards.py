@@ -1,6 +1,6 @@
 """Cheaper rewards, validated against the real one: do they rank one passage's self-edits as SEAL's inner loop does?
 
-The reference is the SNR study's (``benchmarks/studies/snr``): 8 tune passages x 6 self-edits the embedded model
+The reference is the SNR study's (``studies/snr``): 8 tune passages x 6 self-edits the embedded model
 wrote x 3 inner seeds, each trained with SEAL's inner loop (the regime study's choice), scored by the gold
 answers' log-probability after the update; a self-edit's full reward is its mean over the 3 seeds. Candidates,
 each scored once per self-edit on the same cells:
@@ -24,8 +24,8 @@ above a self-edit against how often the full reward does.
 candidate whose mean within-passage Spearman correlation is >= 0.6 with the lower end of its 95 % interval above
 0.3 qualifies, and becomes the `cpu` preset's reward only then; if none does, none is chosen.
 
-    python benchmarks/cheap_rewards.py --out benchmarks/studies/cheap_rewards --threads 2
-    python benchmarks/cheap_rewards.py --candidates gradient --threads 1   # score one, merge into report.json
+    python studies/cheap_rewards.py --out studies/cheap_rewards --threads 2
+    python studies/cheap_rewards.py --candidates gradient --threads 1   # score one, merge into report.json
 
 ``--candidates`` scores only the named ones and keeps the others' entries of an existing report.json; every
 candidate's interval is then recomputed from its stored per-passage values with one generator in the fixed
@@ -46,8 +46,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from science import Regime, make_loops, study_passages  # noqa: E402
 
-SNR = Path(__file__).resolve().parent / "studies" / "snr"
-CHOSEN = Path(__file__).resolve().parent / "studies" / "regime" / "chosen.json"
+SNR = Path(__file__).resolve().parent / "snr"
+CHOSEN = Path(__file__).resolve().parent / "regime" / "chosen.json"
 CANDIDATES = ("in_context", "short", "gradient")
 
 
@@ -59,7 +59,7 @@ def spearman(a: list[float], b: list[float]) -> float:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/studies/cheap_rewards"))
+    parser.add_argument("--out", type=Path, default=Path("studies/cheap_rewards"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resamples", type=int, default=10_000)
     parser.add_argument("--candidates", nargs="+", choices=CANDIDATES, default=list(CANDIDATES),

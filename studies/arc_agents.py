@@ -10,9 +10,9 @@
    SealARC-v0 step (one :func:`~seal_gym.evaluation.evaluate_arc` call). Prints training rewards per round
    and the held-out success table.
 
-    python benchmarks/arc_agents.py --threads 2                       # ~2 h on a 2-core CPU
-    python benchmarks/arc_agents.py --preset smoke --heldout 2        # seconds, tiny random model
-    python benchmarks/arc_agents.py --trained runs/arc-agents__20261201-164722 --heldout 4   # held-out part again
+    python studies/arc_agents.py --threads 2                       # ~2 h on a 2-core CPU
+    python studies/arc_agents.py --preset smoke --heldout 2        # seconds, tiny random model
+    python studies/arc_agents.py --trained runs/arc-agents__20261201-164722 --heldout 4   # held-out part again
 
 Everything lands in one new folder (``--runs-dir``, default ``runs/arc-agents__<time>``): a train run folder per
 agent, and per held-out evaluation a ``heldout__<time>`` folder with ``table.txt``, ``results.json``,
