@@ -1,10 +1,11 @@
 """`seal-gym eval squad --groups-per-call`: one passage's adapters per engine call against several passages'.
 
-The held-out evaluation of issue 17 first sent the batched engine one passage at a time (2-3 adapters a
-call), which leaves it most of its batch empty. This runs the same evaluation twice, one run after the other in one
-invocation: ``--groups-per-call 1`` (the baseline) and ``--groups-per-call K``, on the same passages, self-edits
-and inner seeds, and prints each one's wall time, seconds per adapter, their ratio, and the largest difference
-between the two runs' per-passage scores in each metric (the adapters are trained alike, in other batches).
+The optimizer comparison's held-out evaluation (studies/optimizer_experiment.py) first sent the batched engine
+one passage at a time (2-3 adapters a call), which leaves it most of its batch empty. This runs the same
+evaluation twice, one run after the other in one invocation: ``--groups-per-call 1`` (the baseline) and
+``--groups-per-call K``, on the same passages, self-edits and inner seeds, and prints each one's wall time,
+seconds per adapter, their ratio, and the largest difference between the two runs' per-passage scores in each
+metric (the adapters are trained alike, in other batches).
 
     python benchmarks/eval_batching.py --passages 4 --groups-per-call 4
 """

@@ -1,4 +1,4 @@
-"""Demonstrations for a warm start of an ARC writer (issue 32.3): recipes that solved tasks, as (prompt, self-edit).
+"""Demonstrations for a warm start of an ARC writer: recipes that solved tasks, as (prompt, self-edit).
 
 SEAL's ARC ReST-EM starts from sampled recipes and keeps those that solve. A small writer's prior rarely finds one
 (benchmarks/RESULTS.md), so this script finds them first, by search, and writes the ``.jsonl`` that

@@ -3,8 +3,8 @@
 Both folders hold rows of the same (family, task, recipe, TTT seed) cells under different TTT settings (each
 folder's ``ttt.json``). Per task: each recipe's mean over TTT seeds of the dense reward (the correct output's
 log-probability) and of success, under each setting; the Spearman correlation of the two dense rankings; and how
-often the two settings agree on a cell's success. A cheaper setting keeps "the same ranking of recipes" (issue 32,
-part 4) when its within-task correlations are high; the mean and its range over tasks are printed.
+often the two settings agree on a cell's success. A cheaper setting keeps "the same ranking of recipes" when its
+within-task correlations are high; the mean and its range over tasks are printed.
 
     python studies/arc_ranking_check.py studies/arc_spread studies/arc_spread_12
 """

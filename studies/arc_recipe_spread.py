@@ -10,7 +10,7 @@ The report, per family: the default recipe's success rate; the best and the wors
 seeds); the dense reward's spread; and its within-task signal-to-noise (variance between recipes against
 variance across TTT seeds, pooled over tasks: the ICC a comparison of recipe writers rests on). A family where
 the best recipes solve clearly more than the default and the worst solve nothing is one where a writer has
-something to learn (issue 32, part 2).
+something to learn.
 
     python studies/arc_recipe_spread.py --out studies/arc_spread --tasks 3 --recipes 8 --seeds 2
 """
@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from seal_gym.arc.generator import FAMILY_NAMES
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("studies/arc_spread"))
+    parser.add_argument("--out", type=Path, required=True,
+                        help="the study's folder (results.jsonl, ttt.json); a stopped run resumes there")
     parser.add_argument("--families", nargs="+", default=list(FAMILY_NAMES), choices=FAMILY_NAMES)
     parser.add_argument("--tasks", type=int, default=3)
     parser.add_argument("--recipes", type=int, default=8)

@@ -1,6 +1,6 @@
 """Cheaper rewards, validated against the real one: do they rank one passage's self-edits as SEAL's inner loop does?
 
-The reference is the SNR study's (``studies/snr``): 8 tune passages x 6 self-edits the embedded model
+The reference is the SNR study's (its folder is ``--snr``): 8 tune passages x 6 self-edits the embedded model
 wrote x 3 inner seeds, each trained with SEAL's inner loop (the regime study's choice), scored by the gold
 answers' log-probability after the update; a self-edit's full reward is its mean over the 3 seeds. Candidates,
 each scored once per self-edit on the same cells:
@@ -24,8 +24,10 @@ above a self-edit against how often the full reward does.
 candidate whose mean within-passage Spearman correlation is >= 0.6 with the lower end of its 95 % interval above
 0.3 qualifies, and becomes the `cpu` preset's reward only then; if none does, none is chosen.
 
-    python studies/cheap_rewards.py --out studies/cheap_rewards --threads 2
-    python studies/cheap_rewards.py --candidates gradient --threads 1   # score one, merge into report.json
+    python studies/cheap_rewards.py --snr studies/snr --regime studies/regime/chosen.json \
+        --dataset ../shared/data/squad/train.json --out studies/cheap_rewards --threads 2
+    python studies/cheap_rewards.py --snr studies/snr --regime studies/regime/chosen.json \
+        --dataset ../shared/data/squad/train.json --out studies/cheap_rewards --candidates gradient --threads 1
 
 ``--candidates`` scores only the named ones and keeps the others' entries of an existing report.json; every
 candidate's interval is then recomputed from its stored per-passage values with one generator in the fixed
@@ -46,8 +48,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from science import Regime, make_loops, study_passages  # noqa: E402
 
-SNR = Path(__file__).resolve().parent / "snr"
-CHOSEN = Path(__file__).resolve().parent / "regime" / "chosen.json"
 CANDIDATES = ("in_context", "short", "gradient")
 
 
@@ -59,7 +59,14 @@ def spearman(a: list[float], b: list[float]) -> float:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("studies/cheap_rewards"))
+    parser.add_argument("--out", type=Path, required=True, help="the study's folder (report.json)")
+    parser.add_argument("--snr", type=Path, required=True,
+                        help="the SNR study's folder: its results.jsonl (the full rewards) and own_self_edits.json")
+    parser.add_argument("--dataset", required=True, help="the SNR study's passage file (SEAL's SQuAD train.json)")
+    parser.add_argument("--regime", type=Path, default=None,
+                        help="chosen.json of the regime study, the SNR study's regime (default: SEAL's settings)")
+    parser.add_argument("--passages", type=int, default=8, help="the first N of the SNR study's tune passages")
+    parser.add_argument("--model", default=None, help="default: the embedded SmolLM2-135M-Instruct")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resamples", type=int, default=10_000)
     parser.add_argument("--candidates", nargs="+", choices=CANDIDATES, default=list(CANDIDATES),
@@ -74,17 +81,17 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = [json.loads(line) for line in (SNR / "results.jsonl").read_text().splitlines()]
-    regime = Regime(**json.loads(CHOSEN.read_text())["settings"]) if CHOSEN.exists() else Regime()
-    own = {int(i): t for i, t in json.loads((SNR / "own_self_edits.json").read_text())["implications"].items()}
-    passages = study_passages("tune", 8)
+    rows = [json.loads(line) for line in (args.snr / "results.jsonl").read_text().splitlines()]
+    regime = Regime(**json.loads(args.regime.read_text())["settings"]) if args.regime else Regime()
+    own = {int(i): t for i, t in json.loads((args.snr / "own_self_edits.json").read_text())["implications"].items()}
+    passages = study_passages(args.dataset, "tune", args.passages)
     full = {(r["passage"], r["condition"]): [] for r in rows if r["regime"] == regime.name}
     for r in rows:
         if r["regime"] == regime.name:
             full[(r["passage"], r["condition"])].append(r["logprob"])
     full_seconds = float(np.median([r["train_seconds"] + r["answer_seconds"] for r in rows
                                     if r["regime"] == regime.name and r["condition"] != "passage"]))
-    bundle = load_model(None, device="cpu")
+    bundle = load_model(args.model, device="cpu")
     engine = BatchedEngine(bundle.model, bundle.tokenizer)
     short = KnowledgeInnerLoop(bundle, engine, grader="contains",
                                config=replace(regime, epochs=2, lr=3 * regime.lr).config())

@@ -1,6 +1,9 @@
-"""Which optimizer makes the model's own self-edits teach it more: issue 17's experiment, resumable by stage.
+"""Which optimizer makes the model's own self-edits teach it more: the optimizer comparison, resumable by stage.
 
-1. ``train``: one ``seal-gym train --preset cpu`` run per agent (self mode on SealSquad-v0, train.json's
+``--dataset`` is SEAL's SQuAD train.json; its fixed splits (:mod:`seal_gym.squad.splits`) keep training and the
+held-out evaluation apart.
+
+1. ``train``: one ``seal-gym train --preset cpu`` run per agent (self mode on SealSquad-v0, the dataset's
    ``train`` split, the small-model inner loop, the cpu preset's reward). A stopped run is resumed
    (``--resume``); its folder is recorded in ``OUT/state.json`` as soon as it exists.
 2. ``write``: the untrained writer and each trained one write ``--self-edits`` self-edits for every
@@ -19,10 +22,12 @@
    any held-out result existed: each trained writer minus the untrained one in ``PRIMARY_METRIC``, its p-value
    Holm-adjusted over the trained writers.
 
-    python studies/optimizer_experiment.py --out studies/optimizers                    # every stage
-    python studies/optimizer_experiment.py --out studies/optimizers --stage train --agents grpo
-    python studies/optimizer_experiment.py --out studies/optimizers --stage eval --groups untrained,grpo
-    python studies/optimizer_experiment.py --out studies/optimizers --stage report
+    python studies/optimizer_experiment.py --out studies/optimizers --dataset ../shared/data/squad/train.json
+    python studies/optimizer_experiment.py --out studies/optimizers --dataset ../shared/data/squad/train.json \
+        --stage train --agents grpo
+    python studies/optimizer_experiment.py --out studies/optimizers --dataset ../shared/data/squad/train.json \
+        --stage eval --groups untrained,grpo
+    python studies/optimizer_experiment.py --out studies/optimizers --stage report     # needs no dataset
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from study_runs import finished_in, mixed_versions, names, pooled, seal_gym  # noqa: E402
-TRAIN_JSON = ROOT.parent / "shared" / "data" / "squad" / "train.json"
+
 BASELINES = "passage,file-self-edits,prompt-ensemble"
 UNTRAINED = "untrained"
 REFERENCES = ("passage", f"file_self_edits_{UNTRAINED}")
@@ -47,7 +52,7 @@ PRIMARY_METRIC = "logprob"
 (the SNR study's only reward with more signal than noise at 135M)."""
 
 
-def train(out: Path, agents: list[str], seeds: list[int], threads: int, options: list[str] = (),
+def train(out: Path, dataset: str, agents: list[str], seeds: list[int], threads: int, options: list[str] = (),
           allow_dirty: bool = False) -> dict[str, str]:
     """Train (or resume) every agent's run for every training seed; ``{AGENT-seedN: run folder}``.
 
@@ -84,7 +89,7 @@ def train(out: Path, agents: list[str], seeds: list[int], threads: int, options:
                 if not allow_dirty and (commit is None or commit.endswith("+dirty")):
                     raise SystemExit(f"{key}: the checkout is {commit or 'not a git checkout'}: commit first so that the "
                                      "run's code is on record, or pass --allow-dirty (the diff is then kept)")
-                args = ["train", "--preset", "cpu", "--dataset", f"{TRAIN_JSON}@train", "--agent", agent, "--seed",
+                args = ["train", "--preset", "cpu", "--dataset", f"{dataset}@train", "--agent", agent, "--seed",
                         str(seed), "--threads", str(threads), "--runs-dir", str(out / "runs"), *options]
             code = seal_gym(args, out / f"train-{key}.log", lambda line, k=key: remember(k, line))
             print(f"{key}: exit {code}, run folder {state.get(key)}", flush=True)
@@ -104,19 +109,20 @@ def keep_curves(run_dir: Path, to: Path) -> None:
     shutil.copytree(run_dir, to, ignore=shutil.ignore_patterns("checkpoints", "*.safetensors", "lock"))
 
 
-def heldout_documents(out: Path, passages: int) -> tuple[Path, int]:
+def heldout_documents(out: Path, dataset: str, passages: int) -> tuple[Path, int]:
     """The first ``passages`` held-out passages as a document file for ``seal-gym synthesize``, and their number."""
     from seal_gym.squad.passages import load_passages
 
     path = out / "heldout_passages.json"
-    chosen = load_passages(f"{TRAIN_JSON}@heldout")[:passages]
+    chosen = load_passages(f"{dataset}@heldout")[:passages]
     path.write_text(json.dumps([{"title": p.title, "context": p.context} for p in chosen], indent=1))
     return path, len(chosen)
 
 
-def write(out: Path, runs: dict[str, str], passages: int, self_edits: int, seed: int, threads: int) -> dict[str, Path]:
+def write(out: Path, dataset: str, runs: dict[str, str], passages: int, self_edits: int, seed: int,
+          threads: int) -> dict[str, Path]:
     """``{writer: its self-edit file}``: the untrained writer's and each trained run's (written where missing)."""
-    documents, wanted = heldout_documents(out, passages)
+    documents, wanted = heldout_documents(out, dataset, passages)
     files = {}
     for name, run_dir in [(UNTRAINED, None), *runs.items()]:
         path = out / "self_edits" / f"{name}.json"
@@ -130,7 +136,7 @@ def write(out: Path, runs: dict[str, str], passages: int, self_edits: int, seed:
     return files
 
 
-def evaluate(out: Path, writers: dict[str, Path], passages: int, chunk: int, self_edits: tuple[int, int], seeds: int,
+def evaluate(out: Path, dataset: str, writers: dict[str, Path], passages: int, chunk: int, self_edits: tuple[int, int], seeds: int,
              seed: int, threads: int, groups_per_call: int = 1, only: set[str] | None = None,
              adapters_per_call: int | None = None) -> list[Path]:
     """Every run's results.json, chunk by chunk and group by group (running those that have none);
@@ -149,7 +155,7 @@ def evaluate(out: Path, writers: dict[str, Path], passages: int, chunk: int, sel
             if not done and only is not None and group not in only:
                 continue
             if not done:
-                args = ["eval", "squad", "--dataset", f"{TRAIN_JSON}@heldout", "--start", str(start), "--passages",
+                args = ["eval", "squad", "--dataset", f"{dataset}@heldout", "--start", str(start), "--passages",
                         str(min(chunk, passages - start)), "--inner-preset", "small", *conditions, "--inner-seeds",
                         str(seeds), "--seed", str(seed), "--threads", str(threads), "--groups-per-call",
                         str(groups_per_call), "--runs-dir", str(folder),
@@ -219,7 +225,9 @@ def _number(value: float | None, spec: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("studies/optimizers"))
+    parser.add_argument("--out", type=Path, required=True, help="the study's folder")
+    parser.add_argument("--dataset", default=None,
+                        help="SEAL's SQuAD train.json (its train and heldout splits); every stage but report needs it")
     parser.add_argument("--stage", choices=("all", "train", "write", "eval", "report"), default="all")
     parser.add_argument("--agents", default="rest-em,grpo,ppo", help="the agents to train and whose writers to use")
     parser.add_argument("--passages", type=int, default=40, help="held-out passages (train.json has 40)")
@@ -247,19 +255,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-options", default="",
                         help="more `seal-gym train` options, e.g. a smoke budget: '--rounds 1 --samples-per-prompt 2'")
     args = parser.parse_args(argv)
+    if args.dataset is None and args.stage != "report":
+        parser.error(f"--stage {args.stage} needs --dataset (SEAL's SQuAD train.json)")
     args.out.mkdir(parents=True, exist_ok=True)
     agents = names(args.agents)
     state_path = args.out / "state.json"
-    runs = train(args.out, agents, [int(s) for s in names(args.train_seeds)], args.threads,
+    runs = train(args.out, args.dataset, agents, [int(s) for s in names(args.train_seeds)], args.threads,
                  shlex.split(args.train_options), args.allow_dirty) if args.stage in ("all", "train") else \
         json.loads(state_path.read_text()) if state_path.exists() else {}
     # a run's key is AGENT-seedN (the first study's, AGENT, was seed 0)
     runs = {key: run for key, run in runs.items() if key.rsplit("-seed", 1)[0] in agents}
     if args.stage in ("all", "write"):
-        write(args.out, runs, args.passages, args.self_edits, args.seed, args.threads)
+        write(args.out, args.dataset, runs, args.passages, args.self_edits, args.seed, args.threads)
     if args.stage in ("all", "eval"):
         writers = {path.stem: path for path in sorted((args.out / "self_edits").glob("*.json"))}
-        evaluate(args.out, dict(sorted(writers.items(), key=lambda item: item[0] != UNTRAINED)), args.passages,
+        evaluate(args.out, args.dataset, dict(sorted(writers.items(), key=lambda item: item[0] != UNTRAINED)), args.passages,
                  args.chunk, (args.self_edits, args.baseline_self_edits), args.inner_seeds, args.seed, args.threads,
                  args.groups_per_call, set(names(args.groups)) or None, args.adapters_per_call)
     if args.stage in ("all", "eval", "report"):

@@ -1,7 +1,7 @@
 """Which inner-loop settings make self-edits matter at 135M: a coordinate search on the tune split.
 
 For each regime (learning rate, epochs, LoRA rank and targets, one sequence per line or per self-edit,
-passage included or not) it trains, on every tune passage of ``../shared/data/squad/train.json`` and with
+passage included or not) it trains, on every tune passage of ``--dataset`` (SEAL's train.json) and with
 the passage's own inner seed:
 
 - ``passage``: an adapter on the passage alone;
@@ -24,7 +24,7 @@ self-edits become sequences (or drops the passage from the self-edit's training)
 
 Every adapter is one line of ``results.jsonl``: rerun the same command to resume after a kill.
 
-    python studies/regime_study.py --out studies/regime --passages 20
+    python studies/regime_study.py --dataset ../shared/data/squad/train.json --out studies/regime --passages 20
 """
 
 from __future__ import annotations
@@ -67,8 +67,10 @@ def margin(rows: list[dict], regime: Regime, among: set[int] | None = None) -> f
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("studies/regime"))
-    parser.add_argument("--passages", type=int, default=20, help="tune passages (at most 20)")
+    parser.add_argument("--out", type=Path, required=True, help="the study's folder (results.jsonl, chosen.json)")
+    parser.add_argument("--dataset", required=True,
+                        help="the passage file whose tune split is searched on (SEAL's SQuAD train.json)")
+    parser.add_argument("--passages", type=int, default=20, help="tune passages (train.json has 20)")
     parser.add_argument("--screen", type=int, default=6,
                         help="passages a candidate regime is screened on before it runs on all of them")
     parser.add_argument("--threads", type=int, default=2)
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     bundle = load_model(args.model, device="cpu")
     engine = BatchedEngine(bundle.model, bundle.tokenizer)
-    passages = study_passages("tune", args.passages)
+    passages = study_passages(args.dataset, "tune", args.passages)
     own = own_self_edits(bundle, passages, args.out / "own_self_edits.json")
 
     def run(regime: Regime, on=passages, conditions=("passage", "7b", "own"), extra_styles: tuple[str, ...] = ()) -> None:

@@ -1,8 +1,9 @@
 """The replication study's held-out stages, as its plan says (studies/replication/PLAN.md).
 
 Training is ``optimizer_experiment.py --stage train --agents grpo --train-seeds 0,1,2`` (it publishes each
-writer to ``OUT/writers/grpo-seedS``). Then, per held-out set (``topics``: 2 passages of each val.json title;
-``heldout``: train.json's held-out split):
+writer to ``OUT/writers/grpo-seedS``). Then, per held-out set of ``--squad`` (the folder of SEAL's SQuAD
+``train.json`` and ``val.json``; ``topics``: 2 passages of each val.json title; ``heldout``: train.json's held-out
+split):
 
 1. ``write``: the untrained writer writes 3 self-edits per passage and each published writer 1, with
    ``seal-gym synthesize`` (seed 0), into ``OUT/self_edits/SET/WRITER.json`` (committed: a few KB each);
@@ -14,8 +15,8 @@ writer to ``OUT/writers/grpo-seedS``). Then, per held-out set (``topics``: 2 pas
    per passage; each seed's own mean difference) and the comparisons with the passage alone, on both sets,
    into ``OUT/report.json``.
 
-    python studies/replication_study.py --out studies/replication --stage write
-    python studies/replication_study.py --out studies/replication --stage eval   # resumable
+    python studies/replication_study.py --out studies/replication --squad ../shared/data/squad --stage write
+    python studies/replication_study.py --out studies/replication --squad ../shared/data/squad --stage eval
     python studies/replication_study.py --out studies/replication --stage report
 """
 
@@ -31,10 +32,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from study_runs import finished_in, pooled, seal_gym  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad"
-SETS = {"topics": f"{SHARED / 'val.json'}@topics-2", "heldout": f"{SHARED / 'train.json'}@heldout"}
+SETS = ("topics", "heldout")
 UNTRAINED, UNTRAINED_SELF_EDITS = "untrained", 3
 PRIMARY_METRIC = "logprob"
+
+
+def datasets(squad: Path) -> dict[str, str]:
+    """Each held-out set's passages, as ``load_passages`` names them, in the folder of train.json and val.json."""
+    return {"topics": f"{squad / 'val.json'}@topics-2", "heldout": f"{squad / 'train.json'}@heldout"}
 
 
 def writers(out: Path) -> dict[str, Path | None]:
@@ -42,20 +47,21 @@ def writers(out: Path) -> dict[str, Path | None]:
     return {UNTRAINED: None, **{p.name: p for p in sorted((out / "writers").glob("*")) if p.is_dir()}}
 
 
-def documents(out: Path, name: str) -> Path:
+def documents(out: Path, name: str, dataset: str) -> Path:
     from seal_gym.squad.passages import load_passages
 
     path = out / "sets" / f"{name}.json"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps([{"title": p.title, "context": p.context} for p in load_passages(SETS[name])],
+        path.write_text(json.dumps([{"title": p.title, "context": p.context} for p in load_passages(dataset)],
                                    indent=1))
     return path
 
 
-def write(out: Path, threads: int) -> None:
-    for name in SETS:
-        docs = documents(out, name)
+def write(out: Path, sets: dict[str, str], threads: int) -> None:
+    """``sets``: each held-out set's passages (:func:`datasets`)."""
+    for name, dataset in sets.items():
+        docs = documents(out, name, dataset)
         for writer, folder in writers(out).items():
             path = out / "self_edits" / name / f"{writer}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,10 +83,11 @@ def groups(out: Path, name: str) -> dict[str, list[str]]:
     return found
 
 
-def evaluate(out: Path, chunk: int, threads: int) -> None:
+def evaluate(out: Path, sets: dict[str, str], chunk: int, threads: int) -> None:
+    """``sets``: each held-out set's passages (:func:`datasets`)."""
     from seal_gym.squad.passages import load_passages
 
-    for name, dataset in SETS.items():
+    for name, dataset in sets.items():
         total = len(load_passages(dataset))
         for start in range(0, total, chunk):
             for group, conditions in groups(out, name).items():
@@ -140,15 +147,19 @@ def report(out: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("studies/replication"))
+    parser.add_argument("--out", type=Path, required=True, help="the study's folder")
     parser.add_argument("--stage", choices=("write", "eval", "report"), required=True)
+    parser.add_argument("--squad", type=Path, default=None,
+                        help="the folder of SEAL's SQuAD train.json and val.json; write and eval need it")
     parser.add_argument("--chunk", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
+    if args.squad is None and args.stage != "report":
+        parser.error(f"--stage {args.stage} needs --squad (the folder of SEAL's SQuAD train.json and val.json)")
     if args.stage == "write":
-        write(args.out, args.threads)
+        write(args.out, datasets(args.squad), args.threads)
     elif args.stage == "eval":
-        evaluate(args.out, args.chunk, args.threads)
+        evaluate(args.out, datasets(args.squad), args.chunk, args.threads)
     else:
         print(json.dumps(report(args.out), indent=1))
 

@@ -29,7 +29,7 @@ REWARDS = {"alnum": string.ascii_letters + string.digits, "vowels": "aeiouAEIOU"
            "upper": string.ascii_uppercase}
 """Reward functions: the share of the self-edit's characters in each set."""
 SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
-    "merge": ("rest-em", dict(TESTBED_AGENTS["rest-em"], merge=True)),  # the testbed setting until 2026-12-06
+    "merge": ("rest-em", dict(TESTBED_AGENTS["rest-em"], merge=True)),  # merging every round, as SEAL does
     "lr2e-2": ("rest-em", dict(TESTBED_AGENTS["rest-em"], merge=True, learning_rate=2e-2)),
     "lr2e-2-ep2": ("rest-em", dict(TESTBED_AGENTS["rest-em"], merge=True, learning_rate=2e-2, epochs=2)),
     "no-merge": ("rest-em", TESTBED_AGENTS["rest-em"]),  # the published testbed setting

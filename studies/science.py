@@ -1,7 +1,7 @@
 """What the laptop-scale studies share: the passages, the conditions, a resumable results file, paired tables.
 
-A study scores *conditions* (what an adapter is trained on) on passages of one fixed split of train.json
-(:mod:`seal_gym.squad.splits`), under an inner-loop *regime*. Every condition of a passage trains with the
+A study scores *conditions* (what an adapter is trained on) on passages of one fixed split of a passage file
+(SEAL's train.json, given as each study's ``--dataset``; :mod:`seal_gym.squad.splits`), under an inner-loop *regime*. Every condition of a passage trains with the
 same inner seed, so differences between conditions are paired. Each scored adapter is one JSON line in the
 study's ``results.jsonl``; a rerun skips the lines already there, so a study killed at any point resumes.
 """
@@ -21,7 +21,6 @@ from seal_gym.squad.passages import Passage, load_passages
 from seal_gym.squad.prompts import get_prompt_style
 from seal_gym.stats import format_table, paired_difference
 
-TRAIN_JSON = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad" / "train.json"
 TARGETS = {"all": ALL_PROJECTIONS, "attention": ("q_proj", "k_proj", "v_proj", "o_proj"),
            "mlp": ("gate_proj", "up_proj", "down_proj")}
 METRICS = ("logprob", "f1", "exact", "accuracy", "recital", "words")
@@ -66,11 +65,12 @@ SEAL = Regime()
 """SEAL's inner loop: rank 32 on every projection, lr 1e-3, 10 epochs, batch 1, one sequence per line."""
 
 
-def study_passages(split: str, count: int | None = None, path: Path = TRAIN_JSON) -> list[tuple[int, Passage]]:
-    """(position in train.json, passage) of the first ``count`` passages of one split."""
+def study_passages(dataset: str | Path, split: str, count: int | None = None) -> list[tuple[int, Passage]]:
+    """(position in ``dataset``, passage) of the first ``count`` passages of one split of ``dataset`` (a passage
+    file, or any source :func:`~seal_gym.squad.passages.load_passages` reads)."""
     from seal_gym.squad.splits import split_indices
 
-    passages = load_passages(path)
+    passages = load_passages(dataset)
     chosen = split_indices(len(passages))[split][:count]
     return [(i, passages[i]) for i in chosen]
 

@@ -3,8 +3,9 @@
 An optimizer learns from the differences between the self-edits of one prompt (GRPO's group, ReST-EM's
 best-of-n). If the same self-edit, trained again with another inner seed, moves its reward as much as
 another self-edit does, the reward is mostly noise. For ``--passages`` tune passages x ``--self-edits``
-self-edits the embedded model writes itself x ``--seeds`` inner seeds, under a regime (default: the one
-``regime_study.py`` chose), this trains every adapter once and scores every reward kind from it:
+self-edits the embedded model writes itself x ``--seeds`` inner seeds, under a regime (``--regime``: the one
+``regime_study.py`` chose; SEAL's settings without it), this trains every adapter once and scores every reward
+kind from it:
 
 - ``accuracy`` (the ``contains`` grader), ``exact`` and ``f1`` (short answers), ``logprob`` (gold answers);
 - each minus the passage-only adapter's score under the same seed (``*_vs_passage``).
@@ -16,7 +17,8 @@ writers needs (one self-edit and one seed per passage each) to detect, with 80 %
 shift of half a standard deviation of self-edit quality (n = 2 (1.96 + 0.84)^2 (s2_edit + s2_seed) /
 (s2_edit / 4) = 63 / ICC), and the seconds per reward.
 
-    python studies/snr_study.py --out studies/snr
+    python studies/snr_study.py --dataset ../shared/data/squad/train.json --regime studies/regime/chosen.json \
+        --out studies/snr
 """
 
 from __future__ import annotations
@@ -55,9 +57,11 @@ def components(table: np.ndarray) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("studies/snr"))
-    parser.add_argument("--regime", type=Path, default=Path("studies/regime/chosen.json"),
-                        help="chosen.json of the regime study (default SEAL's settings if it is missing)")
+    parser.add_argument("--out", type=Path, required=True, help="the study's folder (results.jsonl, own self-edits)")
+    parser.add_argument("--dataset", required=True,
+                        help="the passage file whose tune split is measured on (SEAL's SQuAD train.json)")
+    parser.add_argument("--regime", type=Path, default=None,
+                        help="chosen.json of the regime study (default: SEAL's settings)")
     parser.add_argument("--passages", type=int, default=8)
     parser.add_argument("--self-edits", type=int, default=6)
     parser.add_argument("--seeds", type=int, default=3)
@@ -66,9 +70,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report", action="store_true")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    regime = Regime(**json.loads(args.regime.read_text())["settings"]) if args.regime.exists() else Regime()
+    regime = Regime(**json.loads(args.regime.read_text())["settings"]) if args.regime else Regime()
     results = Results(args.out / "results.jsonl")
-    passages = study_passages("tune", args.passages)
+    passages = study_passages(args.dataset, "tune", args.passages)
     if not args.report:
         import time
 

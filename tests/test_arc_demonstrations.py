@@ -1,4 +1,5 @@
-"""Issue 32.3: a warm start for ARC writers: a recipe search's successes as demonstrations, then one SFT round."""
+"""A warm start for ARC writers (studies/arc_demonstrations.py): a recipe search's successes as demonstrations,
+then one SFT round."""
 
 from __future__ import annotations
 

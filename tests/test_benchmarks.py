@@ -143,7 +143,7 @@ def test_optimizer_experiment_evaluates_each_unfinished_group_one_passage_a_call
     calls: list[list[str]] = []
     monkeypatch.setattr(optimizer_experiment, "seal_gym", fake_seal_gym(calls))
     writers = {"untrained": tmp_path / "untrained.json", "grpo": tmp_path / "grpo.json"}
-    found = optimizer_experiment.evaluate(tmp_path, writers, passages=15, chunk=10, self_edits=(2, 1), seeds=1,
+    found = optimizer_experiment.evaluate(tmp_path, "demo", writers, passages=15, chunk=10, self_edits=(2, 1), seeds=1,
                                           seed=0, threads=2)
     folders = [Path(args[args.index("--runs-dir") + 1]).relative_to(tmp_path / "heldout").as_posix() for args in calls]
     assert folders == ["chunk-000/untrained", "chunk-000/grpo", "chunk-010/baselines", "chunk-010/untrained",
@@ -155,12 +155,12 @@ def test_optimizer_experiment_evaluates_each_unfinished_group_one_passage_a_call
     # --groups: the named groups' unfinished chunks run now, the others wait; a name that is no group is refused.
     calls.clear()
     writers.update({"rest-em": tmp_path / "rest-em.json", "ppo": tmp_path / "ppo.json"})
-    found = optimizer_experiment.evaluate(tmp_path, writers, passages=15, chunk=10, self_edits=(2, 1), seeds=1,
+    found = optimizer_experiment.evaluate(tmp_path, "demo", writers, passages=15, chunk=10, self_edits=(2, 1), seeds=1,
                                           seed=0, threads=2, only={"rest-em"})
     folders = [Path(args[args.index("--runs-dir") + 1]).relative_to(tmp_path / "heldout").as_posix() for args in calls]
     assert folders == ["chunk-000/rest-em", "chunk-010/rest-em"] and len(found) == 8
     with pytest.raises(SystemExit, match="no group named"):
-        optimizer_experiment.evaluate(tmp_path, writers, passages=15, chunk=10, self_edits=(2, 1), seeds=1,
+        optimizer_experiment.evaluate(tmp_path, "demo", writers, passages=15, chunk=10, self_edits=(2, 1), seeds=1,
                                       seed=0, threads=2, only={"rest_em"})
 
 
@@ -233,16 +233,16 @@ def test_replication_study_evaluates_as_its_plan_says(tmp_path, monkeypatch):
         (tmp_path / "self_edits" / name).mkdir(parents=True)
         for writer in ("untrained", "grpo-seed0", "grpo-seed1"):
             (tmp_path / "self_edits" / name / f"{writer}.json").write_text("[]")
-    monkeypatch.setattr(study, "SETS", {"topics": "demo", "heldout": "demo"})
+    sets = {"topics": "demo", "heldout": "demo"}
     calls: list[list[str]] = []
     monkeypatch.setattr(study, "seal_gym", fake_seal_gym(calls))
-    study.evaluate(tmp_path, chunk=10, threads=1)  # demo: 20 passages, 2 chunks x 4 groups x 2 sets
+    study.evaluate(tmp_path, sets, chunk=10, threads=1)  # demo: 20 passages, 2 chunks x 4 groups x 2 sets
     assert len(calls) == 16 and all(a[a.index("--adapters-per-call") + 1] == "1" for a in calls)
     n = {(Path(a[a.index("--runs-dir") + 1]).parts[-3], Path(a[a.index("--runs-dir") + 1]).name):
          (a[a.index("--conditions") + 1], a[a.index("--self-edits") + 1]) for a in calls}
     assert n[("topics", "untrained")] == ("file-self-edits", "3") and n[("topics", "grpo-seed1")][1] == "1"
     assert n[("heldout", "reference")][0] == "passage,file-self-edits" and n[("topics", "reference")][0] == "passage"
-    study.evaluate(tmp_path, chunk=10, threads=1)
+    study.evaluate(tmp_path, sets, chunk=10, threads=1)
     assert len(calls) == 16  # finished groups are not run again
 
     cells = {"file_self_edits_grpo_seed0": {i: {"logprob": -1.0 + 0.1 * i} for i in range(6)},
@@ -258,7 +258,7 @@ def test_replication_study_evaluates_as_its_plan_says(tmp_path, monkeypatch):
 
 
 def test_arc_recipe_spread_measures_each_family_once_and_reports_the_spread(tmp_path):
-    """Issue 32.2's measurement, on a scripted engine: the default recipe (lr 1e-3) solves every task and the
+    """The recipe spread's measurement, on a scripted engine: the default recipe (lr 1e-3) solves every task and the
     others none; the dense reward follows the learning rate plus a seed term, so the ICC is known to be high."""
     sys.path.insert(0, str(ROOT / "studies"))
     import arc_recipe_spread as spread
@@ -298,7 +298,7 @@ def test_arc_recipe_spread_measures_each_family_once_and_reports_the_spread(tmp_
 
 
 def test_arc_ranking_check_finds_the_same_and_the_reversed_ranking(tmp_path):
-    """Issue 32.4's comparison of two spread runs: a candidate that keeps the reference's recipe order scores a
+    """The ranking check's comparison of two spread runs: a candidate that keeps the reference's recipe order scores a
     Spearman of 1 and full success agreement; one that reverses it scores -1."""
     sys.path.insert(0, str(ROOT / "studies"))
     import arc_ranking_check as check
