@@ -56,8 +56,8 @@ step gpu_tests 140 "$PY" -m pytest "${TESTS[@]}" -q -p no:cacheprovider --import
   "$REPO/tests/test_gpu.py"
 step inner_loop 200 "$PY" "$REPO/benchmarks/inner_loop.py" --device "$DEVICE" "${SPEED[@]}" \
   --engines reference,sequential,batched
-step loss_memory 100 "$PY" "$REPO/benchmarks/inner_loop.py" --device "$DEVICE" --loss-memory "${MEMORY[@]}" \
+step loss_memory 100 "$PY" "$REPO/benchmarks/loss_memory.py" --device "$DEVICE" "${MEMORY[@]}" \
   --loss-chunks 2048,512
-step profile 60 "$PY" "$REPO/benchmarks/inner_loop.py" --device "$DEVICE" --profile "${PROFILE[@]}"
-# The reward service against one env.step at a time (issue 34): where batching pays, on the GPU.
+step profile 60 "$PY" "$REPO/benchmarks/inner_loop_profile.py" --device "$DEVICE" "${PROFILE[@]}"
+# The reward service against one env.step at a time: where batching pays, on the GPU.
 step service 60 "$PY" "$REPO/benchmarks/reward_service.py" throughput "${SERVICE[@]}"

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.script_twins import scripts  # noqa: F401  (the benchmark and study scripts' twins, a fixture)
+
 # Tiny models run faster on one thread: on 2 cores the second thread mostly waits on the first.
 torch.set_num_threads(1)
 
