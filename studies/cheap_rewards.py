@@ -57,7 +57,9 @@ def spearman(a: list[float], b: list[float]) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None, engine=None) -> dict:
+    """Score the candidates, write ``OUT/report.json`` and return it; ``engine`` replaces the batched engine of
+    ``--model`` (the tests' scripted one)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="the study's folder (report.json)")
     parser.add_argument("--snr", type=Path, required=True,
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
     full_seconds = float(np.median([r["train_seconds"] + r["answer_seconds"] for r in rows
                                     if r["regime"] == regime.name and r["condition"] != "passage"]))
     bundle = load_model(args.model, device="cpu")
-    engine = BatchedEngine(bundle.model, bundle.tokenizer)
+    engine = engine or BatchedEngine(bundle.model, bundle.tokenizer)
     short = KnowledgeInnerLoop(bundle, engine, grader="contains",
                                config=replace(regime, epochs=2, lr=3 * regime.lr).config())
     with_passage, alone = make_loops(bundle, engine, regime)  # the SNR study's own training sequences

@@ -65,7 +65,9 @@ def margin(rows: list[dict], regime: Regime, among: set[int] | None = None) -> f
     return sum(a[p] - b[p] for p in common) / len(common) if common else float("-inf")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, engine=None) -> None:
+    """Run the search (or, with ``--report``, print its tables); ``engine`` replaces the batched engine of
+    ``--model`` (the tests' scripted one)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="the study's folder (results.jsonl, chosen.json)")
     parser.add_argument("--dataset", required=True,
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(args.threads)
     bundle = load_model(args.model, device="cpu")
-    engine = BatchedEngine(bundle.model, bundle.tokenizer)
+    engine = engine or BatchedEngine(bundle.model, bundle.tokenizer)
     passages = study_passages(args.dataset, "tune", args.passages)
     own = own_self_edits(bundle, passages, args.out / "own_self_edits.json")
 
