@@ -1,9 +1,10 @@
 """What the laptop-scale studies share: the passages, the conditions, a resumable results file, paired tables.
 
 A study scores *conditions* (what an adapter is trained on) on passages of one fixed split of a passage file
-(SEAL's train.json, given as each study's ``--dataset``; :mod:`seal_gym.squad.splits`), under an inner-loop *regime*. Every condition of a passage trains with the
-same inner seed, so differences between conditions are paired. Each scored adapter is one JSON line in the
-study's ``results.jsonl``; a rerun skips the lines already there, so a study killed at any point resumes.
+(SEAL's train.json, given as each study's ``--dataset``; :mod:`seal_gym.squad.splits`), under an inner-loop
+*regime*. Every condition of a passage trains with the same inner seed, so differences between conditions are
+paired. Each scored adapter is one JSON line in the study's ``results.jsonl``; a rerun skips the lines already
+there, so a study killed at any point resumes.
 """
 
 from __future__ import annotations

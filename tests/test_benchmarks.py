@@ -12,7 +12,7 @@ def table_rows(text: str) -> list[list[str]]:
 
 
 @pytest.mark.twins("inner_loop", "loss_memory", "inner_loop_profile")
-def test_inner_loop_benchmarks_on_the_tiny_model(scripts):
+def test_inner_loop_benchmark_every_mode_on_the_tiny_model(scripts):
     """The inner-loop benchmarks the GPU check runs (scripts/device_check.sh), on the tiny model: speed across
     engines, the loss's peak memory, a profile of one batched call."""
     speed = table_rows(scripts("inner_loop"))

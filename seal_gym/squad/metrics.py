@@ -2,7 +2,7 @@
 and the gold answers' log-probability.
 
 Plain functions on plain values, shared by the env (``info`` and rewards), ``eval squad`` and the studies in
-``benchmarks/``. Each metric is a mean over the passage's questions.
+``studies/``. Each metric is a mean over the passage's questions.
 """
 
 from __future__ import annotations
