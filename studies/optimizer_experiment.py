@@ -136,9 +136,9 @@ def write(out: Path, dataset: str, runs: dict[str, str], passages: int, self_edi
     return files
 
 
-def evaluate(out: Path, dataset: str, writers: dict[str, Path], passages: int, chunk: int, self_edits: tuple[int, int], seeds: int,
-             seed: int, threads: int, groups_per_call: int = 1, only: set[str] | None = None,
-             adapters_per_call: int | None = None) -> list[Path]:
+def evaluate(out: Path, dataset: str, writers: dict[str, Path], passages: int, chunk: int,
+             self_edits: tuple[int, int], seeds: int, seed: int, threads: int, groups_per_call: int = 1,
+             only: set[str] | None = None, adapters_per_call: int | None = None) -> list[Path]:
     """Every run's results.json, chunk by chunk and group by group (running those that have none);
     ``self_edits``: per passage, (each writer's, each baseline's); ``only``: run only these groups now,
     leaving the others' unfinished chunks for a later call."""
