@@ -2,9 +2,12 @@
 tiny model or a scripted engine, with the smallest budget.
 
 A test names the twins it reads with ``@pytest.mark.twins("name", ...)`` and reads one's standard output with
-``scripts(name)``. Every twin named by a selected test starts when the first test asks (each takes one thread,
-so on 2 cores two run at once, and the tests between run beside them: the suite takes about half the time the
-twins took one after another); a twin that no selected test names never starts.
+``scripts(name)``. The twins named by a file's selected tests start together when the file's first test asks
+(each takes one thread, so they run side by side instead of one after another leaving a core idle; pytest-xdist
+runs other files beside them); a twin that no selected test names never starts.
+
+``benchmarks/inner_loop_ray.py`` has no twin here: it starts a local Ray of its own, which loses its actors while
+another Ray runs on the machine (the Ray tests' worker, tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -35,8 +38,6 @@ def commands(runs: Path) -> dict[str, list[str]]:
         "inner_loop": script("benchmarks/inner_loop.py", *tiny, "--engines", "reference,sequential,batched"),
         "loss_memory": script("benchmarks/loss_memory.py", *tiny, "--ks", "4", "--loss-chunks", "16"),
         "inner_loop_profile": script("benchmarks/inner_loop_profile.py", *tiny),
-        "inner_loop_ray": script("benchmarks/inner_loop_ray.py", *tiny, "--ray-workers", "1", "--num-self-edits",
-                                 "2"),
         "eval_batching": script("benchmarks/eval_batching.py", "--model", "tiny-random", "--passages", "2",
                                 "--groups-per-call", "2", "--threads", "1"),
         "batching_divergence": script("benchmarks/batching_divergence.py", "--model", "tiny-random", "--passages",
@@ -44,13 +45,14 @@ def commands(runs: Path) -> dict[str, list[str]]:
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def scripts(request, tmp_path_factory):
     """``scripts(name)``: the standard output of twin ``name`` (waiting for it to finish; it must exit 0);
     ``scripts.runs`` and ``scripts.command`` are arc_agents' runs folder and every twin's command."""
     runs = tmp_path_factory.mktemp("scripts") / "cmp"  # arc_agents makes it: never into an earlier comparison
     every = commands(runs)
-    wanted = {name for item in request.session.items for marker in item.iter_markers("twins") for name in marker.args}
+    mine = [item for item in request.session.items if getattr(item, "module", None) is request.module]
+    wanted = {name for item in mine for marker in item.iter_markers("twins") for name in marker.args}
     if unknown := wanted - set(every):
         raise KeyError(f"no twin named {sorted(unknown)}; the twins are {sorted(every)}")
     started = {name: subprocess.Popen(every[name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -26,14 +26,6 @@ def test_inner_loop_benchmark_every_mode_on_the_tiny_model(scripts):
     assert "one batched call of K=4 self-edits" in profiled and "aten::mm" in profiled
 
 
-@pytest.mark.twins("inner_loop_ray")
-def test_inner_loop_ray_times_the_ray_engine_beside_the_local_one(scripts):
-    pytest.importorskip("ray")
-    rows = table_rows(scripts("inner_loop_ray"))
-    assert [row[0] for row in rows] == ["batched K=2, local", "ray, 1 worker"] and rows[0][4] == "1.00x"
-    assert all(float(row[2]) > 0 for row in rows)
-
-
 @pytest.mark.twins("eval_batching")
 def test_eval_batching_times_both_settings_and_finds_the_same_scores(scripts):
     stdout = scripts("eval_batching")
