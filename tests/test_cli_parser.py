@@ -125,3 +125,18 @@ def test_an_agent_option_name_elsewhere_fails_in_one_line_naming_the_option_mean
     err = capsys.readouterr().err.strip()
     assert exit_.value.code == 2 and len(err.splitlines()) == 1
     assert f"unrecognized arguments: {option} 1 (did you mean {meant}?)" in err
+
+
+def _every_parser(parser):
+    yield parser
+    for child in (parser.subcommands.choices.values() if parser.subcommands else ()):
+        yield from _every_parser(child)
+
+
+def test_every_visible_option_of_every_command_has_help():
+    """Option help comes from the docstring under each config field (read from the class's source): a field
+    without one, or a source that cannot be read, would show an option with no help, and fails here."""
+    missing = [f"{parser.prog} {action.option_strings[0]}" for parser in _every_parser(build_parser())
+               for action in parser.options
+               if action.option_strings and action.help != argparse.SUPPRESS and not (action.help or "").strip()]
+    assert not missing, missing

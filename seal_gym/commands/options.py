@@ -212,12 +212,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, policy: str | None = "o
 
 def add_passage_arguments(parser: argparse.ArgumentParser, passages: int, passages_help: str) -> None:
     """Options of the SQuAD-style evaluations: which passages, how self-edits are prompted, sampled and graded."""
-    from seal_gym.squad.prompts import PROMPT_STYLES
-
     parser.add_argument("--dataset", default="demo", help="'demo', a SEAL-format JSON path, or 'hf:squad'")
     parser.add_argument("--passages", type=int, default=passages, help=passages_help)
     parser.add_argument("--start", type=int, default=0, help="index of the first passage")
-    parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
+    add_prompt_style_argument(parser)
     parser.add_argument("--grader", default="contains", choices=["contains", "f1", "exact"],
                         help="strict grader: contains (credits a recital holding the gold span), f1, or exact (exact "
                              "match of the concise answer)")
@@ -261,3 +259,11 @@ def add_renamed_argument(parser: Any, name: str, old_name: str, **kwargs: Any) -
     out of the help and the usage; its value goes to the same ``dest``)."""
     parser.add_argument(name, **kwargs)
     parser.add_argument(old_name, **{**kwargs, "default": argparse.SUPPRESS, "help": argparse.SUPPRESS})
+
+
+def add_prompt_style_argument(parser: argparse.ArgumentParser) -> None:
+    """``--prompt-style``: how a SQuAD-style writer is prompted (every command that writes or trains self-edits)."""
+    from seal_gym.squad.prompts import PROMPT_STYLES
+
+    parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES),
+                        help="how the writer is asked for a self-edit, and how its text splits into training items")

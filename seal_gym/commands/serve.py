@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env-kwargs", default="{}", metavar="JSON",
                         help='more env arguments as JSON, e.g. \'{"dataset": "demo", "reward": "answer_logprob"}\'')
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: this machine only)")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=8000, help="the TCP port to listen on")
     add_config_arguments(parser, ServiceConfig)
     add_runtime_arguments(parser)
 

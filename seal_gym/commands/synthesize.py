@@ -14,20 +14,19 @@ import argparse
 import contextlib
 
 from seal_gym.commands.common import UsageError, load_bundle, trained_policy, usage_error
-from seal_gym.commands.options import add_runtime_arguments, add_sampling_arguments, apply_runtime, sampling_from_args
+from seal_gym.commands.options import (add_prompt_style_argument, add_runtime_arguments, add_sampling_arguments,
+                                       apply_runtime, sampling_from_args)
 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from seal_gym.squad.prompts import PROMPT_STYLES
-
     parser.add_argument("docs", metavar="DOCS", help="a .jsonl or .json file of documents, or a folder of .txt/.md files")
     parser.add_argument("--out", required=True, help="the output JSON file (resumed if it exists)")
     parser.add_argument("--n", type=int, default=3, help="self-edits per document")
     parser.add_argument("--model", default=None, help="model name/path; default: embedded SmolLM2-135M-Instruct")
     parser.add_argument("--policy", default=None, metavar="RUN_DIR",
                         help="a `seal-gym train` run folder whose policy writes (default: the model itself)")
-    parser.add_argument("--prompt-style", default="implications", choices=sorted(PROMPT_STYLES))
+    add_prompt_style_argument(parser)
     add_sampling_arguments(parser)
     parser.add_argument("--chunk", type=int, default=4, help="documents written between two saves of the output")
     parser.add_argument("--seed", type=int, default=0, help="seeds sampling")
