@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from seal_gym.agents.runlog import latest_checkpoint, run_settings
+from seal_gym.agents.sb3_saved import POLICY_FILE as SB3_FILE, sb3_policy_file
 
 WRITER_JSON = "writer.json"
 POLICY_JSON = "policy.json"
@@ -65,7 +66,8 @@ def trained_env(path: str | Path) -> str | None:
 def publish_writer(run_dir: str | Path, to: str | Path, dtype: str = "float16") -> dict[str, Any]:
     """Copy a run's trained policy to the folder ``to`` (replaced whole, atomically) and return its
     ``writer.json``: ``env``, ``source`` (the run folder's name), ``round``, ``git_commit``, ``dtype`` and
-    ``files`` (name -> sha256).
+    ``files`` (name -> sha256). An sb3-ppo run's policy is its ``sb3_ppo.zip``, copied as it is (``eval arc
+    --policy`` takes the folder).
 
     Args:
         run_dir: a ``seal-gym train`` run folder with at least one checkpoint.
@@ -78,7 +80,8 @@ def publish_writer(run_dir: str | Path, to: str | Path, dtype: str = "float16") 
     if dtype not in ("float16", "bfloat16", "float32"):
         raise ValueError(f"dtype must be float16, bfloat16 or float32, not {dtype!r}")
     run_dir, to = Path(run_dir), Path(to)
-    source = policy_folder(run_dir)
+    sb3 = sb3_policy_file(run_dir) if (run_dir / "config.json").is_file() else None
+    source = sb3.parent if sb3 is not None else policy_folder(run_dir)  # an sb3-ppo run has no text policy
     settings = run_settings(run_dir)
     staging = to.with_name(f".tmp-{to.name}-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -87,7 +90,7 @@ def publish_writer(run_dir: str | Path, to: str | Path, dtype: str = "float16") 
         if file.suffix == ".safetensors":
             tensors = {k: v.to(getattr(torch, dtype)).contiguous() for k, v in load_file(str(file)).items()}
             save_file(tensors, str(staging / file.name))
-        elif file.name == POLICY_JSON:
+        elif file.name in (POLICY_JSON, SB3_FILE):
             shutil.copy2(file, staging / file.name)
     manifest = {"env": settings.get("env"), "agent": settings.get("agent"), "source": run_dir.name,
                 "round": source.parent.name, "git_commit": settings.get("metadata", {}).get("git_commit"),

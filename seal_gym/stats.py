@@ -35,6 +35,27 @@ def mean_stderr(values: Sequence[float]) -> tuple[float, float]:
     return mean, math.sqrt(variance / n)
 
 
+def wilson_interval(successes: float, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson's score interval of a success rate: ``successes`` of ``trials`` (NaN, NaN without trials). Unlike
+    the normal approximation it stays within [0, 1] and has width at 0 and 1 successes out of n.
+
+    >>> tuple(round(x, 4) for x in wilson_interval(5, 10))
+    (0.2366, 0.7634)
+    >>> tuple(round(x, 4) for x in wilson_interval(0, 24))
+    (0.0, 0.138)
+    """
+    from scipy.stats import norm
+
+    if trials <= 0:
+        return float("nan"), float("nan")
+    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    rate = successes / trials
+    scale = 1 + z * z / trials
+    centre = (rate + z * z / (2 * trials)) / scale
+    half = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials)) / scale
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A plain-text table with aligned columns (first column left-aligned, the rest right-aligned)."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -34,8 +35,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def search(tasks: list, recipes_per_task: int, seeds: int, loop, seed: int = 0) -> list[tuple]:
-    """``(task, recipe JSON, success per seed)`` of ``recipes_per_task`` uniform grid recipes on every task."""
+def search(tasks: list, recipes_per_task: int, seeds: int, loop, seed: int = 0, done: dict | None = None,
+           on_task=None) -> list[tuple]:
+    """``(task, recipe JSON, success per seed)`` of ``recipes_per_task`` uniform grid recipes on every task.
+
+    ``done``: task id -> its ``[(recipe JSON, success per seed)]`` from an earlier search that stopped; those tasks
+    are not run again (their recipes are still drawn, so every later task gets the recipes a whole search gives it).
+    ``on_task(task, rows, seconds)``: called with each newly searched task's rows and the seconds its call took.
+    """
     from seal_gym.arc.inner_loop import ArcItem
     from seal_gym.arc.recipe import random_grid_recipes
 
@@ -43,10 +50,16 @@ def search(tasks: list, recipes_per_task: int, seeds: int, loop, seed: int = 0) 
     tried = []
     for task in tasks:
         texts = list(dict.fromkeys(random_grid_recipes(rng, recipes_per_task)))  # a recipe drawn twice: trained once
+        if done and task.task_id in done:
+            tried += [(task, text, found) for text, found in done[task.task_id]]
+            continue
+        began = time.perf_counter()
         results = loop.run([ArcItem(task, text, s) for text in texts for s in range(seeds)])
         mine = [(task, text, [r.reward for r in results[i * seeds:(i + 1) * seeds]]) for i, text in enumerate(texts)]
         solved = sum(max(found) > 0 for _, _, found in mine)
         print(f"{task.task_id}: {solved} of {len(texts)} recipes solved on some seed", flush=True)
+        if on_task is not None:
+            on_task(task, mine, time.perf_counter() - began)
         tried += mine
     return tried
 

@@ -11,9 +11,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def seal_gym(args: list[str], log: Path, on_line=None) -> int:
-    """Run ``seal-gym ARGS`` with its output appended to ``log`` (and each line given to ``on_line``)."""
-    command = [sys.executable, "-m", "seal_gym.cli", *args]
+def seal_gym(args: list[str], log: Path, on_line=None, launcher: list[str] | None = None) -> int:
+    """Run ``seal-gym ARGS`` with its output appended to ``log`` (and each line given to ``on_line``);
+    ``launcher``: what Python runs instead of ``-m seal_gym.cli`` (a script that registers something first)."""
+    command = [sys.executable, *(launcher or ["-m", "seal_gym.cli"]), *args]
     with open(log, "a") as out:
         out.write(f"$ seal-gym {' '.join(args)}\n")
         out.flush()

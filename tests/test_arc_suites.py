@@ -112,3 +112,27 @@ def test_train_takes_a_suite_split_as_its_dataset(tmp_path):
     ids = {f"task_id={t.task_id}" for t in suite_tasks("suite:easy:train")}
     prompts = {json.loads(line)["prompt"] for line in (run / "episodes.jsonl").read_text().splitlines()}
     assert prompts and prompts <= ids
+
+
+def test_a_suite_registered_at_run_time_is_a_task_source_and_keeps_its_definition(monkeypatch):
+    """A study chooses a suite's families from its data and registers it from a file (studies/arc_experiment)."""
+    import dataclasses
+
+    from seal_gym.arc import suites
+
+    monkeypatch.setattr(suites, "SUITES", dict(SUITES))
+    chosen = suites.Suite("two families", ("transpose", "flip_ud"), tasks_per_family=(3, 1, 2))
+    again = suites.suite_from_dict(json.loads(json.dumps(dataclasses.asdict(chosen))))
+    assert again == chosen
+    suites.register_suite("chosen-test", again)
+    suites.register_suite("chosen-test", chosen)  # the same definition again: nothing changes
+    tasks = suite_tasks("suite:chosen-test:heldout")
+    assert [t.task_id.rsplit("-", 1)[0] for t in tasks] == ["gen-transpose", "gen-flip_ud"] * 2
+    assert tasks[0].task_id == f"gen-transpose-{SPLIT_SEEDS['heldout']}"
+    check_tasks("suite:chosen-test:train")  # what train and eval check before loading a model
+    with pytest.raises(ValueError, match="already defined otherwise"):
+        suites.register_suite("chosen-test", dataclasses.replace(chosen, families=("transpose",)))
+    with pytest.raises(ValueError, match="already defined otherwise"):
+        suites.register_suite("easy", chosen)
+    with pytest.raises(ValueError, match="one word without ':'"):
+        suites.register_suite("a:b", chosen)

@@ -230,9 +230,9 @@ def test_arc_conditions_sampled_recipes_and_the_oracle(tiny_bundle):
     config = ArcEvalConfig(grid=RecipeGrid(learning_rates=(3e-4, 3e-3)))
     original_run = loop.run
 
-    def run(items):
+    def run(items, **options):
         current["task"] = items[0].task.task_id
-        return original_run(items)
+        return original_run(items, **options)
 
     loop.run = run
     result = evaluate_arc(loop, tasks, sampled, config)
@@ -246,6 +246,31 @@ def test_arc_conditions_sampled_recipes_and_the_oracle(tiny_bundle):
     assert invalid[0].error.startswith("invalid recipe")
     assert "oracle" in result.table() and tasks[1].task_id in result.task_table()
     assert len(engine.calls) == 2  # one engine call per task
+
+
+def test_arc_runs_alone_in_their_engine_calls_with_the_dense_reward(tiny_bundle):
+    """``adapters_per_call=1`` sends every adapter alone (the same runs as one call a task, so conditions evaluated
+    apart pair exactly); ``score_logprob`` keeps each run's dense reward."""
+    tasks = [generate_task(3), generate_task(4)]
+    def logprob(request, query):
+        return -request.train.learning_rate * 1000 - request.train.seed
+
+    engine = ScriptedEngine(lambda request, query: "12\n#", target_logprob=logprob)
+    loop = ArcInnerLoop(tiny_bundle, engine, {"max_examples": 4, "augmented_inference": False})
+    grid = RecipeGrid(learning_rates=(3e-4, 3e-3))
+    config = ArcEvalConfig(in_context=False, grid=grid, seeds=2, score_logprob=True, adapters_per_call=1)
+    alone = evaluate_arc(loop, tasks, {}, config)
+    assert [len(call) for call in engine.calls] == [1] * 12  # 2 tasks x 3 recipes x 2 seeds
+    logprobs = {(r.task_id, r.condition, r.seed): r.logprob for r in alone.runs}
+    assert logprobs[(tasks[0].task_id, "default", 1)] == pytest.approx(-2.0)
+    assert logprobs[(tasks[1].task_id, "grid-basic-output-lr0.003-ep2", 0)] == pytest.approx(-3.0)
+    engine.calls.clear()
+    together = evaluate_arc(loop, tasks, {}, dataclasses.replace(config, adapters_per_call=None))
+    assert [len(call) for call in engine.calls] == [6, 6]
+    assert [dataclasses.asdict(r) for r in together.runs] == [dataclasses.asdict(r) for r in alone.runs]
+    assert all(r.logprob is None for r in evaluate_arc(loop, tasks[:1], {}, ArcEvalConfig(in_context=False)).runs)
+    with pytest.raises(ValueError, match="adapters_per_call >= 1"):
+        ArcEvalConfig(adapters_per_call=0)
 
 
 # --- baselines, paired differences, diversity (scripted engine: known answers) ------------------------------------

@@ -71,6 +71,34 @@ SUITES = {
 """Every named suite (``tasks="suite:NAME:SPLIT"``)."""
 
 
+def register_suite(name: str, suite: Suite) -> Suite:
+    """Add ``suite`` to :data:`SUITES` as ``name``: a suite known only at run time, e.g. the one a study chooses
+    from its data and keeps in a file (:func:`suite_from_dict`). Registering the same definition again is a no-op.
+
+    Raises:
+        ValueError: ``name`` is not a plain name, or names another definition already.
+    """
+    if not name or ":" in name or name != name.strip():
+        raise ValueError(f"a suite name is one word without ':', got {name!r}")
+    known = SUITES.get(name)
+    if known is not None and known != suite:
+        raise ValueError(f"task suite {name!r} is already defined otherwise ({', '.join(known.families)}); "
+                         "a suite's tasks must not change under its name: choose another")
+    if known is None:
+        _tasks.cache_clear()  # tasks an earlier definition of the name (since removed) left under its source
+    SUITES[name] = suite
+    return suite
+
+
+def suite_from_dict(values: dict) -> Suite:
+    """The suite that ``dataclasses.asdict(suite)`` gave (read back from JSON, whose lists are tuples here).
+
+    >>> suite_from_dict({"description": "d", "families": ["flip_lr"], "tasks_per_family": [2, 1, 3]}).count("heldout")
+    3
+    """
+    return Suite(**{key: tuple(value) if isinstance(value, list) else value for key, value in values.items()})
+
+
 def parse_suite(source: str) -> tuple[Suite, str]:
     """The suite and split that ``"suite:NAME:SPLIT"`` names.
 

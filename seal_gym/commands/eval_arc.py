@@ -64,6 +64,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="base-recipes: restrict the model to this choice set ('none': free text, which a "
                                "small model rarely writes as a valid recipe)")
     parser.add_argument("--seed", type=int, default=0, help="seeds recipe sampling")
+    parser.add_argument("--policy-sampling-seed", type=int, default=None,
+                        help="seed the --policy writer's sampling with this, as --seed seeds base-recipes' (default: "
+                             "the seed and sampling state its run left it with)")
+    parser.add_argument("--score-logprob", action="store_true",
+                        help="also score every run's dense reward: the correct output's log-probability after TTT "
+                             "(results.json's runs[].logprob)")
+    parser.add_argument("--adapters-per-call", type=int, default=None,
+                        help="at most this many adapters an engine call (default: a task's all); 1 trains every "
+                             "adapter alone, the one procedure under which runs pair exactly across evaluations")
     # Test-time-training settings; defaults are the CPU preset (the study's are TTT_PRESETS["paper"]).
     # Named as train names them (--ttt-max-examples; --max-examples still works).
     add_config_arguments(parser, TTTConfig, prefix="ttt_", defaults=TTT_PRESETS["cpu"], skip=("lora",), alias_prefix="")
@@ -86,8 +95,8 @@ def _prepare(args: argparse.Namespace):
         SamplingConfig(choices=args.choices).check_choices()
     except ValueError as err:
         raise UsageError(f"--sample-choices: {err}") from None
-    if min(args.tasks, args.seeds, args.recipes_per_task) < 1:
-        raise UsageError("--tasks, --inner-seeds and --recipes-per-task must be >= 1")
+    if min(args.tasks, args.seeds, args.recipes_per_task, args.adapters_per_call or 1) < 1:
+        raise UsageError("--tasks, --inner-seeds, --recipes-per-task and --adapters-per-call must be >= 1")
     try:
         if args.source == "generated":
             generator = GENERATOR_PRESETS[args.generator]
@@ -101,7 +110,8 @@ def _prepare(args: argparse.Namespace):
         config = ArcEvalConfig(in_context="in-context" in conditions,
                                default=Recipe(learning_rate=args.default_lr, num_train_epochs=args.default_epochs)
                                if "default" in conditions else None,
-                               grid=grid if "oracle" in conditions else None, seeds=args.seeds)
+                               grid=grid if "oracle" in conditions else None, seeds=args.seeds,
+                               score_logprob=args.score_logprob, adapters_per_call=args.adapters_per_call)
         grid.recipes()  # a bad strategy or learning rate fails here, not after the first task
     except (ValueError, FileNotFoundError, KeyError, ImportError, ModuleNotFoundError) as err:
         raise UsageError(str(err)) from None
@@ -117,6 +127,8 @@ def _prepare(args: argparse.Namespace):
     bundle = load_bundle(args.model)
     if args.policy and not sb3_file:  # sampled now, while the policy is in the model; TTT then trains the base model
         with trained_policy(args.policy, bundle) as policy:
+            if args.policy_sampling_seed is not None:  # the sampling stream base-recipes' writer starts from
+                policy.seed, policy.calls = args.policy_sampling_seed, 0
             recipes["policy_recipes"] = SelfEdits("TTT, the policy's recipes", _sample(policy.act, tasks, args))
     return conditions, tasks, bundle, config, recipes
 

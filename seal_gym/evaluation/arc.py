@@ -1,7 +1,7 @@
 """SEAL's few-shot (ARC) table: in context, the default TTT recipe, recipes a policy writes, and the oracle.
 
 Every recipe of a task and seed is trained and scored exactly as ``SealARC-v0``'s ``step`` would, all in one
-call to the inner-loop engine. Conditions:
+call to the inner-loop engine (or in calls of :attr:`ArcEvalConfig.adapters_per_call`). Conditions:
 
 - ``in_context``: no training (the demonstrations are in the prompt anyway);
 - ``default``: TTT with the default recipe;
@@ -68,6 +68,17 @@ class ArcEvalConfig:
     """The oracle's grid (None: no grid, no oracle)."""
     seeds: int = 1
     """TTT seeds per recipe: 0, 1, ..."""
+    score_logprob: bool = False
+    """Also score each run's dense reward (the correct output's log-probability, :attr:`ArcRun.logprob`)."""
+    adapters_per_call: int | None = None
+    """At most this many adapters an engine call (``None``: a task's every run in one call). 1 trains every
+    adapter alone, so that runs pair exactly across evaluations: which adapters share a batch changes the float
+    reductions, and training amplifies that (benchmarks/RESULTS.md, batching divergence)."""
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1 or (self.adapters_per_call is not None and self.adapters_per_call < 1):
+            raise ValueError(f"ArcEvalConfig needs seeds >= 1 and adapters_per_call >= 1 (or None), got seeds="
+                             f"{self.seeds}, adapters_per_call={self.adapters_per_call}")
 
 
 @dataclass
@@ -87,6 +98,9 @@ class ArcRun:
     final_loss: float | None
     error: str | None
     prediction: str | None
+    logprob: float | None = None
+    """The dense reward: the correct test output's mean per-token log-probability after the update (when the
+    evaluation scores it: :attr:`ArcEvalConfig.score_logprob`; ``None`` for a recipe that was not trained)."""
 
 
 @dataclass
@@ -116,12 +130,13 @@ class ArcEvaluation:
         rates: dict[str, dict[str, float]] = {}
         for condition in self.labels:
             for task_id in self.task_ids:
-                rewards = [r.reward for r in self._runs_of(condition, task_id)]
+                rewards = [r.reward for r in self.runs_of(condition, task_id)]
                 if rewards:
                     rates.setdefault(condition, {})[task_id] = sum(rewards) / len(rewards)
         return rates
 
-    def _runs_of(self, condition: str, task_id: str) -> list[ArcRun]:
+    def runs_of(self, condition: str, task_id: str) -> list[ArcRun]:
+        """The runs that make ``condition``'s score on a task: its own, or the oracle's best grid run per seed."""
         if condition != ORACLE:
             return [r for r in self.runs if r.condition == condition and r.task_id == task_id]
         grid = [r for r in self.runs if r.condition.startswith("grid-") and r.task_id == task_id]
@@ -132,7 +147,7 @@ class ArcEvaluation:
         lines = []
         per_task = self.per_task()
         for condition, label in self.labels.items():
-            runs = [r for t in self.task_ids for r in self._runs_of(condition, t)]
+            runs = [r for t in self.task_ids for r in self.runs_of(condition, t)]
             if not runs:
                 continue
             success, se = mean_stderr([100 * v for v in per_task[condition].values()])
@@ -179,7 +194,7 @@ def condition_labels(recipes: dict[str, SelfEdits], config: ArcEvalConfig) -> di
 def evaluate_arc(loop: ArcInnerLoop, tasks: Sequence[ArcTask], recipes: dict[str, SelfEdits] | None = None,
                  config: ArcEvalConfig | None = None,
                  on_task: Callable[[list[ArcRun]], None] | None = None) -> ArcEvaluation:
-    """Every condition on every task; one inner-loop call per task.
+    """Every condition on every task; one inner-loop call per task (or per ``config.adapters_per_call`` runs).
 
     Args:
         recipes: condition name -> recipe texts written for each task (``per_task`` aligned with ``tasks``).
@@ -201,9 +216,12 @@ def evaluate_arc(loop: ArcInnerLoop, tasks: Sequence[ArcTask], recipes: dict[str
         jobs = [(name, 0, recipe.to_json()) for name, recipe in fixed.items()]
         jobs += [(name, k, text) for name, source in recipes.items() for k, text in enumerate(source.per_task[t])]
         jobs = [(name, k, text, seed) for seed in range(config.seeds) for name, k, text in jobs]
-        results = loop.run([ArcItem(task, text, seed) for _, _, text, seed in jobs])
+        items = [ArcItem(task, text, seed) for _, _, text, seed in jobs]
+        size = config.adapters_per_call or max(1, len(items))
+        results = [r for start in range(0, len(items), size)
+                   for r in loop.run(items[start:start + size], score_logprob=config.score_logprob)]
         mine = [ArcRun(task.task_id, name, k, seed, text, r.reward, r.cell_accuracy, r.num_optimizer_steps, r.trained,
-                       r.final_loss, r.error, (r.predictions or [None])[0])
+                       r.final_loss, r.error, (r.predictions or [None])[0], r.logprob)
                 for (name, k, text, seed), r in zip(jobs, results)]
         runs.extend(mine)
         if on_task:
