@@ -14,9 +14,8 @@ import json
 import time
 from pathlib import Path
 
-from study_runs import seal_gym  # noqa: E402 (studies/ is on the path: arc_experiment.py puts it)
+from study_runs import check_clean, seal_gym  # noqa: E402 (studies/ is on the path: arc_experiment.py puts it)
 
-ROOT = Path(__file__).resolve().parents[1]
 LAUNCHER = Path(__file__).with_name("arc_suite_cli.py")
 AGENTS = ("rest-em", "grpo", "sb3-ppo")
 """The trained agents of the plan, in its order (Holm's family)."""
@@ -90,16 +89,6 @@ def ttt_options(ttt: dict) -> list[str]:
     lora = {"lora": LoraSpec(**ttt["lora"])} if ttt.get("lora") else {}
     values = dataclasses.asdict(TTTConfig(**{**{k: v for k, v in ttt.items() if k != "lora"}, **lora}))
     return options("ttt-", {k: v for k, v in values.items() if k != "lora"}) + options("ttt-lora-", values["lora"])
-
-
-def check_clean(key: str, allow_dirty: bool) -> None:
-    """Refuse to start a run from a checkout with uncommitted changes (its code would not be on record)."""
-    from seal_gym.runs import git_commit
-
-    commit = git_commit(ROOT)
-    if not allow_dirty and (commit is None or commit.endswith("+dirty")):
-        raise SystemExit(f"{key}: the checkout is {commit or 'not a git checkout'}: commit first so that the run's "
-                         "code is on record, or pass --allow-dirty (the run then keeps its diff)")
 
 
 def train_and_publish(out: Path, key: str, start: list[str], threads: int, allow_dirty: bool) -> dict:

@@ -39,9 +39,8 @@ import shlex
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from study_runs import finished_in, mixed_versions, names, pooled, seal_gym  # noqa: E402
+from study_runs import check_clean, finished_in, mixed_versions, names, pooled, seal_gym  # noqa: E402
 
 BASELINES = "passage,file-self-edits,prompt-ensemble"
 UNTRAINED = "untrained"
@@ -64,7 +63,6 @@ def train(out: Path, dataset: str, agents: list[str], seeds: list[int], threads:
     ``allow_dirty``.
     """
     from seal_gym.agents import publish_writer
-    from seal_gym.runs import git_commit
 
     state_path = out / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
@@ -85,10 +83,7 @@ def train(out: Path, dataset: str, agents: list[str], seeds: list[int], threads:
             else:
                 if key in state:
                     print(f"{key}: run folder {state[key]} is gone (another machine?): training afresh", flush=True)
-                commit = git_commit(ROOT)
-                if not allow_dirty and (commit is None or commit.endswith("+dirty")):
-                    raise SystemExit(f"{key}: the checkout is {commit or 'not a git checkout'}: commit first so that the "
-                                     "run's code is on record, or pass --allow-dirty (the diff is then kept)")
+                check_clean(key, allow_dirty)
                 args = ["train", "--preset", "cpu", "--dataset", f"{dataset}@train", "--agent", agent, "--seed",
                         str(seed), "--threads", str(threads), "--runs-dir", str(out / "runs"), *options]
             code = seal_gym(args, out / f"train-{key}.log", lambda line, k=key: remember(k, line))

@@ -27,6 +27,16 @@ def seal_gym(args: list[str], log: Path, on_line=None, launcher: list[str] | Non
         return process.wait()
 
 
+def check_clean(key: str, allow_dirty: bool) -> None:
+    """Refuse to start a run from a checkout with uncommitted changes (its code would not be on record)."""
+    from seal_gym.runs import git_commit
+
+    commit = git_commit(ROOT)
+    if not allow_dirty and (commit is None or commit.endswith("+dirty")):
+        raise SystemExit(f"{key}: the checkout is {commit or 'not a git checkout'}: commit first so that the run's "
+                         "code is on record, or pass --allow-dirty (the run then keeps its diff)")
+
+
 def finished_in(folder: Path) -> Path | None:
     """The newest results.json of one group's folder (``None`` before its run finished)."""
     done = sorted(folder.glob("*/results.json"))
