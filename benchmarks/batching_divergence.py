@@ -9,16 +9,13 @@ passages in one call; and prints, per passage, the training-loss difference at t
 over the run and at the last step, the largest difference in one gold answer's log-probability, and how many
 greedy answers changed.
 
-    python benchmarks/batching_divergence.py --passages 4
+    python benchmarks/batching_divergence.py --dataset ../shared/data/squad/train.json@tune \
+        --self-edits-file ../shared/data/squad/train.json --passages 4
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-TRAIN_JSON = ROOT.parent / "shared" / "data" / "squad" / "train.json"
 
 
 def compare(a, b) -> list[str]:
@@ -32,8 +29,9 @@ def compare(a, b) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", default=f"{TRAIN_JSON}@tune", help="passages (default: the tuning split)")
-    parser.add_argument("--self-edits-file", default=str(TRAIN_JSON), help="where each passage's self-edit comes from")
+    parser.add_argument("--dataset", required=True, help="passages, e.g. SEAL's train.json@tune (never a held-out split)")
+    parser.add_argument("--self-edits-file", required=True,
+                        help="a SEAL-format file with each passage's self-edits, e.g. SEAL's train.json")
     parser.add_argument("--passages", type=int, default=4)
     parser.add_argument("--model", default=None, help="default: the embedded SmolLM2-135M-Instruct")
     parser.add_argument("--threads", type=int, default=2)

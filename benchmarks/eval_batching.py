@@ -7,7 +7,7 @@ evaluation twice, one run after the other in one invocation: ``--groups-per-call
 seconds per adapter, their ratio, and the largest difference between the two runs' per-passage scores in each
 metric (the adapters are trained alike, in other batches).
 
-    python benchmarks/eval_batching.py --passages 4 --groups-per-call 4
+    python benchmarks/eval_batching.py --dataset ../shared/data/squad/train.json@tune --passages 4 --groups-per-call 4
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN_JSON = ROOT.parent / "shared" / "data" / "squad" / "train.json"
 METRICS = ("logprob", "f1", "strict")
 
 
@@ -57,8 +56,8 @@ def passage_scores(results: dict) -> dict[str, dict[int, float]]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", default=f"{TRAIN_JSON}@tune",
-                        help="passages to evaluate (default train.json's tuning split: never the held-out one)")
+    parser.add_argument("--dataset", required=True,
+                        help="passages to evaluate, e.g. SEAL's train.json@tune (never a held-out split)")
     parser.add_argument("--self-edits-file", default=None,
                         help="self-edits to train on (default: the dataset's own, the 7B self-edits)")
     parser.add_argument("--passages", type=int, default=4)

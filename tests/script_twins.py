@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+SQUAD = ROOT.parent / "shared" / "data" / "squad" / "train.json"
+"""SEAL's SQuAD file with its 7B self-edits (tests may read ``../shared/data``; the scripts take it as an argument)."""
 
 
 def script(path: str, *options: str) -> list[str]:
@@ -38,10 +40,11 @@ def commands(runs: Path) -> dict[str, list[str]]:
         "inner_loop": script("benchmarks/inner_loop.py", *tiny, "--engines", "reference,sequential,batched"),
         "loss_memory": script("benchmarks/loss_memory.py", *tiny, "--ks", "4", "--loss-chunks", "16"),
         "inner_loop_profile": script("benchmarks/inner_loop_profile.py", *tiny),
-        "eval_batching": script("benchmarks/eval_batching.py", "--model", "tiny-random", "--passages", "2",
-                                "--groups-per-call", "2", "--threads", "1"),
-        "batching_divergence": script("benchmarks/batching_divergence.py", "--model", "tiny-random", "--passages",
-                                      "2", "--threads", "1"),
+        "eval_batching": script("benchmarks/eval_batching.py", "--dataset", f"{SQUAD}@tune", "--model", "tiny-random",
+                                "--passages", "2", "--groups-per-call", "2", "--threads", "1"),
+        "batching_divergence": script("benchmarks/batching_divergence.py", "--dataset", f"{SQUAD}@tune",
+                                      "--self-edits-file", str(SQUAD), "--model", "tiny-random", "--passages", "2",
+                                      "--threads", "1"),
     }
 
 
