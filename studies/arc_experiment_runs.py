@@ -10,28 +10,17 @@ condition group), ``report.json``, and the logs. Run folders go to ``OUT/runs`` 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
-from study_runs import check_clean, seal_gym  # noqa: E402 (studies/ is on the path: arc_experiment.py puts it)
+# studies/ is on the path: arc_experiment.py puts it there
+from study_runs import read_json, seal_gym, train_or_resume, write_json  # noqa: E402
 
 LAUNCHER = Path(__file__).with_name("arc_suite_cli.py")
 AGENTS = ("rest-em", "grpo", "sb3-ppo")
 """The trained agents of the plan, in its order (Holm's family)."""
 WARM = "warm"
 """The warm-start writer's name (SFT on the search's demonstrations): ReST-EM starts from it."""
-
-
-def read_json(path: Path, default=None):
-    return json.loads(path.read_text()) if path.exists() else default
-
-
-def write_json(path: Path, value) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(value, indent=1, default=str))
-    temporary.replace(path)  # a stop mid-write never leaves half a state file
 
 
 def load_choice(out: Path) -> dict:
@@ -102,21 +91,16 @@ def train_and_publish(out: Path, key: str, start: list[str], threads: int, allow
     if key in state.get("published", {}) and (out / "writers" / key).is_dir():
         print(f"{key}: published already ({out / 'writers' / key})", flush=True)
         return state["published"][key]
-    if run and Path(run).is_dir():
-        args = ["train", "--resume", run, "--threads", str(threads)]
-    else:
-        if run:
-            print(f"{key}: run folder {run} is gone (another machine?): training afresh", flush=True)
-        check_clean(key, allow_dirty)
-        args = [*start, "--threads", str(threads), "--runs-dir", str(out / "runs")]
 
-    def remember(line: str) -> None:
-        if line.startswith("run folder: "):
-            found = read_json(out / "state.json", {})
-            found.setdefault("runs", {})[key] = line.removeprefix("run folder: ").strip()
-            write_json(out / "state.json", found)
+    def remember(folder: str) -> None:
+        found = read_json(out / "state.json", {})
+        found.setdefault("runs", {})[key] = folder
+        write_json(out / "state.json", found)
 
-    code = run_seal_gym(out, args, f"train-{key}.log", remember)
+    began = time.perf_counter()
+    code = train_or_resume(key, run, [*start, "--runs-dir", str(out / "runs")], threads, out / f"train-{key}.log",
+                           remember, allow_dirty, launcher=[str(LAUNCHER), str(out / "suite.json")])
+    add_seconds(out, f"train-{key}", time.perf_counter() - began)
     run = read_json(out / "state.json", {}).get("runs", {}).get(key)
     if code != 0 or run is None:
         raise SystemExit(f"seal-gym train for {key} failed (exit {code}): see {out / f'train-{key}.log'}")

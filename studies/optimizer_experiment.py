@@ -40,7 +40,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from study_runs import check_clean, finished_in, mixed_versions, names, pooled, seal_gym  # noqa: E402
+from study_runs import (finished_in, mixed_versions, names, pooled, read_json, seal_gym, train_or_resume,  # noqa: E402
+                        write_json)
 
 BASELINES = "passage,file-self-edits,prompt-ensemble"
 UNTRAINED = "untrained"
@@ -64,13 +65,11 @@ def train(out: Path, dataset: str, agents: list[str], seeds: list[int], threads:
     """
     from seal_gym.agents import publish_writer
 
-    state_path = out / "state.json"
-    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    state = read_json(out / "state.json", {})
 
-    def remember(key: str, line: str) -> None:
-        if line.startswith("run folder: "):
-            state[key] = line.removeprefix("run folder: ").strip()
-            state_path.write_text(json.dumps(state, indent=1))
+    def remember(key: str, folder: str) -> None:
+        state[key] = folder
+        write_json(out / "state.json", state)
 
     for agent in agents:
         for seed in seeds:
@@ -78,15 +77,10 @@ def train(out: Path, dataset: str, agents: list[str], seeds: list[int], threads:
             if (out / "self_edits" / f"{key}.json").exists():
                 print(f"{key}: its held-out self-edits are written; not trained again", flush=True)
                 continue
-            if key in state and Path(state[key]).is_dir():
-                args = ["train", "--resume", state[key]]
-            else:
-                if key in state:
-                    print(f"{key}: run folder {state[key]} is gone (another machine?): training afresh", flush=True)
-                check_clean(key, allow_dirty)
-                args = ["train", "--preset", "cpu", "--dataset", f"{dataset}@train", "--agent", agent, "--seed",
-                        str(seed), "--threads", str(threads), "--runs-dir", str(out / "runs"), *options]
-            code = seal_gym(args, out / f"train-{key}.log", lambda line, k=key: remember(k, line))
+            start = ["train", "--preset", "cpu", "--dataset", f"{dataset}@train", "--agent", agent, "--seed",
+                     str(seed), "--runs-dir", str(out / "runs"), *options]
+            code = train_or_resume(key, state.get(key), start, threads, out / f"train-{key}.log",
+                                   lambda folder, k=key: remember(k, folder), allow_dirty)
             print(f"{key}: exit {code}, run folder {state.get(key)}", flush=True)
             if code != 0:
                 raise SystemExit(f"seal-gym train for {key} failed: see {out / f'train-{key}.log'}")

@@ -11,6 +11,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def read_json(path: Path, default=None):
+    return json.loads(path.read_text()) if path.exists() else default
+
+
+def write_json(path: Path, value) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(value, indent=1, default=str))
+    temporary.replace(path)  # a stop mid-write never leaves half a state file
+
+
 def seal_gym(args: list[str], log: Path, on_line=None, launcher: list[str] | None = None) -> int:
     """Run ``seal-gym ARGS`` with its output appended to ``log`` (and each line given to ``on_line``);
     ``launcher``: what Python runs instead of ``-m seal_gym.cli`` (a script that registers something first)."""
@@ -35,6 +46,27 @@ def check_clean(key: str, allow_dirty: bool) -> None:
     if not allow_dirty and (commit is None or commit.endswith("+dirty")):
         raise SystemExit(f"{key}: the checkout is {commit or 'not a git checkout'}: commit first so that the run's "
                          "code is on record, or pass --allow-dirty (the run then keeps its diff)")
+
+
+def train_or_resume(key: str, run: str | None, start: list[str], threads: int, log: Path, remember,
+                    allow_dirty: bool = False, launcher: list[str] | None = None) -> int:
+    """Resume the run folder ``run`` of study run ``key``, or (when there is none, or it is gone) start ``seal-gym
+    START`` (a ``train`` command; refused from a dirty checkout unless ``allow_dirty``); ``remember(folder)`` is
+    called with the run folder as soon as seal-gym names it, so that a stop at any time can resume. Returns the
+    exit code."""
+    if run and Path(run).is_dir():
+        args = ["train", "--resume", run, "--threads", str(threads)]
+    else:
+        if run:
+            print(f"{key}: run folder {run} is gone (another machine?): training afresh", flush=True)
+        check_clean(key, allow_dirty)
+        args = [*start, "--threads", str(threads)]
+
+    def on_line(line: str) -> None:
+        if line.startswith("run folder: "):
+            remember(line.removeprefix("run folder: ").strip())
+
+    return seal_gym(args, log, on_line, launcher)
 
 
 def finished_in(folder: Path) -> Path | None:

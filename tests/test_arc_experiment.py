@@ -215,7 +215,7 @@ def test_training_plan_and_commands_give_every_agent_the_same_inner_loops(tmp_pa
         on_line(f"run folder: {tmp_path / 'runs' / 'r'}\n")
         return 0
 
-    monkeypatch.setattr(runs, "seal_gym", fake)
+    monkeypatch.setattr("study_runs.seal_gym", fake)  # train_or_resume's: the optimizer comparison's too
     monkeypatch.setattr("seal_gym.agents.publish_writer", lambda run, to: {"round": "round-0001", "run": str(run)})
     monkeypatch.setattr("seal_gym.runs.git_commit", lambda root=None: "abc+dirty")
     with pytest.raises(SystemExit, match="commit first"):

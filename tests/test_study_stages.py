@@ -59,6 +59,38 @@ def test_optimizer_experiment_evaluates_each_unfinished_group_one_passage_a_call
                                       seed=0, threads=2, only={"rest_em"})
 
 
+def test_optimizer_experiment_trains_each_seed_once_resumes_and_publishes(tmp_path, monkeypatch):
+    # A new run is refused from a dirty checkout; a stopped one resumes from the folder state.json names; a run
+    # whose held-out self-edits exist is not trained again; every finished run's writer is published.
+    calls, published = [], []
+
+    def fake(args, log, on_line=None, launcher=None):
+        calls.append(args)
+        on_line(f"run folder: {tmp_path / 'runs' / f'r{len(calls)}'}\n")
+        return 0
+
+    monkeypatch.setattr("study_runs.seal_gym", fake)
+    monkeypatch.setattr(optimizer_experiment, "keep_curves", lambda run, to: None)
+    monkeypatch.setattr("seal_gym.agents.publish_writer",
+                        lambda run, to: published.append((str(run), to.name)) or {"round": "round-0006"})
+    monkeypatch.setattr("seal_gym.runs.git_commit", lambda root=None: "abc+dirty")
+    with pytest.raises(SystemExit, match="commit first"):
+        optimizer_experiment.train(tmp_path, "data.json", ["grpo"], [0], threads=2)
+    assert calls == []
+    optimizer_experiment.train(tmp_path, "data.json", ["grpo"], [0, 1], threads=2, allow_dirty=True)
+    assert calls[0][:9] == ["train", "--preset", "cpu", "--dataset", "data.json@train", "--agent", "grpo", "--seed",
+                            "0"] and calls[0][-2:] == ["--threads", "2"]
+    assert json.loads((tmp_path / "state.json").read_text()) == {"grpo-seed0": str(tmp_path / "runs" / "r1"),
+                                                                  "grpo-seed1": str(tmp_path / "runs" / "r2")}
+    assert published == [(str(tmp_path / "runs" / "r1"), "grpo-seed0"), (str(tmp_path / "runs" / "r2"), "grpo-seed1")]
+    (tmp_path / "runs" / "r1").mkdir(parents=True)  # seed 0's folder exists (a stop mid-run): resumed
+    (tmp_path / "self_edits").mkdir()
+    (tmp_path / "self_edits" / "grpo-seed1.json").write_text("{}")  # seed 1 finished and wrote: skipped
+    monkeypatch.setattr("seal_gym.runs.git_commit", lambda root=None: "abc")
+    optimizer_experiment.train(tmp_path, "data.json", ["grpo"], [0, 1], threads=2)
+    assert calls[2] == ["train", "--resume", str(tmp_path / "runs" / "r1"), "--threads", "2"] and len(calls) == 3
+
+
 def test_optimizer_experiment_pools_runs_by_passage(tmp_path):
     # Two chunks, each evaluated in four run folders (baselines, the untrained writer, grpo's, rest-em's), with
     # known per-passage scores: grpo is +1 nat over the passage on the first chunk's passages and +3 on the
