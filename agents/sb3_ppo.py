@@ -85,7 +85,7 @@ class SB3Policy:
 
         path = Path(folder) / "sb3_ppo.zip"
         from_here = {key: getattr(self.model, key, None) for key in _pickled_keys(path)}
-        self.model = PPO.load(str(path), env=self.model.get_env(), custom_objects=from_here)
+        self.model = _in_memory_logger(PPO.load(str(path), env=self.model.get_env(), custom_objects=from_here))
 
 
 def _pickled_keys(path: Path) -> list[str]:
@@ -128,6 +128,15 @@ class _Recorder(gym.Wrapper):
         return observation, reward, terminated, truncated, info
 
 
+def _in_memory_logger(model):
+    """``model`` with a logger that keeps its numbers in memory (``_update_numbers`` reads them) and writes
+    nowhere: SB3's default one makes an empty ``/tmp/SB3-<time>`` folder at every ``learn()``."""
+    from stable_baselines3.common.logger import Logger
+
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
+
+
 class SB3PPO(Agent):
     """SB3 PPO on ``SealARCStructured-v0`` (see the module docstring). ``env`` must be ``"SealARC-v0"`` or
     ``"SealARCStructured-v0"``; ``env_kwargs`` are SealARC's. ``policy`` is not used: the agent makes its own
@@ -161,7 +170,7 @@ class SB3PPO(Agent):
         model = PPO("MlpPolicy", vec, n_steps=c.prompts_per_round, batch_size=c.batch_size, n_epochs=c.n_epochs,
                     learning_rate=c.learning_rate, ent_coef=c.ent_coef, gamma=1.0, gae_lambda=1.0, seed=c.seed,
                     verbose=0, device="cpu")
-        super().__init__(SB3Policy(model), twin, c, env_kwargs, eval_env)
+        super().__init__(SB3Policy(_in_memory_logger(model)), twin, c, env_kwargs, eval_env)
 
     def make_collector(self, env, env_kwargs):
         return None  # SB3 runs its own rollouts (see run_round)

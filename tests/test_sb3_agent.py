@@ -23,7 +23,9 @@ def scripted_arc_env_kwargs(tiny_bundle) -> dict:
     return {"model": tiny_bundle, "engine": engine, "tasks": [TASK], "ttt": {"max_examples": 4}}
 
 
-def test_sb3_ppo_runs_in_the_shared_loop_and_resumes(tiny_bundle, tmp_path):
+def test_sb3_ppo_runs_in_the_shared_loop_and_resumes(tiny_bundle, tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))  # where SB3's default logger makes folders
+    (tmp_path / "tmp").mkdir()
     config = SB3PPOConfig(prompts_per_round=4, batch_size=4)
     agent = make_agent("sb3-ppo", env="SealARC-v0", config=config, env_kwargs=scripted_arc_env_kwargs(tiny_bundle))
     assert isinstance(agent.policy, SB3Policy)  # a policy like any other: saved, loaded, checkpointed
@@ -45,6 +47,7 @@ def test_sb3_ppo_runs_in_the_shared_loop_and_resumes(tiny_bundle, tmp_path):
     resumed.resume(tmp_path / "run")
     assert resumed.round == 2 and resumed.policy.model.num_timesteps == 8
     assert resumed.learn(3)[-1].global_step == 12
+    assert not list((tmp_path / "tmp").iterdir())  # no SB3-<time> log folder, trained or resumed
 
 
 def test_sb3_ppo_budget_and_errors():
