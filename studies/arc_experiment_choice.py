@@ -3,7 +3,8 @@
 1. **Suite**: a family of the spread folder (``arc_recipe_spread.py --recipes 6 --seeds 2``) qualifies when at least
    2 of its tune tasks are measured in full, its best recipe's success rate exceeds the default recipe's by at
    least 0.25, and its worst recipe's is 0. The suite ``spread`` holds the qualifying families at the ``easy``
-   sizes with 20 / 4 / 12 tasks per family; with none, the suite is ``easy`` and the recipe was not shown to matter.
+   sizes with 20 / 4 / 12 tasks per family (the held-out split larger where decision 3 needs more: the plan's
+   addition 1.2); with none, the suite is ``easy`` and the recipe was not shown to matter.
 2. **TTT settings**: the ``cpu`` preset, unless the ranking check's candidate (``arc_ranking_check.py``) ranks the
    recipes as the reference does: mean within-task Spearman of the dense reward >= 0.7 and success agreeing on
    >= 80 % of the cells; then the candidate's settings (its folder's ``ttt.json``).
@@ -34,7 +35,10 @@ EFFECT, POWER, ALPHA = 0.15, 0.8, 0.05
 TTT_SEEDS, RECIPES_PER_TASK, MIN_HELDOUT = 2, 2, 24
 """Decision 3: the evaluation's TTT seeds and recipes per task and writer; never fewer held-out tasks than this."""
 SUITE_SHAPE = {"size": (3, 3), "demonstrations": (4, 4), "tasks_per_family": (20, 4, 12)}
-"""The ``spread`` suite's sizes: the ``easy`` suite's grids and demonstrations, 20 / 4 / 12 tasks per family."""
+"""The ``spread`` suite's sizes: the ``easy`` suite's grids and demonstrations, 20 / 4 / at least 12 tasks per family."""
+MAX_HELDOUT = 60
+"""Addition 1.2: the ``spread`` suite's held-out split is what decision 3 needs, at most this many tasks (``easy``'s
+5 families x 12)."""
 
 
 def complete_rows(rows: list[dict], recipes: int, seeds: int) -> list[dict]:
@@ -145,12 +149,19 @@ def choose(spread: Path, recipes: int, seeds: int, candidate: Path | None, refer
         suite = {"name": "easy", "suite": dataclasses.asdict(SUITES["easy"])}
         chosen = list(EASY.families)
         note = "no family qualifies: the experiment runs on easy, and the recipe was not shown to matter"
-    per_family = suite["suite"]["tasks_per_family"][2]
     icc = pooled_icc(rows, chosen, recipes, seeds)
+    if suite["name"] == "spread":  # addition 1.2: the held-out split grows to what decision 3 needs, cap 60
+        heldout = heldout_tasks(icc["icc"], len(chosen), max(SUITE_SHAPE["tasks_per_family"][2],
+                                                             MAX_HELDOUT // len(chosen)))
+        train, tune, _ = SUITE_SHAPE["tasks_per_family"]
+        suite["suite"]["tasks_per_family"] = (train, tune, max(SUITE_SHAPE["tasks_per_family"][2],
+                                                               heldout["tasks"] // len(chosen)))
+    else:
+        heldout = heldout_tasks(icc["icc"], len(chosen), suite["suite"]["tasks_per_family"][2])
     settings = spread / "ttt.json"  # a folder older than ttt.json was measured under the cpu preset
     return {"spread": {"folder": str(spread), "rows": len(rows), "recipes": recipes, "seeds": seeds,
                        "ttt": json.loads(settings.read_text()) if settings.exists() else "cpu (no ttt.json)",
                        "rule": f"tasks >= {MIN_TASKS}, best - default >= {MARGIN}, worst = 0"},
             "families": lines, "recipe_shown_to_matter": suite["name"] == "spread", "note": note, **suite,
             "ttt": ttt_choice(reference or spread, candidate), "icc": icc,
-            "heldout": heldout_tasks(icc["icc"], len(chosen), per_family)}
+            "heldout": heldout}

@@ -71,11 +71,13 @@ def test_choose_applies_the_plans_three_decisions(tmp_path):
     assert result["name"] == "spread" and result["suite"]["families"] == ["flip_lr", "transpose"]
     assert result["recipe_shown_to_matter"] is True
     # ICC by hand: each recipe's two seeds 0.5 apart (s2_seed = 0.125), recipe means -r (s2_recipe = (2 x 3.5 -
-    # 0.125) / 2); 88 tasks would be needed, 2 families hold 24 held-out tasks.
+    # 0.125) / 2); 86 tasks would be needed: the held-out split grows to the cap of 60, 30 per family (the plan's
+    # addition 1.2; it was 12 per family, 24 tasks).
     assert result["icc"]["icc"] == pytest.approx(3.4375 / 3.5625) and result["icc"]["tasks"] == 4
     held = result["heldout"]
-    assert (held["needed"], held["tasks"], held["capped"]) == (86, 24, True)
-    assert held["detectable_effect"] == pytest.approx(held["z_sum"] * held["sd_difference"] / math.sqrt(24))
+    assert (held["needed"], held["tasks"], held["capped"]) == (86, 60, True)
+    assert held["detectable_effect"] == pytest.approx(held["z_sum"] * held["sd_difference"] / math.sqrt(60))
+    assert result["suite"]["tasks_per_family"] == [20, 4, 30]
     assert result["ttt"]["setting"] == "candidate" and result["ttt"]["ttt"] == TINY_TTT
     assert result["ttt"]["mean_spearman"] == 1.0 and result["ttt"]["success_agreement"] == 1.0
     suite = json.loads((tmp_path / "out" / "suite.json").read_text())
@@ -245,7 +247,7 @@ def test_every_stage_runs_on_the_tiny_model(tmp_path, tiny_bundle, monkeypatch):
     same = spread_folder(tmp_path / "same", known_success, families, logprob=lambda r, s: -2 * r, ttt=TINY_TTT)
     choice = arc_experiment.main(["--out", str(out), "--stage", "choose", "--spread", str(spread),
                                   "--ranking-candidate", str(same)])
-    assert choice["suite"]["families"] == ["transpose"] and choice["heldout"]["tasks"] == 12
+    assert choice["suite"]["families"] == ["transpose"] and choice["heldout"]["tasks"] == 60  # addition 1.2
     choice["heldout"]["tasks"] = 1  # a smoke budget (choice.json is what the later stages read)
     runs.write_json(out / "choice.json", choice)
     runs.register(out)
