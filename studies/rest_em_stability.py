@@ -10,6 +10,12 @@ means (policy seeds x agent seeds, in that order).
 
     python studies/rest_em_stability.py                      # every setting, 4 rewards x 3 seeds
     python studies/rest_em_stability.py --settings merge no-merge grpo ppo
+
+``--writer cpu`` asks the same of SealSquad-v0's ``cpu`` preset: the embedded SmolLM2-135M-Instruct with the
+preset's policy adapter, sampling and agent fields (4 prompts x 4 samples, lr 3e-4, 2 epochs), its 6 rounds by
+default; a setting then overrides the preset's fields (``merge`` is ReST-EM's default, as the preset trains it):
+
+    python studies/rest_em_stability.py --writer cpu --settings merge no-merge grpo --seeds 0 1 --agent-seeds 0
 """
 
 from __future__ import annotations
@@ -42,13 +48,38 @@ SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
 """Name -> (agent, its settings): ReST-EM variants, and GRPO and PPO at their testbed settings for reference."""
 
 
-def run(setting: str, reward: str, seed: int, agent_seed: int, rounds: int, margin: float) -> dict[str, Any]:
-    """One run: policy seed ``seed`` (the tiny model and its adapter), agent seed ``agent_seed`` (its draws)."""
-    agent, settings = SETTINGS[setting]
+CPU_PRESET = ("SealSquad-v0", "cpu")
+"""``--writer cpu``: the preset whose policy and agent fields are tried."""
+CPU_SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "merge": ("rest-em", dict(merge=True)),  # the preset's ReST-EM as SealSquad trains it (and SEAL does)
+    "no-merge": ("rest-em", dict(merge=False)),  # the testbed's published change
+    "grpo": ("grpo", {}),
+    "ppo": ("ppo", {}),
+}
+"""``--writer cpu``: name -> (agent, fields over the preset's)."""
+
+
+def writer(kind: str, setting: str, seed: int, agent_seed: int):
+    """The policy (seed ``seed``) and the agent's config (seed ``agent_seed``) of one run."""
+    agent, settings = (SETTINGS if kind == "testbed" else CPU_SETTINGS)[setting]
     cls = AGENTS[agent]
-    config = cls.config_class(prompts_per_round=4, samples_per_prompt=16, seed=agent_seed, **settings)
+    if kind == "testbed":
+        config = cls.config_class(prompts_per_round=4, samples_per_prompt=16, seed=agent_seed, **settings)
+        return cls, testbed_policy(seed), config
+    from seal_gym.agents import LMPolicy
+    from seal_gym.agents.presets import agent_config, preset_for
+
+    preset = preset_for(*CPU_PRESET)
+    return (cls, LMPolicy(preset.model, preset.sampling, preset.policy_lora, seed=seed),
+            agent_config(cls.config_class, preset, seed=agent_seed, **settings))
+
+
+def run(setting: str, reward: str, seed: int, agent_seed: int, rounds: int, margin: float,
+        kind: str = "testbed") -> dict[str, Any]:
+    """One run: policy seed ``seed`` (the model's adapter), agent seed ``agent_seed`` (its draws)."""
+    cls, policy, config = writer(kind, setting, seed, agent_seed)
     started = time.perf_counter()
-    history = cls(testbed_policy(seed), TargetCharEnv(REWARDS[reward]), config).learn(rounds)
+    history = cls(policy, TargetCharEnv(REWARDS[reward]), config).learn(rounds)
     means = [s.reward_mean for s in history]
     rose = means[-1] >= means[0] + margin and means[-1] >= max(means) / 2
     collapsed = max(means) >= means[0] + 2 * margin and means[-1] < max(means) / 2  # rose, then fell back
@@ -58,15 +89,27 @@ def run(setting: str, reward: str, seed: int, agent_seed: int, rounds: int, marg
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--settings", nargs="+", default=None, choices=sorted({*SETTINGS, *CPU_SETTINGS}),
+                        help="default: every setting of the writer (cpu: " + ", ".join(CPU_SETTINGS) + ")")
     parser.add_argument("--rewards", nargs="+", default=list(REWARDS), choices=list(REWARDS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="policy seeds")
     parser.add_argument("--agent-seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--writer", choices=["testbed", "cpu"], default="testbed",
+                        help="the testbed's tiny policy, or SealSquad-v0's cpu preset (the embedded model)")
+    parser.add_argument("--rounds", type=int, default=None, help="default: 5 (testbed), the preset's (cpu)")
     parser.add_argument("--margin", type=float, default=0.05, help="the rise a run needs, in reward")
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    rows = [run(s, r, seed, agent_seed, args.rounds, args.margin) for s in args.settings for r in args.rewards
+    table = SETTINGS if args.writer == "testbed" else CPU_SETTINGS
+    args.settings = args.settings or list(table)
+    if unknown := [name for name in args.settings if name not in table]:
+        parser.error(f"--writer {args.writer} has no setting {', '.join(unknown)}; its settings: {', '.join(table)}")
+    torch.set_num_threads(args.threads)
+    if args.rounds is None:
+        from seal_gym.agents.presets import preset_for
+
+        args.rounds = 5 if args.writer == "testbed" else preset_for(*CPU_PRESET).rounds
+    rows = [run(s, r, seed, agent_seed, args.rounds, args.margin, args.writer) for s in args.settings for r in args.rewards
             for seed in args.seeds for agent_seed in args.agent_seeds]
     print(f"| setting | rose | rose, then collapsed | {' | '.join(args.rewards)} |")
     print("|---|---|---|" + "---|" * len(args.rewards))
