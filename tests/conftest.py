@@ -47,13 +47,23 @@ def pytest_xdist_make_scheduler(config, log):
 
     class FileOrRay(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return "ray" if any(name in nodeid for name in RAY_TESTS) else nodeid.split("::", 1)[0]
+            return scope_of(nodeid)
 
+    config.option.loadscopereorder = False  # hand files out in collection order: the heavy ones first (below)
     return FileOrRay(config, log)
 
 
+def scope_of(nodeid: str) -> str:
+    """The unit of work a pytest-xdist worker is handed: ``"ray"`` (every Ray test) or the test's file."""
+    return "ray" if any(name in nodeid for name in RAY_TESTS) else nodeid.split("::", 1)[0]
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``gpu`` are skipped, with the reason, where CUDA is absent."""
+    """The Ray tests, then every file holding a test marked ``heavy``, then the rest, each in collection order:
+    workers are handed files in this order, so the long ones do not start last and leave one core idle at the end
+    (longest first). Tests marked ``gpu`` are skipped, with the reason, where CUDA is absent."""
+    heavy = {scope_of(item.nodeid) for item in items if "heavy" in item.keywords}
+    items.sort(key=lambda item: (scope_of(item.nodeid) != "ray", scope_of(item.nodeid) not in heavy))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs CUDA: torch.cuda.is_available() is False on this machine")

@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+pytestmark = pytest.mark.heavy  # over 20 s in all: handed out first (tests/conftest.py)
+
 
 @pytest.mark.twins("arc_agents")
 def test_arc_agents_trains_every_agent_and_scores_every_source(scripts):

@@ -233,6 +233,7 @@ def test_training_plan_and_commands_give_every_agent_the_same_inner_loops(tmp_pa
     assert set(runs.read_json(tmp_path / "state.json")["seconds"]) == {"train-grpo-seed0"}
 
 
+@pytest.mark.heavy
 def test_every_stage_runs_on_the_tiny_model(tmp_path, tiny_bundle, monkeypatch):
     """choose -> warm (a search on a scripted engine, one real SFT round) -> train (ReST-EM from the warm writer and
     SB3's PPO, 1 round) -> eval of both writers on 1 held-out task (through the launcher that registers the suite)

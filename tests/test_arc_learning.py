@@ -10,7 +10,7 @@ import pytest
 from seal_gym.arc.generator import GeneratorConfig, generate_tasks
 from seal_gym.arc.recipe import Recipe
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 # A 3x3 task of the easy mix whose rule survives the basic augmentations, with a small TTT budget: the third
 # of these generated tasks, which the sensible recipe solves and no training does not (the first two are

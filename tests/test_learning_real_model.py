@@ -8,7 +8,7 @@ from seal_gym.squad.inner_loop import KnowledgeInnerLoop, KnowledgeItem
 from seal_gym.squad.passages import demo_passages
 from tests.conftest import weights_checksum
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 
 def test_good_self_edit_raises_accuracy_above_baseline(embedded_bundle):

@@ -53,6 +53,7 @@ def test_unknown_local_model_gets_a_clear_error(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_embedded_model_converts_once_then_loads_from_the_cache(tmp_path, monkeypatch):
     pytest.importorskip("gguf")
     try:

@@ -15,6 +15,8 @@ import nbformat
 import papermill
 import pytest
 
+pytestmark = pytest.mark.heavy  # over 20 s in all: handed out first (tests/conftest.py)
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 PARAMETERS = {
     "compare_optimizers.ipynb": {

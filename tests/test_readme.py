@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.heavy  # over 20 s in all: handed out first (tests/conftest.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 ENVS = ROOT / "docs" / "envs.md"

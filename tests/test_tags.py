@@ -24,6 +24,8 @@ from seal_gym.arc.recipe import Recipe
 from seal_gym.domain_spec import SMOKE_LORA
 from seal_gym.testing import ScriptedEngine
 
+pytestmark = pytest.mark.heavy  # over 20 s in all: handed out first (tests/conftest.py)
+
 TASK = generate_task(3)
 ROUNDS = 2
 SETTINGS = {

@@ -76,6 +76,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
     assert not runs.exists()
 
 
+@pytest.mark.heavy
 def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path):
     whole, broken = tmp_path / "whole", tmp_path / "broken"
     args = [*SMOKE, "--rounds", "4"]
