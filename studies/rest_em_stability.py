@@ -15,14 +15,18 @@ means (policy seeds x agent seeds, in that order).
 preset's policy adapter, sampling and agent fields (4 prompts x 4 samples, lr 3e-4, 2 epochs), its 6 rounds by
 default; a setting then overrides the preset's fields (``merge`` is ReST-EM's default, as the preset trains it):
 
-    python studies/rest_em_stability.py --writer cpu --settings merge no-merge grpo --seeds 0 1 --agent-seeds 0
+    python studies/rest_em_stability.py --writer cpu --settings merge no-merge --rewards vowels upper digits \
+        --seeds 0 1 --agent-seeds 0 --threads 2 --out studies/rest_em_stability/cpu.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import string
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -99,6 +103,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--rounds", type=int, default=None, help="default: 5 (testbed), the preset's (cpu)")
     parser.add_argument("--margin", type=float, default=0.05, help="the rise a run needs, in reward")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="a .jsonl file each finished run is appended to; a rerun skips the runs it holds")
     args = parser.parse_args(argv)
     table = SETTINGS if args.writer == "testbed" else CPU_SETTINGS
     args.settings = args.settings or list(table)
@@ -109,8 +115,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         from seal_gym.agents.presets import preset_for
 
         args.rounds = 5 if args.writer == "testbed" else preset_for(*CPU_PRESET).rounds
-    rows = [run(s, r, seed, agent_seed, args.rounds, args.margin, args.writer) for s in args.settings for r in args.rewards
-            for seed in args.seeds for agent_seed in args.agent_seeds]
+    done = [json.loads(line) for line in args.out.read_text().splitlines()] if args.out and args.out.exists() else []
+    rows = []
+    for s, r, seed, agent_seed in itertools.product(args.settings, args.rewards, args.seeds, args.agent_seeds):
+        key = dict(writer=args.writer, setting=s, reward=r, seed=seed, agent_seed=agent_seed, rounds=args.rounds)
+        found = [row for row in done if {k: row.get(k) for k in key} == key]
+        rows.append(found[0] if found else {**key, **run(s, r, seed, agent_seed, args.rounds, args.margin, args.writer)})
+        if args.out and not found:
+            with args.out.open("a") as out:
+                out.write(json.dumps(rows[-1]) + "\n")  # a stopped study goes on from the next run
     print(f"| setting | rose | rose, then collapsed | {' | '.join(args.rewards)} |")
     print("|---|---|---|" + "---|" * len(args.rewards))
     for setting in args.settings:

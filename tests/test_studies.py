@@ -159,3 +159,22 @@ def test_cheap_rewards_ranks_self_edits_against_the_snr_studys_full_reward(tmp_p
     assert short["spearman_per_passage"] == [1.0, 1.0] and short["interval"] == [1.0, 1.0]
     assert report["full_seconds_per_reward"] == 45.0 and report["full_passage_above_self_edit"] == 0.5
     assert json.loads((tmp_path / "report.json").read_text())["candidates"]["short"] == short
+
+
+def test_rest_em_stability_appends_each_run_and_skips_it_on_a_rerun(tmp_path, monkeypatch):
+    import rest_em_stability as study
+
+    out, calls = tmp_path / "runs.jsonl", []
+
+    def run(setting, reward, seed, agent_seed, rounds, margin, kind):
+        calls.append(reward)
+        return {"means": [0.1, 0.2], "rose": True, "collapsed": False, "seconds": 0.0}
+
+    monkeypatch.setattr(study, "run", run)
+    argv = ["--settings", "no-merge", "--rewards", "alnum", "vowels", "--seeds", "0", "--agent-seeds", "0",
+            "--rounds", "1", "--out", str(out)]
+    first = study.main(argv)
+    assert calls == ["alnum", "vowels"] and len(out.read_text().splitlines()) == 2
+    out.write_text(out.read_text().splitlines()[0] + "\n")  # as if stopped after the first run
+    assert study.main(argv) == first and calls == ["alnum", "vowels", "vowels"]  # only the missing run again
+    assert study.main([*argv[:-4], "--rounds", "2", "--out", str(out)]) and calls[-2:] == ["alnum", "vowels"]
