@@ -7,11 +7,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import kb_soak  # noqa: E402
 
 
+@pytest.mark.heavy
 def test_the_soak_twin_keeps_every_promise(tmp_path):
     figures = kb_soak.soak(tmp_path / "soak", docs=8, cycles=4, seed=3)  # asserts every promise itself
     assert figures["tracebacks"] == 0 and figures["update endings"].get("killed", 0) >= 3
