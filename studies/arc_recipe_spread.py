@@ -110,6 +110,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--engine", default="sequential",
+                        help="sequential (one adapter at a time), batched or auto; on a CPU, batching ARC's adapters "
+                             "was slower with the same outcomes (benchmarks/arc_batching.py)")
     parser.add_argument("--max-examples", type=int, default=None,
                         help="TTT examples per adapter (default: the cpu preset's); a run folder keeps one value")
     parser.add_argument("--report", action="store_true", help="only print the report of the rows so far")
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if settings.exists() and json.loads(settings.read_text()) != json.loads(recorded):
             parser.error(f"{args.out} holds rows of other TTT settings ({settings}); use another --out")
         settings.write_text(recorded)  # rows of one folder share one TTT setting
-        loop = ArcInnerLoop(args.model, "batched", ttt)
+        loop = ArcInnerLoop(args.model, args.engine, ttt)
         rows = measure(args.out, args.families, args.tasks, args.recipes, args.seeds, loop)
     lines = report(rows, args.recipes, args.seeds)
     print("| family | tasks | default | best | worst | dense mean | SD between recipes | SD across seeds | ICC |")
