@@ -42,6 +42,8 @@ def commands(runs: Path) -> dict[str, list[str]]:
         "inner_loop_profile": script("benchmarks/inner_loop_profile.py", *tiny),
         "eval_batching": script("benchmarks/eval_batching.py", "--dataset", f"{SQUAD}@tune", "--model", "tiny-random",
                                 "--passages", "2", "--groups-per-call", "2", "--threads", "1"),
+        "arc_batching": script("benchmarks/arc_batching.py", "--model", "tiny-random", "--adapters", "2",
+                               "--max-examples", "4", "--threads", "1"),
         "batching_divergence": script("benchmarks/batching_divergence.py", "--dataset", f"{SQUAD}@tune",
                                       "--self-edits-file", str(SQUAD), "--model", "tiny-random", "--passages", "2",
                                       "--threads", "1"),

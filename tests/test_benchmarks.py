@@ -46,3 +46,13 @@ def test_batching_divergence_compares_each_adapter_alone_again_and_batched(scrip
     again = [row for row in rows if row[1] == "alone"]
     assert all(float(value) == 0 for row in again for value in row[3:6])  # one setting is deterministic
     assert all(int(row[-1].split("/")[1]) > 0 for row in rows)  # the passages' answers were compared
+
+
+@pytest.mark.twins("arc_batching")
+def test_arc_batching_times_both_engines_on_the_same_items(scripts):
+    lines = scripts("arc_batching").splitlines()
+    sequential, batched = (line.split("  ") for line in lines[-2:])
+    cells = [[cell.strip() for cell in row if cell.strip()] for row in (sequential, batched)]
+    assert cells[0][0].startswith("sequential") and cells[1][0] == "batched, 2 adapters in one call"
+    assert cells[0][2] == "1.00x" and float(cells[1][2].rstrip("x")) > 0
+    assert cells[1][4:] == ["0", "0.000"]  # the tiny model: the same adapters, trained alone or together
