@@ -1,8 +1,7 @@
 """One ARC task's K adapters in one batched engine call, against one sequential call each.
 
-The ARC studies (the recipe spread, the experiment's search and evaluation) train all of a task's adapters in one
-batched call. On SealSquad, batching 4 adapters was 1.13-1.52x faster than the sequential loop on a CPU
-(RESULTS.md, "Choosing the engine on CPU"); ARC's test-time training is another workload (rank-128 adapters,
+Why SealARC's ``auto`` engine trains one adapter at a time on a CPU. On SealSquad, batching 4 adapters was
+1.13-1.52x faster than the sequential loop on a CPU (RESULTS.md, "Choosing the engine on CPU"); ARC's test-time training is another workload (rank-128 adapters,
 augmented examples, the vote's queries). This trains the same K items both ways, one after the other in one
 process (sequential first), and prints each way's wall seconds per adapter, their ratio, and how far the outcomes
 differ (success, the correct output's log-probability).

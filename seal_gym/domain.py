@@ -88,10 +88,12 @@ def result_info(result: Any, **extra: Any) -> dict[str, Any]:
     return info
 
 
-def model_and_engine(model: Any, engine: str | InnerLoopEngine) -> tuple[ModelBundle, InnerLoopEngine]:
+def model_and_engine(model: Any, engine: str | InnerLoopEngine,
+                     **engine_kwargs: Any) -> tuple[ModelBundle, InnerLoopEngine]:
     """The model bundle (see :func:`seal_gym.models.load_model`) and the inner-loop engine over it.
 
-    ``engine`` is a name (see :func:`seal_gym.adapt.make_engine`) or an engine object used as it is.
+    ``engine`` is a name (see :func:`seal_gym.adapt.make_engine`, which gets ``engine_kwargs``) or an engine object
+    used as it is.
     """
     bundle = load_model(model)
-    return bundle, make_engine(bundle.model, bundle.tokenizer, engine)
+    return bundle, make_engine(bundle.model, bundle.tokenizer, engine, **engine_kwargs)

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None, loop=None) -> list[dict]:
                 from seal_gym.arc.inner_loop import ArcInnerLoop
 
                 torch.set_num_threads(args.threads)
-                loop = ArcInnerLoop(args.model, "batched", args.ttt)
+                loop = ArcInnerLoop(args.model, "auto", args.ttt)
             tried = search(tasks, args.recipes_per_task, args.seeds, loop, args.seed)
         records = demonstrations(tried, args.min_success)
     except (ValueError, OSError, KeyError, ImportError) as err:

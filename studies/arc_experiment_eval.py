@@ -62,7 +62,7 @@ def evaluate(out: Path, choice: dict, threads: int, only: set[str] | None = None
         done = finished_in(folder)
         if not done and (only is None or group in only):
             args = ["eval", "arc", "--source", source(choice, "heldout"), "--tasks", tasks, "--inner-seeds", TTT_SEEDS,
-                    "--seed", "0", "--engine", "batched", "--score-logprob", "--adapters-per-call", "1",
+                    "--seed", "0", "--engine", "auto", "--score-logprob", "--adapters-per-call", "1",
                     "--threads", str(threads), "--runs-dir", str(folder), *conditions,
                     *ttt_options(choice["ttt"]["ttt"]), *(["--model", model] if model else [])]
             print(f"eval {group}: {tasks} held-out tasks x {TTT_SEEDS} TTT seeds", flush=True)

@@ -50,7 +50,7 @@ def warm(out: Path, choice: dict, tasks: int, recipes: int, seeds: int, threads:
             from seal_gym.arc.inner_loop import ArcInnerLoop
 
             torch.set_num_threads(threads)
-            loop = ArcInnerLoop(model, "batched", choice["ttt"]["ttt"])
+            loop = ArcInnerLoop(model, "auto", choice["ttt"]["ttt"])
 
         def keep(task, rows, seconds: float) -> None:
             line = {"task_id": task.task_id, "rows": [[text, successes] for _, text, successes in rows],

@@ -110,9 +110,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", default=None)
-    parser.add_argument("--engine", default="sequential",
-                        help="sequential (one adapter at a time), batched or auto; on a CPU, batching ARC's adapters "
-                             "was slower with the same outcomes (benchmarks/arc_batching.py)")
+    parser.add_argument("--engine", default="auto",
+                        help="auto (ARC batches on CUDA only: on a CPU, batching its adapters was slower with the same "
+                             "outcomes, benchmarks/arc_batching.py), sequential or batched")
     parser.add_argument("--max-examples", type=int, default=None,
                         help="TTT examples per adapter (default: the cpu preset's); a run folder keeps one value")
     parser.add_argument("--report", action="store_true", help="only print the report of the rows so far")

@@ -222,6 +222,16 @@ def test_vector_env_one_engine_call_per_step(bundle, monkeypatch):
     venv.close()
 
 
+def test_auto_engine_trains_arc_adapters_one_at_a_time_on_cpu(bundle):
+    """Batching a task's adapters was no faster on a CPU (benchmarks/arc_batching.py), so SealARC's "auto" does not."""
+    from seal_gym.adapt import BatchedEngine, SequentialEngine
+
+    auto = SealARCEnv(model=bundle, ttt=TINY_TTT).domain.inner_loop.engine
+    assert isinstance(auto.engine_for(12), SequentialEngine)
+    batched = SealARCEnv(model=bundle, ttt=TINY_TTT, engine="batched").domain.inner_loop.engine
+    assert isinstance(batched, BatchedEngine)
+
+
 def test_vector_env_seeding_matches_per_slot(bundle):
     from seal_gym.envs.arc_vector import SealARCVectorEnv
     a = SealARCVectorEnv(2, model=bundle, ttt=TINY_TTT).reset(seed=5)[1]["task_id"].tolist()

@@ -164,6 +164,8 @@ def test_make_engine(bundle):
     assert isinstance(auto, AutoEngine)  # on CPU: sequential for one request, batched for several
     assert isinstance(auto.engine_for(1), SequentialEngine) and isinstance(auto.engine_for(4), BatchedEngine)
     assert isinstance(make_engine(bundle.model, bundle.tokenizer, "sequential"), SequentialEngine)
+    one_at_a_time = make_engine(bundle.model, bundle.tokenizer, "auto", batch_on_cpu=False)
+    assert isinstance(one_at_a_time.engine_for(4), SequentialEngine)
     with pytest.raises(ValueError, match="unknown engine"):
         make_engine(bundle.model, bundle.tokenizer, "fast")
 

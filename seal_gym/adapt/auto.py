@@ -23,15 +23,19 @@ class AutoEngine:
     Args:
         model, tokenizer: as for the engines; ``kwargs`` go to :class:`BatchedEngine`.
         progress: given to both engines (see :mod:`seal_gym.adapt.progress`).
+        batch_on_cpu: batch several requests on a CPU. A domain whose sequences already keep the cores busy
+            with one adapter (SealARC's test-time training) passes ``False``: there batching gains nothing.
     """
 
-    def __init__(self, model: torch.nn.Module, tokenizer, progress: ProgressCallback | None = None, **kwargs) -> None:
+    def __init__(self, model: torch.nn.Module, tokenizer, progress: ProgressCallback | None = None,
+                 batch_on_cpu: bool = True, **kwargs) -> None:
         self.sequential = SequentialEngine(model, tokenizer, progress=progress)
         self.batched = BatchedEngine(model, tokenizer, progress=progress, **kwargs)
         self.on_cuda = next(model.parameters()).device.type == "cuda"
+        self.batch_on_cpu = batch_on_cpu
 
     def engine_for(self, num_requests: int) -> SequentialEngine | BatchedEngine:
-        return self.batched if self.on_cuda or num_requests > 1 else self.sequential
+        return self.batched if self.on_cuda or (self.batch_on_cpu and num_requests > 1) else self.sequential
 
     def adapt(self, requests: Sequence[AdaptRequest]) -> list[AdaptOutcome]:
         return self.engine_for(len(requests)).adapt(requests)

@@ -115,7 +115,9 @@ class ArcInnerLoop:
 
     Args:
         model: anything :func:`seal_gym.models.load_model` accepts (a shared ModelBundle included).
-        engine: an engine name or object (see :func:`seal_gym.adapt.make_engine`).
+        engine: an engine name or object (see :func:`seal_gym.adapt.make_engine`). ``"auto"`` batches on CUDA
+            only: on a CPU, one task's test-time training already keeps the cores busy, and batching its
+            adapters was measured no faster (``benchmarks/RESULTS.md``, "ARC's adapters batched on CPU").
         ttt: a :class:`TTTConfig`, a dict of overrides of the study's defaults, a preset name (``"cpu"``,
             ``"paper"``) or ``None``: the preset for the model's device (see :func:`make_ttt_config`).
         lora: replaces the adapter shape of ``ttt``.
@@ -123,7 +125,8 @@ class ArcInnerLoop:
 
     def __init__(self, model: Any = None, engine: str | InnerLoopEngine = "auto",
                  ttt: TTTConfig | dict | str | None = None, lora: LoraSpec | dict | None = None) -> None:
-        self.bundle, self.engine = model_and_engine(model, engine)
+        options = {"batch_on_cpu": False} if engine == "auto" else {}
+        self.bundle, self.engine = model_and_engine(model, engine, **options)
         self.config = make_ttt_config(ttt, lora, self.bundle.device)
 
     def run(self, items: Sequence[ArcItem], score_logprob: bool = False, reference: Recipe | None = None,

@@ -20,11 +20,11 @@ PRESETS = {
     "smoke": dataclasses.replace(
         BUDGET_PRESETS["smoke"], agent={**BUDGET_PRESETS["smoke"].agent, "keep": "best"},
         sampling=SamplingConfig(max_new_tokens=400, choices=RECIPES),  # ~300 bytes a recipe
-        env_kwargs=dict(ttt=dict(max_examples=4, leave_out=(1,), permute_colours=False), engine="batched")),
+        env_kwargs=dict(ttt=dict(max_examples=4, leave_out=(1,), permute_colours=False), engine="auto")),
     "demo": Preset(2, None, dict(prompts_per_round=3, samples_per_prompt=4, learning_rate=5e-5, epochs=8,
                                  batch_size=5, keep="threshold", min_reward=1.0),
                    SamplingConfig(max_new_tokens=128, batch_size=12, choices=RECIPES), POLICY_LORA,
-                   dict(ttt=dataclasses.replace(TTT_PRESETS["cpu"], max_examples=12), engine="batched")),
+                   dict(ttt=dataclasses.replace(TTT_PRESETS["cpu"], max_examples=12), engine="auto")),
     "paper": Preset(2, None, dict(prompts_per_round=12, samples_per_prompt=15, learning_rate=5e-5, epochs=8,
                                   batch_size=5, keep="threshold", min_reward=1.0),
                     SamplingConfig(max_new_tokens=256, batch_size=16), POLICY_LORA,
