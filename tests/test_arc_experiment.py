@@ -132,7 +132,7 @@ def two_recipes(success, logprob=-1.0, condition="policy_recipes"):
     return lambda t: [(condition, k, s, success(t, k, s), logprob) for k in range(2) for s in range(2)]
 
 
-def test_report_gives_the_plans_verdicts_on_known_runs(tmp_path):
+def known_eval_groups(root: Path) -> dict[str, Path]:
     """24 tasks: the untrained writer solves with one of its 2 recipes (0.5 a task); rest-em with both (+0.5 on every
     task: learned), grpo with neither (-0.5: lower), sb3-ppo +0.5 on 4 tasks and -0.5 on 4 (no difference)."""
     def sb3(t):
@@ -140,19 +140,23 @@ def test_report_gives_the_plans_verdicts_on_known_runs(tmp_path):
         return [("sb3_recipes", 0, s, float(s < 2 * rate), -1.0) for s in range(2)]
 
     grid = {"grid-a": "TTT, grid-a", "grid-b": "TTT, grid-b"}
-    results = {
-        "in-context": eval_group(tmp_path, "in-context", lambda t: [("in_context", 0, s, 0, -3.0) for s in range(2)]),
-        "default": eval_group(tmp_path, "default", lambda t: [("default", 0, s, s == 0, -1.5) for s in range(2)]),
-        "oracle": eval_group(tmp_path, "oracle", lambda t: [(g, 0, s, g == "grid-a", -0.2) for g in grid
-                                                            for s in range(2)], labels=grid),
-        "random-recipes": eval_group(tmp_path, "random-recipes",
-                                     two_recipes(lambda t, k, s: 0, -2.0, "random_recipes")),
-        "untrained": eval_group(tmp_path, "untrained", two_recipes(lambda t, k, s: k == 0, -1.0, "base_recipes")),
-        "rest-em-seed0": eval_group(tmp_path, "rest-em-seed0", two_recipes(lambda t, k, s: 1, -0.5)),
-        "rest-em-seed1": eval_group(tmp_path, "rest-em-seed1", two_recipes(lambda t, k, s: k == 0, -1.0)),
-        "grpo-seed0": eval_group(tmp_path, "grpo-seed0", two_recipes(lambda t, k, s: 0, -0.9)),
-        "sb3-ppo-seed0": eval_group(tmp_path, "sb3-ppo-seed0", sb3),
+    return {
+        "in-context": eval_group(root, "in-context", lambda t: [("in_context", 0, s, 0, -3.0) for s in range(2)]),
+        "default": eval_group(root, "default", lambda t: [("default", 0, s, s == 0, -1.5) for s in range(2)]),
+        "oracle": eval_group(root, "oracle", lambda t: [(g, 0, s, g == "grid-a", -0.2) for g in grid
+                                                        for s in range(2)], labels=grid),
+        "random-recipes": eval_group(root, "random-recipes", two_recipes(lambda t, k, s: 0, -2.0, "random_recipes")),
+        "untrained": eval_group(root, "untrained", two_recipes(lambda t, k, s: k == 0, -1.0, "base_recipes")),
+        "rest-em-seed0": eval_group(root, "rest-em-seed0", two_recipes(lambda t, k, s: 1, -0.5)),
+        "rest-em-seed1": eval_group(root, "rest-em-seed1", two_recipes(lambda t, k, s: k == 0, -1.0)),
+        "grpo-seed0": eval_group(root, "grpo-seed0", two_recipes(lambda t, k, s: 0, -0.9)),
+        "sb3-ppo-seed0": eval_group(root, "sb3-ppo-seed0", sb3),
     }
+
+
+def test_report_gives_the_plans_verdicts_on_known_runs(tmp_path):
+    """The known runs of :func:`known_eval_groups`: each agent's verdict, Holm, the table, the secondary tests."""
+    results = known_eval_groups(tmp_path)
     result = report_stage.report(tmp_path, results)
     primary = result["primary"]
     verdicts = {w: t["verdict"] for w, t in primary["writers"].items()}

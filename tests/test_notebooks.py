@@ -17,7 +17,8 @@ import pytest
 
 pytestmark = pytest.mark.heavy  # over 20 s in all: handed out first (tests/conftest.py)
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 PARAMETERS = {
     "compare_optimizers.ipynb": {
         "RUNS": {"TargetChars": ["rest-em", "grpo", "ppo"], "SealARC-v0": ["sb3-ppo"]},
@@ -25,9 +26,11 @@ PARAMETERS = {
         "RUNS_DIR": "runs", "SEEDS": [0, 1],
     },
     "continual_forgetting.ipynb": {"PASSAGES": 2, "EPOCHS": 1, "SELF_EDIT_TOKENS": 8},
+    "arc_study.ipynb": {"SPREAD": str(ROOT / "studies" / "arc_spread_12"), "STUDIES": str(ROOT / "studies")},
 }
 """Per-notebook parameters on top of ``MODEL = "tiny-random"`` (paths are relative to the test's folder)."""
-EXPECTED = {"continual_forgetting.ipynb": "later updates", "compare_optimizers.ipynb": "sb3-ppo"}
+EXPECTED = {"continual_forgetting.ipynb": "later updates", "compare_optimizers.ipynb": "sb3-ppo",
+            "arc_study.ipynb": "recipe 0 (default): lr 0.001, 2 epochs"}
 """Text the notebook's output must hold (default: "reward")."""
 
 
@@ -79,15 +82,36 @@ def shows_a_figure(notebook: nbformat.NotebookNode, folder: Path) -> None:
     assert "<Figure size" not in shown_text(notebook)
 
 
-CHECKS: dict[str, Callable[[nbformat.NotebookNode, Path], None]] = {"compare_optimizers.ipynb": rewards_rise,
-                                                                     "continual_forgetting.ipynb": shows_a_figure}
+def arc_report(folder: Path) -> dict:
+    """arc_study's REPORT: the experiment's report stage on known runs (rest-em learned, grpo lower)."""
+    from tests.test_arc_experiment import known_eval_groups, report_stage
+
+    report_stage.report(folder, known_eval_groups(folder))
+    return {"REPORT": str(folder / "report.json")}
+
+
+def shows_the_spread_the_table_and_a_recipe(notebook: nbformat.NotebookNode, folder: Path) -> None:
+    """arc_study: both figures, the primary verdicts of the known runs, and a recipe the tiny model wrote."""
+    images = sum("image/png" in output.get("data", {}) for cell in notebook.cells for output in cell.get("outputs", []))
+    text = shown_text(notebook)
+    assert images == 2, text
+    assert "216 rows" in text and "rest-em-seed0    +0.500 [+0.500, +0.500]  learned" in text
+    assert "grpo-seed0" in text and "lower" in text and "the writer's recipe" in text and "parsed:" in text
+
+
+PREPARE: dict[str, Callable[[Path], dict]] = {"arc_study.ipynb": arc_report}
+"""Per-notebook files made in the test's folder before it runs; they return parameters."""
+CHECKS: dict[str, Callable[[nbformat.NotebookNode, Path], None]] = {
+    "compare_optimizers.ipynb": rewards_rise, "continual_forgetting.ipynb": shows_a_figure,
+    "arc_study.ipynb": shows_the_spread_the_table_and_a_recipe}
 """Per-notebook checks of what it showed, beyond :data:`EXPECTED`."""
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the kernel inherits it: tiny models run faster on one thread
-    notebook = execute(path, tmp_path, {"MODEL": "tiny-random", **PARAMETERS.get(path.name, {})})
+    prepared = PREPARE.get(path.name, lambda folder: {})(tmp_path)
+    notebook = execute(path, tmp_path, {"MODEL": "tiny-random", **PARAMETERS.get(path.name, {}), **prepared})
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert all(cell.execution_count for cell in code), "every code cell ran"
     assert "injected-parameters" in code[1].metadata.get("tags", []), "papermill injected right after the parameters"
