@@ -11,9 +11,9 @@ split (``seal-gym eval arc --tasks N``) cover the families evenly. Tasks of the 
 seed share their input grids (the generator draws them from the same stream), as in the spread study; their
 outputs differ.
 
-:data:`SUITES` holds the suites. ``easy`` is provisional: its families are the generator's :data:`~seal_gym.arc.
-generator.EASY` mix, not yet the families where recipes are measured to differ (issue 32, part 2: the
-recipe-spread table is unfinished); a suite chosen from that table will get a new name, not replace this one.
+:data:`SUITES` holds the suites. ``easy``'s families are the generator's :data:`~seal_gym.arc.generator.EASY` mix.
+The recipe-spread table found no family where a sampled recipe beats the default, so no other suite was chosen;
+its description's "provisional" stays, since a registered suite's definition (description included) is fixed.
 """
 
 from __future__ import annotations
