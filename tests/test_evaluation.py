@@ -1,4 +1,6 @@
-"""seal_gym.evaluation on scripted engines (known answers), and merged updates on the tiny model."""
+"""``evaluate_squad``, its baselines, paired differences and diversity, on scripted engines (known answers).
+
+ARC's evaluation: test_arc_evaluation.py; the continual stream: test_continual_evaluation.py."""
 
 from __future__ import annotations
 
@@ -6,23 +8,12 @@ import dataclasses
 import json
 
 import pytest
-import torch
 
-from seal_gym.adapt import AdaptRequest, LoraSpec, TrainSequence, TrainSpec
-from seal_gym.adapt.persistent import PersistentUpdates, UpdateOutcome
-from seal_gym.adapt.sequential import temporary_lora, train_lora
-from seal_gym.adapt.versions import bump_weights_version
-from seal_gym.arc.generator import generate_task
-from seal_gym.arc.grids import answer_text
-from seal_gym.arc.inner_loop import ArcInnerLoop
-from seal_gym.arc.recipe import Recipe
-from seal_gym.evaluation import (ArcEvalConfig, RecipeGrid, SelfEdits, SquadEvalConfig, completions_from_file,
-                                 continual_stream, evaluate_arc, evaluate_squad, forgetting_chart, retention_table,
-                                 save_png)
+from seal_gym.adapt import AdaptRequest, LoraSpec, TrainSpec
+from seal_gym.evaluation import SelfEdits, SquadEvalConfig, completions_from_file, evaluate_squad, save_png
 from seal_gym.squad.inner_loop import KnowledgeConfig, KnowledgeInnerLoop
 from seal_gym.squad.passages import demo_passages
 from seal_gym.testing import ScriptedEngine
-from tests.conftest import weights_checksum
 
 PASSAGES = demo_passages()
 GOLD = {qa.question: qa.answer for p in PASSAGES for qa in p.questions}
@@ -131,146 +122,6 @@ def test_squad_chart_and_self_edits_from_a_file(tiny_bundle, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(FileExistsError):
         save_png(result.chart("again"), png)
-
-
-class ForgetfulUpdates:
-    """A fake updater: the model "knows" the passages of the last two updates whose self-edit said GOOD."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        self.model, self.learned, self.restored = model, [], False
-
-    def apply(self, request: AdaptRequest) -> UpdateOutcome:
-        good = any("GOOD" in s.prompt for s in request.sequences)
-        self.learned.append(request.sequences[-1].prompt.split("\n", 1)[0] if good else None)
-        bump_weights_version(self.model)  # as PersistentUpdates does: cached answers are stale
-        return UpdateOutcome([1.0], 10, 1, 0.0)
-
-    def restore(self) -> None:
-        self.restored = True
-
-    def answer(self, query) -> str:
-        recent = [t for t in self.learned[-2:] if t]
-        return gold_for(query.prompt) if any(f"Topic: {t}\n" in query.prompt for t in recent) else "no idea"
-
-
-def test_continual_stream_builds_the_forgetting_matrix(tiny_bundle, tmp_path):
-    updates = ForgetfulUpdates(tiny_bundle.model)
-    loop = KnowledgeInnerLoop(tiny_bundle, engine=ScriptedEngine(lambda r, q: "", updates.answer), config=TINY)
-    seen = []
-    result = continual_stream(loop, PASSAGES[:4], lambda prompts: ["GOOD facts"] * len(prompts), updates=updates,
-                              on_step=lambda r: seen.append(len(r.strict)))
-    assert result.strict == [[1.0], [1.0, 1.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]]
-    assert result.before == [0.0] * 4 and updates.restored and seen == [1, 2, 3, 4]
-    assert [line.strict for line in result.retention()] == [100.0, 100.0, 0.0, 0.0]
-    assert [line.n for line in result.retention()] == [4, 3, 2, 1]
-    assert result.matrix()[1] == [100.0, None, None, None] and len(result.matrix()) == 5
-    assert result.steps[0].self_edit == "GOOD facts"
-    # Passage-only updates teach this fake nothing: the comparison stream stays at zero.
-    updates.learned.clear()
-    plain = continual_stream(loop, PASSAGES[:4], None, updates=updates)
-    assert plain.label == "passage only" and all(v == 0.0 for row in plain.strict for v in row)
-    assert "passage only (strict)" in retention_table([result, plain])
-    save_png(forgetting_chart([result, plain], "demo stream"), tmp_path / "forgetting.png")
-    assert len(result.csv_rows()) == 4 + (1 + 2 + 3 + 4)
-
-
-def test_merged_update_equals_the_engines_adapter_and_restores_bit_for_bit(tiny_bundle):
-    request = AdaptRequest((TrainSequence("Port Varrow\nThe harbour light is green."), TrainSequence("abc def")), (),
-                           TrainSpec(epochs=3, learning_rate=1e-2), LoraSpec(rank=4, alpha=8))
-    model, ids = tiny_bundle.model, tiny_bundle.tokenizer("The harbour light is", return_tensors="pt")["input_ids"]
-    original = weights_checksum(model)
-    with temporary_lora(model, request.lora, request.train.seed) as lora_model:
-        losses, _, _ = train_lora(lora_model, tiny_bundle.tokenizer, request)
-        lora_model.eval()
-        with torch.no_grad():
-            expected = lora_model(input_ids=ids).logits
-    with PersistentUpdates(model, tiny_bundle.tokenizer) as updates:
-        outcome = updates.apply(request)
-        assert outcome.losses == losses and outcome.num_optimizer_steps == 6
-        assert weights_checksum(model) != original
-        with torch.no_grad():
-            assert torch.allclose(model(input_ids=ids).logits, expected, atol=1e-4)
-        updates.apply(request)
-    assert weights_checksum(model) == original
-
-
-def test_continual_stream_on_the_tiny_model_restores_the_weights_even_on_failure(tiny_bundle):
-    loop = KnowledgeInnerLoop(tiny_bundle, engine="sequential", config=TINY)
-    original = weights_checksum(tiny_bundle.model)
-    changed = []
-    result = continual_stream(loop, PASSAGES[:2], lambda prompts: ["A fact.\nAnother fact."],
-                              on_step=lambda r: changed.append(weights_checksum(tiny_bundle.model) != original))
-    assert changed == [True, True] and weights_checksum(tiny_bundle.model) == original
-    assert [s.num_sequences for s in result.steps] == [3, 3] and result.steps[0].final_loss is not None
-
-    def failing_writer(prompts):
-        if failing_writer.calls:
-            raise RuntimeError("writer failed")
-        failing_writer.calls += 1
-        return ["A fact."]
-
-    failing_writer.calls = 0
-    with pytest.raises(RuntimeError, match="writer failed"):
-        continual_stream(loop, PASSAGES[:2], failing_writer)
-    assert weights_checksum(tiny_bundle.model) == original
-
-
-def test_arc_conditions_sampled_recipes_and_the_oracle(tiny_bundle):
-    tasks = [generate_task(3), generate_task(4)]
-    solutions = {t.task_id: answer_text(t.test_outputs[0]) for t in tasks}
-    current = {}
-
-    def after_training(request, query):  # solved only by training with a learning rate above 2e-3
-        return solutions[current["task"]] if request.train.epochs and request.train.learning_rate > 2e-3 else "12\n#"
-
-    engine = ScriptedEngine(after_training)
-    loop = ArcInnerLoop(tiny_bundle, engine, {"max_examples": 4, "augmented_inference": False})
-    good, slow = Recipe(learning_rate=3e-3).to_json(), Recipe(learning_rate=1e-4).to_json()
-    sampled = {"writer": SelfEdits("TTT, writer", [[good, "{not json"], [good, slow]])}
-    config = ArcEvalConfig(grid=RecipeGrid(learning_rates=(3e-4, 3e-3)))
-    original_run = loop.run
-
-    def run(items, **options):
-        current["task"] = items[0].task.task_id
-        return original_run(items, **options)
-
-    loop.run = run
-    result = evaluate_arc(loop, tasks, sampled, config)
-    lines = {line.condition: line for line in result.summary()}
-    assert lines["in_context"].success == 0.0 and lines["default"].success == 0.0
-    assert lines["writer"].success == 50.0 and lines["writer"].runs == 4
-    assert lines["grid-basic-output-lr0.0003-ep2"].success == 0.0
-    assert lines["oracle"].success == 100.0 and lines["oracle"].runs == 2
-    assert result.per_task()["writer"] == {tasks[0].task_id: 0.5, tasks[1].task_id: 0.5}
-    invalid = [r for r in result.runs if r.condition == "writer" and r.sample == 1 and r.task_id == tasks[0].task_id]
-    assert invalid[0].error.startswith("invalid recipe")
-    assert "oracle" in result.table() and tasks[1].task_id in result.task_table()
-    assert len(engine.calls) == 2  # one engine call per task
-
-
-def test_arc_runs_alone_in_their_engine_calls_with_the_dense_reward(tiny_bundle):
-    """``adapters_per_call=1`` sends every adapter alone (the same runs as one call a task, so conditions evaluated
-    apart pair exactly); ``score_logprob`` keeps each run's dense reward."""
-    tasks = [generate_task(3), generate_task(4)]
-    def logprob(request, query):
-        return -request.train.learning_rate * 1000 - request.train.seed
-
-    engine = ScriptedEngine(lambda request, query: "12\n#", target_logprob=logprob)
-    loop = ArcInnerLoop(tiny_bundle, engine, {"max_examples": 4, "augmented_inference": False})
-    grid = RecipeGrid(learning_rates=(3e-4, 3e-3))
-    config = ArcEvalConfig(in_context=False, grid=grid, seeds=2, score_logprob=True, adapters_per_call=1)
-    alone = evaluate_arc(loop, tasks, {}, config)
-    assert [len(call) for call in engine.calls] == [1] * 12  # 2 tasks x 3 recipes x 2 seeds
-    logprobs = {(r.task_id, r.condition, r.seed): r.logprob for r in alone.runs}
-    assert logprobs[(tasks[0].task_id, "default", 1)] == pytest.approx(-2.0)
-    assert logprobs[(tasks[1].task_id, "grid-basic-output-lr0.003-ep2", 0)] == pytest.approx(-3.0)
-    engine.calls.clear()
-    together = evaluate_arc(loop, tasks, {}, dataclasses.replace(config, adapters_per_call=None))
-    assert [len(call) for call in engine.calls] == [6, 6]
-    assert [dataclasses.asdict(r) for r in together.runs] == [dataclasses.asdict(r) for r in alone.runs]
-    assert all(r.logprob is None for r in evaluate_arc(loop, tasks[:1], {}, ArcEvalConfig(in_context=False)).runs)
-    with pytest.raises(ValueError, match="adapters_per_call >= 1"):
-        ArcEvalConfig(adapters_per_call=0)
 
 
 # --- baselines, paired differences, diversity (scripted engine: known answers) ------------------------------------
