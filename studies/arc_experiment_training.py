@@ -2,7 +2,8 @@
 
 ``warm``: the random-recipe search on the suite's train split (``arc_demonstrations.search``: ``tasks`` tasks x
 ``recipes`` uniform grid recipes x ``seeds`` TTT seeds under the chosen TTT settings, one engine call per task),
-resumable per task in ``OUT/warm/search.jsonl``; the recipes that solved a task on every seed become
+resumable per task in ``OUT/warm/search.jsonl`` (each task's line names the commit it ran from; a dirty checkout is
+refused unless ``allow_dirty``); the recipes that solved a task on every seed become
 ``OUT/warm/demonstrations.jsonl``; one round of ``seal-gym train --agent sft`` on them is the warm writer
 (``OUT/writers/warm``). The search's seconds per adapter are the measured step time.
 
@@ -44,6 +45,12 @@ def warm(out: Path, choice: dict, tasks: int, recipes: int, seeds: int, threads:
         found = {r["task_id"]: r for r in map(json.loads, (folder / "search.jsonl").read_text().splitlines())}
     chosen = suite_tasks(source(choice, "train"))[:tasks]
     if len(found) < len(chosen):
+        from study_runs import ROOT, check_clean
+
+        from seal_gym.runs import git_commit
+
+        check_clean("the warm search", allow_dirty)
+        code = git_commit(ROOT)
         if loop is None:
             import torch
 
@@ -54,7 +61,7 @@ def warm(out: Path, choice: dict, tasks: int, recipes: int, seeds: int, threads:
 
         def keep(task, rows, seconds: float) -> None:
             line = {"task_id": task.task_id, "rows": [[text, successes] for _, text, successes in rows],
-                    "seconds": seconds, "adapters": len(rows) * seeds}
+                    "seconds": seconds, "adapters": len(rows) * seeds, "code": code}
             with open(folder / "search.jsonl", "a") as f:
                 f.write(json.dumps(line) + "\n")
             add_seconds(out, "warm-search", seconds)

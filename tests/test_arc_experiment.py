@@ -263,6 +263,10 @@ def test_every_stage_runs_on_the_tiny_model(tmp_path, tiny_bundle, monkeypatch):
     records = [json.loads(line) for line in (out / "warm" / "demonstrations.jsonl").read_text().splitlines()]
     assert records and all('"learning_rate": 0.001' in r["completion"] for r in records)  # the paying recipes only
     assert (out / "writers" / "warm" / "writer.json").is_file() and len(engine.calls) == 3
+    from seal_gym.runs import git_commit
+
+    searched = [json.loads(line) for line in (out / "warm" / "search.jsonl").read_text().splitlines()]
+    assert [line["code"] for line in searched] == [git_commit(ROOT)] * 3  # each task's code is on record
     arc_experiment.main(warm, loop=ArcInnerLoop(tiny_bundle, engine, TINY_TTT))
     assert len(engine.calls) == 3  # searched once
 
