@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--max-examples", type=int, default=12)
     parser.add_argument("--vote", action="store_true", help="augmented inference (the cpu preset's)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (where SealARC's auto engine does batch)")
     args = parser.parse_args(argv)
 
     import dataclasses
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     torch.set_num_threads(args.threads)
     ttt = dataclasses.replace(TTT_PRESETS["cpu"], max_examples=args.max_examples, augmented_inference=args.vote)
-    bundle = load_model(args.model, device="cpu")
+    bundle = load_model(args.model, device=args.device)
     task = generate_task(args.task_seed, GeneratorConfig(families=(args.family,)))
     items = [ArcItem(task, Recipe().to_json(), seed) for seed in range(args.adapters)]
     timed = {}
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
              str(sum(a.solved != b.solved for a, b in zip(one, two))),
              f"{max(abs(a.logprob - b.logprob) for a, b in zip(one, two)):.3f}"]]
     print(f"{task.task_id}: {len(items)} adapters (the default recipe, TTT seeds 0..{len(items) - 1}), "
-          f"{args.max_examples} examples, vote {'on' if args.vote else 'off'}, {args.threads} threads")
+          f"{args.max_examples} examples, vote {'on' if args.vote else 'off'}, {args.device}, {args.threads} threads")
     print(format_table(["engine", "s per adapter", "speed-up", "solved", "success differs", "max logprob diff"],
                        rows))
     return [{"engine": engine, "seconds": seconds} for engine, (seconds, _) in timed.items()]

@@ -10,6 +10,8 @@
 # time limit, so one that hangs or breaks still leaves the others' results. Commit the tables, with the device
 # name, to benchmarks/RESULTS.md.
 #
+# Not covered: whether batching ARC's adapters pays on a GPU (SealARC's auto engine assumes it does; on a CPU it
+# does not): `benchmarks/arc_batching.py --device cuda --adapters 16`, left out for the time one call has.
 # Not covered: the Ray engine's GPU test (Ray is not on the GPU image, and its wheel, 79 MB, is more than one
 # call may carry); it is skipped there with the reason.
 #
