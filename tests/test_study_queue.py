@@ -1,0 +1,63 @@
+"""studies/queue.sh (the studies' long runs in order, each skipped once its committed files say it is done) and
+scripts/study_checkout.sh (the clean, pinned checkout each runs from): what they decide, without running a stage."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ["ARC warm", "ARC train", "ARC eval", "ARC report", "replication GRPO seed 0", "replication GRPO seed 1",
+          "replication GRPO seed 2", "replication GRPO from the distilled writer",
+          "replication write, eval and report"]
+
+
+def dry_run(main: Path) -> list[tuple[str, str]]:
+    done = subprocess.run(["bash", str(main / "studies" / "queue.sh"), "--dry-run"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    rows = []
+    for line in done.stdout.splitlines():
+        state, _, rest = line.partition(": ")
+        assert state in ("done", "to do"), line
+        rows.append((state, rest.split(" (from ")[0]))
+    return rows
+
+
+def test_the_queue_lists_every_stage_in_order_in_this_checkout():
+    assert [name for _, name in dry_run(ROOT)] == STAGES
+
+
+def test_a_stage_is_done_exactly_when_its_committed_files_say_so(tmp_path):
+    main = tmp_path / "main"
+    (main / "studies").mkdir(parents=True)
+    shutil.copy(ROOT / "studies" / "queue.sh", main / "studies")
+    assert {state for state, _ in dry_run(main)} == {"to do"}
+    done = ["studies/arc_experiment/writers/warm/writer.json",
+            "studies/arc_experiment/eval/sb3-ppo-seed0/20261210-120000/results.json",
+            "studies/replication/writers/grpo-seed1/writer.json"]
+    for path in done:
+        (main / path).parent.mkdir(parents=True)
+        (main / path).write_text("{}")
+    (main / "studies/arc_experiment/writers/sb3-ppo-seed0").mkdir(parents=True)  # published half-way: not done
+    assert [name for state, name in dry_run(main) if state == "done"] == ["ARC warm", "ARC eval",
+                                                                          "replication GRPO seed 1"]
+
+
+def checkout(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(ROOT / "scripts" / "study_checkout.sh"), *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_the_checkout_refuses_what_it_cannot_do_in_one_line(tmp_path):
+    usage = checkout()
+    assert usage.returncode == 2 and "usage:" in usage.stderr
+    unknown = checkout("0" * 40, str(tmp_path / "wt"))
+    assert unknown.returncode == 2 and "is not a commit" in unknown.stderr and not (tmp_path / "wt").exists()
+    other = tmp_path / "other"
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    subprocess.run(["git", "-C", str(other), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q",
+                    "--allow-empty", "-m", "x"], check=True)
+    elsewhere = checkout("HEAD", str(other))
+    assert elsewhere.returncode == 2 and "not HEAD: pass another DIR" in elsewhere.stderr
