@@ -19,6 +19,7 @@ import arc_experiment_choice as choice_stage  # noqa: E402
 import arc_experiment_report as report_stage  # noqa: E402
 import arc_experiment_runs as runs  # noqa: E402
 import arc_experiment_training as training  # noqa: E402
+import arc_warm_check  # noqa: E402
 
 TINY_TTT = {"max_examples": 4, "leave_out": [1], "permute_colours": False, "augmented_inference": False,
             "max_new_tokens": 16}
@@ -269,6 +270,8 @@ def test_every_stage_runs_on_the_tiny_model(tmp_path, tiny_bundle, monkeypatch):
     assert [line["code"] for line in searched] == [git_commit(ROOT)] * 3  # each task's code is on record
     arc_experiment.main(warm, loop=ArcInnerLoop(tiny_bundle, engine, TINY_TTT))
     assert len(engine.calls) == 3  # searched once
+    checked = arc_warm_check.check(out, tasks=1, samples=2, model="tiny-random")  # the warm writer's recipes
+    assert {name: f["recipes"] for name, f in checked["writers"].items()} == {"untrained": 2, "warm": 2}
 
     train = ["--out", str(out), "--stage", "train", "--agents", "rest-em,sb3-ppo", "--preset", "smoke",
              "--step-seconds", "3600", "--threads", "1", "--allow-dirty"]
