@@ -21,6 +21,7 @@ ARC_COMMIT=28916d4       # the ARC experiment's code (warm lines record their ow
 GRPO_COMMIT=99db5e3      # the replication's GRPO seeds: the first study's code and package versions
 DISTILLED_COMMIT=3ec5882 # GRPO from the distilled writer (--init-policy)
 EVAL_COMMIT=28916d4      # the replication's writing and evaluation
+CHECK_COMMIT=4dee9f5     # studies/arc_warm_check.py (sampling only: minutes)
 
 done_if() { compgen -G "$1" >/dev/null; }  # a path or a glob
 step() {  # step NAME DONE_PATH COMMIT COMMAND...: run COMMAND in COMMIT's checkout unless DONE_PATH exists
@@ -37,6 +38,7 @@ PY=.venv/bin/python
 arc() { step "ARC $1" "$2" "$ARC_COMMIT" $PY studies/arc_experiment.py --out "$ARC" --threads 2 --stage "$1"; }
 
 arc warm "$ARC/writers/warm/writer.json"
+step "ARC warm check" "$ARC/warm/check.json" "$CHECK_COMMIT" $PY studies/arc_warm_check.py --out "$ARC" --threads 2
 arc train "$ARC/writers/sb3-ppo-seed0/writer.json"  # the last agent
 arc eval "$ARC/eval/sb3-ppo-seed0/*/results.json"  # the last group
 arc report "$ARC/report.json"

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ["ARC warm", "ARC train", "ARC eval", "ARC report", "replication GRPO seed 0", "replication GRPO seed 1",
+STAGES = ["ARC warm", "ARC warm check", "ARC train", "ARC eval", "ARC report", "replication GRPO seed 0", "replication GRPO seed 1",
           "replication GRPO seed 2", "replication GRPO from the distilled writer",
           "replication write, eval and report"]
 
