@@ -5,9 +5,12 @@ rounds of the families), with TTT seeds 0 and 1, the chosen TTT settings, the de
 alone in its engine call (``--adapters-per-call 1``: which adapters share a batch changes the scores, so runs of
 different groups pair exactly only this way). Groups: ``in-context``, ``default``, ``oracle`` (eval arc's grid, the
 best per task and seed), ``random-recipes`` and ``untrained`` (2 recipes per task; the untrained model constrained
-to ``arc-recipes`` at temperature 0.7, seed 0), and one per published writer (text writers: 2 recipes per task at
-their training temperature, 0.7, sampling seed 0; sb3-ppo: its deterministic recipe per task). A group's run
-folder is ``OUT/eval/GROUP/``; a group that has a finished run is not run again.
+to ``arc-recipes`` at temperature 0.7), and one per published writer (text writers: 2 recipes per task at their
+training temperature, 0.7; sb3-ppo: its deterministic recipe per task).
+
+Each group runs in chunks of ``CHUNK`` tasks (PLAN.md, addition 2), one ``eval arc --start`` run each in
+``OUT/eval/GROUP/chunk-SSS/`` (SSS: the chunk's first task); a finished chunk is not run again, so a stop loses at
+most the chunk under way. Chunk ``k`` (0, 1, ...) seeds its random draws and its writers' sampling with ``k``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from pathlib import Path
 from arc_experiment_runs import WARM, read_json, run_seal_gym, source, ttt_options  # noqa: E402
 from study_runs import finished_in  # noqa: E402
 
+CHUNK = 10
+"""Held-out tasks a run evaluates (at 2 recipes x 2 TTT seeds about 26 min of 2 cores: a stop costs at most that)."""
 RECIPES = "2"
 """Recipes per task from each text writer and from the random draw (PLAN.md)."""
 TTT_SEEDS = "2"
@@ -41,7 +46,7 @@ def writer_groups(out: Path) -> dict[str, list[str]]:
             groups[folder.name] = ["--conditions", "sb3-recipes", "--policy", str(folder)]
         else:
             groups[folder.name] = ["--conditions", "policy-recipes", "--policy", str(folder), "--recipes-per-task",
-                                   RECIPES, "--policy-sampling-seed", "0"]
+                                   RECIPES]
     return groups
 
 
@@ -49,27 +54,35 @@ def groups(out: Path) -> dict[str, list[str]]:
     return {**FIXED, **writer_groups(out)}
 
 
-def evaluate(out: Path, choice: dict, threads: int, only: set[str] | None = None, model: str | None = None) -> dict:
-    """``{group: its results.json}`` of every group that has one, running the missing ones (``only``: just these
-    now). Raises SystemExit when a run fails."""
+def evaluate(out: Path, choice: dict, threads: int, only: set[str] | None = None,
+             model: str | None = None) -> dict[str, list[Path]]:
+    """``{group: its chunks' results.json}`` of every group whose chunks have all finished, running the missing ones
+    (``only``: just these groups now). Raises SystemExit when a run fails."""
     every = groups(out)
     if only is not None and only - set(every):
         raise SystemExit(f"--groups: no group named {sorted(only - set(every))}; the groups are {list(every)}")
-    tasks = str(choice["heldout"]["tasks"])
+    tasks = int(choice["heldout"]["tasks"])
     found = {}
     for group, conditions in every.items():
-        folder = out / "eval" / group
-        done = finished_in(folder)
-        if not done and (only is None or group in only):
-            args = ["eval", "arc", "--source", source(choice, "heldout"), "--tasks", tasks, "--inner-seeds", TTT_SEEDS,
-                    "--seed", "0", "--engine", "auto", "--score-logprob", "--adapters-per-call", "1",
-                    "--threads", str(threads), "--runs-dir", str(folder), *conditions,
-                    *ttt_options(choice["ttt"]["ttt"]), *(["--model", model] if model else [])]
-            print(f"eval {group}: {tasks} held-out tasks x {TTT_SEEDS} TTT seeds", flush=True)
-            code = run_seal_gym(out, args, f"eval-{group}.log")
-            done = finished_in(folder)
-            if code != 0 or done is None:
-                raise SystemExit(f"seal-gym eval arc for {group} failed (exit {code}): see {out / f'eval-{group}.log'}")
-        if done:
+        done = []
+        for k, start in enumerate(range(0, tasks, CHUNK)):
+            folder = out / "eval" / group / f"chunk-{start:03d}"
+            result = finished_in(folder)
+            if result is None and (only is None or group in only):
+                count = min(CHUNK, tasks - start)
+                args = ["eval", "arc", "--source", source(choice, "heldout"), "--start", str(start), "--tasks",
+                        str(count), "--inner-seeds", TTT_SEEDS, "--seed", str(k), "--policy-sampling-seed", str(k),
+                        "--engine", "auto", "--score-logprob", "--adapters-per-call", "1", "--threads", str(threads),
+                        "--runs-dir", str(folder), *conditions, *ttt_options(choice["ttt"]["ttt"]),
+                        *(["--model", model] if model else [])]
+                print(f"eval {group}: held-out tasks {start}-{start + count - 1} of {tasks} x {TTT_SEEDS} TTT seeds",
+                      flush=True)
+                code = run_seal_gym(out, args, f"eval-{group}.log")
+                result = finished_in(folder)
+                if code != 0 or result is None:
+                    raise SystemExit(f"seal-gym eval arc for {group} failed (exit {code}): see "
+                                     f"{out / f'eval-{group}.log'}")
+            done.append(result)
+        if all(done):
             found[group] = done
     return found

@@ -26,13 +26,13 @@ PRIMARY = tuple(f"{agent}-seed0" for agent in AGENTS)
 UNTRAINED, LEVEL, RESAMPLES = "untrained", 0.05, 10_000
 
 
-def pooled(results: dict[str, Path]):
-    """One :class:`~seal_gym.evaluation.arc.ArcEvaluation` of every group's runs, each run's condition named by its
-    group (a writer's recipes by the writer), the oracle's grid runs as they are."""
+def pooled(results: dict[str, list[Path]]):
+    """One :class:`~seal_gym.evaluation.arc.ArcEvaluation` of every group's runs (over its chunks), each run's
+    condition named by its group (a writer's recipes by the writer), the oracle's grid runs as they are."""
     from seal_gym.evaluation.arc import ORACLE, ArcEvaluation, ArcRun
 
     labels, grid, runs, task_ids = {}, {}, [], {}
-    for group, path in results.items():
+    for group, path in ((group, path) for group, paths in results.items() for path in paths):
         data = json.loads(path.read_text())
         for row in data["runs"]:
             run = ArcRun(**row)
@@ -126,17 +126,17 @@ def table(scores: dict[str, dict]) -> list[dict]:
     return lines
 
 
-def report(out: Path, results: dict[str, Path], choice: dict | None = None, state: dict | None = None) -> dict:
-    """report.json's content (written there) from every group's results.json."""
+def report(out: Path, results: dict[str, list[Path]], choice: dict | None = None, state: dict | None = None) -> dict:
+    """report.json's content (written there) from every group's chunks' results.json."""
     evaluation = pooled(results)
     writers = sorted(c for c in evaluation.labels if c not in FIXED and c != "oracle" and not c.startswith("grid-"))
     order = [*(c for c in FIXED if c != "oracle"), *writers, "oracle"]  # the paper's order: the oracle last
     scores = {c: condition_scores(evaluation, c) for c in order if c in evaluation.labels}
     writers = [c for c in writers if c in scores]
     cells = scores[UNTRAINED]["cells"] if UNTRAINED in scores else None
-    result = {"tasks": len(evaluation.task_ids), "groups": {g: str(p) for g, p in results.items()},
+    result = {"tasks": len(evaluation.task_ids), "groups": {g: [str(p) for p in ps] for g, ps in results.items()},
               "unpaired": sorted(c for c, s in scores.items() if cells is not None and s["cells"] != cells),
-              "mixed_versions": mixed_versions(list(results.values())), "table": table(scores),
+              "mixed_versions": mixed_versions([p for ps in results.values() for p in ps]), "table": table(scores),
               "primary": primary(scores) if UNTRAINED in scores else None,
               "secondary": secondary(scores, writers),
               "choice": choice, "seconds": (state or {}).get("seconds", {})}

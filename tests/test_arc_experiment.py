@@ -117,23 +117,27 @@ def test_heldout_tasks_follow_the_power_formula(icc, families, effect, needed, t
 
 
 def eval_group(root: Path, group: str, per_task, seeds: int = 2, condition: str = "x", tasks: int = 24,
-               labels: dict | None = None) -> Path:
-    """A finished eval arc run folder: ``per_task(task) -> [(condition, sample, seed, reward, logprob)]``."""
-    path = root / "eval" / group / "eval-arc__run" / "results.json"
-    path.parent.mkdir(parents=True)
-    rows = [{"task_id": f"t{t}", "condition": c, "sample": k, "seed": s, "recipe_text": "{}", "reward": float(r),
-             "cell_accuracy": float(r), "num_optimizer_steps": 4, "trained": True, "final_loss": 0.1, "error": None,
-             "prediction": None, "logprob": lp} for t in range(tasks) for c, k, s, r, lp in per_task(t)]
-    path.write_text(json.dumps({"runs": rows, "labels": labels or {condition: condition},
-                                "metadata": {"versions": {"torch": "2.13.0"}}}))
-    return path
+               labels: dict | None = None, chunk: int = 12) -> list[Path]:
+    """A group's finished runs, a chunk each: ``per_task(task) -> [(condition, sample, seed, reward, logprob)]``."""
+    paths = []
+    for start in range(0, tasks, chunk):
+        path = root / "eval" / group / f"chunk-{start:03d}" / "eval-arc__run" / "results.json"
+        path.parent.mkdir(parents=True)
+        rows = [{"task_id": f"t{t}", "condition": c, "sample": k, "seed": s, "recipe_text": "{}", "reward": float(r),
+                 "cell_accuracy": float(r), "num_optimizer_steps": 4, "trained": True, "final_loss": 0.1, "error": None,
+                 "prediction": None, "logprob": lp} for t in range(start, min(tasks, start + chunk))
+                for c, k, s, r, lp in per_task(t)]
+        path.write_text(json.dumps({"runs": rows, "labels": labels or {condition: condition},
+                                    "metadata": {"versions": {"torch": "2.13.0"}}}))
+        paths.append(path)
+    return paths
 
 
 def two_recipes(success, logprob=-1.0, condition="policy_recipes"):
     return lambda t: [(condition, k, s, success(t, k, s), logprob) for k in range(2) for s in range(2)]
 
 
-def known_eval_groups(root: Path) -> dict[str, Path]:
+def known_eval_groups(root: Path) -> dict[str, list[Path]]:
     """24 tasks: the untrained writer solves with one of its 2 recipes (0.5 a task); rest-em with both (+0.5 on every
     task: learned), grpo with neither (-0.5: lower), sb3-ppo +0.5 on 4 tasks and -0.5 on 4 (no difference)."""
     def sb3(t):
@@ -291,7 +295,7 @@ def test_every_stage_runs_on_the_tiny_model(tmp_path, tiny_bundle, monkeypatch):
     table = {line["condition"]: line for line in result["table"]}
     assert (table["rest-em-seed0"]["runs"], table["sb3-ppo-seed0"]["runs"]) == (4, 2)  # 2 recipes or 1, x 2 seeds
     assert table["rest-em-seed0"]["dense_tasks"] == 1 and math.isfinite(table["rest-em-seed0"]["dense_mean"])
-    evaluated = json.loads(next((out / "eval" / "sb3-ppo-seed0").glob("*/results.json")).read_text())
+    evaluated = json.loads(next((out / "eval" / "sb3-ppo-seed0").glob("chunk-000/*/results.json")).read_text())
     assert evaluated["args"]["adapters_per_call"] == 1 and evaluated["args"]["source"] == "suite:spread:heldout"
     assert evaluated["ttt"]["max_examples"] == 4
     assert {r["task_id"] for r in evaluated["runs"]} == {"gen-transpose-900000"}

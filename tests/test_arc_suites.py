@@ -136,3 +136,12 @@ def test_a_suite_registered_at_run_time_is_a_task_source_and_keeps_its_definitio
         suites.register_suite("easy", chosen)
     with pytest.raises(ValueError, match="one word without ':'"):
         suites.register_suite("a:b", chosen)
+
+
+def test_eval_arc_start_takes_a_chunk_of_the_split(tmp_path):
+    runs = tmp_path / "runs"
+    assert main(["eval", "arc", "--model", "tiny-random", "--threads", "1", "--source", "suite:easy:heldout",
+                 "--start", "3", "--tasks", "2", "--conditions", "in-context", "--runs-dir", str(runs)]) == 0
+    (run,) = runs.iterdir()
+    evaluated = {r["task_id"] for r in json.loads((run / "results.json").read_text())["runs"]}
+    assert evaluated == {t.task_id for t in suite_tasks("suite:easy:heldout")[3:5]}

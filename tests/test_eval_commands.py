@@ -186,6 +186,9 @@ def bad_inputs(tmp_path):
         "self-edit file misses": (["eval", "squad", "--self-edits-file", str(no_questions)], "no completions"),
         "arc without tasks": (["eval", "arc", "--source", f"kaggle:{tmp_path / 'none'}"], "challenges"),
         "arc unknown choices": (["eval", "arc", "--choices", "nope"], "unknown choice set 'nope'"),
+        "arc start past the end": (["eval", "arc", "--source", "suite:easy:heldout", "--start", "1000"],
+                                   "no tasks in 'suite:easy:heldout' from --start 1000"),
+        "arc negative start": (["eval", "arc", "--start", "-1"], "--start must be >= 0, got -1"),
         "best-of-n alone": (["eval", "squad", "--conditions", "passage,best-of-n"], "add base-self-edits"),
         "best-of-n metric": (["eval", "squad", "--conditions", "base-self-edits,best-of-n", "--best-of-metric", "nope"],
                              "--best-of-metric 'nope'"),
@@ -202,7 +205,7 @@ def bad_inputs(tmp_path):
 
 BAD_CASES = ["not a run", "no checkpoint", "arc policy", "memory policy", "no questions", "continual no questions", "missing dataset",
              "unknown condition", "policy condition alone", "self-edit file misses", "arc without tasks",
-             "arc unknown choices", "best-of-n alone", "best-of-n metric", "reference not run", "ensemble style",
+             "arc unknown choices", "arc start past the end", "arc negative start", "best-of-n alone", "best-of-n metric", "reference not run", "ensemble style",
              "policies named alike", "files named alike"]
 
 

@@ -42,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--generator", default="easy", choices=sorted(GENERATOR_PRESETS), help="generated task mix")
     parser.add_argument("--families", default=None,
                         help="generated families to draw from, comma-separated (default: the preset's)")
-    parser.add_argument("--tasks", type=int, default=3, help="number of tasks (generated ones, or the first N)")
+    parser.add_argument("--tasks", type=int, default=3, help="number of tasks (generated ones, or N from --start)")
+    parser.add_argument("--start", type=int, default=0,
+                        help="index of the first task of a suite or task files (generated tasks: --task-seed)")
     parser.add_argument("--task-seed", type=int, default=0, help="seed of the first generated task")
     parser.add_argument("--conditions", default="in-context,default,oracle",
                         help=f"comma-separated, from {', '.join(CONDITIONS)} (--policy adds policy-recipes, or "
@@ -97,6 +99,8 @@ def _prepare(args: argparse.Namespace):
         raise UsageError(f"--sample-choices: {err}") from None
     if min(args.tasks, args.seeds, args.recipes_per_task, args.adapters_per_call or 1) < 1:
         raise UsageError("--tasks, --inner-seeds, --recipes-per-task and --adapters-per-call must be >= 1")
+    if args.start < 0:
+        raise UsageError(f"--start must be >= 0, got {args.start}")
     try:
         if args.source == "generated":
             generator = GENERATOR_PRESETS[args.generator]
@@ -104,7 +108,7 @@ def _prepare(args: argparse.Namespace):
                 generator = replace(generator, families=tuple(args.families.split(",")))
             tasks = generate_tasks(args.tasks, args.task_seed, generator)
         else:
-            tasks = resolve_tasks(args.source)[: args.tasks]
+            tasks = resolve_tasks(args.source)[args.start : args.start + args.tasks]
         grid = RecipeGrid(tuple(float(x) for x in args.grid_lrs.split(",")), tuple(int(x) for x in args.grid_epochs.split(",")),
                           tuple(bool(int(x)) for x in args.grid_basic.split(",")), tuple(args.grid_strategies.split(",")))
         config = ArcEvalConfig(in_context="in-context" in conditions,
@@ -115,10 +119,11 @@ def _prepare(args: argparse.Namespace):
         grid.recipes()  # a bad strategy or learning rate fails here, not after the first task
     except (ValueError, FileNotFoundError, KeyError, ImportError, ModuleNotFoundError) as err:
         raise UsageError(str(err)) from None
+    if not tasks:
+        raise UsageError(f"no tasks in {args.source!r}" + (f" from --start {args.start}" if args.start else ""))
     unsolved = [t.task_id for t in tasks if t.test_outputs is None]
-    if not tasks or unsolved:
-        raise UsageError(f"no tasks in {args.source!r}" if not tasks else
-                         f"tasks without solutions cannot be scored: {unsolved[:3]}; pass the solutions file too")
+    if unsolved:
+        raise UsageError(f"tasks without solutions cannot be scored: {unsolved[:3]}; pass the solutions file too")
     recipes = {}
     if sb3_file:
         recipes["sb3_recipes"] = SelfEdits("TTT, the SB3 policy's recipes", _sb3_recipes(args.policy, sb3_file, tasks))
