@@ -17,16 +17,19 @@ SHARED="${SHARED:-$(dirname "$MAIN")/shared}"
 DRY=false; [ "${1:-}" = "--dry-run" ] && DRY=true
 ARC="$MAIN/studies/arc_experiment"
 REP="$MAIN/studies/replication"
-ARC_COMMIT=28916d4       # the ARC experiment's code (warm lines record their own commit)
+ARC_COMMIT=187ef1a       # the ARC experiment's code (chunked evaluation; warm lines record their own commit)
 GRPO_COMMIT=99db5e3      # the replication's GRPO seeds: the first study's code and package versions
 DISTILLED_COMMIT=3ec5882 # GRPO from the distilled writer (--init-policy)
-EVAL_COMMIT=28916d4      # the replication's writing and evaluation
-CHECK_COMMIT=4dee9f5     # studies/arc_warm_check.py (sampling only: minutes)
+EVAL_COMMIT=187ef1a      # the replication's writing and evaluation
 
-done_if() { compgen -G "$1" >/dev/null; }  # a path or a glob
-step() {  # step NAME DONE_PATH COMMIT COMMAND...: run COMMAND in COMMIT's checkout unless DONE_PATH exists
-  local name="$1" done_path="$2" commit="$3"; shift 3
-  if done_if "$done_path"; then echo "done: $name"; return; fi
+exists() { compgen -G "$1" >/dev/null; }  # a path or a glob
+reported_whole() {  # a report.json whose primary test has every agent (the eval stage writes it once all is in)
+  python3 -c "import json, sys; r = json.load(open(sys.argv[1])); sys.exit(not (r.get('primary') or {}).get('complete'))" \
+    "$1" 2>/dev/null
+}
+step() {  # step NAME DONE COMMIT COMMAND...: run COMMAND in COMMIT's checkout unless the check DONE succeeds
+  local name="$1" done_check="$2" commit="$3"; shift 3
+  if eval "$done_check"; then echo "done: $name"; return; fi
   if $DRY; then echo "to do: $name (from $commit)"; return; fi
   local dir="$WORK/study-$commit"
   bash "$MAIN/scripts/study_checkout.sh" "$commit" "$dir"
@@ -37,21 +40,20 @@ step() {  # step NAME DONE_PATH COMMIT COMMAND...: run COMMAND in COMMIT's check
 PY=.venv/bin/python
 arc() { step "ARC $1" "$2" "$ARC_COMMIT" $PY studies/arc_experiment.py --out "$ARC" --threads 2 --stage "$1"; }
 
-arc warm "$ARC/writers/warm/writer.json"
-step "ARC warm check" "$ARC/warm/check.json" "$CHECK_COMMIT" $PY studies/arc_warm_check.py --out "$ARC" --threads 2
-arc train "$ARC/writers/sb3-ppo-seed0/writer.json"  # the last agent
-arc eval "$ARC/eval/sb3-ppo-seed0/*/results.json"  # the last group
-arc report "$ARC/report.json"
+arc warm "exists '$ARC/writers/warm/writer.json'"
+step "ARC warm check" "exists '$ARC/warm/check.json'" "$ARC_COMMIT" $PY studies/arc_warm_check.py --out "$ARC" --threads 2
+arc train "exists '$ARC/writers/sb3-ppo-seed0/writer.json'"  # the last agent
+arc eval "reported_whole '$ARC/report.json'"  # every group in every chunk, then the report
 for seed in 0 1 2; do
-  step "replication GRPO seed $seed" "$REP/writers/grpo-seed$seed/writer.json" "$GRPO_COMMIT" \
+  step "replication GRPO seed $seed" "exists '$REP/writers/grpo-seed$seed/writer.json'" "$GRPO_COMMIT" \
     $PY benchmarks/optimizer_experiment.py --out "$REP" --stage train --agents grpo --train-seeds "$seed" --threads 2
 done
-step "replication GRPO from the distilled writer" "$REP/distilled_grpo/writers/grpo-seed0/writer.json" \
+step "replication GRPO from the distilled writer" "exists '$REP/distilled_grpo/writers/grpo-seed0/writer.json'" \
   "$DISTILLED_COMMIT" $PY studies/optimizer_experiment.py --out "$REP/distilled_grpo" --stage train \
   --dataset "$SHARED/data/squad/train.json" --agents grpo --train-seeds 0 --threads 2 \
   --train-options "--init-policy $REP/writers/distilled"
 $DRY || [ -e "$REP/writers/distilled-grpo" ] || cp -r "$REP/distilled_grpo/writers/grpo-seed0" "$REP/writers/distilled-grpo"
-step "replication write, eval and report" "$REP/report.json" "$EVAL_COMMIT" sh -c "set -e
+step "replication write, eval and report" "exists '$REP/report.json'" "$EVAL_COMMIT" sh -c "set -e
   for stage in write eval; do $PY studies/replication_study.py --out '$REP' --squad '$SHARED/data/squad' --stage \$stage; done
   $PY studies/replication_study.py --out '$REP' --stage report"
 $DRY || echo "every study stage is done"

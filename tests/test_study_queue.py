@@ -3,12 +3,13 @@ scripts/study_checkout.sh (the clean, pinned checkout each runs from): what they
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ["ARC warm", "ARC warm check", "ARC train", "ARC eval", "ARC report", "replication GRPO seed 0", "replication GRPO seed 1",
+STAGES = ["ARC warm", "ARC warm check", "ARC train", "ARC eval", "replication GRPO seed 0", "replication GRPO seed 1",
           "replication GRPO seed 2", "replication GRPO from the distilled writer",
           "replication write, eval and report"]
 
@@ -34,15 +35,17 @@ def test_a_stage_is_done_exactly_when_its_committed_files_say_so(tmp_path):
     (main / "studies").mkdir(parents=True)
     shutil.copy(ROOT / "studies" / "queue.sh", main / "studies")
     assert {state for state, _ in dry_run(main)} == {"to do"}
-    done = ["studies/arc_experiment/writers/warm/writer.json",
-            "studies/arc_experiment/eval/sb3-ppo-seed0/20261210-120000/results.json",
-            "studies/replication/writers/grpo-seed1/writer.json"]
-    for path in done:
-        (main / path).parent.mkdir(parents=True)
-        (main / path).write_text("{}")
+    done = {"studies/arc_experiment/writers/warm/writer.json": "{}",
+            "studies/arc_experiment/report.json": json.dumps({"primary": {"complete": True}}),
+            "studies/replication/writers/grpo-seed1/writer.json": "{}"}
+    for path, text in done.items():
+        (main / path).parent.mkdir(parents=True, exist_ok=True)
+        (main / path).write_text(text)
     (main / "studies/arc_experiment/writers/sb3-ppo-seed0").mkdir(parents=True)  # published half-way: not done
     assert [name for state, name in dry_run(main) if state == "done"] == ["ARC warm", "ARC eval",
                                                                           "replication GRPO seed 1"]
+    (main / "studies/arc_experiment/report.json").write_text(json.dumps({"primary": {"complete": False}}))
+    assert "ARC eval" not in [name for state, name in dry_run(main) if state == "done"]  # a report of some groups
 
 
 def checkout(*args: str) -> subprocess.CompletedProcess:
