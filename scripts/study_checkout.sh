@@ -20,7 +20,7 @@ if [ -d "$DIR" ]; then
   [ "$have" = "$want" ] || { echo "$DIR holds $have, not $COMMIT: pass another DIR" >&2; exit 2; }
 else
   git -C "$MAIN" worktree prune
-  git -C "$MAIN" worktree add --detach "$DIR" "$COMMIT" >/dev/null
+  git -C "$MAIN" worktree add --quiet --detach "$DIR" "$COMMIT"
 fi
 cd "$DIR"
 [ -x .venv/bin/python ] || python3 -m venv .venv
