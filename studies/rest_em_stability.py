@@ -10,6 +10,10 @@ means (policy seeds x agent seeds, in that order).
 
     python studies/rest_em_stability.py                      # every setting, 4 rewards x 3 seeds
     python studies/rest_em_stability.py --settings merge no-merge grpo ppo
+    python studies/rest_em_stability.py --settings merge merge-keep-a no-merge   # which part of a merge matters
+
+``merge-keep-a`` merges every round as ``merge`` does, but the next round's adapter keeps the previous A (only B
+restarts at 0) where a merge otherwise draws a fresh A: an ablation of the study, not a setting of the library.
 
 ``--writer cpu`` asks the same of SealSquad-v0's ``cpu`` preset: the embedded SmolLM2-135M-Instruct with the
 preset's policy adapter, sampling and agent fields (4 prompts x 4 samples, lr 3e-4, 2 epochs), its 6 rounds by
@@ -22,6 +26,7 @@ default; a setting then overrides the preset's fields (``merge`` is ReST-EM's de
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import string
@@ -43,6 +48,7 @@ SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "lr2e-2": ("rest-em", dict(TESTBED_AGENTS["rest-em"], merge=True, learning_rate=2e-2)),
     "lr2e-2-ep2": ("rest-em", dict(TESTBED_AGENTS["rest-em"], merge=True, learning_rate=2e-2, epochs=2)),
     "no-merge": ("rest-em", TESTBED_AGENTS["rest-em"]),  # the published testbed setting
+    "merge-keep-a": ("rest-em", dict(TESTBED_AGENTS["rest-em"], merge=True)),  # with kept_a() (KEEP_A)
     "above-mean": ("rest-em", dict(TESTBED_AGENTS["rest-em"], merge=True, keep="above_mean")),
     "above-mean-lr2e-2": ("rest-em", dict(TESTBED_AGENTS["rest-em"], merge=True, keep="above_mean",
                                            learning_rate=2e-2)),
@@ -50,6 +56,29 @@ SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "ppo": ("ppo", TESTBED_AGENTS["ppo"]),
 }
 """Name -> (agent, its settings): ReST-EM variants, and GRPO and PPO at their testbed settings for reference."""
+KEEP_A = {"merge-keep-a"}
+"""Settings whose runs merge into an adapter that keeps its A (:func:`kept_a`)."""
+
+
+@contextlib.contextmanager
+def kept_a():
+    """Within the block, a policy adapter's merge restarts only B at 0 and keeps A (its first A is drawn as always)."""
+    from seal_gym.adapt.policy_adapter import PolicyAdapter
+
+    fresh = PolicyAdapter._reset_lora
+
+    @torch.no_grad()
+    def reset(self) -> None:
+        if self.merges == 0:  # the adapter's first A (and a restore_pretrained): drawn as usual
+            return fresh(self)
+        for layer in self.layers.values():
+            layer.policy_b.zero_()
+
+    PolicyAdapter._reset_lora = reset
+    try:
+        yield
+    finally:
+        PolicyAdapter._reset_lora = fresh
 
 
 CPU_PRESET = ("SealSquad-v0", "cpu")
@@ -83,7 +112,8 @@ def run(setting: str, reward: str, seed: int, agent_seed: int, rounds: int, marg
     """One run: policy seed ``seed`` (the model's adapter), agent seed ``agent_seed`` (its draws)."""
     cls, policy, config = writer(kind, setting, seed, agent_seed)
     started = time.perf_counter()
-    history = cls(policy, TargetCharEnv(REWARDS[reward]), config).learn(rounds)
+    with kept_a() if setting in KEEP_A else contextlib.nullcontext():
+        history = cls(policy, TargetCharEnv(REWARDS[reward]), config).learn(rounds)
     means = [s.reward_mean for s in history]
     rose = means[-1] >= means[0] + margin and means[-1] >= max(means) / 2
     collapsed = max(means) >= means[0] + 2 * margin and means[-1] < max(means) / 2  # rose, then fell back
