@@ -86,6 +86,7 @@ CPU_PRESET = ("SealSquad-v0", "cpu")
 CPU_SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "merge": ("rest-em", dict(merge=True)),  # the preset's ReST-EM as SealSquad trains it (and SEAL does)
     "no-merge": ("rest-em", dict(merge=False)),  # the testbed's published change
+    "merge-keep-a": ("rest-em", dict(merge=True)),  # with kept_a() (KEEP_A), as on the testbed
     "grpo": ("grpo", {}),
     "ppo": ("ppo", {}),
 }
