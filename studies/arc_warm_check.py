@@ -68,7 +68,8 @@ def sample(bundle, folder: Path | None, prompts: list[str], k: int, seed: int) -
 
     temperature = float(TEMPERATURE)
     if folder is None:
-        policy = LMPolicy(bundle, SamplingConfig(temperature=temperature, max_new_tokens=512, choices=RECIPES), seed=seed)
+        sampling = SamplingConfig(temperature=temperature, max_new_tokens=512, choices=RECIPES)
+        policy = LMPolicy(bundle, sampling, seed=seed)
         return [t for texts in write_self_edits(policy.act, prompts, k) for t in texts]
     with trained_policy(str(folder), bundle) as policy:
         policy.sampling = replace(policy.sampling, temperature=temperature)
@@ -92,8 +93,12 @@ def check(out: Path, tasks: int, samples: int, seed: int = 0, model: str | None 
     demonstrations = {parse_recipe(line["completion"]) for line in lines}
     bundle = load_model(model)
     prompts = [observation_prompt(task) for task in tune]
+    from study_runs import ROOT
+
+    from seal_gym.runs import git_commit
+
     report = {"tasks": [t.task_id for t in tune], "samples_per_task": samples, "seed": seed, "temperature": TEMPERATURE,
-              "demonstrations": len(lines), "writers": {}}
+              "demonstrations": len(lines), "code": git_commit(ROOT), "writers": {}}
     for name, folder in chosen.items():
         texts = sample(bundle, folder, prompts, samples, seed)
         report["writers"][name] = recipe_figures(texts, demonstrations, Recipe())
@@ -102,11 +107,13 @@ def check(out: Path, tasks: int, samples: int, seed: int = 0, model: str | None 
 
 
 def markdown(report: dict) -> str:
-    rows = ["| writer | recipes (invalid) | learning rates | epochs | at least the default's training | a demonstration |",
+    rows = ["| writer | recipes (invalid) | learning rates | epochs | at least the default's training "
+            "| a demonstration |",
             "|---|---|---|---|---|---|"]
     for name, f in report["writers"].items():
         counts = lambda d: ", ".join(f"{k}: {v}" for k, v in d.items())  # noqa: E731
-        rows.append(f"| {name} | {f['recipes']} ({f['invalid']}) | {counts(f['learning_rates'])} | {counts(f['epochs'])}"
+        rows.append(f"| {name} | {f['recipes']} ({f['invalid']}) | {counts(f['learning_rates'])} "
+                    f"| {counts(f['epochs'])}"
                     f" | {f['at_least_default']:.0%} | {f['a_demonstration']:.0%} |")
     return (f"{len(report['tasks'])} tune tasks x {report['samples_per_task']} recipes, temperature "
             f"{report['temperature']}, {report['demonstrations']} demonstrations\n\n" + "\n".join(rows))

@@ -269,13 +269,12 @@ def test_every_stage_runs_on_the_tiny_model(tmp_path, tiny_bundle, monkeypatch):
     assert records and all('"learning_rate": 0.001' in r["completion"] for r in records)  # the paying recipes only
     assert (out / "writers" / "warm" / "writer.json").is_file() and len(engine.calls) == 3
     from seal_gym.runs import git_commit
-
     searched = [json.loads(line) for line in (out / "warm" / "search.jsonl").read_text().splitlines()]
     assert [line["code"] for line in searched] == [git_commit(ROOT)] * 3  # each task's code is on record
     arc_experiment.main(warm, loop=ArcInnerLoop(tiny_bundle, engine, TINY_TTT))
     assert len(engine.calls) == 3  # searched once
     checked = arc_warm_check.check(out, tasks=1, samples=2, model="tiny-random")  # the warm writer's recipes
-    assert {name: f["recipes"] for name, f in checked["writers"].items()} == {"untrained": 2, "warm": 2}
+    assert {n: f["recipes"] for n, f in checked["writers"].items()} == {"untrained": 2, "warm": 2} and checked["code"]
 
     train = ["--out", str(out), "--stage", "train", "--agents", "rest-em,sb3-ppo", "--preset", "smoke",
              "--step-seconds", "3600", "--threads", "1", "--allow-dirty"]
