@@ -71,8 +71,8 @@ def evaluate(out: Path, choice: dict, threads: int, only: set[str] | None = None
             if result is None and (only is None or group in only):
                 count = min(CHUNK, tasks - start)
                 args = ["eval", "arc", "--source", source(choice, "heldout"), "--start", str(start), "--tasks",
-                        str(count), "--inner-seeds", TTT_SEEDS, "--seed", str(k), "--policy-sampling-seed", str(k),
-                        "--engine", "auto", "--score-logprob", "--adapters-per-call", "1", "--threads", str(threads),
+                        str(count), "--inner-seeds", TTT_SEEDS, "--seed", str(k),
+                        *(["--policy-sampling-seed", str(k)] if "--policy" in conditions else []), "--engine", "auto", "--score-logprob", "--adapters-per-call", "1", "--threads", str(threads),
                         "--runs-dir", str(folder), *conditions, *ttt_options(choice["ttt"]["ttt"]),
                         *(["--model", model] if model else [])]
                 print(f"eval {group}: held-out tasks {start}-{start + count - 1} of {tasks} x {TTT_SEEDS} TTT seeds",

@@ -41,15 +41,20 @@ def runner(monkeypatch):
 
 
 def test_every_group_runs_in_seeded_chunks_that_cover_the_tasks_once(tmp_path, runner):
+    (tmp_path / "writers" / "grpo-seed0").mkdir(parents=True)
+    (tmp_path / "writers" / "grpo-seed0" / "writer.json").write_text("{}")
     found = eval_stage.evaluate(tmp_path, CHOICE, threads=2, only={"default", "untrained"})
-    chunks = [(value(a, "--start"), value(a, "--tasks"), value(a, "--seed"), value(a, "--policy-sampling-seed"))
-              for a in runner.calls]
-    assert chunks == [("0", "10", "0", "0"), ("10", "10", "1", "1"), ("20", "5", "2", "2")] * 2
+    chunks = [(value(a, "--start"), value(a, "--tasks"), value(a, "--seed")) for a in runner.calls]
+    assert chunks == [("0", "10", "0"), ("10", "10", "1"), ("20", "5", "2")] * 2
+    assert not any("--policy-sampling-seed" in a for a in runner.calls)  # no writer in these groups
+    eval_stage.evaluate(tmp_path, CHOICE, threads=2, only={"grpo-seed0"})
+    assert [value(a, "--policy-sampling-seed") for a in runner.calls[6:]] == ["0", "1", "2"]
+    runner.calls[6:] = []
     assert all(value(a, "--adapters-per-call") == "1" and value(a, "--source") == "suite:spread:heldout"
                for a in runner.calls)
     assert set(found) == {"default", "untrained"}
     assert [p.parent.parent.name for p in found["untrained"]] == ["chunk-000", "chunk-010", "chunk-020"]
-    assert set(eval_stage.evaluate(tmp_path, CHOICE, threads=2, only=set())) == {"default", "untrained"}
+    assert set(eval_stage.evaluate(tmp_path, CHOICE, threads=2, only=set())) == {"default", "untrained", "grpo-seed0"}
     assert len(runner.calls) == 6  # nothing ran again
 
 
