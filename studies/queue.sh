@@ -17,7 +17,7 @@ SHARED="${SHARED:-$(dirname "$MAIN")/shared}"
 DRY=false; [ "${1:-}" = "--dry-run" ] && DRY=true
 ARC="$MAIN/studies/arc_experiment"
 REP="$MAIN/studies/replication"
-ARC_COMMIT=fe7c454       # the ARC experiment's code (chunked evaluation; warm lines record their own commit)
+ARC_COMMIT=9d1a944       # the ARC experiment's code (chunked evaluation, per-chunk sampling seeds; warm lines record their own commit)
 GRPO_COMMIT=99db5e3      # the replication's GRPO seeds: the first study's code and package versions
 DISTILLED_COMMIT=3ec5882 # GRPO from the distilled writer (--init-policy)
 EVAL_COMMIT=fe7c454      # the replication's writing and evaluation
