@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The studies' long runs still to do, in order, on the 2 cores of any machine: run it again after any stop.
 #
-#   nohup bash studies/queue.sh >> ../queue.log 2>&1 &        # from main's checkout; nice'd; about 35 hours
+#   nohup bash studies/queue.sh >> ../queue.log 2>&1 &        # from main's checkout; nice'd; about 48 hours
 #   bash studies/queue.sh --dry-run                            # what is done and what is still to do
 #
 # Every stage resumes where its committed files say it stopped (ARC's warm search per task, an evaluation per
@@ -10,6 +10,9 @@
 # about 230 MB), so on a new machine a half-trained writer starts again. Commit what each stage writes (the
 # NEXT.md of each study lists it) as it appears. Each stage runs from a clean checkout of the commit below
 # (scripts/study_checkout.sh), so a study's code is on record whatever main has moved on to.
+# Bash reads a script as it runs it: the braces make it read the whole queue first, so a checkout that moves on
+# (a commit that edits this file) does not change the queue already running.
+{
 set -euo pipefail
 MAIN="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="${STUDY_CHECKOUTS:-$(dirname "$MAIN")}"  # where the checkouts go: beside main
@@ -21,8 +24,11 @@ ARC_COMMIT=9d1a944       # the ARC experiment's code (chunked evaluation, per-ch
 GRPO_COMMIT=99db5e3      # the replication's GRPO seeds: the first study's code and package versions
 DISTILLED_COMMIT=3ec5882 # GRPO from the distilled writer (--init-policy)
 EVAL_COMMIT=fe7c454      # the replication's writing and evaluation
+ABLATION_COMMIT=9d1a944  # ReST-EM's merge ablation on the cpu preset's writer (issue 31, part 4)
+ABLATION_RUNS=18         # 3 settings x 3 rewards x 2 policy seeds x 1 agent seed, one line each in cpu.jsonl
 
 exists() { compgen -G "$1" >/dev/null; }  # a path or a glob
+lines_at_least() { [ -f "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ]; }  # a resumable study's .jsonl holds every run
 reported_whole() {  # a report.json whose primary test has every agent (the eval stage writes it once all is in)
   python3 -c "import json, sys; r = json.load(open(sys.argv[1])); sys.exit(not (r.get('primary') or {}).get('complete'))" \
     "$1" 2>/dev/null
@@ -43,6 +49,10 @@ arc() { step "ARC $1" "$2" "$ARC_COMMIT" $PY studies/arc_experiment.py --out "$A
 arc warm "exists '$ARC/writers/warm/writer.json'"
 step "ARC warm check" "exists '$ARC/warm/check.json'" "$ARC_COMMIT" $PY studies/arc_warm_check.py --out "$ARC" --threads 2
 arc train "exists '$ARC/writers/sb3-ppo-seed0/writer.json'"  # the last agent
+ABL="$MAIN/studies/rest_em_stability/cpu.jsonl"
+step "ReST-EM merge ablation, cpu writer" "lines_at_least '$ABL' $ABLATION_RUNS" "$ABLATION_COMMIT" \
+  $PY studies/rest_em_stability.py --writer cpu --settings merge no-merge merge-keep-a --rewards vowels upper digits \
+  --seeds 0 1 --agent-seeds 0 --threads 2 --out "$ABL"
 arc eval "reported_whole '$ARC/report.json'"  # every group in every chunk, then the report
 for seed in 0 1 2; do
   step "replication GRPO seed $seed" "exists '$REP/writers/grpo-seed$seed/writer.json'" "$GRPO_COMMIT" \
@@ -57,3 +67,5 @@ step "replication write, eval and report" "exists '$REP/report.json'" "$EVAL_COM
   for stage in write eval; do $PY studies/replication_study.py --out '$REP' --squad '$SHARED/data/squad' --stage \$stage; done
   $PY studies/replication_study.py --out '$REP' --stage report"
 $DRY || echo "every study stage is done"
+exit
+}

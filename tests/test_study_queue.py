@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ["ARC warm", "ARC warm check", "ARC train", "ARC eval", "replication GRPO seed 0", "replication GRPO seed 1",
-          "replication GRPO seed 2", "replication GRPO from the distilled writer",
-          "replication write, eval and report"]
+STAGES = ["ARC warm", "ARC warm check", "ARC train", "ReST-EM merge ablation, cpu writer", "ARC eval",
+          "replication GRPO seed 0", "replication GRPO seed 1", "replication GRPO seed 2",
+          "replication GRPO from the distilled writer", "replication write, eval and report"]
 
 
 def dry_run(main: Path) -> list[tuple[str, str]]:
@@ -37,7 +37,8 @@ def test_a_stage_is_done_exactly_when_its_committed_files_say_so(tmp_path):
     assert {state for state, _ in dry_run(main)} == {"to do"}
     done = {"studies/arc_experiment/writers/warm/writer.json": "{}",
             "studies/arc_experiment/report.json": json.dumps({"primary": {"complete": True}}),
-            "studies/replication/writers/grpo-seed1/writer.json": "{}"}
+            "studies/replication/writers/grpo-seed1/writer.json": "{}",
+            "studies/rest_em_stability/cpu.jsonl": "{}\n" * 17}
     for path, text in done.items():
         (main / path).parent.mkdir(parents=True, exist_ok=True)
         (main / path).write_text(text)
@@ -46,6 +47,8 @@ def test_a_stage_is_done_exactly_when_its_committed_files_say_so(tmp_path):
                                                                           "replication GRPO seed 1"]
     (main / "studies/arc_experiment/report.json").write_text(json.dumps({"primary": {"complete": False}}))
     assert "ARC eval" not in [name for state, name in dry_run(main) if state == "done"]  # a report of some groups
+    (main / "studies/rest_em_stability/cpu.jsonl").write_text("{}\n" * 18)  # 17 of its 18 runs were not done
+    assert "ReST-EM merge ablation, cpu writer" in [name for state, name in dry_run(main) if state == "done"]
 
 
 def checkout(*args: str) -> subprocess.CompletedProcess:
