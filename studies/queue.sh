@@ -3,6 +3,7 @@
 #
 #   nohup bash studies/queue.sh >> ../queue.log 2>&1 &        # from main's checkout; nice'd; about 48 hours
 #   bash studies/queue.sh --dry-run                            # what is done and what is still to do
+#   touch ../queue.pause                                       # hold before the next stage (rm to go on)
 #
 # Every stage resumes where its committed files say it stopped (ARC's warm search per task, an evaluation per
 # group, a published writer is never trained again). A training run resumes from its checkpoints only on the
@@ -38,6 +39,7 @@ step() {  # step NAME DONE COMMIT COMMAND...: run COMMAND in COMMIT's checkout u
   if eval "$done_check"; then echo "done: $name"; return; fi
   if $DRY; then echo "to do: $name (from $commit)"; return; fi
   local dir="$WORK/study-$commit"
+  while [ -e "$WORK/queue.pause" ]; do sleep 30; done  # `touch ../queue.pause`: wait before the next stage
   bash "$MAIN/scripts/study_checkout.sh" "$commit" "$dir"
   echo "$(date -u +%FT%TZ) start: $name"
   (cd "$dir" && nice -n 10 "$@")
