@@ -21,7 +21,8 @@ SHARED="${SHARED:-$(dirname "$MAIN")/shared}"
 DRY=false; [ "${1:-}" = "--dry-run" ] && DRY=true
 ARC="$MAIN/studies/arc_experiment"
 REP="$MAIN/studies/replication"
-ARC_COMMIT=9d1a944       # the ARC experiment's code (chunked evaluation, per-chunk sampling seeds; warm lines record their own commit)
+ABL="$MAIN/studies/rest_em_stability/cpu.jsonl"
+ARC_COMMIT=9d1a944       # the ARC experiment's code (per-chunk sampling seeds; warm lines record their own commit)
 GRPO_COMMIT=99db5e3      # the replication's GRPO seeds: the first study's code and package versions
 DISTILLED_COMMIT=3ec5882 # GRPO from the distilled writer (--init-policy)
 EVAL_COMMIT=fe7c454      # the replication's writing and evaluation
@@ -51,7 +52,6 @@ arc() { step "ARC $1" "$2" "$ARC_COMMIT" $PY studies/arc_experiment.py --out "$A
 arc warm "exists '$ARC/writers/warm/writer.json'"
 step "ARC warm check" "exists '$ARC/warm/check.json'" "$ARC_COMMIT" $PY studies/arc_warm_check.py --out "$ARC" --threads 2
 arc train "exists '$ARC/writers/sb3-ppo-seed0/writer.json'"  # the last agent
-ABL="$MAIN/studies/rest_em_stability/cpu.jsonl"
 step "ReST-EM merge ablation, cpu writer" "lines_at_least '$ABL' $ABLATION_RUNS" "$ABLATION_COMMIT" \
   $PY studies/rest_em_stability.py --writer cpu --settings merge no-merge merge-keep-a --rewards vowels upper digits \
   --seeds 0 1 --agent-seeds 0 --threads 2 --out "$ABL"
