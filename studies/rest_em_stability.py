@@ -4,9 +4,10 @@ Each run: the testbed policy (a fresh tiny random model with the testbed adapter
 ``TargetCharEnv`` whose reward is the share of the self-edit's characters in one set (letters and digits,
 vowels, digits, upper-case letters: rewards the tiny model starts near 0.25, 0.05, 0.03 and 0.06 on), 4 prompts
 x 16 samples a round, 5 rounds. A run **rises** when its last round's mean reward is above its first round's by
-at least ``--margin`` and at least half of its best round's (no collapse). The table: per setting, how many of
-the runs rose, how many rose and then fell below half their best, and each reward function's first -> last
-means (policy seeds x agent seeds, in that order).
+at least ``--margin`` and at least half of its best round's (no collapse). The table (:func:`table`): per setting,
+how many of the runs rose, how many rose and then fell below half their best, the final round's reward and its
+paired difference from the first setting's, and each reward function's first -> last means (policy seeds x agent
+seeds, in that order). A rerun with ``--out`` of a finished study prints its table again without running.
 
     python studies/rest_em_stability.py                      # every setting, 4 rewards x 3 seeds
     python studies/rest_em_stability.py --settings merge no-merge grpo ppo
@@ -122,6 +123,33 @@ def run(setting: str, reward: str, seed: int, agent_seed: int, rounds: int, marg
             "rose": rose, "collapsed": collapsed, "seconds": time.perf_counter() - started}
 
 
+def table(rows: list[dict[str, Any]], settings: list[str], rewards: list[str]) -> str:
+    """The study's table, as its analysis plan fixed it (benchmarks/RESULTS.md): per setting, the runs that rose
+    and that rose then collapsed, the final round's mean reward (median and mean over runs), its final minus the
+    first setting's paired by reward x policy seed x agent seed (:func:`seal_gym.stats.paired_difference`: mean,
+    95 % bootstrap interval with seed 0, Wilcoxon's p; no multiplicity correction), and each reward's first -> last
+    means."""
+    import numpy as np
+
+    from seal_gym.stats import paired_difference
+
+    def finals(setting: str) -> dict[tuple, float]:
+        return {(r["reward"], r["seed"], r["agent_seed"]): r["means"][-1] for r in rows if r["setting"] == setting}
+
+    lines = [f"| setting | rose | rose, then collapsed | final, median (mean) | final minus {settings[0]}'s, paired | "
+             + " | ".join(rewards) + " |", "|---|---|---|---|---|" + "---|" * len(rewards)]
+    for setting in settings:
+        mine = [r for r in rows if r["setting"] == setting]
+        final = list(finals(setting).values())
+        d = paired_difference(finals(setting), finals(settings[0])) if setting != settings[0] else None
+        paired = f"{d.mean:+.2f} [{d.low:+.2f}, {d.high:+.2f}], p {d.p_value:.2g} (n {d.n})" if d else ""
+        cells = [", ".join(f"{r['means'][0]:.2f}→{r['means'][-1]:.2f}" for r in mine if r["reward"] == reward)
+                 for reward in rewards]
+        lines.append(f"| {setting} | {sum(r['rose'] for r in mine)}/{len(mine)} | {sum(r['collapsed'] for r in mine)} | "
+                     f"{np.median(final):.2f} ({np.mean(final):.2f}) | {paired} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--settings", nargs="+", default=None, choices=sorted({*SETTINGS, *CPU_SETTINGS}),
@@ -137,10 +165,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--out", type=Path, default=None,
                         help="a .jsonl file each finished run is appended to; a rerun skips the runs it holds")
     args = parser.parse_args(argv)
-    table = SETTINGS if args.writer == "testbed" else CPU_SETTINGS
-    args.settings = args.settings or list(table)
-    if unknown := [name for name in args.settings if name not in table]:
-        parser.error(f"--writer {args.writer} has no setting {', '.join(unknown)}; its settings: {', '.join(table)}")
+    known = SETTINGS if args.writer == "testbed" else CPU_SETTINGS
+    args.settings = args.settings or list(known)
+    if unknown := [name for name in args.settings if name not in known]:
+        parser.error(f"--writer {args.writer} has no setting {', '.join(unknown)}; its settings: {', '.join(known)}")
     torch.set_num_threads(args.threads)
     if args.rounds is None:
         from seal_gym.agents.presets import preset_for
@@ -155,14 +183,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         if args.out and not found:
             with args.out.open("a") as out:
                 out.write(json.dumps(rows[-1]) + "\n")  # a stopped study goes on from the next run
-    print(f"| setting | rose | rose, then collapsed | {' | '.join(args.rewards)} |")
-    print("|---|---|---|" + "---|" * len(args.rewards))
-    for setting in args.settings:
-        mine = [r for r in rows if r["setting"] == setting]
-        cells = [", ".join(f"{r['means'][0]:.2f}→{r['means'][-1]:.2f}" for r in mine if r["reward"] == reward)
-                 for reward in args.rewards]
-        print(f"| {setting} | {sum(r['rose'] for r in mine)}/{len(mine)} | {sum(r['collapsed'] for r in mine)} | "
-              f"{' | '.join(cells)} |", flush=True)
+    print(table(rows, args.settings, args.rewards), flush=True)
     return rows
 
 

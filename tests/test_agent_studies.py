@@ -46,5 +46,6 @@ def test_rest_em_stability_runs_every_setting_on_every_reward(scripts):
     for row in rows:
         rose, runs = map(int, row[1].split("/"))
         assert runs == 2 and 0 <= rose <= runs and 0 <= int(row[2]) <= runs  # 2 rewards x 1 seed x 1 agent seed
-        first, last = (float(x) for x in row[3].split("→"))
+        first, last = (float(x) for x in row[5].split("→"))
         assert 0.0 <= first <= 1.0 and 0.0 <= last <= 1.0  # a share of characters
+    assert rows[0][4] == "" and rows[1][4].endswith("(n 2)")  # grpo's final minus no-merge's, over 2 pairs

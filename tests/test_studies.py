@@ -178,3 +178,20 @@ def test_rest_em_stability_appends_each_run_and_skips_it_on_a_rerun(tmp_path, mo
     out.write_text(out.read_text().splitlines()[0] + "\n")  # as if stopped after the first run
     assert study.main(argv) == first and calls == ["alnum", "vowels", "vowels"]  # only the missing run again
     assert study.main([*argv[:-4], "--rounds", "2", "--out", str(out)]) and calls[-2:] == ["alnum", "vowels"]
+
+
+def test_rest_em_stability_table_pairs_each_setting_with_the_first_by_reward_and_seed():
+    """The analysis the plan fixed: finals paired by reward x policy seed x agent seed, against the first setting."""
+    import rest_em_stability as study
+
+    def row(setting, reward, seed, means, rose=True):
+        return {"setting": setting, "reward": reward, "seed": seed, "agent_seed": 0, "means": means, "rose": rose,
+                "collapsed": False}
+
+    rows = [row("merge", "vowels", 0, [0.1, 0.2]), row("merge", "vowels", 1, [0.1, 0.4]),
+            row("merge", "upper", 0, [0.1, 0.1], rose=False),
+            row("no-merge", "upper", 0, [0.1, 0.4]), row("no-merge", "vowels", 1, [0.1, 0.7]),
+            row("no-merge", "vowels", 0, [0.1, 0.5])]  # another order: pairs are found by key, not position
+    lines = study.table(rows, ["merge", "no-merge"], ["vowels", "upper"]).splitlines()
+    assert lines[2] == "| merge | 2/3 | 0 | 0.20 (0.23) |  | 0.10→0.20, 0.10→0.40 | 0.10→0.10 |"
+    assert lines[3].startswith("| no-merge | 3/3 | 0 | 0.50 (0.53) | +0.30 [+0.30, +0.30], p 0.25 (n 3) |")
