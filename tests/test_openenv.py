@@ -4,20 +4,29 @@ its own client, several WebSocket sessions at once sharing one reward service, o
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("openenv")
 
-from openenv.core.generic_client import GenericEnvClient  # noqa: E402
-
 from seal_gym.serve import ServiceConfig  # noqa: E402
 from seal_gym.serve.http import ServerThread  # noqa: E402
-from seal_gym.serve.openenv_env import openenv_app  # noqa: E402
 from tests.test_domains import PASSAGES, squad_engine  # noqa: E402
 
 
+def openenv_parts():
+    """OpenEnv's client and seal_gym's app factory, imported by the tests that run (not at collection, in every
+    pytest-xdist worker: openenv's server and client import gradio and fastmcp, about 5 CPU-seconds)."""
+    from openenv.core.generic_client import GenericEnvClient
+
+    from seal_gym.serve.openenv_env import openenv_app
+
+    return GenericEnvClient, openenv_app
+
+
 def test_concurrent_openenv_sessions_share_one_batched_reward_service(tiny_bundle):
+    GenericEnvClient, openenv_app = openenv_parts()
     engine = squad_engine()
     app = openenv_app("SealSquad-v0", ServiceConfig(max_batch=8, max_wait_ms=300), max_sessions=8,
                       model=tiny_bundle, engine=engine)
@@ -45,6 +54,8 @@ def test_concurrent_openenv_sessions_share_one_batched_reward_service(tiny_bundl
 def test_a_failed_reward_is_none_with_the_reason(tiny_bundle):
     from seal_gym.testing import ScriptedEngine
 
+    GenericEnvClient, openenv_app = openenv_parts()
+
     def broken(request, query):
         raise RuntimeError("engine down")
 
@@ -59,3 +70,11 @@ def test_a_failed_reward_is_none_with_the_reason(tiny_bundle):
         result = asyncio.run(one(url))
     assert result.reward is None and result.done
     assert result.observation["reason"] == "engine failure: RuntimeError: engine down"
+
+
+def test_the_module_has_no_doctest_to_skip():
+    """pyproject's addopts leave seal_gym/serve/openenv_env.py out of doctest collection (to spare every worker its
+    import): that hides nothing only while it has no example."""
+    from seal_gym.serve import openenv_env
+
+    assert ">>>" not in Path(openenv_env.__file__).read_text()
