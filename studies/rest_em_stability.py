@@ -175,11 +175,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
 
         args.rounds = 5 if args.writer == "testbed" else preset_for(*CPU_PRESET).rounds
     done = [json.loads(line) for line in args.out.read_text().splitlines()] if args.out and args.out.exists() else []
+    from seal_gym.runs import git_commit
+
+    code = git_commit()  # each new row records the code it ran (a study runs from a clean checkout: queue.sh)
     rows = []
     for s, r, seed, agent_seed in itertools.product(args.settings, args.rewards, args.seeds, args.agent_seeds):
         key = dict(writer=args.writer, setting=s, reward=r, seed=seed, agent_seed=agent_seed, rounds=args.rounds)
         found = [row for row in done if {k: row.get(k) for k in key} == key]
-        rows.append(found[0] if found else {**key, **run(s, r, seed, agent_seed, args.rounds, args.margin, args.writer)})
+        rows.append(found[0] if found else
+                    {**key, **run(s, r, seed, agent_seed, args.rounds, args.margin, args.writer), "code": code})
         if args.out and not found:
             with args.out.open("a") as out:
                 out.write(json.dumps(rows[-1]) + "\n")  # a stopped study goes on from the next run

@@ -164,6 +164,8 @@ def test_cheap_rewards_ranks_self_edits_against_the_snr_studys_full_reward(tmp_p
 def test_rest_em_stability_appends_each_run_and_skips_it_on_a_rerun(tmp_path, monkeypatch):
     import rest_em_stability as study
 
+    from seal_gym.runs import git_commit
+
     out, calls = tmp_path / "runs.jsonl", []
 
     def run(setting, reward, seed, agent_seed, rounds, margin, kind):
@@ -175,6 +177,7 @@ def test_rest_em_stability_appends_each_run_and_skips_it_on_a_rerun(tmp_path, mo
             "--rounds", "1", "--out", str(out)]
     first = study.main(argv)
     assert calls == ["alnum", "vowels"] and len(out.read_text().splitlines()) == 2
+    assert all(row["code"] == git_commit() for row in first)  # the code each run ran, on record
     out.write_text(out.read_text().splitlines()[0] + "\n")  # as if stopped after the first run
     assert study.main(argv) == first and calls == ["alnum", "vowels", "vowels"]  # only the missing run again
     assert study.main([*argv[:-4], "--rounds", "2", "--out", str(out)]) and calls[-2:] == ["alnum", "vowels"]
