@@ -4,9 +4,13 @@ scripts/study_checkout.sh (the clean, pinned checkout each runs from): what they
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["ARC warm", "ARC warm check", "ARC train", "ReST-EM merge ablation, cpu writer", "ARC eval",
@@ -67,3 +71,27 @@ def test_the_checkout_refuses_what_it_cannot_do_in_one_line(tmp_path):
                     "--allow-empty", "-m", "x"], check=True)
     elsewhere = checkout("HEAD", str(other))
     assert elsewhere.returncode == 2 and "not HEAD: pass another DIR" in elsewhere.stderr
+
+
+def test_a_pause_file_holds_the_queue_before_its_next_stage(tmp_path):
+    """`touch ../queue.pause` holds the queue before it checks out the next stage; without it the stage starts (here
+    it fails at once: this main has no scripts/study_checkout.sh)."""
+    main, work = tmp_path / "main", tmp_path / "work"
+    (main / "studies").mkdir(parents=True)
+    work.mkdir()
+    shutil.copy(ROOT / "studies" / "queue.sh", main / "studies")
+    env = {**os.environ, "STUDY_CHECKOUTS": str(work)}
+    (work / "queue.pause").touch()
+    held = subprocess.Popen(["bash", str(main / "studies" / "queue.sh")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            held.wait(timeout=3)
+    finally:
+        os.killpg(held.pid, signal.SIGKILL)
+    out, err = held.communicate()
+    assert "start:" not in out and not list(work.glob("study-*")) and not err
+    (work / "queue.pause").unlink()
+    going = subprocess.run(["bash", str(main / "studies" / "queue.sh")], capture_output=True, text=True, env=env,
+                           timeout=60)
+    assert going.returncode != 0 and "study_checkout.sh" in going.stderr
