@@ -55,6 +55,9 @@ arc train "exists '$ARC/writers/sb3-ppo-seed0/writer.json'"  # the last agent
 step "ReST-EM merge ablation, cpu writer" "lines_at_least '$ABL' $ABLATION_RUNS" "$ABLATION_COMMIT" \
   $PY studies/rest_em_stability.py --writer cpu --settings merge no-merge merge-keep-a --rewards vowels upper digits \
   --seeds 0 1 --agent-seeds 0 --threads 2 --out "$ABL"
+step "GRPO reference, cpu writer" "lines_at_least '$ABL' $((ABLATION_RUNS + 6))" "$ABLATION_COMMIT" \
+  $PY studies/rest_em_stability.py --writer cpu --settings grpo --rewards vowels upper digits \
+  --seeds 0 1 --agent-seeds 0 --threads 2 --out "$ABL"  # does anything rise at the preset's budget? (6 more lines)
 arc eval "reported_whole '$ARC/report.json'"  # every group in every chunk, then the report
 for seed in 0 1 2; do
   step "replication GRPO seed $seed" "exists '$REP/writers/grpo-seed$seed/writer.json'" "$GRPO_COMMIT" \
