@@ -4,8 +4,9 @@ A run folder holds every round's checkpoint (tens of MB each) and is not kept in
 publishes each trained writer with :func:`publish_writer`: the newest checkpoint's ``policy/`` files
 (``policy.json``, ``adapter.safetensors`` and, for agents that merge every round, ``merged_NNN.safetensors``),
 their tensors stored at ``dtype``, and ``writer.json`` saying where it came from (env, run, round, the code's
-commit) with each file's sha256. ``seal-gym synthesize / eval squad / memory update --policy`` take a run
-folder, a published writer folder, or any file in one (:func:`policy_folder`).
+commit) with each file's sha256, size and git blob id. ``seal-gym synthesize / eval squad / memory update
+--policy`` take a run folder, a published writer folder, or any file in one (:func:`policy_folder`); a writer
+whose tensors are kept out of the checkout is completed from git or a store (:mod:`.writer_store`).
 
 Why float16 by default: the policy adapter of the ``cpu`` preset (rank 64 on every projection of a 135M
 model) is 78 MB in float32; float16 halves it, and rounding a LoRA factor to float16 moves it by at most
@@ -14,7 +15,6 @@ model) is 78 MB in float32; float16 halves it, and rounding a LoRA factor to flo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,21 +23,23 @@ from typing import Any
 
 from seal_gym.agents.runlog import latest_checkpoint, run_settings
 from seal_gym.agents.sb3_saved import POLICY_FILE as SB3_FILE, sb3_policy_file
-
-WRITER_JSON = "writer.json"
+from seal_gym.agents.writer_store import WRITER_JSON, complete_writer, file_sources, git_blob_id, manifest, sha256
 POLICY_JSON = "policy.json"
 
 
 def policy_folder(path: str | Path) -> Path:
-    """The folder holding a policy's ``policy.json``: a published writer (or a file in one), a checkpoint's
-    ``policy/`` folder, or a run folder's newest checkpoint.
+    """The folder holding a policy's ``policy.json``: a published writer (or a file in one; completed by
+    :func:`~.writer_store.complete_writer` when its tensors are kept elsewhere), a checkpoint's ``policy/``
+    folder, or a run folder's newest checkpoint.
 
     Raises:
-        FileNotFoundError: none of these, or a run with no checkpoint yet.
+        FileNotFoundError: none of these, a run with no checkpoint yet, or a writer whose files are nowhere.
     """
     path = Path(path)
     if path.is_file():
         path = path.parent
+    if (path / WRITER_JSON).is_file() and POLICY_JSON in manifest(path)["files"]:  # a published text writer
+        return complete_writer(path)
     if (path / POLICY_JSON).is_file():
         return path
     run_settings(path)  # a run folder, or a FileNotFoundError that says so
@@ -65,8 +67,9 @@ def trained_env(path: str | Path) -> str | None:
 
 def publish_writer(run_dir: str | Path, to: str | Path, dtype: str = "float16") -> dict[str, Any]:
     """Copy a run's trained policy to the folder ``to`` (replaced whole, atomically) and return its
-    ``writer.json``: ``env``, ``source`` (the run folder's name), ``round``, ``git_commit``, ``dtype`` and
-    ``files`` (name -> sha256). An sb3-ppo run's policy is its ``sb3_ppo.zip``, copied as it is (``eval arc
+    ``writer.json``: ``env``, ``source`` (the run folder's name), ``round``, ``git_commit``, ``dtype``, ``files``
+    (name -> sha256), ``bytes`` (name -> size) and ``git_blobs`` (name -> git's blob id, how
+    :func:`~.writer_store.complete_writer` finds a file in git). An sb3-ppo run's policy is its ``sb3_ppo.zip``, copied as it is (``eval arc
     --policy`` takes the folder).
 
     Args:
@@ -92,9 +95,11 @@ def publish_writer(run_dir: str | Path, to: str | Path, dtype: str = "float16") 
             save_file(tensors, str(staging / file.name))
         elif file.name in (POLICY_JSON, SB3_FILE):
             shutil.copy2(file, staging / file.name)
+    files = sorted(staging.iterdir())
     manifest = {"env": settings.get("env"), "agent": settings.get("agent"), "source": run_dir.name,
                 "round": source.parent.name, "git_commit": settings.get("metadata", {}).get("git_commit"),
-                "dtype": dtype, "files": {f.name: sha256(f) for f in sorted(staging.iterdir())}}
+                "dtype": dtype, "files": {f.name: sha256(f) for f in files},
+                "bytes": {f.name: f.stat().st_size for f in files}, "git_blobs": {f.name: git_blob_id(f) for f in files}}
     (staging / WRITER_JSON).write_text(json.dumps(manifest, indent=1))
     if to.exists():
         shutil.rmtree(to)
@@ -103,18 +108,9 @@ def publish_writer(run_dir: str | Path, to: str | Path, dtype: str = "float16") 
 
 
 def verify_writer(folder: str | Path) -> list[str]:
-    """The files of a published writer whose sha256 differs from its ``writer.json`` (``[]``: intact)."""
-    folder = Path(folder)
-    files = json.loads((folder / WRITER_JSON).read_text())["files"]
-    return [name for name, digest in files.items() if not (folder / name).is_file() or sha256(folder / name) != digest]
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The files of a published writer that are nowhere (not here, in a store or in git) or whose sha256 differs
+    from its ``writer.json`` (``[]``: intact)."""
+    return [name for name, where in file_sources(folder).items() if where in ("missing", "changed")]
 
 
 def warm_start(policy: Any, writer: str) -> None:

@@ -100,3 +100,86 @@ def test_a_run_from_a_dirty_checkout_keeps_its_diff(tmp_path, monkeypatch):
     run = next(p for p in tmp_path.iterdir() if p.is_dir())
     assert (run / "code.diff").read_text() == "--- a/x\n+++ b/x\n"
     assert json.loads((run / "config.json").read_text())["metadata"]["git_commit"] == "0123abc+dirty"
+
+
+def _git_repo(path: Path) -> list[str]:
+    path.mkdir()
+    git = ["git", "-C", str(path), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    return git
+
+
+def test_a_writer_kept_in_git_loads_without_its_tensors_in_the_checkout(smoke_run, tmp_path, monkeypatch, capsys):
+    from seal_gym.agents import load_policy, publish_writer
+    from seal_gym.agents.writer_store import file_sources
+
+    monkeypatch.setenv("SEAL_GYM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SEAL_GYM_WRITER_STORE", raising=False)
+    git = _git_repo(tmp_path / "repo")
+    writer = tmp_path / "repo" / "writers" / "w"
+    manifest = publish_writer(smoke_run, writer)
+    adapter = writer / "adapter.safetensors"
+    hashed = subprocess.run([*git, "hash-object", str(adapter)], check=True, capture_output=True, text=True)
+    assert manifest["git_blobs"]["adapter.safetensors"] == hashed.stdout.strip()  # git's id, computed without git
+    assert manifest["bytes"]["adapter.safetensors"] == adapter.stat().st_size
+    published = adapter_state(load_policy(writer))
+
+    assert main(["writers", str(writer), "--keep-in-git"]) == 0
+    ref = f"refs/writers/{manifest['files']['adapter.safetensors']}"
+    assert f"kept as {ref}" in capsys.readouterr().out
+    assert subprocess.run([*git, "cat-file", "-t", ref], capture_output=True, text=True).stdout.strip() == "blob"
+    adapter.unlink()
+    assert file_sources(writer) == {"adapter.safetensors": "git", "policy.json": "here"}
+    fetched = adapter_state(load_policy(writer))  # completed in the cache from the blob, hash checked
+    assert all(torch.equal(fetched[k], published[k]) for k in published)
+    assert not adapter.exists() and len(list((tmp_path / "cache" / "writers").iterdir())) == 1
+
+    # A clone does not fetch refs/writers: the writer's tensors are nowhere, and loading says how to get them.
+    subprocess.run([*git, "add", "writers/w/writer.json", "writers/w/policy.json"], check=True)
+    subprocess.run([*git, "commit", "-qm", "w"], check=True)
+    subprocess.run(["git", "clone", "-q", "--no-local", str(tmp_path / "repo"), str(tmp_path / "clone")], check=True)
+    cloned = tmp_path / "clone" / "writers" / "w"
+    monkeypatch.setenv("SEAL_GYM_CACHE", str(tmp_path / "fresh-cache"))  # (the first cache holds it: same writer.json)
+    assert file_sources(cloned)["adapter.safetensors"] == "missing"
+    with pytest.raises(FileNotFoundError, match=r"adapter\.safetensors \(0\.\d MB, sha256 .*git fetch origin 'refs/writers"):
+        load_policy(cloned)
+    assert main(["writers", str(cloned)]) == 1
+    docs = tmp_path / "docs.json"
+    docs.write_text(json.dumps([{"title": "Ada", "context": "Ada Lovelace wrote the first program in 1843."}]))
+    assert main(["synthesize", str(docs), "--out", str(tmp_path / "o.json"), "--model", "tiny-random",
+                 "--policy", str(cloned)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("seal-gym synthesize: error: ") and "refs/writers" in err and err.count("\n") == 1
+    subprocess.run(["git", "-C", str(tmp_path / "clone"), "fetch", "-q", "origin", "refs/writers/*:refs/writers/*"],
+                   check=True)
+    assert file_sources(cloned)["adapter.safetensors"] == "git"
+
+
+def test_a_writer_in_a_store_folder_loads_and_a_wrong_file_there_is_refused(smoke_run, tmp_path, monkeypatch, capsys):
+    from seal_gym.agents import load_policy, publish_writer
+    from seal_gym.agents.writer_store import file_sources
+
+    monkeypatch.setenv("SEAL_GYM_CACHE", str(tmp_path / "cache"))
+    writer, store = tmp_path / "w", tmp_path / "store"
+    manifest = publish_writer(smoke_run, writer)
+    published = adapter_state(load_policy(writer))
+    assert main(["writers", str(writer), "--copy-to", str(store)]) == 0
+    assert "2 file(s) copied" in capsys.readouterr().out
+    assert sorted(p.name for p in store.iterdir()) == sorted(manifest["files"].values())
+    (writer / "adapter.safetensors").unlink()
+    monkeypatch.setenv("SEAL_GYM_WRITER_STORE", f"{tmp_path / 'elsewhere'}:{store}")
+    assert file_sources(writer)["adapter.safetensors"] == f"store {store}"
+    fetched = adapter_state(load_policy(writer))
+    assert all(torch.equal(fetched[k], published[k]) for k in published)
+
+    digest = manifest["files"]["adapter.safetensors"]
+    (store / digest).write_bytes(b"not the adapter")
+    monkeypatch.setenv("SEAL_GYM_CACHE", str(tmp_path / "cache2"))
+    with pytest.raises(FileNotFoundError, match="does not match its sha256"):
+        load_policy(writer)
+    assert not list((tmp_path / "cache2" / "writers").iterdir())  # no half-made writer left in the cache
+
+
+def test_writers_command_refuses_a_folder_that_is_not_a_writer(tmp_path, capsys):
+    assert main(["writers", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"seal-gym writers: error: {tmp_path} is not a published writer (no writer.json in it)\n"

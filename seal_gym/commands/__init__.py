@@ -31,6 +31,8 @@ SUBCOMMANDS = {
     "memory": ("seal_gym.commands.memory", "a knowledge base that learns on a schedule: memory add | update | ask | status"),
     "serve": ("seal_gym.commands.serve",
               "serve SEAL rewards over HTTP: concurrent self-edits batched into few inner-loop engine calls"),
+    "writers": ("seal_gym.commands.writers",
+                "where a published writer's files are (here, a store, git); keep its tensors out of the branch"),
     "synthesize": ("seal_gym.commands.synthesize",
                    "turn documents into a SEAL-format self-edit corpus (resumable, with diversity statistics)"),
 }
