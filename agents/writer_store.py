@@ -136,6 +136,19 @@ def keep_in_git(folder: str | Path) -> list[str]:
     return refs
 
 
+def restore_writer(folder: str | Path) -> list[str]:
+    """Put back into ``folder`` every file of its writer that is not there (from git or a store, hash-checked),
+    for a tool that reads the folder itself (an older seal-gym, a study stage run from an older commit); return
+    the names put back."""
+    folder = Path(folder)
+    source = complete_writer(folder)
+    absent = [name for name in manifest(folder)["files"] if not (folder / name).is_file()]
+    for name in absent:
+        shutil.copyfile(source / name, folder / f".tmp-{name}")
+        (folder / f".tmp-{name}").rename(folder / name)
+    return absent
+
+
 def copy_to_store(folder: str | Path, store: str | Path) -> int:
     """Copy every file of the writer in ``folder`` (fetched first if need be) into the store folder ``store``,
     named by its sha256; return how many were not there yet."""

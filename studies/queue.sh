@@ -35,12 +35,20 @@ reported_whole() {  # a report.json whose primary test has every agent (the eval
   python3 -c "import json, sys; r = json.load(open(sys.argv[1])); sys.exit(not (r.get('primary') or {}).get('complete'))" \
     "$1" 2>/dev/null
 }
+restore_writers() {  # published writers' tensors are kept in git (refs/writers/*), off the branch (docs/agents.md):
+  local w                 # put them back in their folders, which the stages' older code reads itself
+  for w in "$ARC"/writers/*/ "$REP"/writers/*/; do
+    [ -f "$w/writer.json" ] && "$MAIN/.venv/bin/seal-gym" writers "$w" --restore >/dev/null
+  done
+  return 0
+}
 step() {  # step NAME DONE COMMIT COMMAND...: run COMMAND in COMMIT's checkout unless the check DONE succeeds
   local name="$1" done_check="$2" commit="$3"; shift 3
   if eval "$done_check"; then echo "done: $name"; return; fi
   if $DRY; then echo "to do: $name (from $commit)"; return; fi
   local dir="$WORK/study-$commit"
   while [ -e "$WORK/queue.pause" ]; do sleep 30; done  # `touch ../queue.pause`: wait before the next stage
+  restore_writers
   bash "$MAIN/scripts/study_checkout.sh" "$commit" "$dir"
   echo "$(date -u +%FT%TZ) start: $name"
   (cd "$dir" && nice -n 10 "$@")

@@ -99,3 +99,28 @@ def test_a_pause_file_holds_the_queue_before_its_next_stage(tmp_path):
     going = subprocess.run(["bash", str(main / "studies" / "queue.sh")], capture_output=True, text=True, env=env,
                            timeout=60)
     assert going.returncode != 0 and "study_checkout.sh" in going.stderr
+
+
+def test_a_writers_tensors_kept_off_the_branch_are_put_back_before_a_stage(tmp_path):
+    """Stages run from older commits read a writer's folder themselves: the queue restores its tensors first (here
+    from a store folder; the stage then fails at once, this main having no scripts/study_checkout.sh)."""
+    import hashlib
+    import sys
+
+    main, work, store = tmp_path / "main", tmp_path / "work", tmp_path / "store"
+    writer = main / "studies" / "arc_experiment" / "writers" / "warm"
+    for folder in (main / "studies", work, store, writer):
+        folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "studies" / "queue.sh", main / "studies")
+    (main / ".venv").symlink_to(sys.prefix)  # the queue runs main's seal-gym
+    files = {"policy.json": b"{}", "adapter.safetensors": b"tensors"}
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    (writer / "policy.json").write_bytes(files["policy.json"])
+    (store / digests["adapter.safetensors"]).write_bytes(files["adapter.safetensors"])
+    (writer / "writer.json").write_text(json.dumps({"files": digests}))
+    env = {**os.environ, "STUDY_CHECKOUTS": str(work), "SEAL_GYM_WRITER_STORE": str(store),
+           "SEAL_GYM_CACHE": str(tmp_path / "cache")}
+    going = subprocess.run(["bash", str(main / "studies" / "queue.sh")], capture_output=True, text=True, env=env,
+                           timeout=120)
+    assert going.returncode != 0 and "study_checkout.sh" in going.stderr
+    assert (writer / "adapter.safetensors").read_bytes() == b"tensors"

@@ -153,6 +153,10 @@ def test_a_writer_kept_in_git_loads_without_its_tensors_in_the_checkout(smoke_ru
     subprocess.run(["git", "-C", str(tmp_path / "clone"), "fetch", "-q", "origin", "refs/writers/*:refs/writers/*"],
                    check=True)
     assert file_sources(cloned)["adapter.safetensors"] == "git"
+    assert main(["writers", str(cloned), "--restore"]) == 0
+    assert (cloned / "adapter.safetensors").read_bytes() == (tmp_path / "cache" / "writers").joinpath(
+        next(p.name for p in (tmp_path / "cache" / "writers").iterdir()), "adapter.safetensors").read_bytes()
+    assert file_sources(cloned) == {"adapter.safetensors": "here", "policy.json": "here"}
 
 
 def test_a_writer_in_a_store_folder_loads_and_a_wrong_file_there_is_refused(smoke_run, tmp_path, monkeypatch, capsys):

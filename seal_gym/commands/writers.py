@@ -5,7 +5,8 @@ is: here, in a store folder ($SEAL_GYM_WRITER_STORE), in git (a blob on any ref,
 ``git clone`` leaves behind: ``git fetch origin 'refs/writers/*:refs/writers/*'`` brings them), changed or
 missing; it exits with 1 if any file is changed or missing. ``--keep-in-git`` writes each writer's tensors as
 git blobs under ``refs/writers/<sha256>`` (push them with ``git push origin 'refs/writers/*'``);
-``--copy-to DIR`` copies every file into the store folder DIR (named by sha256), e.g. to pack and share.
+``--copy-to DIR`` copies every file into the store folder DIR (named by sha256), e.g. to pack and share;
+``--restore`` puts the files that are not in a writer's folder back into it (for tools that read the folder).
 A writer whose files are only in git or a store loads as any other (``--policy``): they are fetched into the
 cache on first use and checked against their sha256.
 """
@@ -21,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the writers' tensor files as git blobs under refs/writers/<sha256>")
     parser.add_argument("--copy-to", default=None, metavar="DIR",
                         help="copy every file of the writers into the store folder DIR, named by sha256")
+    parser.add_argument("--restore", action="store_true",
+                        help="put each writer's files that are not in its folder back into it (from git or a store)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
             if args.keep_in_git:
                 for ref in writer_store.keep_in_git(path):
                     print(f"{path}: kept as {ref}")
+            if args.restore:
+                for name in writer_store.restore_writer(path):
+                    print(f"{path}: {name} restored")
             if args.copy_to:
                 added = writer_store.copy_to_store(path, args.copy_to)
                 print(f"{path}: {added} file(s) copied to {args.copy_to}")
