@@ -88,6 +88,7 @@ CPU_SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "merge": ("rest-em", dict(merge=True)),  # the preset's ReST-EM as SealSquad trains it (and SEAL does)
     "no-merge": ("rest-em", dict(merge=False)),  # the testbed's published change
     "merge-keep-a": ("rest-em", dict(merge=True)),  # with kept_a() (KEEP_A), as on the testbed
+    "merge-lr3e-3": ("rest-em", dict(merge=True, learning_rate=3e-3)),  # 10x the preset's rate: does a bigger push rise?
     "grpo": ("grpo", {}),
     "ppo": ("ppo", {}),
 }
