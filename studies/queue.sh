@@ -28,6 +28,7 @@ DISTILLED_COMMIT=3ec5882 # GRPO from the distilled writer (--init-policy)
 EVAL_COMMIT=fe7c454      # the replication's writing and evaluation
 ABLATION_COMMIT=9d1a944  # ReST-EM's merge ablation on the cpu preset's writer (issue 31, part 4)
 ABLATION_RUNS=18         # 3 settings x 3 rewards x 2 policy seeds x 1 agent seed, one line each in cpu.jsonl
+LR_COMMIT=f7a1ce7        # ReST-EM at 10x the cpu preset's rate (RESULTS fixes how it is read)
 
 exists() { compgen -G "$1" >/dev/null; }  # a path or a glob
 lines_at_least() { [ -f "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ]; }  # a resumable study's .jsonl holds every run
@@ -66,6 +67,9 @@ step "ReST-EM merge ablation, cpu writer" "lines_at_least '$ABL' $ABLATION_RUNS"
 step "GRPO reference, cpu writer" "lines_at_least '$ABL' $((ABLATION_RUNS + 6))" "$ABLATION_COMMIT" \
   $PY studies/rest_em_stability.py --writer cpu --settings grpo --rewards vowels upper digits \
   --seeds 0 1 --agent-seeds 0 --threads 2 --out "$ABL"  # does anything rise at the preset's budget? (6 more lines)
+step "ReST-EM lr 3e-3, cpu writer" "lines_at_least '$ABL' $((ABLATION_RUNS + 12))" "$LR_COMMIT" \
+  $PY studies/rest_em_stability.py --writer cpu --settings merge-lr3e-3 --rewards vowels upper digits \
+  --seeds 0 1 --agent-seeds 0 --threads 2 --out "$ABL"  # a bigger push at the same budget (6 more lines)
 arc eval "reported_whole '$ARC/report.json'"  # every group in every chunk, then the report
 for seed in 0 1 2; do
   step "replication GRPO seed $seed" "exists '$REP/writers/grpo-seed$seed/writer.json'" "$GRPO_COMMIT" \

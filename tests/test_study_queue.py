@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["ARC warm", "ARC warm check", "ARC train", "ReST-EM merge ablation, cpu writer", "GRPO reference, cpu writer",
-          "ARC eval",
+          "ReST-EM lr 3e-3, cpu writer", "ARC eval",
           "replication GRPO seed 0", "replication GRPO seed 1", "replication GRPO seed 2",
           "replication GRPO from the distilled writer", "replication write, eval and report"]
 
@@ -56,7 +56,10 @@ def test_a_stage_is_done_exactly_when_its_committed_files_say_so(tmp_path):
     done_now = [name for state, name in dry_run(main) if state == "done"]
     assert "ReST-EM merge ablation, cpu writer" in done_now and "GRPO reference, cpu writer" not in done_now
     (main / "studies/rest_em_stability/cpu.jsonl").write_text("{}\n" * 24)  # GRPO's 6 runs follow the ablation's
-    assert "GRPO reference, cpu writer" in [name for state, name in dry_run(main) if state == "done"]
+    done_now = [name for state, name in dry_run(main) if state == "done"]
+    assert "GRPO reference, cpu writer" in done_now and "ReST-EM lr 3e-3, cpu writer" not in done_now
+    (main / "studies/rest_em_stability/cpu.jsonl").write_text("{}\n" * 30)  # then the 6 at 10x the rate
+    assert "ReST-EM lr 3e-3, cpu writer" in [name for state, name in dry_run(main) if state == "done"]
 
 
 def checkout(*args: str) -> subprocess.CompletedProcess:
