@@ -187,3 +187,19 @@ def test_a_writer_in_a_store_folder_loads_and_a_wrong_file_there_is_refused(smok
 def test_writers_command_refuses_a_folder_that_is_not_a_writer(tmp_path, capsys):
     assert main(["writers", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"seal-gym writers: error: {tmp_path} is not a published writer (no writer.json in it)\n"
+
+
+def test_the_repositorys_writers_keep_their_tensors_off_the_branch():
+    """Every published writer of the studies lists each file's sha256, size and git blob id (how a clone finds it),
+    and no tensor file, nor any other file over 2 MB, is on the branch (docs/agents.md#published-writers)."""
+    root = Path(__file__).resolve().parents[1]
+    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z"], capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    tracked = [name for name in listed.stdout.split("\0") if name and (root / name).is_file()]
+    assert [n for n in tracked if n.endswith(".safetensors") or (root / n).stat().st_size > 2_000_000] == []
+    manifests = [root / n for n in tracked if n.startswith("studies/") and n.endswith("/writer.json")]
+    assert manifests  # the studies have published writers
+    for path in manifests:
+        record = json.loads(path.read_text())
+        assert set(record["files"]) == set(record["bytes"]) == set(record["git_blobs"]), path
