@@ -36,10 +36,10 @@ reported_whole() {  # a report.json whose primary test has every agent (the eval
   python3 -c "import json, sys; r = json.load(open(sys.argv[1])); sys.exit(not (r.get('primary') or {}).get('complete'))" \
     "$1" 2>/dev/null
 }
-restore_writers() {  # published writers' tensors are kept in git (refs/writers/*), off the branch (docs/agents.md):
-  local w                 # put them back in their folders, which the stages' older code reads itself
-  for w in "$ARC"/writers/*/ "$REP"/writers/*/; do
-    [ -f "$w/writer.json" ] && "$MAIN/.venv/bin/seal-gym" writers "$w" --restore >/dev/null
+keep_writers() {  # published writers' tensors are kept in git (refs/writers/*), off the branch (docs/agents.md):
+  local w         # those a stage published go there; absent ones come back, since the stages' older code reads
+  for w in "$ARC"/writers/*/ "$REP"/writers/*/; do  # the folders itself
+    [ -f "$w/writer.json" ] && "$MAIN/.venv/bin/seal-gym" writers "$w" --restore --keep-in-git >/dev/null
   done
   return 0
 }
@@ -49,7 +49,7 @@ step() {  # step NAME DONE COMMIT COMMAND...: run COMMAND in COMMIT's checkout u
   if $DRY; then echo "to do: $name (from $commit)"; return; fi
   local dir="$WORK/study-$commit"
   while [ -e "$WORK/queue.pause" ]; do sleep 30; done  # `touch ../queue.pause`: wait before the next stage
-  restore_writers
+  keep_writers
   bash "$MAIN/scripts/study_checkout.sh" "$commit" "$dir"
   echo "$(date -u +%FT%TZ) start: $name"
   (cd "$dir" && nice -n 10 "$@")
@@ -83,6 +83,6 @@ $DRY || [ -e "$REP/writers/distilled-grpo" ] || cp -r "$REP/distilled_grpo/write
 step "replication write, eval and report" "exists '$REP/report.json'" "$EVAL_COMMIT" sh -c "set -e
   for stage in write eval; do $PY studies/replication_study.py --out '$REP' --squad '$SHARED/data/squad' --stage \$stage; done
   $PY studies/replication_study.py --out '$REP' --stage report"
-$DRY || echo "every study stage is done"
+$DRY || { keep_writers; echo "every study stage is done"; }
 exit
 }

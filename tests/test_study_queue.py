@@ -106,7 +106,8 @@ def test_a_pause_file_holds_the_queue_before_its_next_stage(tmp_path):
 
 def test_a_writers_tensors_kept_off_the_branch_are_put_back_before_a_stage(tmp_path):
     """Stages run from older commits read a writer's folder themselves: the queue restores its tensors first (here
-    from a store folder; the stage then fails at once, this main having no scripts/study_checkout.sh)."""
+    from a store folder) and keeps them under refs/writers/ (the stage then fails at once, this main having no
+    scripts/study_checkout.sh)."""
     import hashlib
     import sys
 
@@ -115,6 +116,7 @@ def test_a_writers_tensors_kept_off_the_branch_are_put_back_before_a_stage(tmp_p
     for folder in (main / "studies", work, store, writer):
         folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "studies" / "queue.sh", main / "studies")
+    subprocess.run(["git", "init", "-q", str(main)], check=True)
     (main / ".venv").symlink_to(sys.prefix)  # the queue runs main's seal-gym
     files = {"policy.json": b"{}", "adapter.safetensors": b"tensors"}
     digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
@@ -127,3 +129,6 @@ def test_a_writers_tensors_kept_off_the_branch_are_put_back_before_a_stage(tmp_p
                            timeout=120)
     assert going.returncode != 0 and "study_checkout.sh" in going.stderr
     assert (writer / "adapter.safetensors").read_bytes() == b"tensors"
+    ref = f"refs/writers/{digests['adapter.safetensors']}"
+    kept = subprocess.run(["git", "-C", str(main), "cat-file", "blob", ref], capture_output=True, check=True)
+    assert kept.stdout == b"tensors"

@@ -37,12 +37,12 @@ def run(args: argparse.Namespace) -> int:
         for path in args.paths:
             if not (Path(path) / writer_store.WRITER_JSON).is_file():
                 raise UsageError(f"{path} is not a published writer (no {writer_store.WRITER_JSON} in it)")
+            if args.restore:  # first: --keep-in-git needs the files here
+                for name in writer_store.restore_writer(path):
+                    print(f"{path}: {name} restored")
             if args.keep_in_git:
                 for ref in writer_store.keep_in_git(path):
                     print(f"{path}: kept as {ref}")
-            if args.restore:
-                for name in writer_store.restore_writer(path):
-                    print(f"{path}: {name} restored")
             if args.copy_to:
                 added = writer_store.copy_to_store(path, args.copy_to)
                 print(f"{path}: {added} file(s) copied to {args.copy_to}")
