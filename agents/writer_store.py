@@ -10,7 +10,7 @@ from either on first use, checks each against its sha256 and puts the whole writ
   small, and ``git fetch origin 'refs/writers/*:refs/writers/*'`` brings every writer's tensors. A file that
   was committed to a branch once is found in its history too.
 - **store folders**: ``$SEAL_GYM_WRITER_STORE`` (several joined by ``os.pathsep``), each holding files named
-  by their sha256 (``seal-gym writers check --copy-to DIR`` fills one): a shared drive, an unpacked archive.
+  by their sha256 (``seal-gym writers W --copy-to DIR`` fills one): a shared drive, an unpacked archive.
 """
 
 from __future__ import annotations
