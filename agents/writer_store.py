@@ -29,21 +29,20 @@ FETCH_HINT = f"git fetch origin '{GIT_REFS}*:{GIT_REFS}*'"
 WRITER_JSON = "writer.json"
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def _hexdigest(path: Path, digest: Any) -> str:
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256(path: Path) -> str:
+    return _hexdigest(path, hashlib.sha256())
 
 
 def git_blob_id(path: Path) -> str:
     """The id git gives ``path``'s content as a blob (what ``git hash-object`` prints), without git."""
-    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return _hexdigest(path, hashlib.sha1(f"blob {path.stat().st_size}\0".encode()))
 
 
 def manifest(folder: Path) -> dict[str, Any]:

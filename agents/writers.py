@@ -69,8 +69,8 @@ def publish_writer(run_dir: str | Path, to: str | Path, dtype: str = "float16") 
     """Copy a run's trained policy to the folder ``to`` (replaced whole, atomically) and return its
     ``writer.json``: ``env``, ``source`` (the run folder's name), ``round``, ``git_commit``, ``dtype``, ``files``
     (name -> sha256), ``bytes`` (name -> size) and ``git_blobs`` (name -> git's blob id, how
-    :func:`~.writer_store.complete_writer` finds a file in git). An sb3-ppo run's policy is its ``sb3_ppo.zip``, copied as it is (``eval arc
-    --policy`` takes the folder).
+    :func:`~.writer_store.complete_writer` finds a file in git). An sb3-ppo run's policy is its ``sb3_ppo.zip``,
+    copied as it is (``eval arc --policy`` takes the folder).
 
     Args:
         run_dir: a ``seal-gym train`` run folder with at least one checkpoint.
@@ -99,7 +99,8 @@ def publish_writer(run_dir: str | Path, to: str | Path, dtype: str = "float16") 
     manifest = {"env": settings.get("env"), "agent": settings.get("agent"), "source": run_dir.name,
                 "round": source.parent.name, "git_commit": settings.get("metadata", {}).get("git_commit"),
                 "dtype": dtype, "files": {f.name: sha256(f) for f in files},
-                "bytes": {f.name: f.stat().st_size for f in files}, "git_blobs": {f.name: git_blob_id(f) for f in files}}
+                "bytes": {f.name: f.stat().st_size for f in files},
+                "git_blobs": {f.name: git_blob_id(f) for f in files}}
     (staging / WRITER_JSON).write_text(json.dumps(manifest, indent=1))
     if to.exists():
         shutil.rmtree(to)
