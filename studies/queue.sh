@@ -60,6 +60,10 @@ arc() { step "ARC $1" "$2" "$ARC_COMMIT" $PY studies/arc_experiment.py --out "$A
 
 arc warm "exists '$ARC/writers/warm/writer.json'"
 step "ARC warm check" "exists '$ARC/warm/check.json'" "$ARC_COMMIT" $PY studies/arc_warm_check.py --out "$ARC" --threads 2
+step "ReST-EM lr 3e-3, cpu writer" "lines_at_least '$ABL' $((ABLATION_RUNS + 12))" "$LR_COMMIT" \
+  $PY studies/rest_em_stability.py --writer cpu --settings merge-lr3e-3 --rewards vowels upper digits \
+  --seeds 0 1 --agent-seeds 0 --threads 2 --out "$ABL"  # a bigger push at the same budget (6 more lines,
+  # about 66 min: ahead of ARC training so that issue 31 part 4 is read first; GRPO resumes from its checkpoint)
 arc train "exists '$ARC/writers/sb3-ppo-seed0/writer.json'"  # the last agent
 step "ReST-EM merge ablation, cpu writer" "lines_at_least '$ABL' $ABLATION_RUNS" "$ABLATION_COMMIT" \
   $PY studies/rest_em_stability.py --writer cpu --settings merge no-merge merge-keep-a --rewards vowels upper digits \
@@ -67,9 +71,6 @@ step "ReST-EM merge ablation, cpu writer" "lines_at_least '$ABL' $ABLATION_RUNS"
 step "GRPO reference, cpu writer" "lines_at_least '$ABL' $((ABLATION_RUNS + 6))" "$ABLATION_COMMIT" \
   $PY studies/rest_em_stability.py --writer cpu --settings grpo --rewards vowels upper digits \
   --seeds 0 1 --agent-seeds 0 --threads 2 --out "$ABL"  # does anything rise at the preset's budget? (6 more lines)
-step "ReST-EM lr 3e-3, cpu writer" "lines_at_least '$ABL' $((ABLATION_RUNS + 12))" "$LR_COMMIT" \
-  $PY studies/rest_em_stability.py --writer cpu --settings merge-lr3e-3 --rewards vowels upper digits \
-  --seeds 0 1 --agent-seeds 0 --threads 2 --out "$ABL"  # a bigger push at the same budget (6 more lines)
 arc eval "reported_whole '$ARC/report.json'"  # every group in every chunk, then the report
 for seed in 0 1 2; do
   step "replication GRPO seed $seed" "exists '$REP/writers/grpo-seed$seed/writer.json'" "$GRPO_COMMIT" \

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ["ARC warm", "ARC warm check", "ARC train", "ReST-EM merge ablation, cpu writer", "GRPO reference, cpu writer",
-          "ReST-EM lr 3e-3, cpu writer", "ARC eval",
+STAGES = ["ARC warm", "ARC warm check", "ReST-EM lr 3e-3, cpu writer", "ARC train", "ReST-EM merge ablation, cpu writer",
+          "GRPO reference, cpu writer", "ARC eval",
           "replication GRPO seed 0", "replication GRPO seed 1", "replication GRPO seed 2",
           "replication GRPO from the distilled writer", "replication write, eval and report"]
 
