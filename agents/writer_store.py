@@ -110,15 +110,50 @@ def complete_writer(folder: str | Path) -> Path:
     return target
 
 
+def file_ids(files: list[Path]) -> dict[str, dict[str, Any]]:
+    """The ``writer.json`` entries that name ``files``: ``files`` (sha256), ``bytes`` and ``git_blobs``."""
+    return {"files": {f.name: sha256(f) for f in files}, "bytes": {f.name: f.stat().st_size for f in files},
+            "git_blobs": {f.name: git_blob_id(f) for f in files}}
+
+
+def fill_file_ids(folder: str | Path) -> list[str]:
+    """Add the size and git blob id of each file that ``writer.json`` lists by sha256 alone (a writer published
+    before they were recorded), rewriting it atomically; return the names filled.
+
+    Raises:
+        FileNotFoundError: such a file is not in the folder; ValueError: its sha256 differs from the listed one.
+    """
+    folder = Path(folder)
+    record = manifest(folder)
+    lacking = [name for name in record["files"]
+               if name not in record.get("bytes", {}) or name not in record.get("git_blobs", {})]
+    if not lacking:
+        return []
+    for name in lacking:
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"{folder / name} is not here to record its size and git blob id")
+    ids = file_ids([folder / name for name in lacking])
+    if changed := [name for name in lacking if ids["files"][name] != record["files"][name]]:
+        raise ValueError(f"{folder}: {', '.join(changed)} differ from their sha256 in {WRITER_JSON}")
+    for key in ("bytes", "git_blobs"):
+        record[key] = {**record.get(key, {}), **ids[key]}
+    (folder / f".tmp-{WRITER_JSON}").write_text(json.dumps(record, indent=1))
+    (folder / f".tmp-{WRITER_JSON}").rename(folder / WRITER_JSON)
+    return lacking
+
+
 def keep_in_git(folder: str | Path) -> list[str]:
     """Write each tensor file (``*.safetensors``) of the writer in ``folder`` into the git repository around it
     as a blob named by ``refs/writers/<sha256>`` (pushed with ``git push origin 'refs/writers/*'``), and
-    return the refs made. The files stay in the folder; git-ignore them to keep them off the branch.
+    return the refs made. The files stay in the folder; git-ignore them to keep them off the branch. A
+    ``writer.json`` that lacks a file's size or git blob id (how a clone finds it) gets them first.
 
     Raises:
-        FileNotFoundError: a listed file is not in the folder; ValueError: git refused (not a repository).
+        FileNotFoundError: a listed file is not in the folder; ValueError: git refused (not a repository), or a
+        file's sha256 differs from the listed one.
     """
     folder = Path(folder)
+    fill_file_ids(folder)
     refs = []
     for name, digest in manifest(folder)["files"].items():
         path = folder / name

@@ -23,7 +23,7 @@ from typing import Any
 
 from seal_gym.agents.runlog import latest_checkpoint, run_settings
 from seal_gym.agents.sb3_saved import POLICY_FILE as SB3_FILE, sb3_policy_file
-from seal_gym.agents.writer_store import WRITER_JSON, complete_writer, file_sources, git_blob_id, manifest, sha256
+from seal_gym.agents.writer_store import WRITER_JSON, complete_writer, file_ids, file_sources, manifest
 POLICY_JSON = "policy.json"
 
 
@@ -98,9 +98,7 @@ def publish_writer(run_dir: str | Path, to: str | Path, dtype: str = "float16") 
     files = sorted(staging.iterdir())
     manifest = {"env": settings.get("env"), "agent": settings.get("agent"), "source": run_dir.name,
                 "round": source.parent.name, "git_commit": settings.get("metadata", {}).get("git_commit"),
-                "dtype": dtype, "files": {f.name: sha256(f) for f in files},
-                "bytes": {f.name: f.stat().st_size for f in files},
-                "git_blobs": {f.name: git_blob_id(f) for f in files}}
+                "dtype": dtype, **file_ids(files)}
     (staging / WRITER_JSON).write_text(json.dumps(manifest, indent=1))
     if to.exists():
         shutil.rmtree(to)

@@ -159,6 +159,26 @@ def test_a_writer_kept_in_git_loads_without_its_tensors_in_the_checkout(smoke_ru
     assert file_sources(cloned) == {"adapter.safetensors": "here", "policy.json": "here"}
 
 
+def test_keeping_in_git_records_the_sizes_and_blob_ids_an_older_writer_json_lacks(smoke_run, tmp_path, capsys):
+    """A writer published by older code lists sha256s only; a clone could not find its tensors in git."""
+    from seal_gym.agents import publish_writer
+
+    _git_repo(tmp_path / "repo")
+    writer = tmp_path / "repo" / "w"
+    manifest = publish_writer(smoke_run, writer)
+    old = {k: v for k, v in manifest.items() if k not in ("bytes", "git_blobs")}
+    (writer / "writer.json").write_text(json.dumps(old))
+    assert main(["writers", str(writer), "--keep-in-git"]) == 0
+    assert json.loads((writer / "writer.json").read_text()) == manifest
+    assert not list(writer.glob(".tmp-*"))
+
+    (writer / "writer.json").write_text(json.dumps(old))
+    (writer / "adapter.safetensors").write_bytes(b"not the adapter")
+    assert main(["writers", str(writer), "--keep-in-git"]) == 2
+    assert "adapter.safetensors differ from their sha256" in capsys.readouterr().err
+    assert json.loads((writer / "writer.json").read_text()) == old
+
+
 def test_a_writer_in_a_store_folder_loads_and_a_wrong_file_there_is_refused(smoke_run, tmp_path, monkeypatch, capsys):
     from seal_gym.agents import load_policy, publish_writer
     from seal_gym.agents.writer_store import file_sources
