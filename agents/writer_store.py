@@ -29,20 +29,25 @@ FETCH_HINT = f"git fetch origin '{GIT_REFS}*:{GIT_REFS}*'"
 WRITER_JSON = "writer.json"
 
 
-def _hexdigest(path: Path, digest: Any) -> str:
-    with open(path, "rb") as f:
+def _hexdigests(path: Path, *digests: Any) -> list[str]:
+    with open(path, "rb") as f:  # one pass feeds every digest: the files are tens of MB
         for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+            for digest in digests:
+                digest.update(block)
+    return [digest.hexdigest() for digest in digests]
+
+
+def _git_blob_digest(path: Path) -> Any:
+    return hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
 
 
 def sha256(path: Path) -> str:
-    return _hexdigest(path, hashlib.sha256())
+    return _hexdigests(path, hashlib.sha256())[0]
 
 
 def git_blob_id(path: Path) -> str:
     """The id git gives ``path``'s content as a blob (what ``git hash-object`` prints), without git."""
-    return _hexdigest(path, hashlib.sha1(f"blob {path.stat().st_size}\0".encode()))
+    return _hexdigests(path, _git_blob_digest(path))[0]
 
 
 def manifest(folder: Path) -> dict[str, Any]:
@@ -112,8 +117,9 @@ def complete_writer(folder: str | Path) -> Path:
 
 def file_ids(files: list[Path]) -> dict[str, dict[str, Any]]:
     """The ``writer.json`` entries that name ``files``: ``files`` (sha256), ``bytes`` and ``git_blobs``."""
-    return {"files": {f.name: sha256(f) for f in files}, "bytes": {f.name: f.stat().st_size for f in files},
-            "git_blobs": {f.name: git_blob_id(f) for f in files}}
+    ids = {f.name: _hexdigests(f, hashlib.sha256(), _git_blob_digest(f)) for f in files}
+    return {"files": {name: pair[0] for name, pair in ids.items()}, "bytes": {f.name: f.stat().st_size for f in files},
+            "git_blobs": {name: pair[1] for name, pair in ids.items()}}
 
 
 def fill_file_ids(folder: str | Path) -> list[str]:
