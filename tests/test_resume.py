@@ -137,6 +137,18 @@ def test_rounds_extends_a_finished_run(finished_run, tmp_path, capsys):
     assert snapshot(run) == before
 
 
+def test_a_sealarc_run_resumes_on_the_batched_engine(tmp_path, capsys):
+    """config.json keeps tuples as JSON lists: the resumed run's LoRA spec must still group adapters (it is hashed)."""
+    runs = tmp_path / "runs"
+    argv = ["train", "--env", "SealARC-v0", "--preset", "smoke", "--agent", "grpo", "--threads", "1",
+            "--ttt-max-examples", "2", "--ttt-lora-target-modules", "q_proj,v_proj", "--ttt-leave-out", "1"]
+    assert main([*argv, "--rounds", "1", "--runs-dir", str(runs)]) == 0
+    (run,) = runs.iterdir()
+    assert json.loads((run / "config.json").read_text())["command"]["ttt_lora_target_modules"] == ["q_proj", "v_proj"]
+    assert main(["train", "--resume", str(run), "--rounds", "2"]) == 0, capsys.readouterr().err
+    assert (run / "checkpoints" / "latest").read_text() == "round-0002"
+
+
 @pytest.mark.parametrize("args,message", [
     (["--agent", "grpo"], "--agent cannot be given with --resume"),
     (["--env", "SealSquad-v0"], "--env cannot be given"),  # even the run's own value: it would be ignored
