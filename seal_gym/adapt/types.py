@@ -32,6 +32,9 @@ class LoraSpec:
     """Names of the linear layers that get an adapter."""
 
     def __post_init__(self) -> None:
+        # A list (JSON's: a resumed run's settings) would make the spec unhashable, and engines group adapters by it.
+        modules = self.target_modules
+        object.__setattr__(self, "target_modules", (modules,) if isinstance(modules, str) else tuple(modules))
         if self.rank < 1:
             raise ValueError(f"LoraSpec.rank must be >= 1, got {self.rank}")
         if not 0.0 <= self.dropout < 1.0:

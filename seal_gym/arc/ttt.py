@@ -66,6 +66,7 @@ class TTTConfig:
     """Answer length; default: twice the longest demonstration output (in characters) + 8, at most 960."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "leave_out", tuple(self.leave_out))  # a list (JSON's, a resumed run's) is unhashable
         if self.max_examples < 1 or self.max_optimizer_steps < 0:
             raise ValueError("TTTConfig needs max_examples >= 1 and max_optimizer_steps >= 0")
         if not self.leave_out or any(n < 1 for n in self.leave_out):
