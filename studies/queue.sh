@@ -22,7 +22,9 @@ DRY=false; [ "${1:-}" = "--dry-run" ] && DRY=true
 ARC="$MAIN/studies/arc_experiment"
 REP="$MAIN/studies/replication"
 ABL="$MAIN/studies/rest_em_stability/cpu.jsonl"
-ARC_COMMIT=9d1a944       # the ARC experiment's code (per-chunk sampling seeds; warm lines record their own commit)
+ARC_COMMIT=ef8495a       # the ARC experiment's code: 9d1a944 (per-chunk sampling seeds; warm, warm check and ReST-EM ran
+                         # from it; warm lines record their own commit) + 801b70a's fix, without which a resumed run
+                         # failed (GRPO's, 2026-12-08); nothing else differs
 GRPO_COMMIT=99db5e3      # the replication's GRPO seeds: the first study's code and package versions
 DISTILLED_COMMIT=3ec5882 # GRPO from the distilled writer (--init-policy)
 EVAL_COMMIT=fe7c454      # the replication's writing and evaluation
