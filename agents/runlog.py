@@ -2,8 +2,9 @@
 
 Layout of ``runs/{env}__{agent}__{seed}__{time}/``::
 
-    config.json          every setting, package versions, git commit
+    config.json          every setting, package versions, git commit; ``resumes``: each resume's round and commit
     code.diff            only when the checkout was dirty: ``git diff HEAD`` at the start (the code on record)
+    code-resume-K.diff   the same for the K-th resume, when it ran from a dirty checkout
     events.out.tfevents.*  TensorBoard: charts/ (rewards, accuracies), losses/, time/, eval/
     episodes.jsonl       one record per self-edit: round, prompt, self-edit, rewards, accuracies, kept
     checkpoints/latest   the name of the newest complete checkpoint (replaced atomically)
@@ -25,7 +26,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -64,6 +65,8 @@ class RunLog:
             write_atomic(run_dir / CONFIG, json.dumps(settings, indent=2, default=str))
             if str(settings["metadata"]["git_commit"]).endswith("+dirty"):
                 write_atomic(run_dir / CODE_DIFF, code_diff())
+        elif purge_step is not None:  # resumed: the code that goes on need not be the code that started
+            self._record_resume(agent.round, run_metadata(), code_diff)
         self.writer = SummaryWriter(str(run_dir), purge_step=purge_step)
         if purge_step is None:
             self.writer.add_text("hyperparameters", hyperparameters_text(dataclasses.asdict(agent.config)))
@@ -96,6 +99,18 @@ class RunLog:
         except BaseException:
             lock.release()
             raise
+
+    def _record_resume(self, round_: int, metadata: dict[str, Any], diff: Callable[[], str]) -> None:
+        """Append to ``config.json``'s ``resumes`` the round a resume goes on from, its commit, package versions and
+        time; from a dirty checkout, its diff too (``code-resume-K.diff``, K counting the resumes from 1)."""
+        settings = run_settings(self.run_dir)
+        resumes = settings.get("resumes", [])
+        entry = {"round": round_, **{k: metadata[k] for k in ("git_commit", "versions", "started")}}
+        if str(entry["git_commit"]).endswith("+dirty"):
+            entry["code_diff"] = f"code-resume-{len(resumes) + 1}.diff"
+            write_atomic(self.run_dir / entry["code_diff"], diff())
+        settings["resumes"] = [*resumes, entry]
+        write_atomic(self.run_dir / CONFIG, json.dumps(settings, indent=2, default=str))
 
     def record_round(self, stats: "RoundStats", rollouts: "Rollouts", kept: list[bool] | None) -> None:
         """Append the round's episodes and write its scalars, grouped CleanRL-style."""

@@ -101,6 +101,19 @@ def test_a_run_from_a_dirty_checkout_keeps_its_diff(tmp_path, monkeypatch):
     assert (run / "code.diff").read_text() == "--- a/x\n+++ b/x\n"
     assert json.loads((run / "config.json").read_text())["metadata"]["git_commit"] == "0123abc+dirty"
 
+    # A resume from other code records it: the round it goes on from, its commit and, dirty, its own diff.
+    monkeypatch.setattr(runs, "git_commit", lambda root=None: "4567def")
+    assert main(["train", "--resume", str(run), "--rounds", "2"]) == 0
+    monkeypatch.setattr(runs, "git_commit", lambda root=None: "89abcde+dirty")
+    monkeypatch.setattr(runs, "code_diff", lambda root=None: "--- a/y\n+++ b/y\n")
+    assert main(["train", "--resume", str(run), "--rounds", "3"]) == 0
+    settings = json.loads((run / "config.json").read_text())
+    assert [(r["round"], r["git_commit"], r.get("code_diff")) for r in settings["resumes"]] == \
+        [(1, "4567def", None), (2, "89abcde+dirty", "code-resume-2.diff")]
+    assert settings["metadata"]["git_commit"] == "0123abc+dirty" and settings["command"]["rounds"] == 3
+    assert (run / "code-resume-2.diff").read_text() == "--- a/y\n+++ b/y\n"
+    assert not (run / "code-resume-1.diff").exists() and (run / "code.diff").read_text() == "--- a/x\n+++ b/x\n"
+
 
 def _git_repo(path: Path) -> list[str]:
     path.mkdir()
