@@ -5,6 +5,8 @@
 #   bash studies/queue.sh --dry-run                            # what is done and what is still to do
 #   touch ../queue.pause                                       # hold before the next stage (rm to go on)
 #
+# A stage that fails skips the later stages of its study (the first word of its name: ARC, replication, ...) and
+# the queue goes on with the other studies' stages; it then exits 1, naming them: mend, and run it again.
 # Every stage resumes where its committed files say it stopped (ARC's warm search per task, an evaluation per
 # group, a published writer is never trained again). A training run resumes from its checkpoints only on the
 # machine that holds its run folder (git-ignored: a checkpoint of the `cpu` preset's writer with its optimizer is
@@ -45,17 +47,22 @@ keep_writers() {  # published writers' tensors are kept in git (refs/writers/*),
   done
   return 0
 }
+FAILED=""  # the studies (a stage name's first word) with a failed stage: their later stages wait for the next run
 step() {  # step NAME DONE COMMIT COMMAND...: run COMMAND in COMMIT's checkout unless the check DONE succeeds
-  local name="$1" done_check="$2" commit="$3"; shift 3
+  local name="$1" done_check="$2" commit="$3" study="${1%% *}"; shift 3
   if eval "$done_check"; then echo "done: $name"; return; fi
   if $DRY; then echo "to do: $name (from $commit)"; return; fi
+  if [[ " $FAILED " == *" $study "* ]]; then echo "skipped: $name (an earlier $study stage failed)"; return; fi
   local dir="$WORK/study-$commit"
   while [ -e "$WORK/queue.pause" ]; do sleep 30; done  # `touch ../queue.pause`: wait before the next stage
   keep_writers
-  bash "$MAIN/scripts/study_checkout.sh" "$commit" "$dir"
   echo "$(date -u +%FT%TZ) start: $name"
-  (cd "$dir" && nice -n 10 "$@")
-  echo "$(date -u +%FT%TZ) end: $name"
+  if bash "$MAIN/scripts/study_checkout.sh" "$commit" "$dir" && (cd "$dir" && nice -n 10 "$@"); then
+    echo "$(date -u +%FT%TZ) end: $name"
+  else  # the other studies' stages go on: the cores are not left idle until someone reads this log
+    echo "$(date -u +%FT%TZ) FAILED: $name (the later $study stages are skipped until the queue runs again)"
+    FAILED="$FAILED $study"
+  fi
 }
 PY=.venv/bin/python
 arc() { step "ARC $1" "$2" "$ARC_COMMIT" $PY studies/arc_experiment.py --out "$ARC" --threads 2 --stage "$1"; }
@@ -82,10 +89,13 @@ step "replication GRPO from the distilled writer" "exists '$REP/distilled_grpo/w
   "$DISTILLED_COMMIT" $PY studies/optimizer_experiment.py --out "$REP/distilled_grpo" --stage train \
   --dataset "$SHARED/data/squad/train.json" --agents grpo --train-seeds 0 --threads 2 \
   --train-options "--init-policy $REP/writers/distilled"
-$DRY || [ -e "$REP/writers/distilled-grpo" ] || cp -r "$REP/distilled_grpo/writers/grpo-seed0" "$REP/writers/distilled-grpo"
+$DRY || [ -e "$REP/writers/distilled-grpo" ] || [ ! -e "$REP/distilled_grpo/writers/grpo-seed0" ] ||
+  cp -r "$REP/distilled_grpo/writers/grpo-seed0" "$REP/writers/distilled-grpo"
 step "replication write, eval and report" "exists '$REP/report.json'" "$EVAL_COMMIT" sh -c "set -e
   for stage in write eval; do $PY studies/replication_study.py --out '$REP' --squad '$SHARED/data/squad' --stage \$stage; done
   $PY studies/replication_study.py --out '$REP' --stage report"
-$DRY || { keep_writers; echo "every study stage is done"; }
+$DRY || keep_writers
+if [ -n "$FAILED" ]; then echo "stages failed in:$FAILED (see above); run the queue again once mended"; exit 1; fi
+$DRY || echo "every study stage is done"
 exit
 }

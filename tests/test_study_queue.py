@@ -132,3 +132,30 @@ def test_a_writers_tensors_kept_off_the_branch_are_put_back_before_a_stage(tmp_p
     ref = f"refs/writers/{digests['adapter.safetensors']}"
     kept = subprocess.run(["git", "-C", str(main), "cat-file", "blob", ref], capture_output=True, check=True)
     assert kept.stdout == b"tensors"
+
+
+def test_a_failed_stage_skips_its_studys_later_stages_and_the_queue_goes_on(tmp_path):
+    """ARC's training fails: ARC's evaluation waits for the next run of the queue, the replication's stages still
+    run, and the queue exits 1 naming the study (stages are logged by a stand-in python; nothing is trained)."""
+    main, work = tmp_path / "main", tmp_path / "work"
+    (main / "studies").mkdir(parents=True)
+    (main / "scripts").mkdir()
+    work.mkdir()
+    shutil.copy(ROOT / "studies" / "queue.sh", main / "studies")
+    log, python = tmp_path / "stages.log", tmp_path / "python"
+    python.write_text(f'#!/bin/sh\necho "$*" >> {log}\n'
+                      'case "$*" in *arc_experiment.py*"--stage train"*) exit 3;; esac\n')
+    python.chmod(0o755)
+    (main / "scripts" / "study_checkout.sh").write_text(
+        f'mkdir -p "$2/.venv/bin" && cp {python} "$2/.venv/bin/python"\n')
+    ran = subprocess.run(["bash", str(main / "studies" / "queue.sh")], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "STUDY_CHECKOUTS": str(work), "SHARED": str(tmp_path / "shared")})
+    assert ran.returncode == 1, ran.stderr
+    assert "FAILED: ARC train (the later ARC stages are skipped until the queue runs again)" in ran.stdout
+    stages = log.read_text().splitlines()
+    assert any("--stage train" in line and "arc_experiment.py" in line for line in stages)
+    assert not any("--stage eval" in line and "arc_experiment.py" in line for line in stages)
+    assert "skipped: ARC eval (an earlier ARC stage failed)" in ran.stdout
+    assert sum("optimizer_experiment.py" in line for line in stages) == 4  # 3 GRPO seeds, then the distilled one
+    assert any("replication_study.py" in line and "--stage report" in line for line in stages)
+    assert ran.stdout.rstrip().endswith("stages failed in: ARC (see above); run the queue again once mended")
