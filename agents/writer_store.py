@@ -23,6 +23,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from seal_gym.atomic_files import write_atomically
+
 STORE_ENV = "SEAL_GYM_WRITER_STORE"
 GIT_REFS = "refs/writers/"
 FETCH_HINT = f"git fetch origin '{GIT_REFS}*:{GIT_REFS}*'"
@@ -143,8 +145,7 @@ def fill_file_ids(folder: str | Path) -> list[str]:
         raise ValueError(f"{folder}: {', '.join(changed)} differ from their sha256 in {WRITER_JSON}")
     for key in ("bytes", "git_blobs"):
         record[key] = {**record.get(key, {}), **ids[key]}
-    (folder / f".tmp-{WRITER_JSON}").write_text(json.dumps(record, indent=1))
-    (folder / f".tmp-{WRITER_JSON}").rename(folder / WRITER_JSON)
+    write_atomically(folder / WRITER_JSON, json.dumps(record, indent=1))
     return lacking
 
 
